@@ -1,0 +1,77 @@
+// Package failover manages Failover Groups and runs failover: it decides
+// when a recording server has failed, which standby takes over its cameras,
+// and when the cameras go back.
+//
+// # Failover Groups
+//
+// A center starts with "Failover Group 1", which can be renamed but never
+// deleted, and holds at most [MaxGroups] groups. A group has recording
+// servers, standby servers and a Failover Protection switch; it holds at most
+// 64 servers on an x86_64 center and 8 on an ARM64 one; a server is in at
+// most one group. Servers join in batches that are all-or-nothing: a refused
+// batch returns a *[RejectedError] naming every refused server with every
+// rule it failed (package eligibility). Removing a standby and deleting a
+// group need an [Approval] from [VerifyFirstAdmin]. A server in the takeover
+// process cannot be removed: disable it first, which ends its takeover.
+// Every operation is atomic: after an error the state is exactly as before.
+//
+// # The Machine
+//
+// [Machine] is the pure, deterministic core, shaped like etcd's raft
+// RawNode. It never reads a clock, sleeps, starts goroutines, does IO or uses
+// global randomness, and no map order reaches its output: time comes in as
+// an argument, observations as results, and decisions leave as data. The
+// same calls give the same Ready, byte for byte, which is what makes every
+// simulated failure reproducible from its seed.
+//
+// The caller drives it in a loop:
+//
+//  1. Call [Machine.Tick] with the current time, at least every probe
+//     interval. Time passing is what fires probes, timeouts, retries,
+//     failure detection and failbacks.
+//  2. Call admin operations (AddGroup, AddStandbyServers, ...) as users ask;
+//     they are synchronous and return typed errors.
+//  3. Take [Machine.Ready]. If it carries a State, persist it first (a
+//     [Store]): an epoch must be durable before any server sees it.
+//  4. Send its Commands through a transport (see [Execute]) and publish its
+//     Events.
+//  5. Call [Machine.Advance] with the same Ready.
+//  6. As each command's result arrives, hand it to [Machine.Step] with the
+//     current time; then go back to 3 when [Machine.HasReady].
+//
+// [Exchange] does 3 to 6 synchronously; the [Controller] does them
+// concurrently with a real clock.
+//
+// # Detection, takeover, failback
+//
+// Every server is probed each Detector.ProbeInterval. A failure detector
+// (phi accrual by default, or consecutive misses) declares a server failed
+// from the timing of its answers; a pause shorter than the acceptable pause
+// never does. When recording servers fail, the free standbys that are
+// enabled, up, not failed, with an empty recording space, are assigned to
+// them optimally (package assign): most servers covered, then most channels,
+// then the smallest standby that fits.
+//
+// Each takeover gets a new epoch for the recording server, a fencing token
+// that only grows, across restarts too (it is part of State). The standby
+// is ordered to take over; a reachable but abnormal recording server is told
+// to stand down under the same epoch. A standby that does not confirm in
+// TakeoverAttempts tries or TakeoverTimeout becomes "Abnormal, protection
+// failed", is fenced off with a release under a newer epoch, and the next
+// eligible standby is tried at once.
+//
+// Failback is make-before-break: under a new epoch the recovered recording
+// server is told to resume, and only once it confirms is the standby told to
+// release. It starts after the server has been healthy for the hold-down
+// (automatic, the default), only inside a daily window (scheduled), or only
+// on [Machine.Failback] (manual). Each takeover of the same server within
+// the flap window doubles its hold-down, so a flapping server's cameras do
+// not ping-pong.
+//
+// # The ledger
+//
+// For every camera the Machine records which server recorded it over which
+// interval and under which epoch, so footage recorded on a standby stays
+// findable after failback: [Machine.HoldersAt] answers "which server holds
+// camera C at time T". The ledger is part of State.
+package failover

@@ -1,0 +1,335 @@
+package failover
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/transport"
+)
+
+// ErrUnknownCommand is returned by Step for a result whose command the
+// Machine does not know; such a result changes nothing. A result that
+// arrives after its command timed out or was superseded is not an error: it
+// is ignored.
+var ErrUnknownCommand = errors.New("failover: result for an unknown command")
+
+// Tick tells the Machine that time has passed: it sends due probes, counts
+// timed-out commands as failed, runs the failure detectors, retries, starts
+// takeovers and failbacks. Call it at least every probe interval; more often
+// only makes detection finer. A now before the last one is taken as the last
+// one.
+func (m *Machine) Tick(now time.Time) {
+	m.setNow(now)
+	for _, g := range m.groups {
+		for _, mem := range g.members {
+			m.tickMember(mem)
+		}
+	}
+	for _, g := range m.groups {
+		for _, mem := range g.members {
+			if t := mem.tk; t != nil && t.rec == mem {
+				m.tickTakeover(t)
+			}
+		}
+	}
+	m.settle()
+}
+
+// Step hands the Machine the result of a command it asked for. Results may
+// arrive late, twice or out of order: one whose command is no longer awaited
+// is ignored.
+func (m *Machine) Step(now time.Time, r Result) error {
+	m.setNow(now)
+	o, ok := m.ops[r.ID]
+	if !ok {
+		if r.ID == 0 || r.ID >= m.nextCmdID {
+			return fmt.Errorf("%w: id %d", ErrUnknownCommand, r.ID)
+		}
+		return nil
+	}
+	if !o.inFlight() || o.cmd.ID != r.ID {
+		delete(m.ops, r.ID)
+		return nil
+	}
+	delete(m.ops, r.ID)
+	mem := m.servers[o.cmd.Server]
+	switch o.cmd.Kind {
+	case CmdProbe:
+		if mem != nil && o == &mem.probe {
+			m.probeResult(mem, r)
+		}
+	case CmdInventory:
+		if mem != nil && o == &mem.inventory {
+			mem.inventory.clear()
+			if r.Err == nil && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
+				mem.facts = r.Facts.Clone()
+				m.stateDirty, m.statusDirty = true, true
+			}
+		}
+	default:
+		m.commandResult(o, r.Err)
+	}
+	m.settle()
+	return nil
+}
+
+// settle runs what follows any change: assignment of free standbys to
+// uncovered failed servers, then status events.
+func (m *Machine) settle() {
+	m.assignStandbys()
+	m.refreshStatuses()
+}
+
+func (m *Machine) setNow(now time.Time) {
+	if now.After(m.now) {
+		m.now = now
+	}
+}
+
+// send queues a command and makes o await it.
+func (m *Machine) send(o *op, c Command) {
+	if o.cmd.ID != 0 {
+		delete(m.ops, o.cmd.ID)
+	}
+	c.ID = m.nextCmdID
+	m.nextCmdID++
+	timeout := m.cfg.CommandTimeout
+	if c.Kind == CmdProbe {
+		timeout = m.cfg.ProbeTimeout
+	}
+	c.Deadline = m.now.Add(timeout)
+	o.cmd, o.sentAt, o.deadline, o.retryAt = c, m.now, c.Deadline, time.Time{}
+	m.ops[c.ID] = o
+	m.outbox = append(m.outbox, c)
+}
+
+// fire queues a command nobody waits on.
+func (m *Machine) fire(c Command) {
+	c.ID = m.nextCmdID
+	m.nextCmdID++
+	c.Deadline = m.now.Add(m.cfg.CommandTimeout)
+	m.outbox = append(m.outbox, c)
+}
+
+// failed marks o's command as failed and schedules its retry with capped
+// exponential backoff. Backoff has no jitter: the Machine must be
+// deterministic, and each server's retries are already spread by when its
+// failure was seen.
+func (m *Machine) failed(o *op) {
+	delete(m.ops, o.cmd.ID)
+	o.attempts++
+	d := m.cfg.RetryBase
+	for i := 1; i < o.attempts && d < m.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	o.retryAt = m.now.Add(min(d, m.cfg.RetryMax))
+}
+
+// due reports whether a pending op needs attention now: its command timed
+// out (and is marked failed) or its retry time came. It returns true when
+// the op should be resent.
+func (m *Machine) due(o *op) bool {
+	if !o.pending() {
+		return false
+	}
+	if o.inFlight() {
+		if m.now.Before(o.deadline) {
+			return false
+		}
+		m.failed(o)
+	}
+	return !m.now.Before(o.retryAt)
+}
+
+func (m *Machine) emit(e Event) {
+	e.At = m.now
+	m.events = append(m.events, e)
+}
+
+func (m *Machine) nextEpoch(rec nvrha.ServerID) nvrha.Epoch {
+	e := m.epochs[rec] + 1
+	m.epochs[rec] = e
+	m.stateDirty = true
+	return e
+}
+
+// Epoch returns the newest epoch issued for a recording server's cameras.
+func (m *Machine) Epoch(recording nvrha.ServerID) nvrha.Epoch { return m.epochs[recording] }
+
+// tickMember probes, reads inventory, runs the detector and retries the
+// member's own orders.
+func (m *Machine) tickMember(mem *member) {
+	if mem.probe.inFlight() && !m.now.Before(mem.probe.deadline) {
+		delete(m.ops, mem.probe.cmd.ID)
+		mem.probe.clear()
+		mem.reachable = false
+		m.observe(mem, false)
+	}
+	if !mem.probe.pending() && !m.now.Before(mem.nextProbe) {
+		m.send(&mem.probe, Command{Kind: CmdProbe, Server: mem.facts.ID})
+		mem.nextProbe = mem.nextProbe.Add(m.cfg.Detector.ProbeInterval)
+		if mem.nextProbe.Before(m.now) {
+			mem.nextProbe = m.now.Add(m.cfg.Detector.ProbeInterval)
+		}
+	}
+	if mem.health != nvrha.HealthDown && mem.det.Failed(m.now) {
+		m.markDown(mem)
+	}
+	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.deadline) {
+		delete(m.ops, mem.inventory.cmd.ID)
+		mem.inventory.clear()
+	}
+	if !mem.inventory.pending() && !m.now.Before(mem.nextInv) && mem.health == nvrha.HealthUp {
+		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
+		mem.nextInv = m.now.Add(m.cfg.InventoryInterval)
+	}
+	if m.due(&mem.fence) {
+		m.send(&mem.fence, mem.fence.cmd)
+	}
+	if m.due(&mem.resume) {
+		if mem.active() && mem.tk == nil {
+			m.send(&mem.resume, mem.resume.cmd)
+		} else {
+			mem.resume.clear()
+		}
+	}
+}
+
+func (m *Machine) probeResult(mem *member, r Result) {
+	mem.probe.clear()
+	mem.reachable = r.Err == nil
+	ok := r.Err == nil && r.Report.Healthy && (r.Report.Server == "" || r.Report.Server == mem.facts.ID)
+	m.observe(mem, ok)
+	if !ok {
+		return
+	}
+	// A standby that answers healthy but no longer covers the server it was
+	// confirmed for has lost the takeover (a restart): order it again under
+	// the same epoch, which it accepts as a retry.
+	if t := mem.tk; t != nil && t.sb == mem && t.phase == phaseActive && r.Report.Covering != t.rec.facts.ID {
+		t.phase = phaseStarting
+		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
+		t.cmd.attempts = 0
+		m.send(&t.cmd, m.takeoverCommand(t))
+	}
+}
+
+// observe feeds the detector and applies the health transitions it implies.
+func (m *Machine) observe(mem *member, ok bool) {
+	mem.det.Observe(m.now, ok)
+	if ok {
+		mem.lastOK = m.now
+	}
+	failed := mem.det.Failed(m.now)
+	switch {
+	case failed && mem.health != nvrha.HealthDown:
+		m.markDown(mem)
+	case ok && !failed && mem.health != nvrha.HealthUp:
+		m.markUp(mem)
+	}
+}
+
+func (m *Machine) markDown(mem *member) {
+	mem.health = nvrha.HealthDown
+	m.statusDirty = true
+	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
+	if mem.role == RoleRecording {
+		m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
+		m.stateDirty = true
+		if t := mem.tk; t != nil {
+			m.recordingDownInTakeover(t)
+		}
+		return
+	}
+	if t := mem.tk; t != nil {
+		m.standbyDownInTakeover(t)
+	}
+}
+
+func (m *Machine) markUp(mem *member) {
+	mem.health = nvrha.HealthUp
+	mem.upSince = m.now
+	m.statusDirty = true
+	m.emit(Event{Kind: EventServerUp, Group: mem.group.id, Server: mem.facts.ID})
+	switch {
+	case mem.role == RoleStandby:
+		if mem.takeoverFailed && !mem.fence.pending() {
+			mem.takeoverFailed = false
+			m.stateDirty = true
+		}
+	case mem.tk == nil:
+		// An uncovered recording server that is up records its own cameras.
+		m.ledger.open(mem.facts.Cameras, mem.facts.ID, m.epochs[mem.facts.ID], m.now)
+		m.stateDirty = true
+	}
+}
+
+// commandResult applies the outcome of a takeover, release, resume or
+// stand-down order.
+func (m *Machine) commandResult(o *op, err error) {
+	var stale *transport.StaleEpochError
+	if errors.As(err, &stale) && stale.Newest > m.epochs[o.cmd.Recording] && o.cmd.Recording != "" {
+		// Someone holds a newer epoch than this center issued (a store
+		// restored from an old copy): jump past it so the next attempt wins.
+		m.epochs[o.cmd.Recording] = stale.Newest
+		m.stateDirty = true
+	}
+	mem := m.servers[o.cmd.Server]
+	switch {
+	case mem == nil:
+		return
+	case o == &mem.fence:
+		if err != nil {
+			m.failed(o)
+			return
+		}
+		mem.fence.clear()
+		if mem.takeoverFailed && mem.health == nvrha.HealthUp {
+			mem.takeoverFailed = false
+		}
+		m.stateDirty, m.statusDirty = true, true
+	case o == &mem.resume:
+		if err != nil {
+			m.failed(o)
+			return
+		}
+		mem.resume.clear()
+		m.ledger.open(mem.facts.Cameras, mem.facts.ID, o.cmd.Epoch, o.sentAt)
+		m.stateDirty = true
+	case mem.tk != nil && o == &mem.tk.cmd:
+		m.takeoverResult(mem.tk, err, stale != nil)
+	}
+}
+
+// HasReady reports whether Ready would return anything.
+func (m *Machine) HasReady() bool {
+	return m.stateDirty || len(m.outbox) > 0 || len(m.events) > 0
+}
+
+// Ready returns what the Machine has for its caller: state to persist (when
+// it changed), then commands to send and events to publish. It changes
+// nothing; Advance acknowledges it.
+func (m *Machine) Ready() Ready {
+	var rd Ready
+	if m.stateDirty {
+		st := m.State()
+		rd.State = &st
+	}
+	rd.Commands = slices.Clone(m.outbox)
+	rd.Events = slices.Clone(m.events)
+	return rd
+}
+
+// Advance acknowledges a Ready: its state was persisted, its commands sent
+// and its events published. Anything that arrived after that Ready stays for
+// the next one.
+func (m *Machine) Advance(rd Ready) {
+	if rd.State != nil {
+		m.stateDirty = false
+	}
+	m.outbox = m.outbox[:copy(m.outbox, m.outbox[min(len(rd.Commands), len(m.outbox)):])]
+	m.events = m.events[:copy(m.events, m.events[min(len(rd.Events), len(m.events)):])]
+}

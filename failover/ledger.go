@@ -1,0 +1,114 @@
+package failover
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/nvrha/nvrha"
+)
+
+// Interval says that a server recorded a camera from From to To under an
+// epoch. To is zero while it still records. Intervals of different servers
+// may overlap (make-before-break failback records on both for a moment);
+// a time no interval covers is a recording gap.
+type Interval struct {
+	Server nvrha.ServerID `json:"server"`
+	Epoch  nvrha.Epoch    `json:"epoch"`
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to,omitzero"`
+}
+
+// Open reports whether the server still records.
+func (iv Interval) Open() bool { return iv.To.IsZero() }
+
+// Contains reports whether t falls in the interval.
+func (iv Interval) Contains(t time.Time) bool {
+	return !t.Before(iv.From) && (iv.To.IsZero() || !t.After(iv.To))
+}
+
+// ledger records, per camera, which server recorded which interval, so that
+// footage recorded on a standby stays findable after failback.
+type ledger struct {
+	limit int
+	cams  map[nvrha.CameraID]*cameraLog
+}
+
+type cameraLog struct{ intervals []Interval }
+
+func (l *ledger) log(c nvrha.CameraID) *cameraLog {
+	cl := l.cams[c]
+	if cl == nil {
+		cl = &cameraLog{}
+		l.cams[c] = cl
+	}
+	return cl
+}
+
+// open starts an interval for each camera on server, unless one is open
+// there already (the server kept recording).
+func (l *ledger) open(cams []nvrha.CameraID, server nvrha.ServerID, e nvrha.Epoch, from time.Time) {
+	for _, c := range cams {
+		cl := l.log(c)
+		if slices.ContainsFunc(cl.intervals, func(iv Interval) bool { return iv.Server == server && iv.Open() }) {
+			continue
+		}
+		cl.intervals = append(cl.intervals, Interval{Server: server, Epoch: e, From: from})
+		if l.limit > 0 && len(cl.intervals) > l.limit {
+			cl.intervals = slices.Delete(cl.intervals, 0, len(cl.intervals)-l.limit)
+		}
+	}
+}
+
+// close ends the open intervals of server for each camera at to (never
+// before they began).
+func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Time) {
+	for _, c := range cams {
+		cl := l.cams[c]
+		if cl == nil {
+			continue
+		}
+		for i := range cl.intervals {
+			iv := &cl.intervals[i]
+			if iv.Server == server && iv.Open() {
+				iv.To = to
+				if iv.To.Before(iv.From) {
+					iv.To = iv.From
+				}
+			}
+		}
+	}
+}
+
+// Ledger returns the intervals recorded for a camera, oldest first.
+func (m *Machine) Ledger(camera nvrha.CameraID) []Interval {
+	if cl := m.ledger.cams[camera]; cl != nil {
+		return slices.Clone(cl.intervals)
+	}
+	return nil
+}
+
+// HoldersAt answers "which server holds camera C's footage of time T": the
+// intervals that contain t, oldest first. Empty means nobody recorded the
+// camera then.
+func (m *Machine) HoldersAt(camera nvrha.CameraID, t time.Time) []Interval {
+	cl := m.ledger.cams[camera]
+	if cl == nil {
+		return nil
+	}
+	var out []Interval
+	for _, iv := range cl.intervals {
+		if iv.Contains(t) {
+			out = append(out, iv)
+		}
+	}
+	return out
+}
+
+func (l *ledger) export() []CameraLedger {
+	out := make([]CameraLedger, 0, len(l.cams))
+	for _, c := range slices.Sorted(maps.Keys(l.cams)) {
+		out = append(out, CameraLedger{Camera: c, Intervals: slices.Clone(l.cams[c].intervals)})
+	}
+	return out
+}

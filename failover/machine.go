@@ -1,0 +1,114 @@
+package failover
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover/assign"
+	"github.com/nvrha/nvrha/failover/detector"
+)
+
+// Machine holds all failover state of one center. It is a plain value driven
+// by its caller: it never reads a clock, sleeps, starts a goroutine, does IO
+// or uses global randomness, so the same calls give the same results, byte for
+// byte. It is not safe for concurrent use; the Controller owns one from a
+// single goroutine. The package documentation describes the loop that drives
+// it.
+type Machine struct {
+	cfg         Config
+	groups      []*group // ordered by ID
+	nextGroupID GroupID
+	// servers indexes every member by ID. Maps here are only used for
+	// lookups, never iterated, so their order cannot reach any output.
+	servers map[nvrha.ServerID]*member
+	// epochs is the newest epoch issued for each recording server's cameras,
+	// kept after a server leaves so that rejoining never reuses one.
+	epochs map[nvrha.ServerID]nvrha.Epoch
+	ledger ledger
+
+	// now is the latest time the caller has given; operations that happen
+	// "now" (admin calls) use it. It never goes backwards.
+	now       time.Time
+	nextCmdID uint64
+	// ops finds the owner of an outstanding command by its ID.
+	ops map[uint64]*op
+
+	outbox []Command
+	events []Event
+	// stateDirty is set when anything persistent changed since the last
+	// Advance; statusDirty when a status may have changed.
+	stateDirty  bool
+	statusDirty bool
+
+	scratch   assign.Scratch
+	needCover []assign.Recording
+	free      []assign.Standby
+	pairs     []assign.Pair
+}
+
+// NewMachine returns a Machine for a center with the default group "Failover
+// Group 1" in it, empty and with Failover Protection on. Zero fields of cfg
+// take their defaults.
+func NewMachine(cfg Config) (*Machine, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := newMachine(cfg)
+	m.groups = []*group{{id: DefaultGroupID, name: DefaultGroupName, protection: true}}
+	m.nextGroupID = DefaultGroupID + 1
+	m.stateDirty = true
+	return m, nil
+}
+
+func newMachine(cfg Config) *Machine {
+	return &Machine{
+		cfg:       cfg,
+		servers:   make(map[nvrha.ServerID]*member),
+		epochs:    make(map[nvrha.ServerID]nvrha.Epoch),
+		ledger:    ledger{limit: cfg.LedgerLimit, cams: make(map[nvrha.CameraID]*cameraLog)},
+		ops:       make(map[uint64]*op),
+		nextCmdID: 1,
+	}
+}
+
+// Config returns the configuration the Machine runs with, defaults applied.
+func (m *Machine) Config() Config { return m.cfg }
+
+// DefaultGroup returns the ID of "Failover Group 1".
+func (m *Machine) DefaultGroup() GroupID { return DefaultGroupID }
+
+// Now returns the latest time the Machine has been given.
+func (m *Machine) Now() time.Time { return m.now }
+
+func (m *Machine) group(id GroupID) (*group, error) {
+	for _, g := range m.groups {
+		if g.id == id {
+			return g, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: id %d", ErrGroupNotFound, id)
+}
+
+func (m *Machine) member(id nvrha.ServerID) (*member, error) {
+	if mem, ok := m.servers[id]; ok {
+		return mem, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrServerNotFound, id)
+}
+
+// newMember makes the runtime part of a member that joins now.
+func (m *Machine) newMember(f nvrha.Facts, role Role, g *group, enabled bool) *member {
+	det, err := detector.New(m.cfg.Detector)
+	if err != nil {
+		// The detector config was validated by NewMachine.
+		panic("failover: detector config rejected after validation: " + err.Error())
+	}
+	mem := &member{facts: f.Clone(), role: role, group: g, enabled: enabled, det: det}
+	// Spread first probes over one interval so that a group added at once
+	// does not probe in one burst.
+	mem.nextProbe = m.now.Add(time.Duration(len(m.servers)%16) * m.cfg.Detector.ProbeInterval / 16)
+	mem.nextInv = m.now.Add(m.cfg.InventoryInterval)
+	return mem
+}

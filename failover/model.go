@@ -1,0 +1,221 @@
+package failover
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover/detector"
+	"github.com/nvrha/nvrha/status"
+)
+
+// GroupID identifies a Failover Group. IDs are never reused, so a stale ID
+// cannot reach a group created after the one it named was deleted.
+type GroupID uint32
+
+// String returns the decimal ID.
+func (id GroupID) String() string { return strconv.FormatUint(uint64(id), 10) }
+
+// Role is a server's role in its group.
+type Role uint8
+
+// The roles.
+const (
+	RoleRecording Role = iota + 1
+	RoleStandby
+)
+
+// String returns "recording" or "standby".
+func (r Role) String() string {
+	switch r {
+	case RoleRecording:
+		return "recording"
+	case RoleStandby:
+		return "standby"
+	}
+	return "Role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// MarshalText encodes the role as its name.
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText decodes "recording" or "standby".
+func (r *Role) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "recording":
+		*r = RoleRecording
+	case "standby":
+		*r = RoleStandby
+	default:
+		return strconv.ErrSyntax
+	}
+	return nil
+}
+
+// Takeover is a standby recording a recording server's cameras, under an
+// epoch that fences out every older order about those cameras.
+type Takeover struct {
+	Recording nvrha.ServerID `json:"recording"`
+	Standby   nvrha.ServerID `json:"standby"`
+	Epoch     nvrha.Epoch    `json:"epoch"`
+	// Since is when the takeover was ordered.
+	Since time.Time `json:"since"`
+}
+
+// group is one Failover Group. Members keep their join order, which is the
+// order every listing and decision walks them in.
+type group struct {
+	id         GroupID
+	name       string
+	protection bool
+	members    []*member
+}
+
+// member is a server in a group: its facts as last reported, its membership
+// settings, and what the center has observed of it.
+type member struct {
+	facts   nvrha.Facts
+	role    Role
+	group   *group
+	enabled bool
+
+	health nvrha.Health
+	det    detector.Detector
+	// lastOK is when the server last answered a probe healthy.
+	lastOK time.Time
+	// upSince is when health last turned up; failback's hold-down counts from it.
+	upSince time.Time
+	// reachable reports that the last probe was answered (healthy or not), so
+	// a stand-down order can reach the server.
+	reachable bool
+
+	// tk is the takeover the member is part of, as recording server or
+	// standby; nil when none. Either way the member is "in the takeover
+	// process" and cannot be removed.
+	tk *takeover
+
+	// takeoverFailed marks a standby whose last takeover failed; it is
+	// cleared when the standby is up again and has acknowledged the release
+	// that fences it off.
+	takeoverFailed bool
+	// failovers holds the recent takeover times of a recording server, newest
+	// last, for flap damping.
+	failovers []time.Time
+
+	probe     op // the outstanding probe, if any
+	nextProbe time.Time
+	inventory op
+	nextInv   time.Time
+	// fence is a release owed to a standby that was abandoned mid-takeover,
+	// so that it stops recording cameras another standby now owns.
+	fence op
+	// resume is a resume order owed to a recording server whose takeover was
+	// interrupted while it was up.
+	resume op
+
+	// last statuses published, to emit StatusChanged events.
+	lastRec status.Recording
+	lastSb  status.Standby
+}
+
+// active reports whether the member takes part in failover: it is enabled
+// and its group's Failover Protection is on.
+func (m *member) active() bool { return m.enabled && m.group.protection }
+
+// inTakeover returns the other server of the member's takeover, or nil.
+func (m *member) inTakeover() *member {
+	switch {
+	case m.tk == nil:
+		return nil
+	case m.tk.rec == m:
+		return m.tk.sb
+	}
+	return m.tk.rec
+}
+
+// coveredBy returns the standby covering a recording server, or nil.
+func (m *member) coveredBy() *member {
+	if m.tk != nil && m.tk.rec == m {
+		return m.tk.sb
+	}
+	return nil
+}
+
+// covering returns the recording server a standby covers, or nil.
+func (m *member) covering() *member {
+	if m.tk != nil && m.tk.sb == m {
+		return m.tk.rec
+	}
+	return nil
+}
+
+// phase is where a takeover stands.
+type phase uint8
+
+const (
+	// phaseStarting: the takeover order is sent to the standby, not yet confirmed.
+	phaseStarting phase = iota + 1
+	// phaseActive: the standby records the recording server's cameras.
+	phaseActive
+	// phaseResuming: failback; the recording server is told to record again.
+	phaseResuming
+	// phaseReleasing: failback; the recording server records, the standby is
+	// told to release. Make-before-break: the release is only sent once the
+	// resume is confirmed.
+	phaseReleasing
+)
+
+func (p phase) String() string {
+	switch p {
+	case phaseStarting:
+		return "starting"
+	case phaseActive:
+		return "active"
+	case phaseResuming:
+		return "resuming"
+	case phaseReleasing:
+		return "releasing"
+	}
+	return "phase(" + strconv.Itoa(int(p)) + ")"
+}
+
+// takeover is the live record of one recording server covered by one standby.
+type takeover struct {
+	rec, sb *member
+	epoch   nvrha.Epoch
+	phase   phase
+	since   time.Time
+	// started is when the order that the standby confirmed was sent: the
+	// earliest the standby can have recorded, so the ledger starts there.
+	started time.Time
+	// giveUp is when a starting takeover abandons its standby.
+	giveUp time.Time
+	cmd    op
+}
+
+func (t *takeover) public() Takeover {
+	return Takeover{Recording: t.rec.facts.ID, Standby: t.sb.facts.ID, Epoch: t.epoch, Since: t.since}
+}
+
+// op is one command the Machine waits on: in flight until its deadline, or
+// failed and waiting to be sent again at retryAt.
+type op struct {
+	cmd      Command
+	sentAt   time.Time
+	deadline time.Time
+	retryAt  time.Time
+	attempts int
+}
+
+func (o *op) pending() bool  { return o.cmd.ID != 0 }
+func (o *op) inFlight() bool { return o.cmd.ID != 0 && o.retryAt.IsZero() }
+func (o *op) clear()         { *o = op{} }
+
+// takeoverRecording returns the recording server of the member's takeover:
+// itself when it is covered, the server it covers when it is a standby.
+func (m *member) takeoverRecording() *member {
+	if m.tk == nil {
+		return nil
+	}
+	return m.tk.rec
+}

@@ -1,0 +1,214 @@
+package failover
+
+import (
+	"fmt"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/eligibility"
+)
+
+// AddRecordingServers adds one or more recording servers to a group. It is
+// all-or-nothing: if any server is ineligible, none is added and the error is
+// a *RejectedError listing every rejected server with all its reasons. New
+// members are enabled; their health is unknown until the first probe.
+func (m *Machine) AddRecordingServers(id GroupID, servers ...nvrha.Facts) error {
+	return m.addServers(id, RoleRecording, servers)
+}
+
+// AddStandbyServers adds one or more standby servers to a group, all or
+// nothing, like AddRecordingServers. A standby must have an empty recording
+// space, an empty camera list, and at least as many license channels as every
+// recording server of the group (see package eligibility).
+func (m *Machine) AddStandbyServers(id GroupID, servers ...nvrha.Facts) error {
+	return m.addServers(id, RoleStandby, servers)
+}
+
+func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error {
+	g, err := m.group(id)
+	if err != nil {
+		return err
+	}
+	if len(servers) == 0 {
+		return fmt.Errorf("%w: adding %s servers to %q", ErrEmptyBatch, role, g.name)
+	}
+	if err := checkDistinct(facts2ids(servers)); err != nil {
+		return err
+	}
+	target := eligibility.Group{
+		Name:             g.name,
+		Platform:         m.cfg.Platform,
+		RecordingServers: g.factsOf(RoleRecording),
+	}
+	var rejected []Rejection
+	for i, f := range servers {
+		target.Members = len(g.members) + i
+		c := eligibility.Candidate{Facts: f, CurrentGroup: m.groupNameOf(f.ID)}
+		var reasons eligibility.Reasons
+		if role == RoleRecording {
+			reasons = m.cfg.Rules.CheckRecording(c, target)
+		} else {
+			reasons = m.cfg.Rules.CheckStandby(c, target)
+		}
+		if len(reasons) > 0 {
+			rejected = append(rejected, Rejection{Server: f.ID, Reasons: reasons})
+		}
+	}
+	if len(rejected) > 0 {
+		return &RejectedError{Group: g.name, Role: role, Servers: rejected}
+	}
+	for _, f := range servers {
+		mem := m.newMember(f, role, g, true)
+		g.members = append(g.members, mem)
+		m.servers[f.ID] = mem
+	}
+	m.stateDirty, m.statusDirty = true, true
+	m.refreshStatuses()
+	return nil
+}
+
+// RemoveRecordingServers removes one or more recording servers from a group,
+// all or nothing. A server in the takeover process cannot be removed
+// (*InTakeoverError): disable it first.
+func (m *Machine) RemoveRecordingServers(id GroupID, servers ...nvrha.ServerID) error {
+	return m.removeServers(id, RoleRecording, servers)
+}
+
+// RemoveStandbyServers removes one or more standby servers from a group, all
+// or nothing. It needs an Approval from [VerifyFirstAdmin]. A standby in the
+// takeover process cannot be removed (*InTakeoverError): disable it first.
+func (m *Machine) RemoveStandbyServers(id GroupID, a Approval, servers ...nvrha.ServerID) error {
+	if !a.valid() {
+		return fmt.Errorf("%w: removing standby servers", ErrVerificationRequired)
+	}
+	return m.removeServers(id, RoleStandby, servers)
+}
+
+func (m *Machine) removeServers(id GroupID, role Role, servers []nvrha.ServerID) error {
+	g, err := m.group(id)
+	if err != nil {
+		return err
+	}
+	if len(servers) == 0 {
+		return fmt.Errorf("%w: removing %s servers from %q", ErrEmptyBatch, role, g.name)
+	}
+	if err := checkDistinct(servers); err != nil {
+		return err
+	}
+	for _, sid := range servers {
+		mem, ok := m.servers[sid]
+		if !ok || mem.group != g || mem.role != role {
+			return fmt.Errorf("%w: %s is not a %s server of %q", ErrNotMember, sid, role, g.name)
+		}
+		if peer := mem.inTakeover(); peer != nil {
+			return &InTakeoverError{Server: sid, Peer: peer.facts.ID}
+		}
+	}
+	for _, sid := range servers {
+		mem := m.servers[sid]
+		g.members = remove(g.members, mem)
+		m.forget(mem)
+	}
+	m.stateDirty, m.statusDirty = true, true
+	m.refreshStatuses()
+	return nil
+}
+
+// SetServerEnabled enables or disables a server in its group (the switch in
+// the Action column). A disabled server shows "Disabled", is never taken over
+// and never takes over; disabling a server in the takeover process ends that
+// takeover (returned), after which the server can be removed.
+func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeover, error) {
+	mem, err := m.member(server)
+	if err != nil {
+		return nil, err
+	}
+	if mem.enabled == enabled {
+		return nil, nil
+	}
+	mem.enabled = enabled
+	var interrupted []Takeover
+	if r := mem.takeoverRecording(); !enabled && r != nil {
+		interrupted = append(interrupted, m.interrupt(r, "server "+string(server)+" disabled"))
+	}
+	if enabled {
+		// A re-enabled server is judged afresh, not on silence from before.
+		mem.det.Reset()
+	}
+	m.stateDirty, m.statusDirty = true, true
+	m.refreshStatuses()
+	return interrupted, nil
+}
+
+// UpdateFacts replaces a member's facts with a newer inventory (a license
+// change, a recording space filling up, cameras added). Eligibility was judged
+// when the server joined; a change that breaks it shows in the statuses (a
+// standby without a recording space shows "Warning"; a recording server that
+// no standby fits shows "unprotected"), it does not remove the server.
+func (m *Machine) UpdateFacts(f nvrha.Facts) error {
+	mem, err := m.member(f.ID)
+	if err != nil {
+		return err
+	}
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrFactsChanged, err)
+	}
+	mem.facts = f.Clone()
+	m.stateDirty, m.statusDirty = true, true
+	m.refreshStatuses()
+	return nil
+}
+
+func (g *group) factsOf(role Role) []nvrha.Facts {
+	var out []nvrha.Facts
+	for _, mem := range g.members {
+		if mem.role == role {
+			out = append(out, mem.facts)
+		}
+	}
+	return out
+}
+
+func (m *Machine) groupNameOf(id nvrha.ServerID) string {
+	if mem, ok := m.servers[id]; ok {
+		return mem.group.name
+	}
+	return ""
+}
+
+func facts2ids(fs []nvrha.Facts) []nvrha.ServerID {
+	ids := make([]nvrha.ServerID, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	return ids
+}
+
+func checkDistinct(ids []nvrha.ServerID) error {
+	seen := make(map[nvrha.ServerID]struct{}, len(ids))
+	for _, id := range ids {
+		if _, dup := seen[id]; dup {
+			return fmt.Errorf("%w: %s", ErrDuplicateServer, id)
+		}
+		seen[id] = struct{}{}
+	}
+	return nil
+}
+
+func remove(ms []*member, x *member) []*member {
+	for i, m := range ms {
+		if m == x {
+			return append(ms[:i:i], ms[i+1:]...)
+		}
+	}
+	return ms
+}
+
+// forget drops a member that leaves the center and every command it awaits.
+func (m *Machine) forget(mem *member) {
+	for _, o := range []*op{&mem.probe, &mem.inventory, &mem.fence, &mem.resume} {
+		if o.pending() {
+			delete(m.ops, o.cmd.ID)
+		}
+	}
+	delete(m.servers, mem.facts.ID)
+}

@@ -1,0 +1,153 @@
+package failover
+
+import (
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/eligibility"
+	"github.com/nvrha/nvrha/status"
+)
+
+// Snapshot is a copy of every group, member and status, for a UI or a log. It
+// shares nothing with the Machine.
+type Snapshot struct {
+	Groups []GroupSnapshot `json:"groups"`
+}
+
+// GroupSnapshot is one Failover Group.
+type GroupSnapshot struct {
+	ID   GroupID `json:"id"`
+	Name string  `json:"name"`
+	// Default marks "Failover Group 1", which cannot be deleted.
+	Default bool `json:"default"`
+	// Protection is the group's Failover Protection switch.
+	Protection bool `json:"protection"`
+	// Capacity is how many servers the group may hold on this center.
+	Capacity int              `json:"capacity"`
+	Members  []MemberSnapshot `json:"members"`
+}
+
+// MemberSnapshot is one server in a group and its Failover Status.
+type MemberSnapshot struct {
+	ID              nvrha.ServerID `json:"id"`
+	Name            string         `json:"name"`
+	Role            Role           `json:"role"`
+	Enabled         bool           `json:"enabled"`
+	Health          nvrha.Health   `json:"health"`
+	LicenseChannels int            `json:"license_channels"`
+	Cameras         int            `json:"cameras"`
+	// Recording is the status of a recording server; zero for a standby.
+	Recording status.Recording `json:"recording_status,omitzero"`
+	// Standby is the status of a standby server; zero for a recording server.
+	Standby status.Standby `json:"standby_status,omitzero"`
+	// Peer is the other server of a takeover in progress: the standby that
+	// covers a recording server, or the recording server a standby covers.
+	Peer nvrha.ServerID `json:"peer,omitempty"`
+}
+
+// Status returns the label of the member's Failover Status, whatever its role.
+func (s MemberSnapshot) Status() string {
+	if s.Role == RoleStandby {
+		return s.Standby.Label()
+	}
+	return s.Recording.Label()
+}
+
+// Snapshot returns every group in ID order, each with its members in join
+// order and their current statuses.
+func (m *Machine) Snapshot() Snapshot {
+	out := Snapshot{Groups: make([]GroupSnapshot, 0, len(m.groups))}
+	for _, g := range m.groups {
+		gs := GroupSnapshot{
+			ID:         g.id,
+			Name:       g.name,
+			Default:    g.id == DefaultGroupID,
+			Protection: g.protection,
+			Capacity:   eligibility.MaxServersPerGroup(m.cfg.Platform),
+			Members:    make([]MemberSnapshot, 0, len(g.members)),
+		}
+		for _, mem := range g.members {
+			ms := MemberSnapshot{
+				ID:              mem.facts.ID,
+				Name:            mem.facts.DisplayName(),
+				Role:            mem.role,
+				Enabled:         mem.enabled,
+				Health:          mem.health,
+				LicenseChannels: mem.facts.LicenseChannels,
+				Cameras:         len(mem.facts.Cameras),
+			}
+			if peer := mem.inTakeover(); peer != nil {
+				ms.Peer = peer.facts.ID
+			}
+			if mem.role == RoleStandby {
+				ms.Standby = standbyStatus(mem)
+			} else {
+				ms.Recording = recordingStatus(mem)
+			}
+			gs.Members = append(gs.Members, ms)
+		}
+		out.Groups = append(out.Groups, gs)
+	}
+	return out
+}
+
+func recordingStatus(r *member) status.Recording {
+	return status.OfRecording(status.RecordingFacts{
+		Enabled:          r.active(),
+		Functional:       r.health.Functional(),
+		TakenOver:        r.coveredBy() != nil && r.tk.phase != phaseStarting,
+		StandbyAvailable: standbyAvailable(r),
+	})
+}
+
+func standbyStatus(s *member) status.Standby {
+	return status.OfStandby(status.StandbyFacts{
+		Enabled:           s.active(),
+		Functional:        s.health.Functional(),
+		TakingOver:        s.covering() != nil && s.tk.phase != phaseStarting,
+		HasRecordingSpace: s.facts.HasEmptyRecordingSpace(),
+		TakeoverFailed:    s.takeoverFailed,
+	})
+}
+
+// standbyAvailable reports whether some standby of r's group could take r
+// over now (ready, free and with enough license channels) or already does.
+func standbyAvailable(r *member) bool {
+	if r.coveredBy() != nil {
+		return true
+	}
+	for _, s := range r.group.members {
+		if s.role == RoleStandby && s.tk == nil && s.ready() && eligibility.CanCover(s.facts, r.facts) {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshStatuses publishes a StatusChanged event for every member whose
+// status differs from the last one published.
+func (m *Machine) refreshStatuses() {
+	if !m.statusDirty {
+		return
+	}
+	m.statusDirty = false
+	for _, g := range m.groups {
+		for _, mem := range g.members {
+			var from, to string
+			if mem.role == RoleRecording {
+				st := recordingStatus(mem)
+				if st == mem.lastRec {
+					continue
+				}
+				from, to = mem.lastRec.Label(), st.Label()
+				mem.lastRec = st
+			} else {
+				st := standbyStatus(mem)
+				if st == mem.lastSb {
+					continue
+				}
+				from, to = mem.lastSb.Label(), st.Label()
+				mem.lastSb = st
+			}
+			m.emit(Event{Kind: EventStatusChanged, Group: g.id, Server: mem.facts.ID, From: from, To: to})
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package failover
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/nvrha/nvrha"
+)
+
+// StateVersion is the version of State this package writes and reads.
+const StateVersion = 1
+
+// Errors of RestoreMachine.
+var (
+	ErrUnknownStateVersion = errors.New("failover: unknown state version")
+	ErrCorruptState        = errors.New("failover: corrupt state")
+)
+
+// State is everything about a center that must survive a restart: groups
+// and members, the newest epoch of every recording server, the takeovers in
+// progress, the releases still owed, and the ledger. It is plain data that
+// encodes to JSON; Ready hands a fresh copy whenever it changed.
+type State struct {
+	Version       int             `json:"version"`
+	NextGroupID   GroupID         `json:"next_group_id"`
+	NextCommandID uint64          `json:"next_command_id"`
+	Groups        []GroupState    `json:"groups"`
+	Epochs        []EpochState    `json:"epochs"`
+	Takeovers     []TakeoverState `json:"takeovers"`
+	Fences        []FenceState    `json:"fences"`
+	Ledger        []CameraLedger  `json:"ledger"`
+}
+
+// GroupState is one persisted group.
+type GroupState struct {
+	ID         GroupID       `json:"id"`
+	Name       string        `json:"name"`
+	Protection bool          `json:"protection"`
+	Members    []MemberState `json:"members"`
+}
+
+// MemberState is one persisted member.
+type MemberState struct {
+	Facts          nvrha.Facts `json:"facts"`
+	Role           Role        `json:"role"`
+	Enabled        bool        `json:"enabled"`
+	TakeoverFailed bool        `json:"takeover_failed,omitempty"`
+	Failovers      []time.Time `json:"failovers,omitempty"`
+}
+
+// EpochState is the newest epoch issued for a recording server's cameras.
+type EpochState struct {
+	Server nvrha.ServerID `json:"server"`
+	Epoch  nvrha.Epoch    `json:"epoch"`
+}
+
+// TakeoverState is a takeover in progress. A restored takeover is ordered
+// again under the same epoch, which the standby accepts as a retry: it is
+// neither lost nor doubled.
+type TakeoverState struct {
+	Recording nvrha.ServerID `json:"recording"`
+	Standby   nvrha.ServerID `json:"standby"`
+	Epoch     nvrha.Epoch    `json:"epoch"`
+	Since     time.Time      `json:"since"`
+	Started   time.Time      `json:"started,omitzero"`
+	// Confirmed is set once the standby confirmed it records.
+	Confirmed bool `json:"confirmed"`
+}
+
+// FenceState is a release still owed to a standby that was given up.
+type FenceState struct {
+	Standby   nvrha.ServerID `json:"standby"`
+	Recording nvrha.ServerID `json:"recording"`
+	Epoch     nvrha.Epoch    `json:"epoch"`
+}
+
+// CameraLedger is the ledger of one camera.
+type CameraLedger struct {
+	Camera    nvrha.CameraID `json:"camera"`
+	Intervals []Interval     `json:"intervals"`
+}
+
+// State returns a deep copy of the persistent state now.
+func (m *Machine) State() State {
+	st := State{
+		Version:       StateVersion,
+		NextGroupID:   m.nextGroupID,
+		NextCommandID: m.nextCmdID,
+		Groups:        make([]GroupState, 0, len(m.groups)),
+		Ledger:        m.ledger.export(),
+	}
+	for _, g := range m.groups {
+		gs := GroupState{ID: g.id, Name: g.name, Protection: g.protection, Members: make([]MemberState, 0, len(g.members))}
+		for _, mem := range g.members {
+			gs.Members = append(gs.Members, MemberState{
+				Facts: mem.facts.Clone(), Role: mem.role, Enabled: mem.enabled,
+				TakeoverFailed: mem.takeoverFailed, Failovers: slices.Clone(mem.failovers),
+			})
+			if t := mem.tk; t != nil && t.rec == mem {
+				st.Takeovers = append(st.Takeovers, TakeoverState{
+					Recording: mem.facts.ID, Standby: t.sb.facts.ID, Epoch: t.epoch,
+					Since: t.since, Started: t.started, Confirmed: t.phase != phaseStarting,
+				})
+			}
+			if mem.fence.pending() {
+				st.Fences = append(st.Fences, FenceState{Standby: mem.facts.ID, Recording: mem.fence.cmd.Recording, Epoch: mem.fence.cmd.Epoch})
+			}
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.epochs)) {
+		st.Epochs = append(st.Epochs, EpochState{Server: id, Epoch: m.epochs[id]})
+	}
+	return st
+}
+
+// RestoreMachine rebuilds a Machine from a persisted State, as after a
+// center restart, at time now. Health is unknown again until the first
+// probes; confirmed takeovers stay active and are re-ordered under their
+// epoch; unconfirmed ones are ordered again; owed releases are sent again;
+// new epochs continue above every persisted one. A state that is
+// inconsistent is an error wrapping ErrCorruptState, one of another version
+// ErrUnknownStateVersion; neither is ever silently replaced by an empty
+// center.
+func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if st.Version != StateVersion {
+		return nil, fmt.Errorf("%w: %d (this build reads %d)", ErrUnknownStateVersion, st.Version, StateVersion)
+	}
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrCorruptState, fmt.Sprintf(format, args...))
+	}
+	m := newMachine(cfg)
+	m.now = now
+	m.nextGroupID = st.NextGroupID
+	m.nextCmdID = max(st.NextCommandID, 1)
+	if len(st.Groups) == 0 || st.Groups[0].ID != DefaultGroupID {
+		return nil, corrupt("the default group is missing")
+	}
+	if len(st.Groups) > MaxGroups {
+		return nil, corrupt("%d groups", len(st.Groups))
+	}
+	for i, gs := range st.Groups {
+		if i > 0 && gs.ID <= st.Groups[i-1].ID || gs.ID >= st.NextGroupID {
+			return nil, corrupt("group IDs out of order at %d", gs.ID)
+		}
+		if _, err := m.checkGroupName(gs.Name, 0); err != nil || gs.Name != trimmed(gs.Name) {
+			return nil, corrupt("group %d: bad name %q", gs.ID, gs.Name)
+		}
+		g := &group{id: gs.ID, name: gs.Name, protection: gs.Protection}
+		m.groups = append(m.groups, g)
+		for _, ms := range gs.Members {
+			if err := ms.Facts.Validate(); err != nil {
+				return nil, corrupt("group %d: %v", gs.ID, err)
+			}
+			if ms.Role != RoleRecording && ms.Role != RoleStandby {
+				return nil, corrupt("server %s: unknown role", ms.Facts.ID)
+			}
+			if _, dup := m.servers[ms.Facts.ID]; dup {
+				return nil, corrupt("server %s in two places", ms.Facts.ID)
+			}
+			mem := m.newMember(ms.Facts, ms.Role, g, ms.Enabled)
+			mem.takeoverFailed = ms.TakeoverFailed
+			mem.failovers = slices.Clone(ms.Failovers)
+			g.members = append(g.members, mem)
+			m.servers[ms.Facts.ID] = mem
+		}
+	}
+	for i, es := range st.Epochs {
+		if i > 0 && es.Server <= st.Epochs[i-1].Server {
+			return nil, corrupt("epochs out of order at %s", es.Server)
+		}
+		m.epochs[es.Server] = es.Epoch
+	}
+	for _, ts := range st.Takeovers {
+		r, s := m.servers[ts.Recording], m.servers[ts.Standby]
+		switch {
+		case r == nil || s == nil || r.role != RoleRecording || s.role != RoleStandby || r.group != s.group:
+			return nil, corrupt("takeover %s by %s: not a recording and a standby of one group", ts.Recording, ts.Standby)
+		case r.tk != nil || s.tk != nil:
+			return nil, corrupt("takeover %s by %s: server in two takeovers", ts.Recording, ts.Standby)
+		case ts.Epoch == 0 || ts.Epoch > m.epochs[ts.Recording]:
+			return nil, corrupt("takeover %s: epoch %d above the newest issued", ts.Recording, ts.Epoch)
+		}
+		t := &takeover{rec: r, sb: s, epoch: ts.Epoch, since: ts.Since, started: ts.Started, phase: phaseActive}
+		r.tk, s.tk = t, t
+		if !ts.Confirmed {
+			t.phase = phaseStarting
+			t.giveUp = now.Add(cfg.TakeoverTimeout)
+		}
+		// Re-order under the same epoch: a standby that has it accepts the
+		// retry, one that never got it starts now.
+		m.send(&t.cmd, m.takeoverCommand(t))
+	}
+	for _, fs := range st.Fences {
+		s := m.servers[fs.Standby]
+		if s == nil || s.role != RoleStandby || fs.Epoch > m.epochs[fs.Recording] {
+			return nil, corrupt("owed release to %s: unknown standby or epoch", fs.Standby)
+		}
+		m.send(&s.fence, Command{Kind: CmdRelease, Server: fs.Standby, Recording: fs.Recording, Epoch: fs.Epoch})
+	}
+	for _, cl := range st.Ledger {
+		if err := cl.Camera.Validate(); err != nil {
+			return nil, corrupt("ledger: %v", err)
+		}
+		if _, dup := m.ledger.cams[cl.Camera]; dup {
+			return nil, corrupt("ledger: camera %s twice", cl.Camera)
+		}
+		m.ledger.cams[cl.Camera] = &cameraLog{intervals: slices.Clone(cl.Intervals)}
+	}
+	m.statusDirty = true
+	m.refreshStatuses()
+	return m, nil
+}

@@ -1,0 +1,244 @@
+package failover
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover/assign"
+)
+
+// assignStandbys starts a takeover for every failed, uncovered, active
+// recording server that a free standby fits, group by group, with the
+// optimal assignment of package assign.
+func (m *Machine) assignStandbys() {
+	for _, g := range m.groups {
+		if !g.protection {
+			continue
+		}
+		m.needCover, m.free = m.needCover[:0], m.free[:0]
+		for _, mem := range g.members {
+			switch {
+			case mem.role == RoleRecording && mem.active() && mem.health == nvrha.HealthDown && mem.tk == nil:
+				m.needCover = append(m.needCover, assign.Recording{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
+			case mem.role == RoleStandby && mem.tk == nil && mem.ready():
+				m.free = append(m.free, assign.Standby{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
+			}
+		}
+		if len(m.needCover) == 0 || len(m.free) == 0 {
+			continue
+		}
+		var err error
+		m.pairs, err = assign.AssignInto(m.pairs[:0], &m.scratch, m.needCover, m.free)
+		if err != nil {
+			// IDs are unique and channels validated, so this cannot happen;
+			// assigning nothing is the safe answer if it ever does.
+			continue
+		}
+		for _, p := range m.pairs {
+			m.startTakeover(m.servers[p.Recording], m.servers[p.Standby])
+		}
+	}
+}
+
+// ready reports whether a standby can take over someone now, busy or not.
+func (s *member) ready() bool {
+	return s.active() && s.health == nvrha.HealthUp && !s.takeoverFailed && !s.fence.pending() &&
+		s.facts.HasEmptyRecordingSpace()
+}
+
+func (m *Machine) startTakeover(r, s *member) {
+	t := &takeover{rec: r, sb: s, phase: phaseStarting, since: m.now, giveUp: m.now.Add(m.cfg.TakeoverTimeout)}
+	t.epoch = m.nextEpoch(r.facts.ID)
+	r.tk, s.tk = t, t
+	r.failovers = append(r.failovers, m.now)
+	if len(r.failovers) > maxFlapHistory {
+		r.failovers = slices.Delete(r.failovers, 0, len(r.failovers)-maxFlapHistory)
+	}
+	m.send(&t.cmd, m.takeoverCommand(t))
+	if r.reachable {
+		// Reachable but abnormal: tell it to stop, so it cannot fight the
+		// standby for its cameras.
+		m.fire(Command{Kind: CmdStandDown, Server: r.facts.ID, Recording: r.facts.ID, Epoch: t.epoch})
+	}
+	m.stateDirty, m.statusDirty = true, true
+	m.emit(Event{Kind: EventTakeoverStarted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch})
+}
+
+const maxFlapHistory = 8
+
+func (m *Machine) takeoverCommand(t *takeover) Command {
+	return Command{Kind: CmdTakeover, Server: t.sb.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch,
+		Cameras: slices.Clone(t.rec.facts.Cameras)}
+}
+
+// tickTakeover moves a takeover on with time: retries, give-ups, failback.
+func (m *Machine) tickTakeover(t *takeover) {
+	switch t.phase {
+	case phaseStarting:
+		if !m.now.Before(t.giveUp) {
+			m.standbyFailed(t, "takeover not confirmed in time")
+			return
+		}
+		if m.due(&t.cmd) {
+			if t.cmd.attempts >= m.cfg.TakeoverAttempts {
+				m.standbyFailed(t, fmt.Sprintf("takeover failed %d times", t.cmd.attempts))
+				return
+			}
+			m.send(&t.cmd, m.takeoverCommand(t))
+		}
+	case phaseActive:
+		if m.failbackDue(t) {
+			m.startFailback(t)
+		}
+	case phaseResuming, phaseReleasing:
+		if m.due(&t.cmd) {
+			m.send(&t.cmd, t.cmd.cmd)
+		}
+	}
+}
+
+func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
+	if t.phase == phaseActive {
+		// A re-order after a restart: the probes tell whether the standby
+		// really covers, and re-order again if not.
+		t.cmd.clear()
+		return
+	}
+	if err != nil {
+		m.failed(&t.cmd)
+		if t.phase == phaseStarting && stale {
+			// The standby holds a newer epoch: retry at once above it.
+			t.epoch = m.nextEpoch(t.rec.facts.ID)
+			m.send(&t.cmd, m.takeoverCommand(t))
+		}
+		return
+	}
+	switch t.phase {
+	case phaseStarting:
+		t.phase = phaseActive
+		t.started = t.cmd.sentAt
+		t.cmd.clear()
+		m.ledger.open(t.rec.facts.Cameras, t.sb.facts.ID, t.epoch, t.started)
+		m.stateDirty, m.statusDirty = true, true
+		m.emit(Event{Kind: EventTakeoverSucceeded, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
+	case phaseResuming:
+		// The recording server records again: only now may the standby let go.
+		m.ledger.open(t.rec.facts.Cameras, t.rec.facts.ID, t.epoch, t.cmd.sentAt)
+		t.phase = phaseReleasing
+		t.cmd.clear()
+		m.send(&t.cmd, Command{Kind: CmdRelease, Server: t.sb.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch})
+		m.stateDirty = true
+	case phaseReleasing:
+		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, m.now)
+		t.cmd.clear()
+		m.end(t)
+		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
+	}
+}
+
+// end forgets a takeover.
+func (m *Machine) end(t *takeover) {
+	if t.cmd.cmd.ID != 0 {
+		delete(m.ops, t.cmd.cmd.ID)
+	}
+	t.rec.tk, t.sb.tk = nil, nil
+	m.stateDirty, m.statusDirty = true, true
+}
+
+// standbyFailed gives up on a takeover's standby: it becomes "Abnormal,
+// protection failed", it is fenced off with a release under a new epoch (it
+// may still record, or receive the old order late), and the recording server
+// is free for the next eligible standby in the same step.
+func (m *Machine) standbyFailed(t *takeover, why string) {
+	s, r := t.sb, t.rec
+	if t.phase != phaseStarting {
+		m.ledger.close(r.facts.Cameras, s.facts.ID, s.lastSeen(m.now))
+	}
+	s.takeoverFailed = true
+	m.fenceOff(s, r)
+	m.end(t)
+	m.emit(Event{Kind: EventTakeoverFailed, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
+	if r.health == nvrha.HealthUp && r.active() {
+		m.orderResume(r)
+	}
+}
+
+// fenceOff owes standby s a release of r's cameras under a fresh epoch,
+// retried until s acknowledges it.
+func (m *Machine) fenceOff(s, r *member) {
+	e := m.nextEpoch(r.facts.ID)
+	m.send(&s.fence, Command{Kind: CmdRelease, Server: s.facts.ID, Recording: r.facts.ID, Epoch: e})
+}
+
+// orderResume tells a recording server whose takeover ended without a
+// failback to record its own cameras, retried until it acknowledges.
+func (m *Machine) orderResume(r *member) {
+	e := m.nextEpoch(r.facts.ID)
+	m.send(&r.resume, Command{Kind: CmdResume, Server: r.facts.ID, Recording: r.facts.ID, Epoch: e})
+}
+
+// recordingDownInTakeover handles a covered recording server failing again.
+func (m *Machine) recordingDownInTakeover(t *takeover) {
+	switch t.phase {
+	case phaseResuming:
+		// Failback aborted: the standby never let go and keeps recording.
+		delete(m.ops, t.cmd.cmd.ID)
+		t.cmd.clear()
+		t.phase = phaseActive
+	case phaseReleasing:
+		// The release may have reached the standby already: order the
+		// takeover again, under a new epoch that supersedes the release.
+		t.epoch = m.nextEpoch(t.rec.facts.ID)
+		t.phase = phaseStarting
+		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
+		t.cmd.clear()
+		m.send(&t.cmd, m.takeoverCommand(t))
+	}
+}
+
+// standbyDownInTakeover handles a standby failing while it covers.
+func (m *Machine) standbyDownInTakeover(t *takeover) {
+	switch t.phase {
+	case phaseStarting, phaseActive, phaseResuming:
+		m.standbyFailed(t, "standby failed")
+	case phaseReleasing:
+		// The recording server records already; only the release is owed.
+		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, t.sb.lastSeen(m.now))
+		s := t.sb
+		cmd := t.cmd.cmd
+		m.end(t)
+		m.send(&s.fence, cmd)
+		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: "standby down before acknowledging the release"})
+	}
+}
+
+// lastSeen is when a server was last known to work: now if it is up, else
+// its last healthy answer. A failed standby's footage ends there.
+func (s *member) lastSeen(now time.Time) time.Time {
+	if s.health == nvrha.HealthUp || s.lastOK.IsZero() {
+		return now
+	}
+	return s.lastOK
+}
+
+// interrupt ends the takeover of recording server r at once, as deleting its
+// group, switching protection off or disabling one of the pair does: the
+// standby is told to release, and r, if it stays active and is up, to
+// resume. It returns what was interrupted.
+func (m *Machine) interrupt(r *member, why string) Takeover {
+	t := r.tk
+	pub := t.public()
+	s := t.sb
+	if t.phase != phaseStarting {
+		m.ledger.close(r.facts.Cameras, s.facts.ID, m.now)
+	}
+	m.end(t)
+	m.fenceOff(s, r)
+	m.emit(Event{Kind: EventTakeoverInterrupted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
+	if r.active() && r.health == nvrha.HealthUp {
+		m.orderResume(r)
+	}
+	return pub
+}
