@@ -55,11 +55,12 @@ func (rs Reasons) Codes() []Code {
 	return codes
 }
 
-// String returns the messages joined with "; ", for logs and error texts.
+// String returns the messages, each a full sentence, separated by spaces, for
+// logs and error texts.
 func (rs Reasons) String() string {
 	msgs := make([]string, len(rs))
 	for i, r := range rs {
 		msgs[i] = r.Message
 	}
-	return strings.Join(msgs, "; ")
+	return strings.Join(msgs, " ")
 }

@@ -519,7 +519,7 @@ func TestReasonsHelpers(t *testing.T) {
 	if rs[0].Code != eligibility.CodeAdvancedModeDisabled {
 		t.Error("Codes shares memory with the reasons")
 	}
-	if got := rs.String(); got != "A.; B." {
+	if got := rs.String(); got != "A. B." {
 		t.Errorf("String = %q", got)
 	}
 	if got := rs[1].String(); got != "B." {
