@@ -35,6 +35,11 @@ func (m *Machine) Tick(now time.Time) {
 			}
 		}
 	}
+	for _, o := range m.orphans {
+		if m.due(o) {
+			m.send(o, o.cmd)
+		}
+	}
 	m.settle()
 }
 
@@ -66,6 +71,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 			mem.inventory.clear()
 			if r.Err == nil && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
 				mem.facts = r.Facts.Clone()
+				mem.spaceKnown = false
 				m.stateDirty, m.statusDirty = true, true
 			}
 		}
@@ -206,6 +212,10 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	if !ok {
 		return
 	}
+	if !mem.spaceKnown || mem.spaceEmpty != r.Report.HasEmptyRecordingSpace {
+		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
+		m.statusDirty = true
+	}
 	// A standby that answers healthy but no longer covers the server it was
 	// confirmed for has lost the takeover (a restart): order it again under
 	// the same epoch, which it accepts as a retry.
@@ -238,6 +248,9 @@ func (m *Machine) markDown(mem *member) {
 	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
 	if mem.role == RoleRecording {
 		m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
+		if mem.active() {
+			m.noteFailure(mem)
+		}
 		m.stateDirty = true
 		if t := mem.tk; t != nil {
 			m.recordingDownInTakeover(t)
@@ -280,7 +293,12 @@ func (m *Machine) commandResult(o *op, err error) {
 	mem := m.servers[o.cmd.Server]
 	switch {
 	case mem == nil:
-		return
+		if err != nil {
+			m.failed(o)
+			return
+		}
+		m.orphans = slices.DeleteFunc(m.orphans, func(x *op) bool { return x == o })
+		m.stateDirty = true
 	case o == &mem.fence:
 		if err != nil {
 			m.failed(o)

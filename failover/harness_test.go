@@ -2,6 +2,8 @@ package failover_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,6 +29,9 @@ type world struct {
 	step    time.Duration
 	events  []failover.Event
 	saved   *failover.State
+	// observe, when set, sees every Ready the world handled, in order,
+	// after its state was saved and its commands were sent.
+	observe func(failover.Ready)
 }
 
 func newWorld(t testing.TB, cfg failover.Config) *world {
@@ -63,6 +68,9 @@ func (w *world) flush() {
 			w.t.Fatal(err)
 		}
 		w.events = append(w.events, rd.Events...)
+		if w.observe != nil {
+			w.observe(rd)
+		}
 	}
 }
 
@@ -123,4 +131,101 @@ func (w *world) eventsOf(kind failover.EventKind, server nvrha.ServerID) []failo
 func (w *world) covering(sb nvrha.ServerID) nvrha.ServerID {
 	rec, _ := w.servers[sb].Covering()
 	return rec
+}
+
+// addStandbys starts agents for standby servers and adds them to group g.
+func (w *world) addStandbys(g failover.GroupID, fs ...nvrha.Facts) {
+	w.t.Helper()
+	w.serve(fs...)
+	if err := w.m.AddStandbyServers(g, fs...); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// addRecordings starts agents for recording servers and adds them to group g.
+func (w *world) addRecordings(g failover.GroupID, fs ...nvrha.Facts) {
+	w.t.Helper()
+	w.serve(fs...)
+	if err := w.m.AddRecordingServers(g, fs...); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// hookOnly makes h stand between the center and server id for the given
+// methods only; every other call goes through.
+func (w *world) hookOnly(id nvrha.ServerID, h transport.Hook, methods ...transport.Method) {
+	w.tr.SetHook(id, func(ctx context.Context, c transport.Call) error {
+		for _, m := range methods {
+			if c.Method == m {
+				return h(ctx, c)
+			}
+		}
+		return nil
+	})
+}
+
+// recordCommands makes the world keep every command it sends, in order, and
+// returns where they are kept.
+func (w *world) recordCommands() *[]failover.Command {
+	var cmds []failover.Command
+	prev := w.observe
+	w.observe = func(rd failover.Ready) {
+		cmds = append(cmds, rd.Commands...)
+		if prev != nil {
+			prev(rd)
+		}
+	}
+	return &cmds
+}
+
+// restart replaces the Machine by one restored from the last saved State, as
+// a center that crashed and started again now.
+func (w *world) restart() {
+	w.t.Helper()
+	if w.saved == nil {
+		w.t.Fatal("nothing saved to restart from")
+	}
+	w.restartFrom(*w.saved)
+}
+
+// restartFrom replaces the Machine by one restored from st now.
+func (w *world) restartFrom(st failover.State) {
+	w.t.Helper()
+	m, err := failover.RestoreMachine(w.cfg, st, w.now)
+	if err != nil {
+		w.t.Fatalf("RestoreMachine: %v", err)
+	}
+	w.m = m
+	w.flush()
+}
+
+// coverers returns, in ID order, the running agents that record recording
+// server rec's cameras now.
+func (w *world) coverers(rec nvrha.ServerID) []nvrha.ServerID {
+	var out []nvrha.ServerID
+	for _, id := range slices.Sorted(maps.Keys(w.servers)) {
+		if got, _ := w.servers[id].Covering(); got == rec {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// lastEvent returns the newest event of kind about server, if any.
+func (w *world) lastEvent(kind failover.EventKind, server nvrha.ServerID) (failover.Event, bool) {
+	for i := len(w.events) - 1; i >= 0; i-- {
+		if e := w.events[i]; e.Kind == kind && (server == "" || e.Server == server) {
+			return e, true
+		}
+	}
+	return failover.Event{}, false
+}
+
+// replaceAgent puts a fresh agent with facts f behind f.ID, as a server that
+// was reinstalled with a new license: it knows no epochs and covers nobody.
+func (w *world) replaceAgent(f nvrha.Facts) {
+	w.t.Helper()
+	w.tr.Unregister(f.ID)
+	delete(w.servers, f.ID)
+	w.serve(f)
 }

@@ -33,6 +33,9 @@ type Machine struct {
 	nextCmdID uint64
 	// ops finds the owner of an outstanding command by its ID.
 	ops map[uint64]*op
+	// orphans are orders owed to servers that left their group: a release
+	// to a standby interrupted by a group's deletion must still reach it.
+	orphans []*op
 
 	outbox []Command
 	events []Event

@@ -85,6 +85,10 @@ type member struct {
 	lastOK time.Time
 	// upSince is when health last turned up; failback's hold-down counts from it.
 	upSince time.Time
+	// spaceKnown and spaceEmpty hold what the latest probe said about an
+	// empty recording space; probes are newer than the last inventory, so
+	// they win until the facts are replaced.
+	spaceKnown, spaceEmpty bool
 	// reachable reports that the last probe was answered (healthy or not), so
 	// a stand-down order can reach the server.
 	reachable bool
@@ -116,6 +120,14 @@ type member struct {
 	// last statuses published, to emit StatusChanged events.
 	lastRec status.Recording
 	lastSb  status.Standby
+}
+
+// hasSpace reports whether the server has an empty recording space.
+func (m *member) hasSpace() bool {
+	if m.spaceKnown {
+		return m.spaceEmpty
+	}
+	return m.facts.HasEmptyRecordingSpace()
 }
 
 // active reports whether the member takes part in failover: it is enabled

@@ -42,6 +42,20 @@ func (k CommandKind) String() string {
 	return "CommandKind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// MarshalText encodes the kind as its name.
+func (k CommandKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a kind from its name.
+func (k *CommandKind) UnmarshalText(b []byte) error {
+	for c := CmdProbe; c <= CmdResume; c++ {
+		if c.String() == string(b) {
+			*k = c
+			return nil
+		}
+	}
+	return fmt.Errorf("failover: unknown command kind %q", b)
+}
+
 // Command is a call the Machine wants made to a server. The caller makes it
 // through its transport and reports the outcome with Step and a Result that
 // carries the same ID.

@@ -2,6 +2,7 @@ package failover
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/eligibility"
@@ -60,6 +61,7 @@ func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error
 		mem := m.newMember(f, role, g, true)
 		g.members = append(g.members, mem)
 		m.servers[f.ID] = mem
+		m.adopt(mem)
 	}
 	m.stateDirty, m.statusDirty = true, true
 	m.refreshStatuses()
@@ -153,6 +155,7 @@ func (m *Machine) UpdateFacts(f nvrha.Facts) error {
 		return fmt.Errorf("%w: %w", ErrFactsChanged, err)
 	}
 	mem.facts = f.Clone()
+	mem.spaceKnown = false
 	m.stateDirty, m.statusDirty = true, true
 	m.refreshStatuses()
 	return nil
@@ -203,12 +206,42 @@ func remove(ms []*member, x *member) []*member {
 	return ms
 }
 
-// forget drops a member that leaves the center and every command it awaits.
+// forget drops a member that leaves the center and the commands it awaits,
+// except the orders it is owed: those stay, as orphans, until the server
+// acknowledges them, whatever group it is in by then.
 func (m *Machine) forget(mem *member) {
-	for _, o := range []*op{&mem.probe, &mem.inventory, &mem.fence, &mem.resume} {
+	for _, o := range []*op{&mem.probe, &mem.inventory} {
 		if o.pending() {
 			delete(m.ops, o.cmd.ID)
 		}
 	}
+	for _, o := range []*op{&mem.fence, &mem.resume} {
+		if o.pending() {
+			orphan := &op{}
+			*orphan = *o
+			m.orphans = append(m.orphans, orphan)
+			if orphan.cmd.ID != 0 {
+				m.ops[orphan.cmd.ID] = orphan
+			}
+		}
+	}
 	delete(m.servers, mem.facts.ID)
+}
+
+// adopt hands a rejoining server the orders it is still owed.
+func (m *Machine) adopt(mem *member) {
+	m.orphans = slices.DeleteFunc(m.orphans, func(o *op) bool {
+		if o.cmd.Server != mem.facts.ID {
+			return false
+		}
+		dst := &mem.fence
+		if o.cmd.Kind == CmdResume {
+			dst = &mem.resume
+		}
+		*dst = *o
+		if dst.cmd.ID != 0 {
+			m.ops[dst.cmd.ID] = dst
+		}
+		return true
+	})
 }

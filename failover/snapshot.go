@@ -34,6 +34,9 @@ type MemberSnapshot struct {
 	Health          nvrha.Health   `json:"health"`
 	LicenseChannels int            `json:"license_channels"`
 	Cameras         int            `json:"cameras"`
+	// EmptyRecordingSpace reports an empty recording space, from the latest
+	// probe or, before one, from the facts.
+	EmptyRecordingSpace bool `json:"empty_recording_space"`
 	// Recording is the status of a recording server; zero for a standby.
 	Recording status.Recording `json:"recording_status,omitzero"`
 	// Standby is the status of a standby server; zero for a recording server.
@@ -66,13 +69,14 @@ func (m *Machine) Snapshot() Snapshot {
 		}
 		for _, mem := range g.members {
 			ms := MemberSnapshot{
-				ID:              mem.facts.ID,
-				Name:            mem.facts.DisplayName(),
-				Role:            mem.role,
-				Enabled:         mem.enabled,
-				Health:          mem.health,
-				LicenseChannels: mem.facts.LicenseChannels,
-				Cameras:         len(mem.facts.Cameras),
+				ID:                  mem.facts.ID,
+				Name:                mem.facts.DisplayName(),
+				Role:                mem.role,
+				Enabled:             mem.enabled,
+				Health:              mem.health,
+				LicenseChannels:     mem.facts.LicenseChannels,
+				Cameras:             len(mem.facts.Cameras),
+				EmptyRecordingSpace: mem.hasSpace(),
 			}
 			if peer := mem.inTakeover(); peer != nil {
 				ms.Peer = peer.facts.ID
@@ -103,7 +107,7 @@ func standbyStatus(s *member) status.Standby {
 		Enabled:           s.active(),
 		Functional:        s.health.Functional(),
 		TakingOver:        s.covering() != nil && s.tk.phase != phaseStarting,
-		HasRecordingSpace: s.facts.HasEmptyRecordingSpace(),
+		HasRecordingSpace: s.hasSpace(),
 		TakeoverFailed:    s.takeoverFailed,
 	})
 }

@@ -30,7 +30,7 @@ type State struct {
 	Groups        []GroupState    `json:"groups"`
 	Epochs        []EpochState    `json:"epochs"`
 	Takeovers     []TakeoverState `json:"takeovers"`
-	Fences        []FenceState    `json:"fences"`
+	Owed          []OwedState     `json:"owed"`
 	Ledger        []CameraLedger  `json:"ledger"`
 }
 
@@ -70,9 +70,13 @@ type TakeoverState struct {
 	Confirmed bool `json:"confirmed"`
 }
 
-// FenceState is a release still owed to a standby that was given up.
-type FenceState struct {
-	Standby   nvrha.ServerID `json:"standby"`
+// OwedState is an order still owed to a server until it acknowledges: a
+// release to a standby that was given up or interrupted, or a resume to a
+// recording server whose takeover ended without a failback. The server may
+// have left its group since; the order is owed all the same.
+type OwedState struct {
+	Server    nvrha.ServerID `json:"server"`
+	Kind      CommandKind    `json:"kind"`
 	Recording nvrha.ServerID `json:"recording"`
 	Epoch     nvrha.Epoch    `json:"epoch"`
 }
@@ -105,11 +109,16 @@ func (m *Machine) State() State {
 					Since: t.since, Started: t.started, Confirmed: t.phase != phaseStarting,
 				})
 			}
-			if mem.fence.pending() {
-				st.Fences = append(st.Fences, FenceState{Standby: mem.facts.ID, Recording: mem.fence.cmd.Recording, Epoch: mem.fence.cmd.Epoch})
+			for _, o := range []*op{&mem.fence, &mem.resume} {
+				if o.pending() {
+					st.Owed = append(st.Owed, owedState(o))
+				}
 			}
 		}
 		st.Groups = append(st.Groups, gs)
+	}
+	for _, o := range m.orphans {
+		st.Owed = append(st.Owed, owedState(o))
 	}
 	for _, id := range slices.Sorted(maps.Keys(m.epochs)) {
 		st.Epochs = append(st.Epochs, EpochState{Server: id, Epoch: m.epochs[id]})
@@ -198,12 +207,26 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		// retry, one that never got it starts now.
 		m.send(&t.cmd, m.takeoverCommand(t))
 	}
-	for _, fs := range st.Fences {
-		s := m.servers[fs.Standby]
-		if s == nil || s.role != RoleStandby || fs.Epoch > m.epochs[fs.Recording] {
-			return nil, corrupt("owed release to %s: unknown standby or epoch", fs.Standby)
+	for _, os := range st.Owed {
+		if err := os.Server.Validate(); err != nil || (os.Kind != CmdRelease && os.Kind != CmdResume) ||
+			os.Epoch == 0 || os.Epoch > m.epochs[os.Recording] {
+			return nil, corrupt("owed %v to %s: bad server, kind or epoch", os.Kind, os.Server)
 		}
-		m.send(&s.fence, Command{Kind: CmdRelease, Server: fs.Standby, Recording: fs.Recording, Epoch: fs.Epoch})
+		c := Command{Kind: os.Kind, Server: os.Server, Recording: os.Recording, Epoch: os.Epoch}
+		if mem := m.servers[os.Server]; mem != nil {
+			o := &mem.fence
+			if os.Kind == CmdResume {
+				o = &mem.resume
+			}
+			if o.pending() {
+				return nil, corrupt("owed %v to %s twice", os.Kind, os.Server)
+			}
+			m.send(o, c)
+			continue
+		}
+		o := &op{}
+		m.orphans = append(m.orphans, o)
+		m.send(o, c)
 	}
 	for _, cl := range st.Ledger {
 		if err := cl.Camera.Validate(); err != nil {
@@ -217,4 +240,8 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 	m.statusDirty = true
 	m.refreshStatuses()
 	return m, nil
+}
+
+func owedState(o *op) OwedState {
+	return OwedState{Server: o.cmd.Server, Kind: o.cmd.Kind, Recording: o.cmd.Recording, Epoch: o.cmd.Epoch}
 }

@@ -45,17 +45,13 @@ func (m *Machine) assignStandbys() {
 // ready reports whether a standby can take over someone now, busy or not.
 func (s *member) ready() bool {
 	return s.active() && s.health == nvrha.HealthUp && !s.takeoverFailed && !s.fence.pending() &&
-		s.facts.HasEmptyRecordingSpace()
+		s.hasSpace()
 }
 
 func (m *Machine) startTakeover(r, s *member) {
 	t := &takeover{rec: r, sb: s, phase: phaseStarting, since: m.now, giveUp: m.now.Add(m.cfg.TakeoverTimeout)}
 	t.epoch = m.nextEpoch(r.facts.ID)
 	r.tk, s.tk = t, t
-	r.failovers = append(r.failovers, m.now)
-	if len(r.failovers) > maxFlapHistory {
-		r.failovers = slices.Delete(r.failovers, 0, len(r.failovers)-maxFlapHistory)
-	}
 	m.send(&t.cmd, m.takeoverCommand(t))
 	if r.reachable {
 		// Reachable but abnormal: tell it to stop, so it cannot fight the
@@ -67,6 +63,16 @@ func (m *Machine) startTakeover(r, s *member) {
 }
 
 const maxFlapHistory = 8
+
+// noteFailure records the start of an outage of recording server r for flap
+// damping. Outages, not takeovers, are counted: trying a second standby in
+// the same outage is not a flap.
+func (m *Machine) noteFailure(r *member) {
+	r.failovers = append(r.failovers, m.now)
+	if len(r.failovers) > maxFlapHistory {
+		r.failovers = slices.Delete(r.failovers, 0, len(r.failovers)-maxFlapHistory)
+	}
+}
 
 func (m *Machine) takeoverCommand(t *takeover) Command {
 	return Command{Kind: CmdTakeover, Server: t.sb.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch,
@@ -225,8 +231,8 @@ func (s *member) lastSeen(now time.Time) time.Time {
 
 // interrupt ends the takeover of recording server r at once, as deleting its
 // group, switching protection off or disabling one of the pair does: the
-// standby is told to release, and r, if it stays active and is up, to
-// resume. It returns what was interrupted.
+// standby is told to release and r to resume. It returns what was
+// interrupted.
 func (m *Machine) interrupt(r *member, why string) Takeover {
 	t := r.tk
 	pub := t.public()
@@ -237,7 +243,9 @@ func (m *Machine) interrupt(r *member, why string) Takeover {
 	m.end(t)
 	m.fenceOff(s, r)
 	m.emit(Event{Kind: EventTakeoverInterrupted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
-	if r.active() && r.health == nvrha.HealthUp {
+	// The cameras are r's again: it is owed a resume (it may have been
+	// stood down), unless it is down and will be covered again at once.
+	if !r.active() || r.health == nvrha.HealthUp {
 		m.orderResume(r)
 	}
 	return pub
