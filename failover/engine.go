@@ -23,6 +23,10 @@ var ErrUnknownCommand = errors.New("failover: result for an unknown command")
 // one.
 func (m *Machine) Tick(now time.Time) {
 	m.setNow(now)
+	if !m.lastTick.IsZero() && m.now.Sub(m.lastTick) > m.cfg.Detector.AcceptablePause {
+		m.recoverFromStall()
+	}
+	m.lastTick = m.now
 	for _, g := range m.groups {
 		for _, mem := range g.members {
 			m.tickMember(mem)
@@ -248,7 +252,9 @@ func (m *Machine) markDown(mem *member) {
 	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
 	if mem.role == RoleRecording {
 		m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
-		if mem.active() {
+		if mem.active() && mem.tk == nil {
+			// A server still covered (after a center restart) is not in a
+			// new outage: counting it again would double its hold-down.
 			m.noteFailure(mem)
 		}
 		m.stateDirty = true
@@ -350,4 +356,25 @@ func (m *Machine) Advance(rd Ready) {
 	}
 	m.outbox = m.outbox[:copy(m.outbox, m.outbox[min(len(rd.Commands), len(m.outbox)):])]
 	m.events = m.events[:copy(m.events, m.events[min(len(rd.Events), len(m.events)):])]
+}
+
+// recoverFromStall handles a gap between Ticks longer than the acceptable
+// pause: the center itself stalled (a GC or VM pause, a slow store), so the
+// silence it saw is its own, not the servers'. Every detector starts afresh,
+// every server is probed now, and starting takeovers get their full time
+// again; nothing is declared failed on the stalled center's account.
+func (m *Machine) recoverFromStall() {
+	for _, g := range m.groups {
+		for _, mem := range g.members {
+			mem.det.Reset()
+			if mem.probe.pending() {
+				delete(m.ops, mem.probe.cmd.ID)
+				mem.probe.clear()
+			}
+			mem.nextProbe = m.now
+			if t := mem.tk; t != nil && t.rec == mem && t.phase == phaseStarting {
+				t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
+			}
+		}
+	}
 }

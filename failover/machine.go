@@ -30,6 +30,7 @@ type Machine struct {
 	// now is the latest time the caller has given; operations that happen
 	// "now" (admin calls) use it. It never goes backwards.
 	now       time.Time
+	lastTick  time.Time
 	nextCmdID uint64
 	// ops finds the owner of an outstanding command by its ID.
 	ops map[uint64]*op
