@@ -1,0 +1,487 @@
+package httptransport
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/transport"
+)
+
+// DefaultTimeout bounds a call whose context has no deadline.
+const DefaultTimeout = 10 * time.Second
+
+// Resolver tells a Client where each server's agent listens.
+type Resolver interface {
+	// Resolve returns the base URL of server's agent: scheme, host, port and
+	// an optional path prefix, such as "https://10.0.0.7:8443" or
+	// "https://nvr-7.example/agent". The client appends the protocol path.
+	// An error (for a server it does not know, wrap
+	// transport.ErrUnknownServer) fails the call as unreachable.
+	Resolve(ctx context.Context, server nvrha.ServerID) (string, error)
+}
+
+// ResolverFunc is a Resolver made of a function.
+type ResolverFunc func(ctx context.Context, server nvrha.ServerID) (string, error)
+
+// Resolve calls f.
+func (f ResolverFunc) Resolve(ctx context.Context, server nvrha.ServerID) (string, error) {
+	return f(ctx, server)
+}
+
+// StaticResolver is a Resolver from a fixed map of server IDs to base URLs.
+// Do not change the map while a Client uses it; use a [Directory] for an
+// address book that changes.
+type StaticResolver map[nvrha.ServerID]string
+
+// Resolve returns the base URL of server, or an error wrapping
+// transport.ErrUnknownServer.
+func (m StaticResolver) Resolve(_ context.Context, server nvrha.ServerID) (string, error) {
+	u, ok := m[server]
+	if !ok {
+		return "", fmt.Errorf("%w: %s", transport.ErrUnknownServer, server)
+	}
+	return u, nil
+}
+
+// Directory is a Resolver whose entries may change while a Client uses it,
+// as servers join and leave. The zero value is empty and ready; safe for
+// concurrent use.
+type Directory struct {
+	mu   sync.RWMutex
+	urls map[nvrha.ServerID]string
+}
+
+// Set makes server's agent reachable at baseURL.
+func (d *Directory) Set(server nvrha.ServerID, baseURL string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.urls == nil {
+		d.urls = make(map[nvrha.ServerID]string)
+	}
+	d.urls[server] = baseURL
+}
+
+// Remove forgets server; later calls to it fail with ErrUnknownServer.
+func (d *Directory) Remove(server nvrha.ServerID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.urls, server)
+}
+
+// Resolve returns the base URL of server, or an error wrapping
+// transport.ErrUnknownServer.
+func (d *Directory) Resolve(_ context.Context, server nvrha.ServerID) (string, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	u, ok := d.urls[server]
+	if !ok {
+		return "", fmt.Errorf("%w: %s", transport.ErrUnknownServer, server)
+	}
+	return u, nil
+}
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Resolver maps server IDs to base URLs. Required.
+	Resolver Resolver
+	// Auth holds the key the client signs with (Keys[0]) and those it accepts
+	// on responses. Required.
+	Auth Auth
+	// TLSConfig is used for https base URLs: RootCAs to trust the agents'
+	// certificates, Certificates to present a client certificate where the
+	// agents require mutual TLS. Ignored when HTTPClient is set.
+	TLSConfig *tls.Config
+	// HTTPClient, if set, carries the requests instead of the client's own
+	// (a keep-alive http.Transport with the pool limits the package
+	// documentation lists). The Client never follows redirects, whatever its
+	// CheckRedirect says.
+	HTTPClient *http.Client
+	// Timeout bounds a call whose context has no deadline; zero means
+	// DefaultTimeout. A deadline in the context always wins.
+	Timeout time.Duration
+	// MaxResponseBytes bounds a response body; zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// VerifyResponses makes the client refuse a response without a valid
+	// signature (see the package documentation), failing the call with an
+	// error wrapping ErrResponseNotAuthentic and transport.ErrUnreachable.
+	VerifyResponses bool
+	// Reasons name agent errors that cross the wire by identity; see [Reason].
+	Reasons []Reason
+	// Now is the client's clock, for timestamps; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client is a transport.Transport that reaches each server's agent over
+// HTTP/JSON. Safe for concurrent use; one Client serves a whole center.
+type Client struct {
+	resolver Resolver
+	keys     *keyring
+	http     *http.Client
+	timeout  time.Duration
+	maxResp  int64
+	verify   bool
+	reasons  map[string]error
+	now      func() time.Time
+}
+
+var _ transport.Transport = (*Client)(nil)
+
+// NewClient returns a Client, or an error for a configuration it cannot use
+// safely: no resolver, no keys, a weak key or a malformed Reason.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Resolver == nil {
+		return nil, errors.New("httptransport: nil Resolver")
+	}
+	keys, err := newKeyring(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateReasons(cfg.Reasons); err != nil {
+		return nil, err
+	}
+	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
+		return nil, errors.New("httptransport: negative Timeout or MaxResponseBytes")
+	}
+	c := &Client{
+		resolver: cfg.Resolver,
+		keys:     keys,
+		timeout:  cfg.Timeout,
+		maxResp:  cfg.MaxResponseBytes,
+		verify:   cfg.VerifyResponses,
+		reasons:  make(map[string]error, len(cfg.Reasons)),
+		now:      cfg.Now,
+	}
+	for _, r := range cfg.Reasons {
+		c.reasons[r.Code] = r.Err
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.maxResp == 0 {
+		c.maxResp = DefaultMaxResponseBytes
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if cfg.HTTPClient != nil {
+		hc := *cfg.HTTPClient
+		c.http = &hc
+	} else {
+		c.http = &http.Client{Transport: NewHTTPTransport(cfg.TLSConfig)}
+	}
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return c, nil
+}
+
+// NewHTTPTransport returns the keep-alive http.Transport a Client uses unless
+// given an HTTPClient, with tlsConfig (cloned; nil for plain HTTP). Its
+// limits suit a center calling each of up to a few hundred servers a few
+// times a second: dial and TLS handshake within 5 s each, at most 32
+// connections and 8 idle ones per server, idle connections closed after 90 s,
+// response headers of at most 64 KiB, HTTP/2 when TLS is in use, and no proxy
+// from the environment.
+func NewHTTPTransport(tlsConfig *tls.Config) *http.Transport {
+	return &http.Transport{
+		DialContext:            (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        tlsConfig.Clone(),
+		TLSHandshakeTimeout:    5 * time.Second,
+		ForceAttemptHTTP2:      tlsConfig != nil,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    8,
+		MaxConnsPerHost:        32,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+}
+
+// Close closes the client's idle connections. The client stays usable.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Probe asks server's agent for a ProbeReport.
+func (c *Client) Probe(ctx context.Context, server nvrha.ServerID) (transport.ProbeReport, error) {
+	var r transport.ProbeReport
+	if err := c.call(ctx, server, transport.MethodProbe, nil, &r); err != nil {
+		return transport.ProbeReport{}, err
+	}
+	return r, nil
+}
+
+// Inventory asks server's agent for its facts.
+func (c *Client) Inventory(ctx context.Context, server nvrha.ServerID) (nvrha.Facts, error) {
+	var f nvrha.Facts
+	if err := c.call(ctx, server, transport.MethodInventory, nil, &f); err != nil {
+		return nvrha.Facts{}, err
+	}
+	return f, nil
+}
+
+// Takeover sends o to standby.
+func (c *Client) Takeover(ctx context.Context, standby nvrha.ServerID, o transport.TakeoverOrder) error {
+	if o.Cameras == nil {
+		o.Cameras = []nvrha.CameraID{} // an array on the wire, never null
+	}
+	return c.call(ctx, standby, transport.MethodTakeover, o, nil)
+}
+
+// Release sends o to standby.
+func (c *Client) Release(ctx context.Context, standby nvrha.ServerID, o transport.ReleaseOrder) error {
+	return c.call(ctx, standby, transport.MethodRelease, o, nil)
+}
+
+// StandDown sends o to recording.
+func (c *Client) StandDown(ctx context.Context, recording nvrha.ServerID, o transport.StandDownOrder) error {
+	return c.call(ctx, recording, transport.MethodStandDown, o, nil)
+}
+
+// Resume sends o to recording.
+func (c *Client) Resume(ctx context.Context, recording nvrha.ServerID, o transport.ResumeOrder) error {
+	return c.call(ctx, recording, transport.MethodResume, o, nil)
+}
+
+// call is the one path every method takes: validate, resolve, sign, send,
+// read, verify, decode.
+func (c *Client) call(ctx context.Context, server nvrha.ServerID, m transport.Method, order interface{ Validate() error }, out any) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("httptransport: %s %s: %w", m, server, err)
+	}
+	var body []byte
+	if order != nil {
+		// JSON cannot carry every string faithfully (invalid UTF-8 becomes
+		// U+FFFD), so a malformed order is refused here, not mangled.
+		if err := order.Validate(); err != nil {
+			return fmt.Errorf("httptransport: %s %s: %w", m, server, err)
+		}
+		var err error
+		if body, err = json.Marshal(order); err != nil {
+			return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrInvalidOrder, err)
+		}
+	}
+	base, err := c.resolver.Resolve(ctx, server)
+	if err != nil {
+		if !errors.Is(err, transport.ErrUnreachable) {
+			err = fmt.Errorf("%w: %w", transport.ErrUnreachable, err)
+		}
+		return fmt.Errorf("httptransport: %s %s: resolve: %w", m, server, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	req, signed, err := c.newRequest(ctx, base, server, m, body)
+	if err != nil {
+		return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.lost(ctx, server, m, err)
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, c.maxResp+1))
+	if err != nil {
+		return c.lost(ctx, server, m, err)
+	}
+	if int64(len(respBody)) > c.maxResp {
+		return c.lost(ctx, server, m, fmt.Errorf("response larger than %d bytes", c.maxResp))
+	}
+	if c.verify {
+		if err := c.verifyResponse(resp, signed, respBody); err != nil {
+			detail := ""
+			if b, ok := parseErrorBody(resp.Header, respBody); ok {
+				detail = fmt.Sprintf(" (it says %d %s: %s)", resp.StatusCode, b.Code, b.Message)
+			}
+			return fmt.Errorf("httptransport: %s %s: %w: %w%s", m, server, transport.ErrUnreachable, err, detail)
+		}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeError(server, m, resp.StatusCode, resp.Header, respBody, c.reasons)
+	}
+	if out != nil {
+		if err := json.Unmarshal(respBody, out); err != nil {
+			return c.lost(ctx, server, m, fmt.Errorf("decoding the answer: %w", err))
+		}
+	}
+	return nil
+}
+
+// lost reports a call whose answer did not arrive: the outcome is unknown.
+// It also wraps the context's error if that is why.
+func (c *Client) lost(ctx context.Context, server nvrha.ServerID, m transport.Method, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, cerr)
+	}
+	return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, err)
+}
+
+// newRequest builds and signs the request for m.
+func (c *Client) newRequest(ctx context.Context, base string, server nvrha.ServerID, m transport.Method, body []byte) (*http.Request, signedRequest, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, signedRequest{}, fmt.Errorf("base URL %q: want http(s)://host[:port][/prefix]", base)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + Path(m)
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	req, err := http.NewRequestWithContext(ctx, routeMethod, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, signedRequest{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	s, err := signRequest(req, body, server, c.keys.sign, c.now())
+	return req, s, err
+}
+
+// SignRequest adds the authentication headers to r, a request of this
+// protocol whose body is body, for the agent of server, signed with key at
+// time now and a fresh nonce. The signed path is r.URL.Path from PathPrefix
+// on, so a base URL's prefix does not matter. A [Client] does this for every
+// request; SignRequest is for tools and tests that build requests by hand.
+func SignRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, now time.Time) error {
+	if err := key.validate(); err != nil {
+		return err
+	}
+	_, err := signRequest(r, body, server, key, now)
+	return err
+}
+
+func signRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, now time.Time) (signedRequest, error) {
+	i := strings.Index(r.URL.Path, PathPrefix)
+	if i < 0 {
+		return signedRequest{}, fmt.Errorf("path %q is not a path of this protocol", r.URL.Path)
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return signedRequest{}, err
+	}
+	s := signedRequest{
+		method:    r.Method,
+		path:      r.URL.Path[i:],
+		server:    url.PathEscape(string(server)),
+		keyID:     key.ID,
+		timestamp: strconv.FormatInt(now.Unix(), 10),
+		nonce:     nonce,
+		body:      body,
+	}
+	h := r.Header
+	h.Set(HeaderKeyID, s.keyID)
+	h.Set(HeaderTimestamp, s.timestamp)
+	h.Set(HeaderNonce, s.nonce)
+	h.Set(HeaderServer, s.server)
+	h.Set(HeaderSignature, sign(key.Secret, s.canonical()))
+	return s, nil
+}
+
+// verifyResponse checks a response's signature against the keys the client
+// accepts.
+func (c *Client) verifyResponse(resp *http.Response, req signedRequest, body []byte) error {
+	keyID, sig := resp.Header.Get(HeaderKeyID), resp.Header.Get(HeaderSignature)
+	key, ok := c.keys.byID[keyID]
+	if !ok || sig == "" {
+		return ErrResponseNotAuthentic
+	}
+	if !verify(key.Secret, responseCanonical(resp.StatusCode, req.path, req.server, keyID, req.nonce, body), sig) {
+		return ErrResponseNotAuthentic
+	}
+	return nil
+}
+
+// RemoteError is an error response from an agent's handler, as a Client
+// returns it. Unwrap gives what the code means to a center:
+// [*transport.StaleEpochError] for CodeStaleEpoch,
+// [transport.ErrInvalidOrder] for CodeInvalidOrder, [ErrUnauthenticated] for
+// CodeUnauthenticated, [transport.ErrUnreachable] for CodeUnavailable,
+// CodeReplayed and CodeWrongServer (the outcome is unknown, or the server
+// meant was not reached), and the error a [Reason] names for its code. Every
+// other code is a definite refusal that wraps nothing.
+type RemoteError struct {
+	Server nvrha.ServerID
+	Method transport.Method
+	// Status is the HTTP status and Body the decoded error body.
+	Status int
+	Body   ErrorBody
+
+	wrapped []error
+}
+
+func (e *RemoteError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "httptransport: %s %s: %d %s", e.Method, e.Server, e.Status, e.Body.Code)
+	if e.Body.Reason != "" {
+		fmt.Fprintf(&b, " (%s)", e.Body.Reason)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Body.Message)
+	return b.String()
+}
+
+// Unwrap returns the errors the code stands for; see RemoteError.
+func (e *RemoteError) Unwrap() []error { return e.wrapped }
+
+// parseErrorBody reads an error body of this protocol: JSON with a non-empty
+// code of the expected shape.
+func parseErrorBody(h http.Header, body []byte) (ErrorBody, bool) {
+	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil || mt != "application/json" {
+		return ErrorBody{}, false
+	}
+	var b ErrorBody
+	if err := json.Unmarshal(body, &b); err != nil || !validLowerToken(b.Code) {
+		return ErrorBody{}, false
+	}
+	return b, true
+}
+
+// decodeError turns a non-2xx response into the error a center acts on. A
+// response that is not an error body of this protocol (a proxy's page, a
+// truncated body) says nothing about whether the agent acted, so it is
+// reported as unreachable.
+func decodeError(server nvrha.ServerID, m transport.Method, status int, h http.Header, body []byte, reasons map[string]error) error {
+	b, ok := parseErrorBody(h, body)
+	if !ok {
+		snippet := body
+		if len(snippet) > 200 {
+			snippet = snippet[:200]
+		}
+		return fmt.Errorf("httptransport: %s %s: %w: HTTP %d with a body that is not an error of this protocol: %q",
+			m, server, transport.ErrUnreachable, status, snippet)
+	}
+	e := &RemoteError{Server: server, Method: m, Status: status, Body: b}
+	switch b.Code {
+	case CodeStaleEpoch:
+		e.wrapped = append(e.wrapped, &transport.StaleEpochError{Key: b.Key, Got: b.Got, Newest: b.Newest})
+	case CodeInvalidOrder:
+		e.wrapped = append(e.wrapped, transport.ErrInvalidOrder)
+	case CodeUnauthenticated:
+		e.wrapped = append(e.wrapped, ErrUnauthenticated)
+	case CodeUnavailable, CodeReplayed, CodeWrongServer:
+		e.wrapped = append(e.wrapped, transport.ErrUnreachable)
+	case CodeAgentError:
+		if err, ok := reasons[b.Reason]; ok && b.Reason != "" {
+			e.wrapped = append(e.wrapped, err)
+		}
+	default:
+		// A code this version does not know: trust it as a refusal only
+		// where the status says the server answered for itself.
+		if status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout {
+			e.wrapped = append(e.wrapped, transport.ErrUnreachable)
+		}
+	}
+	return e
+}

@@ -1,0 +1,137 @@
+// Package httptransport carries the center/server contract of package
+// transport over HTTP/JSON: [Client] is a [transport.Transport] for the
+// center, and [NewHandler] returns the http.Handler a server mounts to serve
+// its [transport.Agent]. docs/openapi.yaml in the repository describes the
+// same protocol for vendors who do not write Go; a test keeps the two in step.
+//
+// # Protocol (version 1)
+//
+// Every call is a POST to a fixed path, one per Transport method:
+//
+//	POST /nvrha/v1/probe       no body             200 ProbeReport
+//	POST /nvrha/v1/inventory   no body             200 Facts
+//	POST /nvrha/v1/takeover    TakeoverOrder       204
+//	POST /nvrha/v1/release     ReleaseOrder        204
+//	POST /nvrha/v1/stand-down  StandDownOrder      204
+//	POST /nvrha/v1/resume      ResumeOrder         204
+//
+// Bodies are JSON with the field names of the transport types' json tags
+// (TakeoverOrder is {"recording": "rec-1", "epoch": 7, "cameras": ["cam-1"]}).
+// Epochs are unsigned 64-bit integers; a reader in a language whose numbers
+// are doubles must parse them as 64-bit integers. The handler refuses an
+// order with a field it does not know, or anything after the JSON object
+// (CodeBadRequest), and validates every order with its Validate method before
+// the agent sees it (CodeInvalidOrder); the client validates too, before
+// sending. Responses may gain fields within v1, which a client ignores. Probe
+// and Inventory use POST as well: every request carries a single-use nonce,
+// and net/http and proxies may resend a GET by themselves.
+//
+// Every error is a JSON [ErrorBody] with a stable code:
+//
+//	401 unauthenticated     a header is missing or wrong, or the clocks are too far apart
+//	401 replayed            the nonce was already used
+//	421 wrong_server        the request is for another server ID
+//	400 bad_request         the body is not the JSON the path takes
+//	400 invalid_order       the order is malformed
+//	409 stale_epoch         the agent accepted a newer epoch; key, got and newest say which
+//	413 too_large           the body is larger than the handler accepts
+//	404 not_found, 405 method_not_allowed
+//	500 agent_error         the agent refused for a reason of its own (optional reason code)
+//	503 unavailable         the agent could not act; the outcome is unknown
+//
+// On the client these become the errors a center acts on (see [RemoteError]):
+// stale_epoch a [*transport.StaleEpochError] with the agent's Key, Got and
+// Newest; invalid_order an error wrapping [transport.ErrInvalidOrder];
+// unavailable, replayed and wrong_server errors wrapping
+// [transport.ErrUnreachable]; unauthenticated one wrapping
+// [ErrUnauthenticated]; agent_error a definite refusal that wraps the error a
+// [Reason] names, if any, and always keeps the agent's message. A response
+// that is not an error of this protocol (a proxy's page, a garbled body) and
+// a call whose answer never arrives fail with an error wrapping
+// [transport.ErrUnreachable]: the order may or may not have been carried out.
+// When the caller's context ends during a call, the error wraps both
+// transport.ErrUnreachable and the context's error (context.DeadlineExceeded
+// or context.Canceled); when it has ended before the call, only the context's
+// error, and nothing is sent. A call whose context has no deadline gets
+// [ClientConfig.Timeout].
+//
+// # Authentication
+//
+// Every request is signed with a shared secret. The client sends five
+// headers: [HeaderKeyID] (which key), [HeaderTimestamp] (Unix seconds),
+// [HeaderNonce] (16 random bytes, base64url), [HeaderServer] (the server ID
+// the request is for, percent-encoded) and [HeaderSignature], the lower-case
+// hex HMAC-SHA256, under the key's secret, of these lines joined by "\n":
+//
+//	NVRHA1-HMAC-SHA256
+//	POST
+//	/nvrha/v1/takeover                      (the protocol path, whatever prefix is in front)
+//	rec-1                                   (Nvrha-Server, as sent)
+//	center-2026                             (Nvrha-Key-Id)
+//	1767254400                              (Nvrha-Timestamp)
+//	q1w2e3r4t5y6u7i8o9p0aA                  (Nvrha-Nonce)
+//	<hex SHA-256 of the body; of no bytes for an empty body>
+//
+// The handler refuses with 401, without calling the agent, a request with a
+// missing or malformed header, an unknown key, a timestamp more than
+// [Auth.MaxSkew] (default 30 s) from its own clock either way, a wrong
+// signature, or a nonce it has already accepted within that window. It
+// remembers nonces only while their timestamp is inside the window, so
+// memory is bounded by the request rate; [HandlerConfig.MaxNonces] caps it
+// outright (beyond it requests get 503 until old nonces expire). A request
+// for another server ID than [HandlerConfig.Server] gets 421: this stops both
+// a center with an outdated address book and a captured request replayed to
+// another server that shares the key. Request bodies are limited by
+// [HandlerConfig.MaxBodyBytes] (default 1 MiB) before anything else reads
+// them.
+//
+// Keys are named, so that they can be rotated without downtime: a handler
+// accepts every key in [Auth.Keys], a client signs with the first. See
+// [Auth].
+//
+// # Signed responses
+//
+// The handler signs every response to a request whose signature it verified,
+// with the same key: it sets [HeaderKeyID] and [HeaderSignature], the hex
+// HMAC-SHA256 of
+//
+//	NVRHA1-HMAC-SHA256-RESPONSE
+//	<status code, decimal>
+//	<request path>
+//	<request Nvrha-Server>
+//	<key ID>
+//	<request Nvrha-Nonce>
+//	<hex SHA-256 of the response body>
+//
+// which binds the answer to its request. A client with
+// [ClientConfig.VerifyResponses] refuses any response, success or error,
+// whose signature is missing or wrong, as unreachable
+// ([ErrResponseNotAuthentic]). Verification is optional because TLS already
+// protects the answer on the way back; turn it on where the path between
+// center and servers is not TLS or passes through something that terminates
+// it.
+//
+// # TLS and mutual TLS
+//
+// The signature authenticates the center to the agent but does not hide
+// anything: run the protocol over HTTPS wherever the network is not private.
+// On the server, serve the handler from an http.Server with a TLSConfig (see
+// [NewServer]); for mutual TLS set its ClientAuth to
+// tls.RequireAndVerifyClientCert and its ClientCAs to the CA that issued the
+// center's certificate. On the center, give [ClientConfig.TLSConfig] the
+// agents' CA as RootCAs and, for mutual TLS, the center's certificate in
+// Certificates (or pass a fully configured [ClientConfig.HTTPClient]). The
+// HMAC stays required with mutual TLS: it is what binds each order to a time,
+// a nonce and a server ID. TestMutualTLS in this package is a working
+// example.
+//
+// # Servers and timeouts
+//
+// A slow client must not hold a connection: serve the handler from
+// [NewServer], or copy its timeouts (ReadHeaderTimeout, ReadTimeout,
+// WriteTimeout, IdleTimeout, MaxHeaderBytes) into your own http.Server. The
+// handler passes the request's context to the agent, so an agent that
+// honours its context stops working on an order whose center has given up.
+// The client keeps connections alive in a pool ([NewHTTPTransport]) and
+// never follows redirects.
+package httptransport

@@ -1,0 +1,443 @@
+package httptransport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/transport"
+)
+
+// HandlerConfig configures the handler that serves one agent.
+type HandlerConfig struct {
+	// Server is the ID of the server the agent runs on. Required: a request
+	// for any other server is refused with CodeWrongServer, so that a center
+	// whose address book is out of date cannot order the wrong server about,
+	// even where every server shares a key.
+	Server nvrha.ServerID
+	// Auth holds the keys the handler accepts. Required.
+	Auth Auth
+	// MaxBodyBytes bounds a request body; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// MaxNonces bounds how many nonces the handler remembers; zero means
+	// DefaultMaxNonces. A request that would need more is refused with
+	// CodeUnavailable.
+	MaxNonces int
+	// Reasons name agent errors that cross the wire by identity; see [Reason].
+	Reasons []Reason
+	// Logger receives a record for every refused request; nil discards them.
+	Logger *slog.Logger
+	// Now is the handler's clock, for checking timestamps; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// handler serves one Agent; see NewHandler.
+type handler struct {
+	agent   transport.Agent
+	server  nvrha.ServerID
+	keys    *keyring
+	nonces  *nonceCache
+	maxBody int64
+	reasons []Reason
+	log     *slog.Logger
+	now     func() time.Time
+	paths   map[string]transport.Method
+}
+
+// NewHandler returns an http.Handler that serves agent under the paths of the
+// protocol (see the package documentation), authenticating every request. It
+// fails only for a configuration it cannot serve safely: no agent, an invalid
+// server ID, no keys, a weak key or a malformed Reason.
+//
+// The handler calls the agent with the request's context, which ends when the
+// client gives up; it validates every order before the agent sees it. Serve
+// it from an http.Server whose timeouts bound slow clients, such as the one
+// [NewServer] returns.
+func NewHandler(agent transport.Agent, cfg HandlerConfig) (http.Handler, error) {
+	if agent == nil {
+		return nil, errors.New("httptransport: nil agent")
+	}
+	if err := cfg.Server.Validate(); err != nil {
+		return nil, fmt.Errorf("httptransport: handler server ID: %w", err)
+	}
+	keys, err := newKeyring(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateReasons(cfg.Reasons); err != nil {
+		return nil, err
+	}
+	if cfg.MaxBodyBytes < 0 || cfg.MaxNonces < 0 {
+		return nil, errors.New("httptransport: negative MaxBodyBytes or MaxNonces")
+	}
+	h := &handler{
+		agent:   agent,
+		server:  cfg.Server,
+		keys:    keys,
+		maxBody: cfg.MaxBodyBytes,
+		reasons: append([]Reason(nil), cfg.Reasons...),
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		paths:   make(map[string]transport.Method, len(routes)),
+	}
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	maxNonces := cfg.MaxNonces
+	if maxNonces == 0 {
+		maxNonces = DefaultMaxNonces
+	}
+	h.nonces = newNonceCache(maxNonces, keys.maxSkew)
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	for _, m := range routes {
+		h.paths[Path(m)] = m
+	}
+	return h, nil
+}
+
+func validateReasons(rs []Reason) error {
+	seen := make(map[string]bool, len(rs))
+	for _, r := range rs {
+		if !validLowerToken(r.Code) {
+			return fmt.Errorf("httptransport: reason code %q: want 1 to 64 characters of [a-z0-9_.-]", r.Code)
+		}
+		if r.Err == nil {
+			return fmt.Errorf("httptransport: reason %s has no error", r.Code)
+		}
+		if seen[r.Code] {
+			return fmt.Errorf("httptransport: reason code %s listed twice", r.Code)
+		}
+		seen[r.Code] = true
+	}
+	return nil
+}
+
+func validLowerToken(s string) bool {
+	return validToken(s, 1, 64, true) && strings.ToLower(s) == s
+}
+
+// exchange is one request as the handler works on it.
+type exchange struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	path   string
+	method transport.Method
+	// key, server and nonce are set once the request's signature has been
+	// verified; from then on every response is signed.
+	key           *Key
+	server, nonce string
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{w: w, r: r, path: r.URL.Path}
+	m, ok := h.paths[r.URL.Path]
+	if !ok {
+		h.fail(x, CodeNotFound, "no such path; the protocol's paths start with "+PathPrefix)
+		return
+	}
+	x.method = m
+	if r.Method != routeMethod {
+		w.Header().Set("Allow", routeMethod)
+		h.fail(x, CodeMethodNotAllowed, fmt.Sprintf("%s takes %s only", x.path, routeMethod))
+		return
+	}
+	body, ok := h.authenticate(x)
+	if !ok {
+		return
+	}
+	h.serve(x, body)
+}
+
+// header returns the single value of name, or false if it is missing or
+// repeated.
+func header(r *http.Request, name string) (string, bool) {
+	v := r.Header.Values(name)
+	if len(v) != 1 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// authenticate checks the request's headers, reads its body and verifies its
+// signature, server and nonce. It answers the request itself and returns
+// false if any check fails.
+func (h *handler) authenticate(x *exchange) ([]byte, bool) {
+	r := x.r
+	keyID, ok := header(r, HeaderKeyID)
+	if !ok || !validToken(keyID, 1, 64, true) {
+		h.fail(x, CodeUnauthenticated, "missing or malformed "+HeaderKeyID)
+		return nil, false
+	}
+	key, ok := h.keys.byID[keyID]
+	if !ok {
+		h.fail(x, CodeUnauthenticated, "unknown key "+keyID)
+		return nil, false
+	}
+	tsText, ok := header(r, HeaderTimestamp)
+	ts, okTS := parseTimestamp(tsText)
+	if !ok || !okTS {
+		h.fail(x, CodeUnauthenticated, "missing or malformed "+HeaderTimestamp)
+		return nil, false
+	}
+	now := h.now()
+	if d := now.Sub(ts); d > h.keys.maxSkew || d < -h.keys.maxSkew {
+		h.fail(x, CodeUnauthenticated, fmt.Sprintf("timestamp %s is %v away from this server's clock (%d), more than the allowed %v",
+			tsText, d.Truncate(time.Second), now.Unix(), h.keys.maxSkew))
+		return nil, false
+	}
+	nonce, ok := header(r, HeaderNonce)
+	if !ok || !validToken(nonce, 16, 64, false) {
+		h.fail(x, CodeUnauthenticated, "missing or malformed "+HeaderNonce)
+		return nil, false
+	}
+	serverText, ok := header(r, HeaderServer)
+	server, err := url.PathUnescape(serverText)
+	if !ok || err != nil || strings.ContainsAny(serverText, "\r\n") || nvrha.ServerID(server).Validate() != nil {
+		h.fail(x, CodeUnauthenticated, "missing or malformed "+HeaderServer)
+		return nil, false
+	}
+	sig, ok := header(r, HeaderSignature)
+	if !ok {
+		h.fail(x, CodeUnauthenticated, "missing "+HeaderSignature)
+		return nil, false
+	}
+	if r.ContentLength > h.maxBody {
+		h.fail(x, CodeTooLarge, fmt.Sprintf("body of %d bytes, more than the %d accepted", r.ContentLength, h.maxBody))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.fail(x, CodeTooLarge, fmt.Sprintf("body larger than the %d bytes accepted", h.maxBody))
+		} else {
+			h.fail(x, CodeBadRequest, "reading the body: "+err.Error())
+		}
+		return nil, false
+	}
+	msg := signedRequest{method: r.Method, path: x.path, server: serverText, keyID: keyID, timestamp: tsText, nonce: nonce, body: body}
+	if !verify(key.Secret, msg.canonical(), sig) {
+		h.fail(x, CodeUnauthenticated, "signature does not match")
+		return nil, false
+	}
+	x.key, x.server, x.nonce = &key, serverText, nonce
+	if nvrha.ServerID(server) != h.server {
+		h.fail(x, CodeWrongServer, fmt.Sprintf("request for %s reached %s", server, h.server))
+		return nil, false
+	}
+	switch err := h.nonces.add(keyID+":"+nonce, ts.Add(h.keys.maxSkew), now); {
+	case errors.Is(err, errReplayed):
+		h.fail(x, CodeReplayed, err.Error())
+		return nil, false
+	case err != nil:
+		h.fail(x, CodeUnavailable, err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// serve decodes the order, validates it and hands it to the agent.
+func (h *handler) serve(x *exchange, body []byte) {
+	ctx := x.r.Context()
+	switch x.method {
+	case transport.MethodProbe:
+		rep, err := h.agent.Probe(ctx)
+		if err == nil && !validReport(rep) {
+			err = errors.New("probe report holds text that is not valid UTF-8")
+		}
+		h.answer(x, rep, err)
+	case transport.MethodInventory:
+		f, err := h.agent.Inventory(ctx)
+		if err == nil && !validFacts(f) {
+			err = errors.New("inventory holds text that is not valid UTF-8")
+		}
+		h.answer(x, f, err)
+	case transport.MethodTakeover:
+		var o transport.TakeoverOrder
+		if h.decode(x, body, &o) {
+			h.answer(x, nil, h.agent.Takeover(ctx, o))
+		}
+	case transport.MethodRelease:
+		var o transport.ReleaseOrder
+		if h.decode(x, body, &o) {
+			h.answer(x, nil, h.agent.Release(ctx, o))
+		}
+	case transport.MethodStandDown:
+		var o transport.StandDownOrder
+		if h.decode(x, body, &o) {
+			h.answer(x, nil, h.agent.StandDown(ctx, o))
+		}
+	case transport.MethodResume:
+		var o transport.ResumeOrder
+		if h.decode(x, body, &o) {
+			h.answer(x, nil, h.agent.Resume(ctx, o))
+		}
+	}
+}
+
+// decode reads body into the order v points to, strictly, and validates it,
+// answering the request and returning false on failure.
+func (h *handler) decode(x *exchange, body []byte, v interface{ Validate() error }) bool {
+	if err := decodeStrict(body, v); err != nil {
+		h.fail(x, CodeBadRequest, "decoding the order: "+err.Error())
+		return false
+	}
+	if err := v.Validate(); err != nil {
+		h.fail(x, CodeInvalidOrder, err.Error())
+		return false
+	}
+	return true
+}
+
+// decodeStrict decodes exactly one JSON object into v, refusing unknown
+// fields and anything after the object. Orders carry epochs and camera
+// lists, so a field this version does not know is refused rather than
+// ignored: a change that needs it gets a new protocol version.
+func decodeStrict(body []byte, v any) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return errors.New("body is not a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON object")
+	}
+	return nil
+}
+
+// answer writes the agent's result: out as JSON (200) or nothing (204) on
+// success, the agent's error as an error body otherwise.
+func (h *handler) answer(x *exchange, out any, err error) {
+	if err != nil {
+		h.agentFailed(x, err)
+		return
+	}
+	if out == nil {
+		h.reply(x, http.StatusNoContent, nil)
+		return
+	}
+	body, err := json.Marshal(out)
+	if err != nil {
+		h.fail(x, CodeAgentError, "encoding the answer: "+err.Error())
+		return
+	}
+	h.reply(x, http.StatusOK, body)
+}
+
+// agentFailed maps an agent's error to an error body; see the package
+// documentation.
+func (h *handler) agentFailed(x *exchange, err error) {
+	var stale *transport.StaleEpochError
+	switch {
+	case errors.As(err, &stale):
+		h.writeError(x, ErrorBody{Code: CodeStaleEpoch, Message: err.Error(), Key: stale.Key, Got: stale.Got, Newest: stale.Newest})
+	case errors.Is(err, transport.ErrInvalidOrder):
+		h.fail(x, CodeInvalidOrder, err.Error())
+	case errors.Is(err, transport.ErrUnreachable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		h.fail(x, CodeUnavailable, err.Error())
+	default:
+		b := ErrorBody{Code: CodeAgentError, Message: err.Error()}
+		for _, r := range h.reasons {
+			if errors.Is(err, r.Err) {
+				b.Reason = r.Code
+				break
+			}
+		}
+		h.writeError(x, b)
+	}
+}
+
+func (h *handler) fail(x *exchange, code, message string) {
+	h.writeError(x, ErrorBody{Code: code, Message: message})
+}
+
+func (h *handler) writeError(x *exchange, b ErrorBody) {
+	b.Message = clip(b.Message)
+	status := codeStatus[b.Code]
+	level := slog.LevelInfo
+	switch b.Code {
+	case CodeUnauthenticated, CodeReplayed, CodeWrongServer, CodeBadRequest, CodeTooLarge:
+		level = slog.LevelWarn
+	}
+	h.log.LogAttrs(x.r.Context(), level, "request refused",
+		slog.String("server", string(h.server)), slog.String("path", x.path), slog.String("remote", x.r.RemoteAddr),
+		slog.Int("status", status), slog.String("code", b.Code), slog.String("message", b.Message))
+	body, err := json.Marshal(b)
+	if err != nil { // cannot happen: every field is a string or a number
+		body = []byte(`{"code":"agent_error","message":"encoding the error"}`)
+		status = http.StatusInternalServerError
+	}
+	h.reply(x, status, body)
+}
+
+// reply writes status and body, signed if the request was authenticated.
+func (h *handler) reply(x *exchange, status int, body []byte) {
+	hdr := x.w.Header()
+	if body != nil {
+		hdr.Set("Content-Type", "application/json")
+	}
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if x.key != nil {
+		hdr.Set(HeaderKeyID, x.key.ID)
+		hdr.Set(HeaderSignature, sign(x.key.Secret, responseCanonical(status, x.path, x.server, x.key.ID, x.nonce, body)))
+	}
+	x.w.WriteHeader(status)
+	if len(body) > 0 {
+		_, _ = x.w.Write(body)
+	}
+}
+
+// clip makes s valid UTF-8 of at most maxMessageBytes bytes.
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= maxMessageBytes {
+		return s
+	}
+	cut := maxMessageBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func validReport(r transport.ProbeReport) bool {
+	return utf8.ValidString(string(r.Server)) && utf8.ValidString(string(r.Covering))
+}
+
+func validFacts(f nvrha.Facts) bool {
+	if !utf8.ValidString(string(f.ID)) || !utf8.ValidString(f.Name) || !utf8.ValidString(string(f.Product)) {
+		return false
+	}
+	for _, c := range f.Cameras {
+		if !utf8.ValidString(string(c)) {
+			return false
+		}
+	}
+	for _, s := range f.RecordingSpaces {
+		if !utf8.ValidString(s.Name) {
+			return false
+		}
+	}
+	return true
+}
