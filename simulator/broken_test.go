@@ -1,0 +1,200 @@
+package simulator
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/status"
+)
+
+// broken wraps the real Machine and breaks it on purpose.
+type broken struct {
+	*failover.Machine
+	mode string
+	last failover.Ready // the Machine's own Ready, for Advance
+	n    int
+}
+
+func (b *broken) Ready() failover.Ready {
+	rd := b.Machine.Ready()
+	b.last = rd
+	out := rd
+	out.Commands = nil
+	b.n++
+	switch b.mode {
+	case "forget-state":
+		// Persist only every third State.
+		if b.n%3 != 0 {
+			out.State = nil
+		}
+	}
+	for _, c := range rd.Commands {
+		switch b.mode {
+		case "second-standby":
+			out.Commands = append(out.Commands, c)
+			if c.Kind == failover.CmdTakeover {
+				if other := b.otherStandby(c.Server, c.Recording); other != "" {
+					dup := c
+					dup.ID |= 1 << 40
+					dup.Server = other
+					out.Commands = append(out.Commands, dup)
+				}
+			}
+		case "ignore-releases":
+			if c.Kind != failover.CmdRelease {
+				out.Commands = append(out.Commands, c)
+			}
+		case "lower-epochs":
+			if c.Kind == failover.CmdTakeover && c.Epoch > 1 {
+				c.Epoch--
+			}
+			out.Commands = append(out.Commands, c)
+		default:
+			out.Commands = append(out.Commands, c)
+		}
+	}
+	return out
+}
+
+func (b *broken) Advance(failover.Ready) { b.Machine.Advance(b.last) }
+
+func (b *broken) HasReady() bool { return b.Machine.HasReady() }
+
+func (b *broken) Snapshot() failover.Snapshot {
+	s := b.Machine.Snapshot()
+	if b.mode == "lie-status" {
+		for gi := range s.Groups {
+			for mi := range s.Groups[gi].Members {
+				if m := &s.Groups[gi].Members[mi]; m.Role == failover.RoleRecording {
+					m.Recording = status.RecordingNormalProtected
+				}
+			}
+		}
+	}
+	return s
+}
+
+// otherStandby returns a standby of rec's group other than sb.
+func (b *broken) otherStandby(sb, rec nvrha.ServerID) nvrha.ServerID {
+	for _, g := range b.Machine.Snapshot().Groups {
+		if !slices.ContainsFunc(g.Members, func(m failover.MemberSnapshot) bool { return m.ID == rec }) {
+			continue
+		}
+		for _, m := range g.Members {
+			if m.Role == failover.RoleStandby && m.ID != sb {
+				return m.ID
+			}
+		}
+	}
+	return ""
+}
+
+// amnesia restores every Machine without its epochs.
+func amnesia(m *failover.Machine) Machine {
+	st := m.State()
+	if len(st.Epochs) == 0 {
+		return m
+	}
+	st.Epochs = nil
+	st.Takeovers = nil
+	st.Owed = nil
+	m2, err := failover.RestoreMachine(m.Config(), st, m.Now())
+	if err != nil {
+		panic(err)
+	}
+	return m2
+}
+
+const brokenWorld = `
+name broken machine
+duration 4m
+groups 1
+recording 3 channels 16 cameras 4
+standby 2 channels 32
+failback hold-down 10s
+at 10s crash rec-1 for 30s
+on takeover-confirm rec-1 after 100ms crash standby for 20s
+at 90s crash rec-2 for 30s
+on takeover-confirm rec-2 after 1s disable standby for 10s
+at 150s crash rec-3 for 20s
+on takeover-confirm rec-3 after 1s center-crash for 2s
+`
+
+// TestBrokenMachineIsCaught wraps the Machine with deliberately broken
+// ones; each must be caught by an invariant, with the seed and a replay
+// command in the report.
+func TestBrokenMachineIsCaught(t *testing.T) {
+	sc, err := ParseScenario(strings.NewReader(brokenWorld))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode string
+		want []int
+	}{
+		{"second-standby", []int{1, 3}},
+		{"ignore-releases", []int{1, 7}},
+		{"lower-epochs", []int{1, 3}},
+		{"forget-state", []int{3, 8}},
+		{"lie-status", []int{5}},
+		{"amnesia", []int{3, 8}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			cfg := Config{Seed: 99}
+			sc.Apply(&cfg)
+			mode := tc.mode
+			cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
+				if mode == "amnesia" {
+					return amnesia(m)
+				}
+				return &broken{Machine: m, mode: mode}
+			}
+			w, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := w.Run()
+			v := r.Violation
+			if v == nil {
+				t.Fatalf("the %s Machine was not caught", tc.mode)
+			}
+			if !slices.Contains(tc.want, v.Invariant) {
+				t.Errorf("caught by invariant %d, want one of %v: %v", v.Invariant, tc.want, v)
+			}
+			if v.Seed != 99 || !strings.Contains(v.Replay, "-seed 99 ") || len(v.LastEvents) == 0 ||
+				!strings.Contains(v.Error(), "replay: go run ./simulator/cmd/nvrsim") || v.Scenario == "" {
+				t.Errorf("the violation lacks its seed, replay or last events: %v", v)
+			}
+			t.Logf("caught: invariant %d at %s: %s", v.Invariant, fmtDur(v.At), v.Detail)
+		})
+	}
+}
+
+// TestBrokenMachineCaughtByNemesis checks that the nemesis alone, in random
+// worlds, catches a Machine that sends every takeover to a second standby.
+func TestBrokenMachineCaughtByNemesis(t *testing.T) {
+	caught := 0
+	for seed := uint64(1); seed <= 5; seed++ {
+		cfg := batchConfig(seed)
+		cfg.Duration = 5 * time.Minute
+		cfg.Center.WrapMachine = func(m *failover.Machine) Machine { return &broken{Machine: m, mode: "second-standby"} }
+		w, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := w.Run().Violation; v != nil {
+			caught++
+			if !strings.Contains(v.Replay, "-seed "+strconv.FormatUint(seed, 10)+" ") {
+				t.Errorf("replay %q", v.Replay)
+			}
+		}
+	}
+	if caught < 3 {
+		t.Fatalf("caught the broken Machine in %d of 5 seeds", caught)
+	}
+}

@@ -1,0 +1,152 @@
+package simulator
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/failover/detector"
+	"github.com/nvrha/nvrha/transport"
+)
+
+func smallWorld(t *testing.T, cfg Config) *World {
+	t.Helper()
+	if len(cfg.World.Groups) == 0 {
+		cfg.World = UniformWorld(1, 2, 2, 4, 0, 0)
+	}
+	if cfg.Duration == 0 {
+		cfg.Duration = 2 * time.Minute
+	}
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestGroundTruthTwoStandbysOneEpoch: two standbys recording the same
+// recording server's cameras under one epoch break invariant 1, whoever
+// ordered it.
+func TestGroundTruthTwoStandbysOneEpoch(t *testing.T) {
+	w := smallWorld(t, Config{})
+	w.RunUntil(5 * time.Second)
+	o := transport.TakeoverOrder{Recording: "rec-1", Epoch: 50, Cameras: w.Server("rec-1").Facts().Cameras}
+	for _, id := range []nvrha.ServerID{"sb-1", "sb-2"} {
+		if err := w.Server(id).Takeover(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.groundTouched = true
+	w.checkAfterEvent()
+	if w.violation == nil || w.violation.Invariant != 1 {
+		t.Fatalf("violation %v, want invariant 1", w.violation)
+	}
+}
+
+// TestUnwantedStandbyIsCaught: a standby that records cameras the center
+// never gave it, and is never told to stop, breaks invariant 1 once the
+// fence budget has passed.
+func TestUnwantedStandbyIsCaught(t *testing.T) {
+	w := smallWorld(t, Config{})
+	w.RunUntil(5 * time.Second)
+	o := transport.TakeoverOrder{Recording: "rec-1", Epoch: 50, Cameras: w.Server("rec-1").Facts().Cameras}
+	if err := w.Server("sb-1").Takeover(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run()
+	if r.Violation == nil || r.Violation.Invariant != 1 || !strings.Contains(r.Violation.Detail, "sb-1 still records rec-1") {
+		t.Fatalf("violation %v, want invariant 1 on sb-1", r.Violation)
+	}
+	if d := r.Violation.At - 5*time.Second; d > w.chk.fence+time.Second {
+		t.Errorf("caught %v after, the budget is %v", d, w.chk.fence)
+	}
+}
+
+// TestShortPauseTakeoverIsCaught: a Machine that declares a server failed
+// within the acceptable pause breaks invariant 7.
+func TestShortPauseTakeoverIsCaught(t *testing.T) {
+	sc, err := ParseScenario(strings.NewReader("duration 1m\ngroups 1\nrecording 2 cameras 4\nstandby 1\nat 10s pause rec-1 for 800ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg Config
+	sc.Apply(&cfg)
+	cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
+		c := m.Config()
+		c.Detector = detector.Config{Kind: detector.KindConsecutiveMiss, ProbeInterval: 100 * time.Millisecond,
+			Misses: 2, AcceptablePause: 150 * time.Millisecond}
+		c.ProbeTimeout = 80 * time.Millisecond
+		jumpy, err := failover.NewMachine(c)
+		if err != nil {
+			panic(err)
+		}
+		return jumpy
+	}
+	r := smallRun(t, cfg)
+	if r.Violation == nil || r.Violation.Invariant != 7 || !strings.Contains(r.Violation.Detail, "rec-1 declared failed") {
+		t.Fatalf("violation %v, want invariant 7 on rec-1", r.Violation)
+	}
+}
+
+func smallRun(t *testing.T, cfg Config) *Report {
+	t.Helper()
+	w, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.Run()
+}
+
+// TestServerAgent checks the simulated server's side of the transport
+// contract: fencing, refusals, footage timing and crashes.
+func TestServerAgent(t *testing.T) {
+	ctx := context.Background()
+	w := smallWorld(t, Config{})
+	sb, rec := w.Server("sb-1"), w.Server("rec-1")
+	cams := rec.Facts().Cameras
+	if err := sb.Takeover(ctx, transport.TakeoverOrder{Recording: "rec-1", Epoch: 5, Cameras: cams}); err != nil {
+		t.Fatal(err)
+	}
+	if sb.RecordsCover() {
+		t.Fatal("footage flows before the stream starts")
+	}
+	w.RunUntil(w.Now() + DefaultStreamStart)
+	if !sb.RecordsCover() {
+		t.Fatal("footage does not flow after the stream start")
+	}
+	var stale *transport.StaleEpochError
+	if err := sb.Release(ctx, transport.ReleaseOrder{Recording: "rec-1", Epoch: 4}); !errors.As(err, &stale) || stale.Newest != 5 {
+		t.Fatalf("stale release: %v", err)
+	}
+	if !sb.RecordsCover() {
+		t.Fatal("a stale release stopped the footage")
+	}
+	if err := sb.Takeover(ctx, transport.TakeoverOrder{Recording: "rec-2", Epoch: 1, Cameras: w.Server("rec-2").Facts().Cameras}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second takeover: %v, want ErrBusy", err)
+	}
+	if err := sb.Release(ctx, transport.ReleaseOrder{Recording: "rec-1", Epoch: 6}); err != nil || sb.RecordsCover() {
+		t.Fatalf("release: %v, covering %v", err, sb.RecordsCover())
+	}
+	if err := sb.Takeover(ctx, transport.TakeoverOrder{Recording: "rec-1", Epoch: 5, Cameras: cams}); !errors.As(err, &stale) {
+		t.Fatalf("a delayed takeover after its release: %v, want stale", err)
+	}
+	if err := rec.StandDown(ctx, transport.StandDownOrder{Epoch: 3}); err != nil || rec.RecordsOwn() {
+		t.Fatalf("stand-down: %v, recording %v", err, rec.RecordsOwn())
+	}
+	w.crashServer(rec.idx, FaultCrash)
+	if _, err := rec.Probe(ctx); !errors.Is(err, transport.ErrUnreachable) {
+		t.Fatalf("probe of a crashed server: %v", err)
+	}
+	w.restartServer(rec.idx)
+	if rec.stoodDown != true || rec.Newest("rec-1") != 3 {
+		t.Fatal("a restart lost the server's configuration")
+	}
+	w.servers[sb.idx].setEmptySpace(false)
+	if err := sb.Takeover(ctx, transport.TakeoverOrder{Recording: "rec-2", Epoch: 9, Cameras: cams}); !errors.Is(err, ErrNoEmptyRecordingSpace) {
+		t.Fatalf("takeover without space: %v", err)
+	}
+}

@@ -1,0 +1,462 @@
+package simulator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/failover/detector"
+)
+
+// ErrInvalidConfig is wrapped by every error about a Config New cannot run.
+var ErrInvalidConfig = errors.New("simulator: invalid config")
+
+// Defaults of Config.
+const (
+	DefaultDuration      = time.Hour
+	DefaultTickInterval  = 50 * time.Millisecond
+	DefaultStreamStart   = time.Second
+	DefaultLatency       = time.Millisecond
+	DefaultJitter        = 2 * time.Millisecond
+	DefaultTraceTail     = 20
+	DefaultMaxGapSamples = 20000
+	// DefaultRecordingChannels, DefaultCameras and DefaultStandbyChannels
+	// shape the servers of UniformWorld when a count is zero.
+	DefaultRecordingChannels = 16
+	DefaultCameras           = 16
+	DefaultStandbyChannels   = 32
+)
+
+// Start is the virtual instant every world begins at. Simulated time is
+// reported as an offset from it.
+var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Config describes one simulation run. The zero value is valid: the default
+// world (one group of 14 recording and 2 standby servers, 16 cameras each) on
+// a quiet LAN for an hour, seed 0, with no faults. Zero fields take the
+// documented defaults.
+type Config struct {
+	// Seed selects the run: the same Config and Seed give the same trace,
+	// byte for byte.
+	Seed uint64
+	// Duration is how much simulated time to run (default one hour).
+	Duration time.Duration
+	// World is the shape of the world: groups, servers, cameras. A zero
+	// World is DefaultWorld(); RandomWorld draws one from the seed instead.
+	World       WorldSpec
+	RandomWorld bool
+	// Net is the network between the center and every server.
+	Net NetConfig
+	// Center configures the center and the Machine it runs.
+	Center CenterConfig
+	// Servers configures the simulated servers.
+	Servers ServerConfig
+	// Nemesis draws faults at random from the seed. It is off unless
+	// Nemesis.Enabled is set.
+	Nemesis NemesisConfig
+	// Scenario is a script of faults, admin operations and expectations to
+	// run in the world, as parsed by ParseScenario. Its header (world shape,
+	// network, duration) has already been applied by Scenario.Apply when
+	// the Config was built from it; New does not apply it again.
+	Scenario *Scenario
+	// ScenarioPath is the file Scenario came from, for the replay command.
+	ScenarioPath string
+	// Baseline drives the world with BaselineFailover() instead of
+	// Center.Failover: Milestone XProtect's published poll/timeout
+	// detection. Everything else stays the same.
+	Baseline bool
+	// Trace, when set, receives the canonical line of every event.
+	Trace io.Writer
+	// TraceTail is how many of the last events a Violation quotes (default 20).
+	TraceTail int
+	// MaxGapSamples caps the gap samples kept in the Report (default
+	// 20000); the statistics always use every sample.
+	MaxGapSamples int
+	// Tolerate lists known issues (KnownIssues) to record in the Report
+	// instead of stopping the run with a violation.
+	Tolerate []string
+	// FaultsFlag is the -faults value that reproduces Nemesis on the command
+	// line; it only shapes the replay command. Empty means it is derived
+	// from Nemesis.
+	FaultsFlag string
+}
+
+// NetConfig is the network between the center and each server. Every
+// message is delayed by Latency plus a uniform draw in [0, Jitter], lost with
+// probability Loss and duplicated with probability Duplicate (the copy is
+// delayed independently). Jitter reorders messages. The zero value is a
+// quiet LAN: 1 ms latency, 0-2 ms jitter, no loss, no duplication.
+type NetConfig struct {
+	Latency   time.Duration
+	Jitter    time.Duration
+	Loss      float64
+	Duplicate float64
+	// Quiet, when set, keeps zero Latency and Jitter at zero instead of
+	// taking the defaults.
+	Quiet bool
+}
+
+// QuietLAN returns the default network: 1 ms latency, 0-2 ms jitter, no
+// loss.
+func QuietLAN() NetConfig { return NetConfig{Latency: DefaultLatency, Jitter: DefaultJitter} }
+
+// NoisyLAN returns the standard noisy network of the performance work: 1 ms
+// latency, 0-100 ms jitter, 1% loss, 0.1% duplication.
+func NoisyLAN() NetConfig {
+	return NetConfig{Latency: time.Millisecond, Jitter: 100 * time.Millisecond, Loss: 0.01, Duplicate: 0.001}
+}
+
+func (n NetConfig) withDefaults() NetConfig {
+	if n.Quiet {
+		return n
+	}
+	if n.Latency == 0 {
+		n.Latency = DefaultLatency
+	}
+	if n.Jitter == 0 {
+		n.Jitter = DefaultJitter
+	}
+	return n
+}
+
+// CenterConfig configures the center.
+type CenterConfig struct {
+	// TickInterval is how often the center ticks its Machine (default 50 ms).
+	TickInterval time.Duration
+	// Failover configures the Machine; its zero value is the library's
+	// defaults.
+	Failover failover.Config
+	// WrapMachine, when set, wraps every Machine the center creates or
+	// restores, for tests that deliberately break it.
+	WrapMachine func(*failover.Machine) Machine
+	// JSONStore makes the center's store round-trip every State through
+	// JSON (failover.MemoryStore) instead of a deep copy: slower, but it
+	// proves that what is persisted survives encoding.
+	JSONStore bool
+}
+
+// ServerConfig configures the simulated servers.
+type ServerConfig struct {
+	// StreamStart is how long after a takeover or resume order is accepted
+	// (or a server restarts) before a camera's footage starts (default 1 s).
+	StreamStart time.Duration
+	// AckWhenRecording makes a server answer a takeover or resume order
+	// only once the footage flows, instead of as soon as it accepts it.
+	AckWhenRecording bool
+}
+
+// BaselineFailover returns the failover configuration of the baseline the
+// performance work compares with: a fixed poll/timeout detector with
+// Milestone XProtect's published timings (a poll every 0.5 s, a server down
+// after 5 s, that is 10 consecutive missed polls and 5 s of silence). The
+// naive first-fit standby choice of that baseline needs an assignment
+// option the Machine does not have yet, so the baseline keeps the Machine's
+// optimal assignment.
+func BaselineFailover() failover.Config {
+	return failover.Config{Detector: detector.Config{
+		Kind:            detector.KindConsecutiveMiss,
+		ProbeInterval:   500 * time.Millisecond,
+		Misses:          10,
+		AcceptablePause: 5 * time.Second,
+	}}
+}
+
+// WorldSpec is the shape of a world: its Failover Groups and their servers.
+type WorldSpec struct {
+	Groups []GroupSpec `json:"groups"`
+}
+
+// GroupSpec is one group of the world. Group i (from 1) is called "gi"; g1
+// is the default group "Failover Group 1", the others are added under the
+// name "Failover Group i".
+type GroupSpec struct {
+	Recording []ServerSpec `json:"recording"`
+	Standby   []ServerSpec `json:"standby"`
+}
+
+// ServerSpec is one simulated server.
+type ServerSpec struct {
+	ID       nvrha.ServerID `json:"id"`
+	Channels int            `json:"channels"`
+	// Cameras is how many cameras a recording server records; a standby
+	// has none.
+	Cameras int `json:"cameras"`
+	// NoEmptySpace gives the server no empty recording space. A standby
+	// without one is refused when the world joins it to its group.
+	NoEmptySpace bool `json:"no_empty_space,omitempty"`
+	// Spaces is how many recording spaces it has (default 2).
+	Spaces int `json:"spaces,omitempty"`
+}
+
+// UniformWorld returns groups groups of recording recording servers and
+// standbys standby servers each, every recording server with cameras
+// cameras and recChannels license channels, every standby with sbChannels.
+// Zero sizes take the defaults (16 cameras, 16 and 32 channels). Servers are
+// numbered across the world: rec-1, rec-2, ... and sb-1, sb-2, ...
+func UniformWorld(groups, recording, standbys, cameras, recChannels, sbChannels int) WorldSpec {
+	if cameras <= 0 {
+		cameras = DefaultCameras
+	}
+	if recChannels <= 0 {
+		recChannels = max(DefaultRecordingChannels, cameras)
+	}
+	if sbChannels <= 0 {
+		sbChannels = max(DefaultStandbyChannels, recChannels)
+	}
+	var w WorldSpec
+	r, s := 0, 0
+	for range groups {
+		var g GroupSpec
+		for range recording {
+			r++
+			g.Recording = append(g.Recording, ServerSpec{ID: recID(r), Channels: recChannels, Cameras: cameras})
+		}
+		for range standbys {
+			s++
+			g.Standby = append(g.Standby, ServerSpec{ID: sbID(s), Channels: sbChannels})
+		}
+		w.Groups = append(w.Groups, g)
+	}
+	return w
+}
+
+// DefaultWorld is the realistic group of the one-hour run: one group of 14
+// recording servers with 16 cameras and 16 license channels each, and 2
+// standbys with 32 channels.
+func DefaultWorld() WorldSpec { return UniformWorld(1, 14, 2, 0, 0, 0) }
+
+func recID(i int) nvrha.ServerID { return nvrha.ServerID("rec-" + strconv.Itoa(i)) }
+func sbID(i int) nvrha.ServerID  { return nvrha.ServerID("sb-" + strconv.Itoa(i)) }
+
+func groupName(i int) string { return "Failover Group " + strconv.Itoa(i) }
+func groupRef(i int) string  { return "g" + strconv.Itoa(i) }
+
+// Servers returns every server of the world in group order, recording
+// servers before standbys.
+func (w WorldSpec) Servers() []ServerSpec {
+	var out []ServerSpec
+	for _, g := range w.Groups {
+		out = append(out, g.Recording...)
+		out = append(out, g.Standby...)
+	}
+	return out
+}
+
+func (w WorldSpec) validate() error {
+	if len(w.Groups) == 0 {
+		return fmt.Errorf("%w: no groups", ErrInvalidConfig)
+	}
+	if len(w.Groups) > failover.MaxGroups {
+		return fmt.Errorf("%w: %d groups, a center holds at most %d", ErrInvalidConfig, len(w.Groups), failover.MaxGroups)
+	}
+	seen := map[nvrha.ServerID]bool{}
+	for _, s := range w.Servers() {
+		if err := s.ID.Validate(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		if seen[s.ID] {
+			return fmt.Errorf("%w: server %s twice", ErrInvalidConfig, s.ID)
+		}
+		seen[s.ID] = true
+		if s.Channels < 0 || s.Cameras < 0 || s.Cameras > 4096 || s.Spaces < 0 || s.Spaces > 64 {
+			return fmt.Errorf("%w: server %s: bad sizes", ErrInvalidConfig, s.ID)
+		}
+	}
+	return nil
+}
+
+// randomWorld draws a small world: 1-3 groups, 1-6 recording servers and
+// 1-3 standbys per group, mixed sizes.
+func randomWorld(r *rng) WorldSpec {
+	var w WorldSpec
+	groups := 1 + r.intn(3)
+	rc, sc := 0, 0
+	for range groups {
+		var g GroupSpec
+		top := 0
+		for range 1 + r.intn(6) {
+			rc++
+			cams := []int{4, 8, 16, 16, 32}[r.intn(5)]
+			ch := cams + []int{0, 0, 8}[r.intn(3)]
+			top = max(top, ch)
+			g.Recording = append(g.Recording, ServerSpec{ID: recID(rc), Channels: ch, Cameras: cams})
+		}
+		for range 1 + r.intn(3) {
+			sc++
+			ch := top + []int{0, 0, 16, 32}[r.intn(4)]
+			g.Standby = append(g.Standby, ServerSpec{ID: sbID(sc), Channels: ch})
+		}
+		w.Groups = append(w.Groups, g)
+	}
+	return w
+}
+
+// withDefaults returns c with defaults applied and the world drawn, and the
+// failover configuration the center runs.
+func (c Config) withDefaults(r *rng) Config {
+	if c.Duration <= 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.RandomWorld {
+		c.World = randomWorld(r)
+	} else if len(c.World.Groups) == 0 {
+		c.World = DefaultWorld()
+	}
+	c.Net = c.Net.withDefaults()
+	if c.Center.TickInterval <= 0 {
+		c.Center.TickInterval = DefaultTickInterval
+	}
+	if c.Baseline {
+		c.Center.Failover = BaselineFailover()
+	}
+	c.Center.Failover = c.Center.Failover.WithDefaults()
+	if c.Servers.StreamStart <= 0 {
+		c.Servers.StreamStart = DefaultStreamStart
+	}
+	if c.TraceTail <= 0 {
+		c.TraceTail = DefaultTraceTail
+	}
+	if c.MaxGapSamples <= 0 {
+		c.MaxGapSamples = DefaultMaxGapSamples
+	}
+	c.Nemesis = c.Nemesis.withDefaults(c.Duration)
+	return c
+}
+
+func (c Config) validate() error {
+	if err := c.World.validate(); err != nil {
+		return err
+	}
+	if err := c.Center.Failover.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	n := c.Net
+	switch {
+	case n.Latency < 0 || n.Jitter < 0:
+		return fmt.Errorf("%w: negative latency or jitter", ErrInvalidConfig)
+	case n.Loss < 0 || n.Loss >= 1 || n.Duplicate < 0 || n.Duplicate >= 1:
+		return fmt.Errorf("%w: loss and duplication must be in [0, 1)", ErrInvalidConfig)
+	case c.Duration > 1000*time.Hour:
+		return fmt.Errorf("%w: duration %v too long", ErrInvalidConfig, c.Duration)
+	}
+	return c.Nemesis.validate()
+}
+
+// ReplayCommand returns the one-line command that replays c with nvrsim.
+// Settings the command line cannot express (a wrapped Machine, a custom
+// world or network) are named in a trailing comment.
+func (c Config) ReplayCommand() string {
+	var b strings.Builder
+	var custom []string
+	b.WriteString("go run ./simulator/cmd/nvrsim -seed ")
+	b.WriteString(strconv.FormatUint(c.Seed, 10))
+	d := c.Duration
+	if d <= 0 {
+		d = DefaultDuration
+	}
+	b.WriteString(" -duration " + d.String())
+	switch {
+	case c.ScenarioPath != "":
+		b.WriteString(" -scenario " + c.ScenarioPath)
+	case c.Scenario != nil:
+		b.WriteString(" -scenario FILE")
+	case c.RandomWorld:
+		b.WriteString(" -random-world")
+	default:
+		if shape, ok := uniformShape(c.World); ok {
+			fmt.Fprintf(&b, " -groups %d -servers %d -standbys %d -cameras %d", shape[0], shape[1], shape[2], shape[3])
+		} else {
+			custom = append(custom, "world")
+		}
+	}
+	f := c.FaultsFlag
+	if f == "" {
+		f = c.Nemesis.flag()
+	}
+	b.WriteString(" -faults " + f)
+	if c.Nemesis.Enabled && c.Nemesis.Rate != 0 && c.Nemesis.Rate != 1 {
+		b.WriteString(" -rate " + strconv.FormatFloat(c.Nemesis.Rate, 'g', -1, 64))
+	}
+	if q := c.Nemesis.QuietTail; q != 0 && q != min(d/5, 15*time.Minute) {
+		b.WriteString(" -quiet-tail " + q.String())
+	}
+	fb := c.Center.Failover.Failback
+	for _, x := range []struct {
+		flag    string
+		v, dflt time.Duration
+	}{
+		{"hold-down", fb.HoldDown, failover.DefaultHoldDown},
+		{"max-hold-down", fb.MaxHoldDown, failover.DefaultMaxHoldDown},
+		{"flap-window", fb.FlapWindow, failover.DefaultFlapWindow},
+	} {
+		if x.v != 0 && x.v != x.dflt && c.Scenario == nil {
+			b.WriteString(" -" + x.flag + " " + x.v.String())
+		}
+	}
+	if c.Baseline {
+		b.WriteString(" -baseline")
+	}
+	switch c.Net.withDefaults() {
+	case QuietLAN():
+	case NoisyLAN():
+		b.WriteString(" -net noisy")
+	default:
+		if c.Scenario == nil || c.Scenario.Net == nil {
+			custom = append(custom, "network")
+		}
+	}
+	if len(c.Tolerate) > 0 {
+		b.WriteString(" -tolerate " + strings.Join(c.Tolerate, ","))
+	}
+	if c.Center.WrapMachine != nil {
+		custom = append(custom, "a wrapped Machine (CenterConfig.WrapMachine)")
+	}
+	if c.Center.JSONStore {
+		custom = append(custom, "the JSON store")
+	}
+	if len(custom) > 0 {
+		b.WriteString("  # plus the caller's " + strings.Join(custom, ", "))
+	}
+	return b.String()
+}
+
+// uniformShape recognises a world UniformWorld made with default channels:
+// groups, recording, standbys, cameras.
+func uniformShape(w WorldSpec) ([4]int, bool) {
+	if len(w.Groups) == 0 {
+		return [4]int{1, 14, 2, DefaultCameras}, true
+	}
+	g := w.Groups[0]
+	if len(g.Recording) == 0 {
+		return [4]int{}, false
+	}
+	cams := g.Recording[0].Cameras
+	u := UniformWorld(len(w.Groups), len(g.Recording), len(g.Standby), cams, 0, 0)
+	if !sameWorld(u, w) {
+		return [4]int{}, false
+	}
+	return [4]int{len(w.Groups), len(g.Recording), len(g.Standby), cams}, true
+}
+
+func sameWorld(a, b WorldSpec) bool {
+	as, bs := a.Servers(), b.Servers()
+	if len(as) != len(bs) || len(a.Groups) != len(b.Groups) {
+		return false
+	}
+	for i := range as {
+		if as[i] != bs[i] {
+			return false
+		}
+	}
+	for i := range a.Groups {
+		if len(a.Groups[i].Recording) != len(b.Groups[i].Recording) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,163 @@
+package simulator
+
+import (
+	"hash"
+	"hash/fnv"
+	"io"
+	"strconv"
+	"time"
+)
+
+// evKind says what an event does.
+type evKind uint8
+
+const (
+	evTick     evKind = iota + 1 // the center ticks; time-bounded invariants are evaluated
+	evToServer                   // a message from the center reaches a server
+	evToCenter                   // a reply reaches the center
+	evStream                     // a server's camera footage starts flowing
+	evAction                     // a scripted, nemesis or reactive action
+	evNemesis                    // a nemesis process draws its next fault
+	evUnpause                    // a paused server answers again
+	evCenterUp                   // the center restarts from its store
+	evFinish                     // the end of the run
+)
+
+// event is one entry of the queue, ordered by (at, seq).
+type event struct {
+	at   time.Duration
+	seq  uint64
+	kind evKind
+	a    int // server index, nemesis process, footage kind
+	gen  uint64
+	msg  *message
+	act  *Action
+}
+
+// eventQueue is a binary min-heap on (at, seq). seq is unique, so the order
+// is total and no two runs can pop equal events differently.
+type eventQueue struct{ h []event }
+
+func (q *eventQueue) len() int { return len(q.h) }
+
+func less(a, b *event) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
+
+func (q *eventQueue) push(e event) {
+	q.h = append(q.h, e)
+	i := len(q.h) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !less(&q.h[i], &q.h[p]) {
+			break
+		}
+		q.h[i], q.h[p] = q.h[p], q.h[i]
+		i = p
+	}
+}
+
+func (q *eventQueue) peek() *event { return &q.h[0] }
+
+func (q *eventQueue) pop() event {
+	top := q.h[0]
+	n := len(q.h) - 1
+	q.h[0] = q.h[n]
+	q.h[n] = event{}
+	q.h = q.h[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && less(&q.h[r], &q.h[l]) {
+			m = r
+		}
+		if !less(&q.h[m], &q.h[i]) {
+			break
+		}
+		q.h[i], q.h[m] = q.h[m], q.h[i]
+		i = m
+	}
+	return top
+}
+
+// tracer hashes the canonical line of every event (FNV-64a), keeps the last
+// few for violation reports and copies every line to an optional writer.
+type tracer struct {
+	h     hash.Hash64
+	out   io.Writer
+	tail  [][]byte
+	next  int
+	full  bool
+	lines uint64
+	buf   []byte
+}
+
+func newTracer(out io.Writer, tail int) *tracer {
+	return &tracer{h: fnv.New64a(), out: out, tail: make([][]byte, tail)}
+}
+
+// start begins a line at simulated time at.
+func (t *tracer) start(at time.Duration) []byte {
+	t.buf = appendSeconds(t.buf[:0], at)
+	return t.buf
+}
+
+// end finishes the line in b.
+func (t *tracer) end(b []byte) {
+	b = append(b, '\n')
+	t.buf = b
+	t.h.Write(b)
+	t.lines++
+	if t.out != nil {
+		t.out.Write(b)
+	}
+	if len(t.tail) > 0 {
+		t.tail[t.next] = append(t.tail[t.next][:0], b[:len(b)-1]...)
+		t.next++
+		if t.next == len(t.tail) {
+			t.next, t.full = 0, true
+		}
+	}
+}
+
+// last returns the kept lines, oldest first.
+func (t *tracer) last() []string {
+	var out []string
+	if t.full {
+		for _, l := range t.tail[t.next:] {
+			out = append(out, string(l))
+		}
+	}
+	for _, l := range t.tail[:t.next] {
+		out = append(out, string(l))
+	}
+	return out
+}
+
+func (t *tracer) sum() string {
+	return strconv.FormatUint(t.h.Sum64(), 16)
+}
+
+// appendSeconds appends d as seconds with nine decimals.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		b = append(b, '-')
+		d = -d
+	}
+	b = strconv.AppendInt(b, int64(d/time.Second), 10)
+	b = append(b, '.')
+	frac := int64(d % time.Second)
+	var digits [9]byte
+	for i := 8; i >= 0; i-- {
+		digits[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	return append(b, digits[:]...)
+}
+
+// fmtDur renders a simulated offset for messages: "12.345s".
+func fmtDur(d time.Duration) string {
+	return d.Round(time.Millisecond).String()
+}
