@@ -72,7 +72,23 @@ type Config struct {
 	// LedgerLimit is how many intervals the ledger keeps per camera; the
 	// oldest are dropped first.
 	LedgerLimit int
+	// Assignment chooses standbys for failed servers: AssignOptimal (the
+	// default) or AssignFirstFit, the naive baseline kept for comparisons.
+	Assignment Assignment
 }
+
+// Assignment is how standbys are chosen when recording servers fail.
+type Assignment uint8
+
+// The assignments.
+const (
+	// AssignOptimal covers the most servers, then the most channels, then
+	// uses the smallest standbys that fit (package assign).
+	AssignOptimal Assignment = iota
+	// AssignFirstFit gives each failed server, in group order, the first
+	// free standby in group order that fits.
+	AssignFirstFit
+)
 
 // FailbackMode says when a failback starts.
 type FailbackMode uint8
@@ -201,6 +217,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: TakeoverAttempts is negative", ErrInvalidConfig)
 	case c.LedgerLimit < 0:
 		return fmt.Errorf("%w: LedgerLimit is negative", ErrInvalidConfig)
+	case c.Assignment > AssignFirstFit:
+		return fmt.Errorf("%w: unknown assignment %d", ErrInvalidConfig, c.Assignment)
 	case c.Failback.Mode > FailbackScheduled:
 		return fmt.Errorf("%w: unknown failback mode %v", ErrInvalidConfig, c.Failback.Mode)
 	case c.Failback.MaxHoldDown < c.Failback.HoldDown:

@@ -76,7 +76,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 			if r.Err == nil && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
 				mem.facts = r.Facts.Clone()
 				mem.spaceKnown = false
-				m.stateDirty, m.statusDirty = true, true
+				m.touch()
 			}
 		}
 	default:
@@ -162,7 +162,7 @@ func (m *Machine) emit(e Event) {
 func (m *Machine) nextEpoch(rec nvrha.ServerID) nvrha.Epoch {
 	e := m.epochs[rec] + 1
 	m.epochs[rec] = e
-	m.stateDirty = true
+	m.stateGen++
 	return e
 }
 
@@ -200,19 +200,44 @@ func (m *Machine) tickMember(mem *member) {
 		m.send(&mem.fence, mem.fence.cmd)
 	}
 	if m.due(&mem.resume) {
-		if mem.active() && mem.tk == nil {
+		// Owed until acknowledged, whatever the server's settings; only a
+		// new takeover of its cameras cancels it.
+		if mem.tk == nil {
 			m.send(&mem.resume, mem.resume.cmd)
 		} else {
 			mem.resume.clear()
+			m.stateGen++
 		}
+	}
+	if m.due(&mem.standDown) {
+		if t := mem.tk; t != nil && t.rec == mem && (t.phase == PhaseStarting || t.phase == PhaseActive) {
+			c := mem.standDown.cmd
+			c.Epoch = t.epoch
+			m.send(&mem.standDown, c)
+		} else {
+			mem.standDown.clear()
+		}
+	}
+	if mem.stoodDown && mem.tk == nil && !mem.resume.pending() {
+		// Stood down, and nobody covers it now: it must record again, or
+		// its cameras record nowhere.
+		m.orderResume(mem)
 	}
 }
 
 func (m *Machine) probeResult(mem *member, r Result) {
+	sent := mem.probe.sentAt
 	mem.probe.clear()
 	mem.reachable = r.Err == nil
-	ok := r.Err == nil && r.Report.Healthy && (r.Report.Server == "" || r.Report.Server == mem.facts.ID)
+	answered := r.Err == nil && (r.Report.Server == "" || r.Report.Server == mem.facts.ID)
+	ok := answered && r.Report.Healthy
 	m.observe(mem, ok)
+	t := mem.tk
+	if answered && !ok && t != nil && t.rec == mem && r.Report.Recording &&
+		(t.phase == PhaseStarting || t.phase == PhaseActive) && !mem.standDown.pending() {
+		// Abnormal, covered, and still recording: tell it to stop.
+		m.standDown(mem)
+	}
 	if !ok {
 		return
 	}
@@ -220,14 +245,22 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
 		m.statusDirty = true
 	}
-	// A standby that answers healthy but no longer covers the server it was
-	// confirmed for has lost the takeover (a restart): order it again under
-	// the same epoch, which it accepts as a retry.
-	if t := mem.tk; t != nil && t.sb == mem && t.phase == phaseActive && r.Report.Covering != t.rec.facts.ID {
-		t.phase = phaseStarting
+	if t == nil || sent.Before(t.confirmedAt) {
+		// A probe sent before the confirmation says nothing about it.
+		return
+	}
+	switch {
+	case t.sb == mem && t.phase == PhaseActive && r.Report.Covering != t.rec.facts.ID:
+		// A standby that answers healthy but no longer covers the server it
+		// was confirmed for has lost the takeover (a restart): order it
+		// again under the same epoch, which it accepts as a retry.
+		t.phase = PhaseStarting
 		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 		t.cmd.attempts = 0
 		m.send(&t.cmd, m.takeoverCommand(t))
+		m.touch()
+	case t.rec == mem && t.phase == PhaseResuming && !t.resumedAt.IsZero() && !sent.Before(t.resumedAt) && r.Report.Recording:
+		m.beginRelease(t)
 	}
 }
 
@@ -257,7 +290,7 @@ func (m *Machine) markDown(mem *member) {
 			// new outage: counting it again would double its hold-down.
 			m.noteFailure(mem)
 		}
-		m.stateDirty = true
+		m.stateGen++
 		if t := mem.tk; t != nil {
 			m.recordingDownInTakeover(t)
 		}
@@ -277,12 +310,13 @@ func (m *Machine) markUp(mem *member) {
 	case mem.role == RoleStandby:
 		if mem.takeoverFailed && !mem.fence.pending() {
 			mem.takeoverFailed = false
-			m.stateDirty = true
+			m.stateGen++
 		}
-	case mem.tk == nil:
-		// An uncovered recording server that is up records its own cameras.
-		m.ledger.open(mem.facts.Cameras, mem.facts.ID, m.epochs[mem.facts.ID], m.now)
-		m.stateDirty = true
+	case mem.tk == nil && !mem.stoodDown:
+		// An uncovered recording server that is up records its own cameras
+		// (a stood-down one only once it acknowledges its resume).
+		m.ledger.open(mem.facts.Cameras, mem.facts.ID, mem.facts.ID, m.epochs[mem.facts.ID], m.now)
+		m.stateGen++
 	}
 }
 
@@ -294,43 +328,64 @@ func (m *Machine) commandResult(o *op, err error) {
 		// Someone holds a newer epoch than this center issued (a store
 		// restored from an old copy): jump past it so the next attempt wins.
 		m.epochs[o.cmd.Recording] = stale.Newest
-		m.stateDirty = true
+		m.stateGen++
 	}
 	mem := m.servers[o.cmd.Server]
+	owed := mem == nil || o == &mem.fence || o == &mem.resume
 	switch {
+	case owed && stale != nil:
+		// An owed order refused as stale would be refused forever: send it
+		// again under a newer epoch.
+		m.failed(o)
+		c := o.cmd
+		c.Epoch = m.nextEpoch(c.Recording)
+		m.send(o, c)
+	case owed && err != nil:
+		m.failed(o)
 	case mem == nil:
-		if err != nil {
-			m.failed(o)
-			return
-		}
+		m.owedOrderDone(o)
 		m.orphans = slices.DeleteFunc(m.orphans, func(x *op) bool { return x == o })
-		m.stateDirty = true
+		m.stateGen++
 	case o == &mem.fence:
-		if err != nil {
-			m.failed(o)
-			return
-		}
+		m.owedOrderDone(o)
 		mem.fence.clear()
 		if mem.takeoverFailed && mem.health == nvrha.HealthUp {
 			mem.takeoverFailed = false
 		}
-		m.stateDirty, m.statusDirty = true, true
+		m.touch()
 	case o == &mem.resume:
-		if err != nil {
+		m.owedOrderDone(o)
+		mem.resume.clear()
+		mem.stoodDown = false
+		m.stateGen++
+	case o == &mem.standDown:
+		if err != nil && stale == nil {
 			m.failed(o)
 			return
 		}
-		mem.resume.clear()
-		m.ledger.open(mem.facts.Cameras, mem.facts.ID, o.cmd.Epoch, o.sentAt)
-		m.stateDirty = true
+		mem.standDown.clear()
 	case mem.tk != nil && o == &mem.tk.cmd:
 		m.takeoverResult(mem.tk, err, stale != nil)
 	}
 }
 
+// owedOrderDone updates the ledger for an acknowledged owed order: a
+// released standby has stopped recording the cameras by now; a resumed
+// recording server records them since the order was sent.
+func (m *Machine) owedOrderDone(o *op) {
+	switch o.cmd.Kind {
+	case CmdRelease:
+		m.ledger.close(o.cmd.Cameras, o.cmd.Server, m.now)
+	case CmdResume:
+		if mem := m.servers[o.cmd.Server]; mem != nil {
+			m.ledger.open(mem.facts.Cameras, mem.facts.ID, mem.facts.ID, o.cmd.Epoch, o.sentAt)
+		}
+	}
+}
+
 // HasReady reports whether Ready would return anything.
 func (m *Machine) HasReady() bool {
-	return m.stateDirty || len(m.outbox) > 0 || len(m.events) > 0
+	return m.stateGen != m.savedGen || len(m.outbox) > 0 || len(m.events) > 0
 }
 
 // Ready returns what the Machine has for its caller: state to persist (when
@@ -338,9 +393,10 @@ func (m *Machine) HasReady() bool {
 // nothing; Advance acknowledges it.
 func (m *Machine) Ready() Ready {
 	var rd Ready
-	if m.stateDirty {
+	if m.stateGen != m.savedGen {
 		st := m.State()
 		rd.State = &st
+		rd.gen = m.stateGen
 	}
 	rd.Commands = slices.Clone(m.outbox)
 	rd.Events = slices.Clone(m.events)
@@ -351,8 +407,8 @@ func (m *Machine) Ready() Ready {
 // and its events published. Anything that arrived after that Ready stays for
 // the next one.
 func (m *Machine) Advance(rd Ready) {
-	if rd.State != nil {
-		m.stateDirty = false
+	if rd.State != nil && rd.gen > m.savedGen {
+		m.savedGen = rd.gen
 	}
 	m.outbox = m.outbox[:copy(m.outbox, m.outbox[min(len(rd.Commands), len(m.outbox)):])]
 	m.events = m.events[:copy(m.events, m.events[min(len(rd.Events), len(m.events)):])]
@@ -372,7 +428,7 @@ func (m *Machine) recoverFromStall() {
 				mem.probe.clear()
 			}
 			mem.nextProbe = m.now
-			if t := mem.tk; t != nil && t.rec == mem && t.phase == phaseStarting {
+			if t := mem.tk; t != nil && t.rec == mem && t.phase == PhaseStarting {
 				t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 			}
 		}

@@ -49,7 +49,7 @@ func (m *Machine) failbackDue(t *takeover) bool {
 // that is confirmed.
 func (m *Machine) startFailback(t *takeover) {
 	t.epoch = m.nextEpoch(t.rec.facts.ID)
-	t.phase = phaseResuming
+	t.phase = PhaseResuming
 	t.cmd.attempts = 0
 	m.send(&t.cmd, Command{Kind: CmdResume, Server: t.rec.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch})
 	m.emit(Event{Kind: EventFailbackStarted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
@@ -70,7 +70,7 @@ func (m *Machine) Failback(recording nvrha.ServerID) error {
 		return fmt.Errorf("%w: %s", ErrNotTakenOver, recording)
 	case r.health != nvrha.HealthUp:
 		return fmt.Errorf("%w: %s is %v", ErrNotRecovered, recording, r.health)
-	case r.tk.phase != phaseActive:
+	case r.tk.phase != PhaseActive:
 		return fmt.Errorf("%w: %s is %v", ErrFailbackBusy, recording, r.tk.phase)
 	}
 	m.startFailback(r.tk)

@@ -22,7 +22,7 @@ func (m *Machine) AddGroup(name string) (GroupID, error) {
 	g := &group{id: m.nextGroupID, name: name, protection: true}
 	m.nextGroupID++
 	m.groups = append(m.groups, g)
-	m.stateDirty = true
+	m.stateGen++
 	return g.id, nil
 }
 
@@ -38,7 +38,7 @@ func (m *Machine) RenameGroup(id GroupID, name string) error {
 		return err
 	}
 	g.name = name
-	m.stateDirty = true
+	m.stateGen++
 	return nil
 }
 
@@ -75,7 +75,7 @@ func (m *Machine) DeleteGroup(id GroupID, a Approval) ([]Takeover, error) {
 			break
 		}
 	}
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.refreshStatuses()
 	return interrupted, nil
 }
@@ -97,7 +97,7 @@ func (m *Machine) SetProtection(id GroupID, on bool) ([]Takeover, error) {
 			}
 		}
 	}
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.refreshStatuses()
 	return interrupted, nil
 }

@@ -13,10 +13,14 @@ import (
 // may overlap (make-before-break failback records on both for a moment);
 // a time no interval covers is a recording gap.
 type Interval struct {
+	// Server recorded the camera: its own recording server, or a standby.
 	Server nvrha.ServerID `json:"server"`
-	Epoch  nvrha.Epoch    `json:"epoch"`
-	From   time.Time      `json:"from"`
-	To     time.Time      `json:"to,omitzero"`
+	// For is the recording server the camera belongs to; it differs from
+	// Server for footage recorded on a standby.
+	For   nvrha.ServerID `json:"for"`
+	Epoch nvrha.Epoch    `json:"epoch"`
+	From  time.Time      `json:"from"`
+	To    time.Time      `json:"to,omitzero"`
 }
 
 // Open reports whether the server still records.
@@ -47,13 +51,13 @@ func (l *ledger) log(c nvrha.CameraID) *cameraLog {
 
 // open starts an interval for each camera on server, unless one is open
 // there already (the server kept recording).
-func (l *ledger) open(cams []nvrha.CameraID, server nvrha.ServerID, e nvrha.Epoch, from time.Time) {
+func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvrha.Epoch, from time.Time) {
 	for _, c := range cams {
 		cl := l.log(c)
 		if slices.ContainsFunc(cl.intervals, func(iv Interval) bool { return iv.Server == server && iv.Open() }) {
 			continue
 		}
-		cl.intervals = append(cl.intervals, Interval{Server: server, Epoch: e, From: from})
+		cl.intervals = append(cl.intervals, Interval{Server: server, For: owner, Epoch: e, From: from})
 		if l.limit > 0 && len(cl.intervals) > l.limit {
 			cl.intervals = slices.Delete(cl.intervals, 0, len(cl.intervals)-l.limit)
 		}

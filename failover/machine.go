@@ -40,9 +40,11 @@ type Machine struct {
 
 	outbox []Command
 	events []Event
-	// stateDirty is set when anything persistent changed since the last
-	// Advance; statusDirty when a status may have changed.
-	stateDirty  bool
+	// stateGen counts changes of what must persist; savedGen is the
+	// generation of the last State acknowledged by Advance. A counter, not a
+	// flag, so that a change between Ready and Advance is never lost.
+	stateGen, savedGen uint64
+	// statusDirty is set when a status may have changed.
 	statusDirty bool
 
 	scratch   assign.Scratch
@@ -62,7 +64,7 @@ func NewMachine(cfg Config) (*Machine, error) {
 	m := newMachine(cfg)
 	m.groups = []*group{{id: DefaultGroupID, name: DefaultGroupName, protection: true}}
 	m.nextGroupID = DefaultGroupID + 1
-	m.stateDirty = true
+	m.stateGen++
 	return m, nil
 }
 
@@ -115,4 +117,10 @@ func (m *Machine) newMember(f nvrha.Facts, role Role, g *group, enabled bool) *m
 	mem.nextProbe = m.now.Add(time.Duration(len(m.servers)%16) * m.cfg.Detector.ProbeInterval / 16)
 	mem.nextInv = m.now.Add(m.cfg.InventoryInterval)
 	return mem
+}
+
+// touch notes a change of persistent state that may also change statuses.
+func (m *Machine) touch() {
+	m.stateGen++
+	m.statusDirty = true
 }

@@ -113,9 +113,14 @@ type member struct {
 	// fence is a release owed to a standby that was abandoned mid-takeover,
 	// so that it stops recording cameras another standby now owns.
 	fence op
-	// resume is a resume order owed to a recording server whose takeover was
-	// interrupted while it was up.
+	// resume is a resume order owed to a recording server whose takeover
+	// ended without a failback.
 	resume op
+	// standDown is the stand-down order of a covered recording server that
+	// answered abnormal; stoodDown records that one was sent, so the server
+	// is owed a resume until one is acknowledged.
+	standDown op
+	stoodDown bool
 
 	// last statuses published, to emit StatusChanged events.
 	lastRec status.Recording
@@ -161,49 +166,73 @@ func (m *member) covering() *member {
 	return nil
 }
 
-// phase is where a takeover stands.
-type phase uint8
+// Phase is where a takeover stands.
+type Phase uint8
 
+// The phases of a takeover.
 const (
-	// phaseStarting: the takeover order is sent to the standby, not yet confirmed.
-	phaseStarting phase = iota + 1
-	// phaseActive: the standby records the recording server's cameras.
-	phaseActive
-	// phaseResuming: failback; the recording server is told to record again.
-	phaseResuming
-	// phaseReleasing: failback; the recording server records, the standby is
+	// PhaseStarting: the takeover order is sent to the standby, not yet confirmed.
+	PhaseStarting Phase = iota + 1
+	// PhaseActive: the standby records the recording server's cameras.
+	PhaseActive
+	// PhaseResuming: failback; the recording server is told to record again,
+	// and its probes must show it recording.
+	PhaseResuming
+	// PhaseReleasing: failback; the recording server records, the standby is
 	// told to release. Make-before-break: the release is only sent once the
-	// resume is confirmed.
-	phaseReleasing
+	// recording server is seen recording.
+	PhaseReleasing
 )
 
-func (p phase) String() string {
+// MarshalText encodes the phase as its name.
+func (p Phase) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText decodes a phase from its name.
+func (p *Phase) UnmarshalText(b []byte) error {
+	for q := PhaseStarting; q <= PhaseReleasing; q++ {
+		if q.String() == string(b) {
+			*p = q
+			return nil
+		}
+	}
+	return strconv.ErrSyntax
+}
+
+func (p Phase) String() string {
 	switch p {
-	case phaseStarting:
+	case PhaseStarting:
 		return "starting"
-	case phaseActive:
+	case PhaseActive:
 		return "active"
-	case phaseResuming:
+	case PhaseResuming:
 		return "resuming"
-	case phaseReleasing:
+	case PhaseReleasing:
 		return "releasing"
 	}
-	return "phase(" + strconv.Itoa(int(p)) + ")"
+	return "Phase(" + strconv.Itoa(int(p)) + ")"
 }
 
 // takeover is the live record of one recording server covered by one standby.
 type takeover struct {
 	rec, sb *member
 	epoch   nvrha.Epoch
-	phase   phase
+	phase   Phase
 	since   time.Time
 	// started is when the order that the standby confirmed was sent: the
 	// earliest the standby can have recorded, so the ledger starts there.
 	started time.Time
 	// giveUp is when a starting takeover abandons its standby.
 	giveUp time.Time
-	cmd    op
+	// confirmedAt is when the standby confirmed; a probe sent before it
+	// cannot show the standby covering.
+	confirmedAt time.Time
+	// resumedAt is when a failback's resume was acknowledged (zero while it
+	// is not); resumeSent when that resume was sent.
+	resumedAt, resumeSent time.Time
+	cmd                   op
 }
+
+var timeZero time.Time
 
 func (t *takeover) public() Takeover {
 	return Takeover{Recording: t.rec.facts.ID, Standby: t.sb.facts.ID, Epoch: t.epoch, Since: t.since}
@@ -230,4 +259,13 @@ func (m *member) takeoverRecording() *member {
 		return nil
 	}
 	return m.tk.rec
+}
+
+// lastSeen is when a server was last known to work: now if it is up, else
+// its last healthy answer. A failed recording server's own footage ends there.
+func (m *member) lastSeen(now time.Time) time.Time {
+	if m.health == nvrha.HealthUp || m.lastOK.IsZero() {
+		return now
+	}
+	return m.lastOK
 }

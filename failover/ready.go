@@ -212,6 +212,8 @@ type Ready struct {
 	Commands []Command
 	// Events happened since the last Advance, in order.
 	Events []Event
+
+	gen uint64 // the state generation State was taken at
 }
 
 // Empty reports whether rd carries nothing.

@@ -63,7 +63,7 @@ func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error
 		m.servers[f.ID] = mem
 		m.adopt(mem)
 	}
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.refreshStatuses()
 	return nil
 }
@@ -110,7 +110,7 @@ func (m *Machine) removeServers(id GroupID, role Role, servers []nvrha.ServerID)
 		g.members = remove(g.members, mem)
 		m.forget(mem)
 	}
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.refreshStatuses()
 	return nil
 }
@@ -136,7 +136,7 @@ func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeo
 		// A re-enabled server is judged afresh, not on silence from before.
 		mem.det.Reset()
 	}
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.refreshStatuses()
 	return interrupted, nil
 }
@@ -156,7 +156,7 @@ func (m *Machine) UpdateFacts(f nvrha.Facts) error {
 	}
 	mem.facts = f.Clone()
 	mem.spaceKnown = false
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.refreshStatuses()
 	return nil
 }
@@ -210,10 +210,14 @@ func remove(ms []*member, x *member) []*member {
 // except the orders it is owed: those stay, as orphans, until the server
 // acknowledges them, whatever group it is in by then.
 func (m *Machine) forget(mem *member) {
-	for _, o := range []*op{&mem.probe, &mem.inventory} {
+	for _, o := range []*op{&mem.probe, &mem.inventory, &mem.standDown} {
 		if o.pending() {
 			delete(m.ops, o.cmd.ID)
 		}
+	}
+	if mem.stoodDown && !mem.resume.pending() {
+		// It leaves stood down: it is owed a resume wherever it goes.
+		m.orderResume(mem)
 	}
 	for _, o := range []*op{&mem.fence, &mem.resume} {
 		if o.pending() {

@@ -97,7 +97,7 @@ func recordingStatus(r *member) status.Recording {
 	return status.OfRecording(status.RecordingFacts{
 		Enabled:          r.active(),
 		Functional:       r.health.Functional(),
-		TakenOver:        r.coveredBy() != nil && r.tk.phase != phaseStarting,
+		TakenOver:        r.coveredBy() != nil && r.tk.phase != PhaseStarting,
 		StandbyAvailable: standbyAvailable(r),
 	})
 }
@@ -106,7 +106,7 @@ func standbyStatus(s *member) status.Standby {
 	return status.OfStandby(status.StandbyFacts{
 		Enabled:           s.active(),
 		Functional:        s.health.Functional(),
-		TakingOver:        s.covering() != nil && s.tk.phase != phaseStarting,
+		TakingOver:        s.covering() != nil && s.tk.phase != PhaseStarting,
 		HasRecordingSpace: s.hasSpace(),
 		TakeoverFailed:    s.takeoverFailed,
 	})
@@ -115,7 +115,8 @@ func standbyStatus(s *member) status.Standby {
 // standbyAvailable reports whether some standby of r's group could take r
 // over now (ready, free and with enough license channels) or already does.
 func standbyAvailable(r *member) bool {
-	if r.coveredBy() != nil {
+	if s := r.coveredBy(); s != nil && (r.tk.phase != PhaseStarting || s.ready()) {
+		// Covered, or being covered by a standby fit to do it.
 		return true
 	}
 	for _, s := range r.group.members {

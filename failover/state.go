@@ -48,7 +48,10 @@ type MemberState struct {
 	Role           Role        `json:"role"`
 	Enabled        bool        `json:"enabled"`
 	TakeoverFailed bool        `json:"takeover_failed,omitempty"`
-	Failovers      []time.Time `json:"failovers,omitempty"`
+	// StoodDown marks a recording server told to stand down and not yet
+	// resumed: it is owed a resume.
+	StoodDown bool        `json:"stood_down,omitempty"`
+	Failovers []time.Time `json:"failovers,omitempty"`
 }
 
 // EpochState is the newest epoch issued for a recording server's cameras.
@@ -57,17 +60,19 @@ type EpochState struct {
 	Epoch  nvrha.Epoch    `json:"epoch"`
 }
 
-// TakeoverState is a takeover in progress. A restored takeover is ordered
-// again under the same epoch, which the standby accepts as a retry: it is
-// neither lost nor doubled.
+// TakeoverState is a takeover in progress. A restored takeover carries on
+// where it was under the same epoch, which its servers accept as a retry:
+// it is neither lost nor doubled, and a failback under way is not undone.
 type TakeoverState struct {
 	Recording nvrha.ServerID `json:"recording"`
 	Standby   nvrha.ServerID `json:"standby"`
 	Epoch     nvrha.Epoch    `json:"epoch"`
 	Since     time.Time      `json:"since"`
 	Started   time.Time      `json:"started,omitzero"`
-	// Confirmed is set once the standby confirmed it records.
-	Confirmed bool `json:"confirmed"`
+	// Phase is "starting" (ordered, not confirmed), "active" (the standby
+	// records), "resuming" (failback: the recording server is told to
+	// record again) or "releasing" (failback: the standby is told to let go).
+	Phase Phase `json:"phase"`
 }
 
 // OwedState is an order still owed to a server until it acknowledges: a
@@ -79,6 +84,8 @@ type OwedState struct {
 	Kind      CommandKind    `json:"kind"`
 	Recording nvrha.ServerID `json:"recording"`
 	Epoch     nvrha.Epoch    `json:"epoch"`
+	// Cameras are those a release lets go of, for the ledger.
+	Cameras []nvrha.CameraID `json:"cameras,omitempty"`
 }
 
 // CameraLedger is the ledger of one camera.
@@ -101,12 +108,12 @@ func (m *Machine) State() State {
 		for _, mem := range g.members {
 			gs.Members = append(gs.Members, MemberState{
 				Facts: mem.facts.Clone(), Role: mem.role, Enabled: mem.enabled,
-				TakeoverFailed: mem.takeoverFailed, Failovers: slices.Clone(mem.failovers),
+				TakeoverFailed: mem.takeoverFailed, StoodDown: mem.stoodDown, Failovers: slices.Clone(mem.failovers),
 			})
 			if t := mem.tk; t != nil && t.rec == mem {
 				st.Takeovers = append(st.Takeovers, TakeoverState{
 					Recording: mem.facts.ID, Standby: t.sb.facts.ID, Epoch: t.epoch,
-					Since: t.since, Started: t.started, Confirmed: t.phase != phaseStarting,
+					Since: t.since, Started: t.started, Phase: t.phase,
 				})
 			}
 			for _, o := range []*op{&mem.fence, &mem.resume} {
@@ -148,7 +155,11 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 	m := newMachine(cfg)
 	m.now = now
 	m.nextGroupID = st.NextGroupID
-	m.nextCmdID = max(st.NextCommandID, 1)
+	// Command IDs jump well past any the previous run may have used since it
+	// last persisted, so a late answer to one of those never matches a new
+	// command; the jump is persisted with the first Ready.
+	m.nextCmdID = max(st.NextCommandID, 1) + restartIDGap
+	m.stateGen = 1
 	if len(st.Groups) == 0 || st.Groups[0].ID != DefaultGroupID {
 		return nil, corrupt("the default group is missing")
 	}
@@ -176,6 +187,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 			}
 			mem := m.newMember(ms.Facts, ms.Role, g, ms.Enabled)
 			mem.takeoverFailed = ms.TakeoverFailed
+			mem.stoodDown = ms.StoodDown
 			mem.failovers = slices.Clone(ms.Failovers)
 			g.members = append(g.members, mem)
 			m.servers[ms.Facts.ID] = mem
@@ -197,22 +209,30 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		case ts.Epoch == 0 || ts.Epoch > m.epochs[ts.Recording]:
 			return nil, corrupt("takeover %s: epoch %d above the newest issued", ts.Recording, ts.Epoch)
 		}
-		t := &takeover{rec: r, sb: s, epoch: ts.Epoch, since: ts.Since, started: ts.Started, phase: phaseActive}
+		t := &takeover{rec: r, sb: s, epoch: ts.Epoch, since: ts.Since, started: ts.Started, phase: ts.Phase}
 		r.tk, s.tk = t, t
-		if !ts.Confirmed {
-			t.phase = phaseStarting
+		// Carry on under the same epoch, which the servers accept as a retry.
+		switch ts.Phase {
+		case PhaseStarting, PhaseActive:
+			// A standby that has the order accepts the retry, one that never
+			// got it starts now.
 			t.giveUp = now.Add(cfg.TakeoverTimeout)
+			m.send(&t.cmd, m.takeoverCommand(t))
+		case PhaseResuming:
+			t.resumeSent = now
+			m.send(&t.cmd, Command{Kind: CmdResume, Server: r.facts.ID, Recording: r.facts.ID, Epoch: t.epoch})
+		case PhaseReleasing:
+			m.send(&t.cmd, releaseCommand(s, r, t.epoch))
+		default:
+			return nil, corrupt("takeover %s: unknown phase %d", ts.Recording, ts.Phase)
 		}
-		// Re-order under the same epoch: a standby that has it accepts the
-		// retry, one that never got it starts now.
-		m.send(&t.cmd, m.takeoverCommand(t))
 	}
 	for _, os := range st.Owed {
 		if err := os.Server.Validate(); err != nil || (os.Kind != CmdRelease && os.Kind != CmdResume) ||
 			os.Epoch == 0 || os.Epoch > m.epochs[os.Recording] {
 			return nil, corrupt("owed %v to %s: bad server, kind or epoch", os.Kind, os.Server)
 		}
-		c := Command{Kind: os.Kind, Server: os.Server, Recording: os.Recording, Epoch: os.Epoch}
+		c := Command{Kind: os.Kind, Server: os.Server, Recording: os.Recording, Epoch: os.Epoch, Cameras: slices.Clone(os.Cameras)}
 		if mem := m.servers[os.Server]; mem != nil {
 			o := &mem.fence
 			if os.Kind == CmdResume {
@@ -243,5 +263,9 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 }
 
 func owedState(o *op) OwedState {
-	return OwedState{Server: o.cmd.Server, Kind: o.cmd.Kind, Recording: o.cmd.Recording, Epoch: o.cmd.Epoch}
+	return OwedState{Server: o.cmd.Server, Kind: o.cmd.Kind, Recording: o.cmd.Recording, Epoch: o.cmd.Epoch,
+		Cameras: slices.Clone(o.cmd.Cameras)}
 }
+
+// restartIDGap is how far command IDs jump at a restore.
+const restartIDGap = 1 << 32

@@ -3,7 +3,6 @@ package failover
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover/assign"
@@ -11,7 +10,7 @@ import (
 
 // assignStandbys starts a takeover for every failed, uncovered, active
 // recording server that a free standby fits, group by group, with the
-// optimal assignment of package assign.
+// assignment the config asks for (optimal by default, package assign).
 func (m *Machine) assignStandbys() {
 	for _, g := range m.groups {
 		if !g.protection {
@@ -30,7 +29,11 @@ func (m *Machine) assignStandbys() {
 			continue
 		}
 		var err error
-		m.pairs, err = assign.AssignInto(m.pairs[:0], &m.scratch, m.needCover, m.free)
+		if m.cfg.Assignment == AssignFirstFit {
+			m.pairs, err = assign.FirstFit(m.needCover, m.free)
+		} else {
+			m.pairs, err = assign.AssignInto(m.pairs[:0], &m.scratch, m.needCover, m.free)
+		}
 		if err != nil {
 			// IDs are unique and channels validated, so this cannot happen;
 			// assigning nothing is the safe answer if it ever does.
@@ -49,17 +52,32 @@ func (s *member) ready() bool {
 }
 
 func (m *Machine) startTakeover(r, s *member) {
-	t := &takeover{rec: r, sb: s, phase: phaseStarting, since: m.now, giveUp: m.now.Add(m.cfg.TakeoverTimeout)}
+	t := &takeover{rec: r, sb: s, phase: PhaseStarting, since: m.now, giveUp: m.now.Add(m.cfg.TakeoverTimeout)}
 	t.epoch = m.nextEpoch(r.facts.ID)
 	r.tk, s.tk = t, t
+	if r.resume.pending() {
+		// The cameras go to the standby now: a resume still owed would fight it.
+		delete(m.ops, r.resume.cmd.ID)
+		r.resume.clear()
+	}
 	m.send(&t.cmd, m.takeoverCommand(t))
 	if r.reachable {
-		// Reachable but abnormal: tell it to stop, so it cannot fight the
-		// standby for its cameras.
-		m.fire(Command{Kind: CmdStandDown, Server: r.facts.ID, Recording: r.facts.ID, Epoch: t.epoch})
+		m.standDown(r)
 	}
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 	m.emit(Event{Kind: EventTakeoverStarted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch})
+}
+
+// standDown tells a reachable but abnormal recording server to stop under its
+// takeover's epoch, so that it cannot fight the standby for its cameras. It
+// is retried until acknowledged while the takeover lasts, and the server is
+// owed a resume from then on, whatever happens to the takeover.
+func (m *Machine) standDown(r *member) {
+	m.send(&r.standDown, Command{Kind: CmdStandDown, Server: r.facts.ID, Recording: r.facts.ID, Epoch: r.tk.epoch})
+	if !r.stoodDown {
+		r.stoodDown = true
+		m.stateGen++
+	}
 }
 
 const maxFlapHistory = 8
@@ -79,10 +97,19 @@ func (m *Machine) takeoverCommand(t *takeover) Command {
 		Cameras: slices.Clone(t.rec.facts.Cameras)}
 }
 
+// releaseCommand orders standby s to release recording server r's cameras
+// under epoch e. The cameras ride along, unused by the transport, so that
+// the ledger can close the standby's intervals when the release is
+// acknowledged, even after r has left the center.
+func releaseCommand(s, r *member, e nvrha.Epoch) Command {
+	return Command{Kind: CmdRelease, Server: s.facts.ID, Recording: r.facts.ID, Epoch: e,
+		Cameras: slices.Clone(r.facts.Cameras)}
+}
+
 // tickTakeover moves a takeover on with time: retries, give-ups, failback.
 func (m *Machine) tickTakeover(t *takeover) {
 	switch t.phase {
-	case phaseStarting:
+	case PhaseStarting:
 		if !m.now.Before(t.giveUp) {
 			m.standbyFailed(t, "takeover not confirmed in time")
 			return
@@ -94,11 +121,24 @@ func (m *Machine) tickTakeover(t *takeover) {
 			}
 			m.send(&t.cmd, m.takeoverCommand(t))
 		}
-	case phaseActive:
+	case PhaseActive:
 		if m.failbackDue(t) {
 			m.startFailback(t)
 		}
-	case phaseResuming, phaseReleasing:
+	case PhaseResuming:
+		if !t.resumedAt.IsZero() {
+			// Acknowledged; waiting for a probe to show footage flowing. If it
+			// never does, order the resume again.
+			if m.now.Sub(t.resumedAt) >= m.cfg.TakeoverTimeout {
+				t.resumedAt = timeZero
+				m.send(&t.cmd, t.cmd.cmd)
+			}
+			return
+		}
+		if m.due(&t.cmd) {
+			m.send(&t.cmd, t.cmd.cmd)
+		}
+	case PhaseReleasing:
 		if m.due(&t.cmd) {
 			m.send(&t.cmd, t.cmd.cmd)
 		}
@@ -106,7 +146,7 @@ func (m *Machine) tickTakeover(t *takeover) {
 }
 
 func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
-	if t.phase == phaseActive {
+	if t.phase == PhaseActive {
 		// A re-order after a restart: the probes tell whether the standby
 		// really covers, and re-order again if not.
 		t.cmd.clear()
@@ -114,34 +154,49 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 	}
 	if err != nil {
 		m.failed(&t.cmd)
-		if t.phase == phaseStarting && stale {
-			// The standby holds a newer epoch: retry at once above it.
+		if stale {
+			// The server holds a newer epoch: retry at once above it, in
+			// whatever phase, or it would refuse forever.
+			c := t.cmd.cmd
 			t.epoch = m.nextEpoch(t.rec.facts.ID)
-			m.send(&t.cmd, m.takeoverCommand(t))
+			c.Epoch = t.epoch
+			m.send(&t.cmd, c)
 		}
 		return
 	}
 	switch t.phase {
-	case phaseStarting:
-		t.phase = phaseActive
+	case PhaseStarting:
+		t.phase = PhaseActive
 		t.started = t.cmd.sentAt
+		t.confirmedAt = m.now
 		t.cmd.clear()
-		m.ledger.open(t.rec.facts.Cameras, t.sb.facts.ID, t.epoch, t.started)
-		m.stateDirty, m.statusDirty = true, true
+		m.ledger.open(t.rec.facts.Cameras, t.sb.facts.ID, t.rec.facts.ID, t.epoch, t.started)
+		m.touch()
 		m.emit(Event{Kind: EventTakeoverSucceeded, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
-	case phaseResuming:
-		// The recording server records again: only now may the standby let go.
-		m.ledger.open(t.rec.facts.Cameras, t.rec.facts.ID, t.epoch, t.cmd.sentAt)
-		t.phase = phaseReleasing
+	case PhaseResuming:
+		// Acknowledged: the recording server has accepted to record. The
+		// standby lets go only once a probe shows the footage flowing.
+		t.rec.stoodDown = false
+		t.resumedAt = m.now
+		t.resumeSent = t.cmd.sentAt
 		t.cmd.clear()
-		m.send(&t.cmd, Command{Kind: CmdRelease, Server: t.sb.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch})
-		m.stateDirty = true
-	case phaseReleasing:
+		m.stateGen++
+	case PhaseReleasing:
 		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, m.now)
 		t.cmd.clear()
 		m.end(t)
 		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
 	}
+}
+
+// beginRelease is make-before-break's second half: the recording server
+// records again (its probe says so), so the standby is told to release.
+func (m *Machine) beginRelease(t *takeover) {
+	m.ledger.open(t.rec.facts.Cameras, t.rec.facts.ID, t.rec.facts.ID, t.epoch, t.resumeSent)
+	t.phase = PhaseReleasing
+	t.resumedAt = timeZero
+	m.send(&t.cmd, releaseCommand(t.sb, t.rec, t.epoch))
+	m.stateGen++
 }
 
 // end forgets a takeover.
@@ -150,23 +205,22 @@ func (m *Machine) end(t *takeover) {
 		delete(m.ops, t.cmd.cmd.ID)
 	}
 	t.rec.tk, t.sb.tk = nil, nil
-	m.stateDirty, m.statusDirty = true, true
+	m.touch()
 }
 
 // standbyFailed gives up on a takeover's standby: it becomes "Abnormal,
 // protection failed", it is fenced off with a release under a new epoch (it
 // may still record, or receive the old order late), and the recording server
-// is free for the next eligible standby in the same step.
+// is free for the next eligible standby in the same step. The standby's
+// ledger intervals stay open until it acknowledges the release: it may well
+// record until then.
 func (m *Machine) standbyFailed(t *takeover, why string) {
 	s, r := t.sb, t.rec
-	if t.phase != phaseStarting {
-		m.ledger.close(r.facts.Cameras, s.facts.ID, s.lastSeen(m.now))
-	}
 	s.takeoverFailed = true
-	m.fenceOff(s, r)
 	m.end(t)
+	m.fenceOff(s, r)
 	m.emit(Event{Kind: EventTakeoverFailed, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
-	if r.health == nvrha.HealthUp && r.active() {
+	if r.health == nvrha.HealthUp {
 		m.orderResume(r)
 	}
 }
@@ -174,8 +228,7 @@ func (m *Machine) standbyFailed(t *takeover, why string) {
 // fenceOff owes standby s a release of r's cameras under a fresh epoch,
 // retried until s acknowledges it.
 func (m *Machine) fenceOff(s, r *member) {
-	e := m.nextEpoch(r.facts.ID)
-	m.send(&s.fence, Command{Kind: CmdRelease, Server: s.facts.ID, Recording: r.facts.ID, Epoch: e})
+	m.send(&s.fence, releaseCommand(s, r, m.nextEpoch(r.facts.ID)))
 }
 
 // orderResume tells a recording server whose takeover ended without a
@@ -188,45 +241,39 @@ func (m *Machine) orderResume(r *member) {
 // recordingDownInTakeover handles a covered recording server failing again.
 func (m *Machine) recordingDownInTakeover(t *takeover) {
 	switch t.phase {
-	case phaseResuming:
+	case PhaseResuming:
 		// Failback aborted: the standby never let go and keeps recording.
 		delete(m.ops, t.cmd.cmd.ID)
 		t.cmd.clear()
-		t.phase = phaseActive
-	case phaseReleasing:
+		t.resumedAt = timeZero
+		t.phase = PhaseActive
+		m.touch()
+	case PhaseReleasing:
 		// The release may have reached the standby already: order the
 		// takeover again, under a new epoch that supersedes the release.
 		t.epoch = m.nextEpoch(t.rec.facts.ID)
-		t.phase = phaseStarting
+		t.phase = PhaseStarting
 		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 		t.cmd.clear()
 		m.send(&t.cmd, m.takeoverCommand(t))
+		m.touch()
 	}
 }
 
 // standbyDownInTakeover handles a standby failing while it covers.
 func (m *Machine) standbyDownInTakeover(t *takeover) {
 	switch t.phase {
-	case phaseStarting, phaseActive, phaseResuming:
+	case PhaseStarting, PhaseActive, PhaseResuming:
 		m.standbyFailed(t, "standby failed")
-	case phaseReleasing:
-		// The recording server records already; only the release is owed.
-		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, t.sb.lastSeen(m.now))
+	case PhaseReleasing:
+		// The recording server records already; only the release is owed,
+		// and the standby's intervals close when it is acknowledged.
 		s := t.sb
 		cmd := t.cmd.cmd
 		m.end(t)
 		m.send(&s.fence, cmd)
 		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: "standby down before acknowledging the release"})
 	}
-}
-
-// lastSeen is when a server was last known to work: now if it is up, else
-// its last healthy answer. A failed standby's footage ends there.
-func (s *member) lastSeen(now time.Time) time.Time {
-	if s.health == nvrha.HealthUp || s.lastOK.IsZero() {
-		return now
-	}
-	return s.lastOK
 }
 
 // interrupt ends the takeover of recording server r at once, as deleting its
@@ -237,15 +284,12 @@ func (m *Machine) interrupt(r *member, why string) Takeover {
 	t := r.tk
 	pub := t.public()
 	s := t.sb
-	if t.phase != phaseStarting {
-		m.ledger.close(r.facts.Cameras, s.facts.ID, m.now)
-	}
 	m.end(t)
 	m.fenceOff(s, r)
 	m.emit(Event{Kind: EventTakeoverInterrupted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
-	// The cameras are r's again: it is owed a resume (it may have been
-	// stood down), unless it is down and will be covered again at once.
-	if !r.active() || r.health == nvrha.HealthUp {
+	// The cameras are r's again: it is owed a resume, unless it is down, was
+	// never stood down and will be covered again at once.
+	if r.stoodDown || !r.active() || r.health == nvrha.HealthUp {
 		m.orderResume(r)
 	}
 	return pub

@@ -435,10 +435,10 @@ func (w *World) indexState(st *failover.State) *persisted {
 	}
 	for _, t := range st.Takeovers {
 		if i := idx(t.Recording); i >= 0 {
-			p.confirmed[i] = t.Confirmed
+			p.confirmed[i] = t.Phase != failover.PhaseStarting
 		}
 		if i := idx(t.Standby); i >= 0 {
-			p.confirmed[i] = t.Confirmed
+			p.confirmed[i] = t.Phase != failover.PhaseStarting
 		}
 	}
 	return p
@@ -1014,7 +1014,7 @@ func (w *World) checkUnpersisted() {
 	}
 	live := w.c.m.State()
 	for _, o := range live.Owed {
-		if !slices.Contains(w.c.store.last.Owed, o) {
+		if !slices.ContainsFunc(w.c.store.last.Owed, func(x failover.OwedState) bool { return reflect.DeepEqual(x, o) }) {
 			w.fail(8, fmt.Sprintf("the Machine owes %s a %s (epoch %d) that it never persisted", o.Server, o.Kind, o.Epoch))
 			return
 		}
@@ -1042,7 +1042,9 @@ func comparable(st failover.State) failover.State {
 	st = cloneState(st)
 	st.NextCommandID = 0
 	for i := range st.Takeovers {
-		st.Takeovers[i].Confirmed = false
+		if st.Takeovers[i].Phase == failover.PhaseActive {
+			st.Takeovers[i].Phase = failover.PhaseStarting
+		}
 		st.Takeovers[i].Started = time.Time{}
 	}
 	for gi := range st.Groups {
