@@ -89,7 +89,12 @@ func (m *Machine) Step(now time.Time, r Result) error {
 // settle runs what follows any change: assignment of free standbys to
 // uncovered failed servers, then status events.
 func (m *Machine) settle() {
-	m.assignStandbys()
+	// Whatever can make a standby assignable (health, takeovers, facts,
+	// settings) also marks statuses dirty, so a probe that changed nothing
+	// costs no walk over the center.
+	if m.statusDirty {
+		m.assignStandbys()
+	}
 	m.refreshStatuses()
 }
 
@@ -111,7 +116,7 @@ func (m *Machine) send(o *op, c Command) {
 		timeout = m.cfg.ProbeTimeout
 	}
 	c.Deadline = m.now.Add(timeout)
-	o.cmd, o.sentAt, o.deadline, o.retryAt = c, m.now, c.Deadline, time.Time{}
+	o.cmd, o.sentAt, o.retryAt = c, m.now, time.Time{}
 	m.ops[c.ID] = o
 	m.outbox = append(m.outbox, c)
 }
@@ -146,7 +151,7 @@ func (m *Machine) due(o *op) bool {
 		return false
 	}
 	if o.inFlight() {
-		if m.now.Before(o.deadline) {
+		if m.now.Before(o.cmd.Deadline) {
 			return false
 		}
 		m.failed(o)
@@ -172,7 +177,7 @@ func (m *Machine) Epoch(recording nvrha.ServerID) nvrha.Epoch { return m.epochs[
 // tickMember probes, reads inventory, runs the detector and retries the
 // member's own orders.
 func (m *Machine) tickMember(mem *member) {
-	if mem.probe.inFlight() && !m.now.Before(mem.probe.deadline) {
+	if mem.probe.inFlight() && !m.now.Before(mem.probe.cmd.Deadline) {
 		delete(m.ops, mem.probe.cmd.ID)
 		mem.probe.clear()
 		mem.reachable = false
@@ -188,7 +193,7 @@ func (m *Machine) tickMember(mem *member) {
 	if mem.health != nvrha.HealthDown && mem.det.Failed(m.now) {
 		m.markDown(mem)
 	}
-	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.deadline) {
+	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.cmd.Deadline) {
 		delete(m.ops, mem.inventory.cmd.ID)
 		mem.inventory.clear()
 	}

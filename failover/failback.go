@@ -74,6 +74,6 @@ func (m *Machine) Failback(recording nvrha.ServerID) error {
 		return fmt.Errorf("%w: %s is %v", ErrFailbackBusy, recording, r.tk.phase)
 	}
 	m.startFailback(r.tk)
-	m.refreshStatuses()
+	m.settle()
 	return nil
 }

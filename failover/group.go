@@ -76,7 +76,7 @@ func (m *Machine) DeleteGroup(id GroupID, a Approval) ([]Takeover, error) {
 		}
 	}
 	m.touch()
-	m.refreshStatuses()
+	m.settle()
 	return interrupted, nil
 }
 
@@ -98,7 +98,7 @@ func (m *Machine) SetProtection(id GroupID, on bool) ([]Takeover, error) {
 		}
 	}
 	m.touch()
-	m.refreshStatuses()
+	m.settle()
 	return interrupted, nil
 }
 

@@ -35,32 +35,22 @@ func (iv Interval) Contains(t time.Time) bool {
 // footage recorded on a standby stays findable after failback.
 type ledger struct {
 	limit int
-	cams  map[nvrha.CameraID]*cameraLog
-}
-
-type cameraLog struct{ intervals []Interval }
-
-func (l *ledger) log(c nvrha.CameraID) *cameraLog {
-	cl := l.cams[c]
-	if cl == nil {
-		cl = &cameraLog{}
-		l.cams[c] = cl
-	}
-	return cl
+	cams  map[nvrha.CameraID][]Interval
 }
 
 // open starts an interval for each camera on server, unless one is open
 // there already (the server kept recording).
 func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvrha.Epoch, from time.Time) {
 	for _, c := range cams {
-		cl := l.log(c)
-		if slices.ContainsFunc(cl.intervals, func(iv Interval) bool { return iv.Server == server && iv.Open() }) {
+		ivs := l.cams[c]
+		if slices.ContainsFunc(ivs, func(iv Interval) bool { return iv.Server == server && iv.Open() }) {
 			continue
 		}
-		cl.intervals = append(cl.intervals, Interval{Server: server, For: owner, Epoch: e, From: from})
-		if l.limit > 0 && len(cl.intervals) > l.limit {
-			cl.intervals = slices.Delete(cl.intervals, 0, len(cl.intervals)-l.limit)
+		ivs = append(ivs, Interval{Server: server, For: owner, Epoch: e, From: from})
+		if l.limit > 0 && len(ivs) > l.limit {
+			ivs = slices.Delete(ivs, 0, len(ivs)-l.limit)
 		}
+		l.cams[c] = ivs
 	}
 }
 
@@ -68,12 +58,9 @@ func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvr
 // before they began).
 func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Time) {
 	for _, c := range cams {
-		cl := l.cams[c]
-		if cl == nil {
-			continue
-		}
-		for i := range cl.intervals {
-			iv := &cl.intervals[i]
+		ivs := l.cams[c]
+		for i := range ivs {
+			iv := &ivs[i]
 			if iv.Server == server && iv.Open() {
 				iv.To = to
 				if iv.To.Before(iv.From) {
@@ -86,22 +73,15 @@ func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Tim
 
 // Ledger returns the intervals recorded for a camera, oldest first.
 func (m *Machine) Ledger(camera nvrha.CameraID) []Interval {
-	if cl := m.ledger.cams[camera]; cl != nil {
-		return slices.Clone(cl.intervals)
-	}
-	return nil
+	return slices.Clone(m.ledger.cams[camera])
 }
 
 // HoldersAt answers "which server holds camera C's footage of time T": the
 // intervals that contain t, oldest first. Empty means nobody recorded the
 // camera then.
 func (m *Machine) HoldersAt(camera nvrha.CameraID, t time.Time) []Interval {
-	cl := m.ledger.cams[camera]
-	if cl == nil {
-		return nil
-	}
 	var out []Interval
-	for _, iv := range cl.intervals {
+	for _, iv := range m.ledger.cams[camera] {
 		if iv.Contains(t) {
 			out = append(out, iv)
 		}
@@ -112,7 +92,7 @@ func (m *Machine) HoldersAt(camera nvrha.CameraID, t time.Time) []Interval {
 func (l *ledger) export() []CameraLedger {
 	out := make([]CameraLedger, 0, len(l.cams))
 	for _, c := range slices.Sorted(maps.Keys(l.cams)) {
-		out = append(out, CameraLedger{Camera: c, Intervals: slices.Clone(l.cams[c].intervals)})
+		out = append(out, CameraLedger{Camera: c, Intervals: slices.Clone(l.cams[c])})
 	}
 	return out
 }

@@ -243,7 +243,6 @@ func (t *takeover) public() Takeover {
 type op struct {
 	cmd      Command
 	sentAt   time.Time
-	deadline time.Time
 	retryAt  time.Time
 	attempts int
 }

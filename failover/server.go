@@ -64,7 +64,7 @@ func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error
 		m.adopt(mem)
 	}
 	m.touch()
-	m.refreshStatuses()
+	m.settle()
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (m *Machine) removeServers(id GroupID, role Role, servers []nvrha.ServerID)
 		m.forget(mem)
 	}
 	m.touch()
-	m.refreshStatuses()
+	m.settle()
 	return nil
 }
 
@@ -137,7 +137,7 @@ func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeo
 		mem.det.Reset()
 	}
 	m.touch()
-	m.refreshStatuses()
+	m.settle()
 	return interrupted, nil
 }
 
@@ -157,7 +157,7 @@ func (m *Machine) UpdateFacts(f nvrha.Facts) error {
 	mem.facts = f.Clone()
 	mem.spaceKnown = false
 	m.touch()
-	m.refreshStatuses()
+	m.settle()
 	return nil
 }
 

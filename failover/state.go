@@ -255,10 +255,10 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		if _, dup := m.ledger.cams[cl.Camera]; dup {
 			return nil, corrupt("ledger: camera %s twice", cl.Camera)
 		}
-		m.ledger.cams[cl.Camera] = &cameraLog{intervals: slices.Clone(cl.Intervals)}
+		m.ledger.cams[cl.Camera] = slices.Clone(cl.Intervals)
 	}
 	m.statusDirty = true
-	m.refreshStatuses()
+	m.settle()
 	return m, nil
 }
 
