@@ -78,6 +78,8 @@ type checker struct {
 	intents  map[epochKey]*intent
 	persEp   map[nvrha.ServerID]nvrha.Epoch // epochs of the persisted State
 	restores int
+	// failbackEp are the epochs the Machine issued for a failback.
+	failbackEp map[epochKey]bool
 
 	// invariant 2: takeovers started in the current event
 	started []failover.Event
@@ -128,6 +130,7 @@ func (c *checker) init(w *World) {
 	c.settle = c.detect + c.fence + fc.InventoryInterval + 5*time.Second
 	c.maxSent = map[nvrha.ServerID]nvrha.Epoch{}
 	c.intents = map[epochKey]*intent{}
+	c.failbackEp = map[epochKey]bool{}
 	c.persEp = map[nvrha.ServerID]nvrha.Epoch{}
 	c.downs = map[nvrha.ServerID][]time.Duration{}
 	c.orphans = map[nvrha.ServerID]bool{}
@@ -458,7 +461,19 @@ func (w *World) expectedStatus(i int, ms *snapMember, p *persisted) string {
 			TakeoverFailed:    p.failed[i],
 		}).Label()
 	}
-	available := ms.Peer != ""
+	// Protected: a confirmed takeover; an unconfirmed one whose standby is
+	// ready (active, up, no failed takeover, no owed release, an empty
+	// recording space); or else a free, ready standby of the group that fits.
+	available := false
+	if ms.Peer != "" {
+		if p.confirmed[i] {
+			available = true
+		} else if j, ok := w.index(ms.Peer, 0); ok && w.chk.mem[j].in {
+			s := &w.chk.mem[j]
+			available = s.Enabled && s.group.Protection && s.Health == nvrha.HealthUp && s.EmptyRecordingSpace &&
+				!p.failed[j] && !p.fence[j]
+		}
+	}
 	if !available {
 		for _, s := range ms.group.Members {
 			if s.Role != failover.RoleStandby || s.Peer != "" || !s.Enabled || !ms.group.Protection ||
@@ -620,12 +635,8 @@ func (w *World) checkTimed() {
 		if w.now-from <= c.detect+c.fence+w.cfg.Servers.StreamStart {
 			continue
 		}
-		detail := fmt.Sprintf("%s is healthy and no standby covers it, but it has recorded nothing since %s (stood down: %v)",
-			r.spec.ID, fmtDur(from), r.stoodDown)
-		if r.stoodDown && w.knownIssue(IssueStoodDownNeverResumed, fmt.Sprint(r.spec.ID, r.fence.Newest(r.spec.ID)), detail) {
-			continue
-		}
-		w.fail(7, detail)
+		w.fail(7, fmt.Sprintf("%s is healthy and no standby covers it, but it has recorded nothing since %s (stood down: %v)",
+			r.spec.ID, fmtDur(from), r.stoodDown))
 		return
 	}
 	// Remember when each standby was last busy, in either view.
@@ -693,6 +704,8 @@ func (w *World) checkEvent(e failover.Event) {
 		c.started = append(c.started, e)
 	case failover.EventTakeoverSucceeded, failover.EventFailbackCompleted:
 		c.holders = append(c.holders, e)
+	case failover.EventFailbackStarted:
+		c.failbackEp[epochKey{e.Server, e.Epoch}] = true
 	case failover.EventServerDown:
 		c.downs[e.Server] = append(c.downs[e.Server], w.now)
 		if i, ok := w.byID[e.Server]; ok {
@@ -749,11 +762,7 @@ func (w *World) checkEnd() {
 				w.fail(7, fmt.Sprintf("%s is healthy but still taken over by %s after settling", ms.ID, ms.Peer))
 				return
 			case !s.down() && !s.recordsAllOwn() && ms.Peer == "":
-				detail := fmt.Sprintf("%s is healthy and not taken over, but does not record its cameras (stood down: %v)", ms.ID, s.stoodDown)
-				if s.stoodDown && w.knownIssue(IssueStoodDownNeverResumed, fmt.Sprint(s.spec.ID, s.fence.Newest(s.spec.ID)), detail) {
-					continue
-				}
-				w.fail(7, detail)
+				w.fail(7, fmt.Sprintf("%s is healthy and not taken over, but does not record its cameras (stood down: %v)", ms.ID, s.stoodDown))
 				return
 			case ms.Peer != "" && ms.Recording == status.RecordingAbnormalProtected:
 				sb := w.servers[w.byID[ms.Peer]]
@@ -803,13 +812,6 @@ func (w *World) checkLedger() {
 				continue // dropped past the ledger limit
 			}
 			if !slices.ContainsFunc(m.HoldersAt(cam, w.abs(mid)), func(iv failover.Interval) bool { return iv.Server == tk.Standby }) {
-				closedEarly := strings.HasPrefix(tk.Outcome, "failed") && slices.ContainsFunc(log, func(iv failover.Interval) bool {
-					return iv.Server == tk.Standby && iv.Epoch == tk.Epoch && !iv.Open() && iv.To.Before(w.abs(mid))
-				})
-				if closedEarly && w.knownIssue(IssueLedgerClosesGivenUpStandby, fmt.Sprint(tk.Standby, tk.Recording, tk.Epoch),
-					fmt.Sprintf("%s recorded %s until %s, the ledger ends its interval earlier", tk.Standby, cam, fmtDur(to))) {
-					continue
-				}
 				w.fail(8, fmt.Sprintf("%s recorded %s at %s under a confirmed takeover, but the ledger does not find it there: %+v",
 					tk.Standby, cam, fmtDur(mid), log))
 				return
@@ -844,6 +846,10 @@ func (w *World) checkCommandEpoch(cmd failover.Command) {
 		c.intents[k] = in
 	}
 	conflict := ""
+	// The known issue's signature: a takeover or stand-down under the epoch
+	// of a failback whose resume left and whose release never did.
+	abortedFailback := (cmd.Kind == failover.CmdTakeover || cmd.Kind == failover.CmdStandDown) &&
+		c.failbackEp[k] && in.resume && in.release == "" && in.takeover == "" && !in.standDown
 	switch cmd.Kind {
 	case failover.CmdTakeover:
 		switch {
@@ -872,14 +878,15 @@ func (w *World) checkCommandEpoch(cmd failover.Command) {
 		}
 		in.release = cmd.Server
 	}
-	if conflict != "" && cmd.Kind == failover.CmdTakeover && (in.resume || in.release != "") && w.c.restoredReady &&
-		w.knownIssue(IssueRestoreReusesFailbackEpoch, fmt.Sprint(rec, cmd.Epoch), fmt.Sprintf("%s after a restart reuses epoch %d of %s's failback", cmd, cmd.Epoch, rec)) {
+	if conflict == "" {
 		return
 	}
-	if conflict != "" {
-		w.fail(3, fmt.Sprintf("%s reuses epoch %d of %s, already used for %s: an order that changes who records must carry a newer epoch",
-			cmd, cmd.Epoch, rec, conflict))
+	detail := fmt.Sprintf("%s reuses epoch %d of %s, already used for %s: an order that changes who records must carry a newer epoch",
+		cmd, cmd.Epoch, rec, conflict)
+	if abortedFailback && w.knownIssue(IssueAbortedFailbackKeepsEpoch, fmt.Sprint(rec, cmd.Epoch), detail) {
+		return
 	}
+	w.fail(3, detail)
 }
 
 // noteDelivery checks that an order refused for a stale epoch changed
@@ -1033,20 +1040,15 @@ func (w *World) checkUnpersisted() {
 }
 
 // comparable strips what may legitimately differ between the live and the
-// persisted State: the next command ID (not persisted on every command),
-// and a takeover's confirmation flag and start (a restarted standby is
-// ordered again without a new State). Owed orders are compared apart: the
-// live Machine may have dropped one it no longer needs (safe: the restored
-// order is fenced), never hold one that is not persisted.
+// persisted State: the next command ID (not persisted on every command;
+// checkCommandID checks that IDs never repeat). A takeover's phase and
+// start are compared: every phase change is persisted. Owed orders are
+// compared apart: the live Machine may have dropped one it no longer needs
+// (safe: the restored order is fenced), never hold one that is not
+// persisted.
 func comparable(st failover.State) failover.State {
 	st = cloneState(st)
 	st.NextCommandID = 0
-	for i := range st.Takeovers {
-		if st.Takeovers[i].Phase == failover.PhaseActive {
-			st.Takeovers[i].Phase = failover.PhaseStarting
-		}
-		st.Takeovers[i].Started = time.Time{}
-	}
 	for gi := range st.Groups {
 		for mi := range st.Groups[gi].Members {
 			if len(st.Groups[gi].Members[mi].Failovers) == 0 {

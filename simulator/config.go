@@ -66,9 +66,10 @@ type Config struct {
 	Scenario *Scenario
 	// ScenarioPath is the file Scenario came from, for the replay command.
 	ScenarioPath string
-	// Baseline drives the world with BaselineFailover() instead of
-	// Center.Failover: Milestone XProtect's published poll/timeout
-	// detection. Everything else stays the same.
+	// Baseline drives the world with BaselineFailover()'s detector and
+	// assignment instead of Center.Failover's: Milestone XProtect's
+	// published poll/timeout detection and a naive first-fit standby
+	// choice. Everything else (the failback policy included) stays the same.
 	Baseline bool
 	// Trace, when set, receives the canonical line of every event.
 	Trace io.Writer
@@ -153,17 +154,19 @@ type ServerConfig struct {
 // BaselineFailover returns the failover configuration of the baseline the
 // performance work compares with: a fixed poll/timeout detector with
 // Milestone XProtect's published timings (a poll every 0.5 s, a server down
-// after 5 s, that is 10 consecutive missed polls and 5 s of silence). The
-// naive first-fit standby choice of that baseline needs an assignment
-// option the Machine does not have yet, so the baseline keeps the Machine's
-// optimal assignment.
+// after 5 s, that is 10 consecutive missed polls and 5 s of silence), and
+// a naive first-fit standby choice: each failed server, in group order,
+// gets the first free standby in group order that fits.
 func BaselineFailover() failover.Config {
-	return failover.Config{Detector: detector.Config{
-		Kind:            detector.KindConsecutiveMiss,
-		ProbeInterval:   500 * time.Millisecond,
-		Misses:          10,
-		AcceptablePause: 5 * time.Second,
-	}}
+	return failover.Config{
+		Detector: detector.Config{
+			Kind:            detector.KindConsecutiveMiss,
+			ProbeInterval:   500 * time.Millisecond,
+			Misses:          10,
+			AcceptablePause: 5 * time.Second,
+		},
+		Assignment: failover.AssignFirstFit,
+	}
 }
 
 // WorldSpec is the shape of a world: its Failover Groups and their servers.
@@ -312,7 +315,10 @@ func (c Config) withDefaults(r *rng) Config {
 		c.Center.TickInterval = DefaultTickInterval
 	}
 	if c.Baseline {
-		c.Center.Failover = BaselineFailover()
+		// The baseline's detector and standby choice; the failback policy,
+		// platform and everything else stay the caller's.
+		b := BaselineFailover()
+		c.Center.Failover.Detector, c.Center.Failover.Assignment = b.Detector, b.Assignment
 	}
 	c.Center.Failover = c.Center.Failover.WithDefaults()
 	if c.Servers.StreamStart <= 0 {

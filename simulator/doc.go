@@ -225,9 +225,12 @@
 //  5. Statuses agree with the facts. Every member's status is the one
 //     package status derives from what the Machine holds: the snapshot
 //     (enabled, protection, health, peer, empty recording space) and the
-//     persisted State (facts, failed takeovers, owed releases, confirmed
-//     takeovers). "Normal, protected" thus needs a free, ready standby that
-//     fits. When the persisted State lags the live one the live one is used.
+//     persisted State (facts, failed takeovers, owed releases, takeover
+//     phases). "Normal, protected" thus needs a confirmed takeover, an
+//     unconfirmed one whose standby is ready (active, up, no failed
+//     takeover, no owed release, an empty recording space), or a free, ready
+//     standby that fits. When the persisted State lags the live one the live
+//     one is used.
 //  6. Removal and limits. Removing a server the Machine shows in a takeover
 //     must fail with ErrInTakeover; deleting the default group with
 //     ErrDefaultGroup; at most 16 groups, at most the platform's capacity per
@@ -284,9 +287,9 @@
 //
 // # Baseline
 //
-// Config.Baseline drives the same world with [BaselineFailover]: a poll
-// every 0.5 s and a server down after 5 s (10 consecutive misses), Milestone
-// XProtect's published timings. The naive first-fit standby choice needs an
-// assignment option the Machine does not offer; until it does the baseline
-// keeps the Machine's optimal assignment.
+// Config.Baseline drives the same world with [BaselineFailover]'s detector
+// and assignment: a poll every 0.5 s and a server down after 5 s (10
+// consecutive misses), Milestone XProtect's published timings, and the
+// naive first-fit standby choice (failover.AssignFirstFit). The failback
+// policy and everything else stay as configured.
 package simulator

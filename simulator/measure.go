@@ -270,7 +270,7 @@ func (m *measures) footageSpan(w *World, s *Server, kind int, on bool) {
 	if on {
 		label := "own"
 		if kind == footCover {
-			label = "covering " + string(s.covering)
+			label = "covering " + string(s.cover.of)
 		}
 		tl.Footage = append(tl.Footage, Span{From: w.now, To: -1, Label: label})
 		*at = len(tl.Footage)

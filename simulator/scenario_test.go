@@ -124,7 +124,8 @@ func TestParseScenarioErrors(t *testing.T) {
 func TestScenarioRoundTrip(t *testing.T) {
 	files, _ := filepath.Glob("scenarios/*.nvrsim")
 	files2, _ := filepath.Glob("testdata/known/*.nvrsim")
-	for _, f := range append(files, files2...) {
+	files3, _ := filepath.Glob("testdata/regress/*.nvrsim")
+	for _, f := range append(append(files, files2...), files3...) {
 		a, err := ParseScenarioFile(f)
 		if err != nil {
 			t.Fatal(err)

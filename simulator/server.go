@@ -28,7 +28,8 @@ var (
 type footage struct {
 	on, pending bool
 	gen         uint64
-	cams        []int // camera indexes, as of when it started
+	cams        []int          // camera indexes, as of when it started
+	of          nvrha.ServerID // whose cameras a cover stream records
 }
 
 const (
@@ -339,7 +340,7 @@ func (s *Server) setFootage(kind int, want bool) {
 			s.w.footage(s, kind, f.cams, false)
 		}
 		f.on, f.pending = false, false
-		f.cams = nil
+		f.cams, f.of = nil, ""
 		f.gen++
 		s.deferred[kind] = nil
 	}
@@ -358,7 +359,7 @@ func (s *Server) streamStarts(kind int, gen uint64) {
 	if kind == footOwn {
 		f.cams = s.ownCams
 	} else {
-		f.cams = s.w.cameraIndexes(s.coverIDs)
+		f.cams, f.of = s.w.cameraIndexes(s.coverIDs), s.covering
 	}
 	s.w.footage(s, kind, f.cams, true)
 	for _, m := range s.deferred[kind] {

@@ -293,7 +293,7 @@ func (w *World) footage(s *Server, kind int, cams []int, on bool) {
 		b = append(b, " own"...)
 	} else {
 		b = append(b, " cover "...)
-		b = append(b, s.covering...)
+		b = append(b, s.cover.of...)
 	}
 	if on {
 		b = append(b, " on"...)
