@@ -121,14 +121,6 @@ func (m *Machine) send(o *op, c Command) {
 	m.outbox = append(m.outbox, c)
 }
 
-// fire queues a command nobody waits on.
-func (m *Machine) fire(c Command) {
-	c.ID = m.nextCmdID
-	m.nextCmdID++
-	c.Deadline = m.now.Add(m.cfg.CommandTimeout)
-	m.outbox = append(m.outbox, c)
-}
-
 // failed marks o's command as failed and schedules its retry with capped
 // exponential backoff. Backoff has no jitter: the Machine must be
 // deterministic, and each server's retries are already spread by when its

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,6 +118,7 @@ func runBatch(t *testing.T) *batchResult {
 // TestSeedBatch runs a batch of random worlds under the nemesis with every
 // invariant checked after every event. -sim.seeds N runs more.
 func TestSeedBatch(t *testing.T) {
+	t.Parallel()
 	b := runBatch(t)
 	for _, v := range b.failures {
 		t.Errorf("seed %d: %v", v.Seed, v)
@@ -130,6 +133,7 @@ func TestSeedBatch(t *testing.T) {
 // and every recovery path was taken, so that a fault that silently stops
 // firing is caught.
 func TestEveryFaultFires(t *testing.T) {
+	t.Parallel()
 	b := runBatch(t)
 	for _, k := range FaultKinds() {
 		if b.faults[k] == 0 {
@@ -149,6 +153,7 @@ func TestEveryFaultFires(t *testing.T) {
 // random world) and compares the traces byte for byte, the hashes and the
 // reports; a different seed must give a different trace.
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	run := func(seed uint64) (*Report, []byte) {
 		cfg := batchConfig(seed)
 		cfg.Duration = 5 * time.Minute
@@ -219,6 +224,7 @@ func mustRun(t *testing.T, cfg Config) *Report {
 // TestQuietLANFigures runs the default one-hour group with crashes only and
 // checks the measures are what the defaults promise on a quiet LAN.
 func TestQuietLANFigures(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("half a simulated hour")
 	}
@@ -244,6 +250,18 @@ func TestQuietLANFigures(t *testing.T) {
 // happens (strict: a violation of its invariant; tolerated: recorded), so
 // that a fix is noticed and the tolerance removed.
 func TestKnownIssuesReproduce(t *testing.T) {
+	files, _ := filepath.Glob("testdata/known/*.nvrsim")
+	for _, f := range files {
+		id := strings.TrimSuffix(filepath.Base(f), ".nvrsim")
+		if !slices.ContainsFunc(KnownIssues(), func(k KnownIssue) bool { return k.ID == id }) {
+			t.Errorf("%s reproduces no known issue: a fixed one moves to testdata/regress", f)
+		}
+	}
+	for _, k := range KnownIssues() {
+		if !slices.Contains(tolerated, k.ID) {
+			t.Errorf("known issue %s is not tolerated by the batch tests", k.ID)
+		}
+	}
 	for _, k := range KnownIssues() {
 		t.Run(k.ID, func(t *testing.T) {
 			sc, err := ParseScenarioFile("testdata/known/" + k.ID + ".nvrsim")

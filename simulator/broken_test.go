@@ -49,6 +49,20 @@ func (b *broken) Ready() failover.Ready {
 			if c.Kind != failover.CmdRelease {
 				out.Commands = append(out.Commands, c)
 			}
+		case "release-early":
+			// Break before make: the standby is told to release together
+			// with the resume, not once the recording server records.
+			out.Commands = append(out.Commands, c)
+			if c.Kind == failover.CmdResume {
+				if peer := b.peer(c.Server); peer != "" {
+					out.Commands = append(out.Commands, failover.Command{Kind: failover.CmdRelease, ID: c.ID | 1<<40,
+						Server: peer, Recording: c.Server, Epoch: c.Epoch, Deadline: c.Deadline})
+				}
+			}
+		case "no-stand-down":
+			if c.Kind != failover.CmdStandDown {
+				out.Commands = append(out.Commands, c)
+			}
 		case "lower-epochs":
 			if c.Kind == failover.CmdTakeover && c.Epoch > 1 {
 				c.Epoch--
@@ -77,6 +91,18 @@ func (b *broken) Snapshot() failover.Snapshot {
 		}
 	}
 	return s
+}
+
+// peer returns the server the Machine pairs with id in a takeover, or "".
+func (b *broken) peer(id nvrha.ServerID) nvrha.ServerID {
+	for _, g := range b.Machine.Snapshot().Groups {
+		for _, m := range g.Members {
+			if m.ID == id {
+				return m.Peer
+			}
+		}
+	}
+	return ""
 }
 
 // otherStandby returns a standby of rec's group other than sb.
@@ -172,6 +198,49 @@ func TestBrokenMachineIsCaught(t *testing.T) {
 			}
 			t.Logf("caught: invariant %d at %s: %s", v.Invariant, fmtDur(v.At), v.Detail)
 		})
+	}
+}
+
+// TestBreakBeforeMakeIsCaught: a Machine that tells the standby to release
+// together with the failback's resume, before the recording server (stood
+// down while its disk failed) records again, breaks invariant 7.
+func TestBreakBeforeMakeIsCaught(t *testing.T) {
+	sc, err := ParseScenario(strings.NewReader("duration 2m\ngroups 1\nrecording 2 cameras 4\nstandby 1\n" +
+		"failback hold-down 10s\nat 10s abnormal rec-1 for 20s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Seed: 5}
+	sc.Apply(&cfg)
+	r := mustRun(t, cfg)
+	if r.Recoveries[RecoveryStandDown] == 0 || r.Recoveries[RecoveryFailback] == 0 {
+		t.Fatalf("the real Machine: recoveries %v, want a stand-down and a failback", r.Recoveries)
+	}
+	cfg.Center.WrapMachine = func(m *failover.Machine) Machine { return &broken{Machine: m, mode: "release-early"} }
+	v := smallRun(t, cfg).Violation
+	if v == nil || v.Invariant != 7 || !strings.Contains(v.Detail, "make-before-break") {
+		t.Fatalf("violation %v, want invariant 7 (make-before-break)", v)
+	}
+}
+
+// TestDegradedServerLeftRecordingIsCaught: a Machine that never tells a
+// degraded recording server (abnormal, still recording) to stand down
+// while a standby records its cameras breaks invariant 1.
+func TestDegradedServerLeftRecordingIsCaught(t *testing.T) {
+	sc, err := ParseScenario(strings.NewReader("duration 1m\ngroups 1\nrecording 2 cameras 4\nstandby 1\n" +
+		"at 10s abnormal rec-1 recording for 30s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Seed: 5}
+	sc.Apply(&cfg)
+	if r := mustRun(t, cfg); r.Recoveries[RecoveryStandDown] == 0 {
+		t.Fatalf("the real Machine: recoveries %v, want a stand-down", r.Recoveries)
+	}
+	cfg.Center.WrapMachine = func(m *failover.Machine) Machine { return &broken{Machine: m, mode: "no-stand-down"} }
+	v := smallRun(t, cfg).Violation
+	if v == nil || v.Invariant != 1 || !strings.Contains(v.Detail, "never stood down") {
+		t.Fatalf("violation %v, want invariant 1 (never stood down)", v)
 	}
 }
 

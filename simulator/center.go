@@ -107,6 +107,12 @@ func (c *center) drain() {
 			return
 		}
 		rd := c.m.Ready()
+		if c.restoredReady && rd.State == nil && len(rd.Commands) > 0 {
+			// The restore moved command IDs on; a second crash before that
+			// is persisted would hand the same IDs out again.
+			w.fail(8, "the restored Machine sends commands before it persisted its State")
+			return
+		}
 		if rd.State != nil {
 			c.persist(*rd.State)
 			if w.stopped {
@@ -219,6 +225,12 @@ func itoa(i int) string { return fmt.Sprint(i) }
 // sendCommand puts one of the Machine's commands on the network, after the
 // epoch checks of invariant 3.
 func (w *World) sendCommand(cmd failover.Command) {
+	if cmd.Kind < failover.CmdProbe || cmd.Kind > failover.CmdResume || cmd.Server == "" || cmd.ID == 0 {
+		w.checkMalformed(cmd)
+		if w.stopped {
+			return
+		}
+	}
 	i, ok := w.byID[cmd.Server]
 	if !ok {
 		b := w.tr.start(w.now)
@@ -227,6 +239,7 @@ func (w *World) sendCommand(cmd failover.Command) {
 		w.tr.end(b)
 		return
 	}
+	w.checkCommandID(cmd)
 	w.checkCommandEpoch(cmd)
 	w.stats.messages++
 	w.send(&message{server: i, toServer: true, cmd: cmd, incarnation: w.c.incarnation})

@@ -19,7 +19,7 @@ import (
 // InvariantNames names DESIGN.md's invariants by number; 0 is the Ready
 // loop itself (a Machine that never goes quiet).
 var InvariantNames = [...]string{
-	0: "the Machine's Ready loop terminates",
+	0: "the Machine's Ready loop terminates and its commands are well formed",
 	1: "a recording server is taken over by at most one standby at a time; a standby covers at most one recording server",
 	2: "a standby never covers a server with more license channels than its own; every eligibility rule holds for every member",
 	3: "epochs only grow, per server, across center restarts; a command with a stale epoch changes nothing",
@@ -78,8 +78,17 @@ type checker struct {
 	intents  map[epochKey]*intent
 	persEp   map[nvrha.ServerID]nvrha.Epoch // epochs of the persisted State
 	restores int
-	// failbackEp are the epochs the Machine issued for a failback.
-	failbackEp map[epochKey]bool
+	// failbackEp are the epochs the Machine issued for a failback, and
+	// when each failback started.
+	failbackEp map[epochKey]time.Duration
+
+	// known issue resume-retry-empty: recording servers whose failback
+	// is stuck, with the failback's epoch
+	stuck map[nvrha.ServerID]nvrha.Epoch
+
+	// invariant 8: the newest command ID sent by an earlier incarnation of
+	// the center, and by the current one
+	idBefore, idNow uint64
 
 	// invariant 2: takeovers started in the current event
 	started []failover.Event
@@ -101,6 +110,7 @@ type checker struct {
 	checks   uint64
 	orphans  map[nvrha.ServerID]bool
 	unwanted map[int]time.Duration // standby index -> since when it records unwanted
+	fighting map[int]time.Duration // recording index -> since when it records beside its standby
 }
 
 type epochKey struct {
@@ -130,11 +140,13 @@ func (c *checker) init(w *World) {
 	c.settle = c.detect + c.fence + fc.InventoryInterval + 5*time.Second
 	c.maxSent = map[nvrha.ServerID]nvrha.Epoch{}
 	c.intents = map[epochKey]*intent{}
-	c.failbackEp = map[epochKey]bool{}
+	c.failbackEp = map[epochKey]time.Duration{}
 	c.persEp = map[nvrha.ServerID]nvrha.Epoch{}
 	c.downs = map[nvrha.ServerID][]time.Duration{}
 	c.orphans = map[nvrha.ServerID]bool{}
 	c.unwanted = map[int]time.Duration{}
+	c.fighting = map[int]time.Duration{}
+	c.stuck = map[nvrha.ServerID]nvrha.Epoch{}
 	c.settledAt = -1
 }
 
@@ -539,6 +551,22 @@ func (w *World) calmSince(i int) time.Duration {
 	return max(s.disturbedAt, s.adminAt)
 }
 
+// linkCalmSince is calmSince for a server that is up but abnormal: since
+// when its link and control plane have been calm (no long pause, cut,
+// burst, lost message or admin operation), or now.
+func (w *World) linkCalmSince(i int) time.Duration {
+	s := w.servers[i]
+	if s.crashed || (s.paused && s.pauseUntil-w.now > 0 && s.pausedLong) || w.links[i].cutIn > 0 || w.links[i].cutOut > 0 {
+		return w.now
+	}
+	for j := range w.bursts {
+		if w.bursts[j].until > w.now && w.bursts[j].covers(i) {
+			return w.now
+		}
+	}
+	return max(s.disturbedAt, s.adminAt)
+}
+
 // checkTimed checks, at every tick, the invariants that bound how long
 // something may take: invariant 1's liveness half (a standby the center no
 // longer counts as a peer stops recording once it can be told to),
@@ -587,6 +615,28 @@ func (w *World) checkTimed() {
 			return
 		}
 	}
+	// Invariant 1, liveness: an abnormal recording server that still
+	// records (degraded) while a standby has taken its cameras over is
+	// stood down once it can be told to, so that it does not fight the
+	// standby for them.
+	for i, r := range w.servers {
+		if r.role != failover.RoleRecording || !r.abnormal || r.crashed || !r.own.on ||
+			peer[r.spec.ID].Recording != status.RecordingAbnormalProtected {
+			delete(c.fighting, i)
+			continue
+		}
+		since, ok := c.fighting[i]
+		if !ok {
+			since = w.now
+			c.fighting[i] = since
+		}
+		from := max(since, w.linkCalmSince(i), centerCalm)
+		if w.now-from > c.fence {
+			w.fail(1, fmt.Sprintf("%s answers abnormal and still records its cameras %s after %s took them over: it was never stood down",
+				r.spec.ID, fmtDur(w.now-from), peer[r.spec.ID].Peer))
+			return
+		}
+	}
 	// Invariant 4: a failed recording server with a calm, free, fitting
 	// standby is taken over in time.
 	for _, r := range w.servers {
@@ -631,7 +681,9 @@ func (w *World) checkTimed() {
 		if peer[r.spec.ID].Peer != "" {
 			continue
 		}
-		from := max(w.calmSince(ri), centerCalm, r.adminAt, r.group.changedAt)
+		// Counted from when the Machine last had a standby on it: a
+		// takeover that ends without a failback owes it a resume from then.
+		from := max(w.calmSince(ri), centerCalm, r.adminAt, r.group.changedAt, r.peeredAt)
 		if w.now-from <= c.detect+c.fence+w.cfg.Servers.StreamStart {
 			continue
 		}
@@ -639,10 +691,14 @@ func (w *World) checkTimed() {
 			r.spec.ID, fmtDur(from), r.stoodDown))
 		return
 	}
-	// Remember when each standby was last busy, in either view.
+	// Remember when each standby was last busy, in either view, and when
+	// each recording server last had a standby in the Machine's view.
 	for _, s := range w.servers {
-		if s.role == failover.RoleStandby && (s.covering != "" || peer[s.spec.ID].Peer != "") {
+		switch {
+		case s.role == failover.RoleStandby && (s.covering != "" || peer[s.spec.ID].Peer != ""):
 			s.lastBusy = w.now
+		case s.role == failover.RoleRecording && peer[s.spec.ID].Peer != "":
+			s.peeredAt = w.now
 		}
 	}
 }
@@ -705,7 +761,7 @@ func (w *World) checkEvent(e failover.Event) {
 	case failover.EventTakeoverSucceeded, failover.EventFailbackCompleted:
 		c.holders = append(c.holders, e)
 	case failover.EventFailbackStarted:
-		c.failbackEp[epochKey{e.Server, e.Epoch}] = true
+		c.failbackEp[epochKey{e.Server, e.Epoch}] = w.now
 	case failover.EventServerDown:
 		c.downs[e.Server] = append(c.downs[e.Server], w.now)
 		if i, ok := w.byID[e.Server]; ok {
@@ -759,6 +815,9 @@ func (w *World) checkEnd() {
 			}
 			switch {
 			case !s.down() && w.cfg.Center.Failover.Failback.Mode == failover.FailbackAutomatic && ms.Peer != "":
+				if w.stuckFailback(ms.ID) {
+					continue // tolerated known issue, recorded when its empty command left
+				}
 				w.fail(7, fmt.Sprintf("%s is healthy but still taken over by %s after settling", ms.ID, ms.Peer))
 				return
 			case !s.down() && !s.recordsAllOwn() && ms.Peer == "":
@@ -820,6 +879,67 @@ func (w *World) checkLedger() {
 	}
 }
 
+// checkMalformed checks invariant 0 on a command that has no valid kind,
+// server or ID: the Machine never sends one. The known issue's signature:
+// an empty command while a failback's acknowledged resume waits for a
+// probe that shows the footage; each such failback is noted as stuck.
+func (w *World) checkMalformed(cmd failover.Command) {
+	detail := fmt.Sprintf("the Machine sent a malformed command: %+v", cmd)
+	var stuck []failover.TakeoverState
+	if cmd.Kind == 0 && cmd.Server == "" && cmd.Epoch == 0 {
+		for _, t := range w.c.m.State().Takeovers {
+			in := w.chk.intents[epochKey{t.Recording, t.Epoch}]
+			r := w.Server(t.Recording)
+			if t.Phase == failover.PhaseResuming && in != nil && in.resume && r != nil && r.Newest(t.Recording) >= t.Epoch {
+				stuck = append(stuck, t)
+			}
+		}
+	}
+	for _, t := range stuck {
+		if !w.knownIssue(IssueResumeRetryEmpty, fmt.Sprint(t.Recording, t.Epoch),
+			fmt.Sprintf("%s; %s's failback (epoch %d) waits for its footage and will never release %s", detail, t.Recording, t.Epoch, t.Standby)) {
+			break
+		}
+		w.chk.stuck[t.Recording] = t.Epoch
+	}
+	if len(stuck) == 0 || w.chk.stuck[stuck[0].Recording] != stuck[0].Epoch {
+		w.fail(0, detail)
+	}
+}
+
+// stuckFailback reports whether rec's takeover is a failback the known
+// issue resume-retry-empty left stuck (tolerated).
+func (w *World) stuckFailback(rec nvrha.ServerID) bool {
+	e, ok := w.chk.stuck[rec]
+	if !ok || !w.c.up {
+		return false
+	}
+	for _, t := range w.c.m.State().Takeovers {
+		if t.Recording == rec {
+			return t.Phase == failover.PhaseResuming && t.Epoch == e
+		}
+	}
+	return false
+}
+
+func isFailback(eps map[epochKey]time.Duration, k epochKey) bool {
+	_, ok := eps[k]
+	return ok
+}
+
+// checkCommandID checks invariant 8 on every command sent: its ID was
+// never used by an earlier incarnation of the center, so that a late answer
+// from before a restart is never taken for the answer to a new command.
+func (w *World) checkCommandID(cmd failover.Command) {
+	c := &w.chk
+	if cmd.ID <= c.idBefore {
+		w.fail(8, fmt.Sprintf("%s has ID %d, but IDs up to %d were sent before the center restarted: a late answer could be taken for its own",
+			cmd, cmd.ID, c.idBefore))
+		return
+	}
+	c.idNow = max(c.idNow, cmd.ID)
+}
+
 // checkCommandEpoch checks invariant 3 on every command sent: its epoch
 // was persisted before it left, and no epoch serves two conflicting
 // changes of who records a recording server's cameras.
@@ -846,10 +966,11 @@ func (w *World) checkCommandEpoch(cmd failover.Command) {
 		c.intents[k] = in
 	}
 	conflict := ""
-	// The known issue's signature: a takeover or stand-down under the epoch
-	// of a failback whose resume left and whose release never did.
-	abortedFailback := (cmd.Kind == failover.CmdTakeover || cmd.Kind == failover.CmdStandDown) &&
-		c.failbackEp[k] && in.resume && in.release == "" && in.takeover == "" && !in.standDown
+	// The known issue's signature: a takeover (by the one standby ever
+	// ordered under it) or a stand-down under the epoch of a failback whose
+	// resume left and whose release never did.
+	abortedFailback := isFailback(c.failbackEp, k) && in.resume && in.release == "" &&
+		(cmd.Kind == failover.CmdStandDown || cmd.Kind == failover.CmdTakeover && (in.takeover == "" || in.takeover == cmd.Server))
 	switch cmd.Kind {
 	case failover.CmdTakeover:
 		switch {
@@ -910,11 +1031,31 @@ func (w *World) noteDelivery(s *Server, cmd failover.Command, res failover.Resul
 		if in := w.chk.intents[epochKey{cmd.Recording, cmd.Epoch}]; in != nil && !in.resume && before.covering == cmd.Recording {
 			w.recoveries[RecoveryFenceOff]++
 		}
+		w.checkMakeBeforeBreak(s, cmd, before)
 	case failover.CmdStandDown:
 		if !before.stoodDown {
 			w.recoveries[RecoveryStandDown]++
 		}
 	}
+}
+
+// checkMakeBeforeBreak checks, when a standby carries out a failback's
+// release, that the recording server records its cameras already (the
+// release follows a probe that showed its footage flowing), unless it was
+// disturbed since the failback started: a failback breaks nothing
+// (invariant 7: a recording server no standby covers records its cameras).
+func (w *World) checkMakeBeforeBreak(sb *Server, cmd failover.Command, before serverState) {
+	started, ok := w.chk.failbackEp[epochKey{cmd.Recording, cmd.Epoch}]
+	ri, known := w.byID[cmd.Recording]
+	if !ok || !known || before.covering != cmd.Recording || !before.coverOn {
+		return
+	}
+	r := w.servers[ri]
+	if r.own.on || r.down() || w.calmSince(ri) > started {
+		return
+	}
+	w.fail(7, fmt.Sprintf("%s released %s's cameras for the failback that started at %s, but %s does not record them (make-before-break)",
+		sb.spec.ID, cmd.Recording, fmtDur(started), cmd.Recording))
 }
 
 // checkPersisted checks invariant 8 on every State persisted: the ledger
@@ -1003,6 +1144,11 @@ func (w *World) checkRestored(st failover.State) {
 			w.fail(8, "the restored Machine's State differs from the persisted one:\n  restored:  "+a+"\n  persisted: "+b)
 			return
 		}
+	}
+	c.idBefore = max(c.idBefore, c.idNow)
+	if next := w.c.m.State().NextCommandID; next <= c.idBefore {
+		w.fail(8, fmt.Sprintf("the restored Machine's next command ID is %d, but IDs up to %d were sent before the restart", next, c.idBefore))
+		return
 	}
 	for _, s := range w.servers {
 		if e := w.c.m.Epoch(s.spec.ID); e < c.maxSent[s.spec.ID] {

@@ -60,7 +60,9 @@
 //     pause ends; footage keeps flowing (the hang is the control plane's).
 //     Abnormal (a failed disk): the server answers probes "unhealthy",
 //     records nothing, refuses takeovers, and refuses to resume while stood
-//     down.
+//     down. Degraded (abnormal ... recording: a failing disk that still
+//     takes writes): the same, but its footage flows on until it is stood
+//     down, and its probes say so (Recording).
 //   - Recording spaces fill up (no empty space: takeovers are refused,
 //     probes and inventories say so) and free up. License channels change;
 //     the center learns the new facts from its inventory commands. A standby
@@ -138,7 +140,8 @@
 //
 //	crash <servers> [for <t>]          restart <servers>
 //	pause <servers> for <t>
-//	abnormal <servers> [for <t>]       recover <servers>
+//	abnormal <servers> [recording] [for <t>]   recover <servers>
+//	                                   (recording: degraded, it records until stood down)
 //	partition <servers> [in|out] [for <t>]   heal <servers> [in|out]
 //	                                   (in: center to server cut; out: server to center)
 //	loss <p> [<servers>] for <t>       delay <t> [<servers>] for <t>
@@ -195,7 +198,10 @@
 //     ground truth allows, and only allows, the window before a fenced-off
 //     standby gets its release; make-before-break failback (the recording
 //     server resumes while the standby still records) is no overlap of two
-//     standbys at all.
+//     standbys at all. Likewise a degraded recording server (abnormal, still
+//     recording) that the Machine shows "Abnormal, protected" stops
+//     recording within the release budget of its link being calm: it is
+//     stood down rather than left to fight the standby for its cameras.
 //  2. License and eligibility. At every takeover start (Machine view): the
 //     standby has at least the recording server's license channels (in the
 //     snapshot and in the persisted facts), and is enabled, protected, up,
@@ -245,16 +251,23 @@
 //     (with automatic failback) is not taken over, and every "Abnormal,
 //     protected" server's standby records its cameras. At every tick, a
 //     healthy recording server that no standby covers records its own
-//     cameras within detection + release + stream start of being calm.
+//     cameras within detection + release + stream start of being calm and
+//     of the Machine's last standby on it.
+//     Failback is make-before-break: when a standby carries out a
+//     failback's release, its recording server records already, unless it
+//     was disturbed since the failback started.
 //  8. Nothing acknowledged is lost. After every Machine call the groups,
 //     members, roles, enabled switches and protection switches the Machine
 //     reports are exactly those of the admin operations it acknowledged.
 //     Every persisted ledger extends the previous one (intervals appended,
 //     open ones closed, the oldest dropped past the limit). At a crash the
-//     persisted State holds everything the live Machine holds (but the next
-//     command ID and a takeover's confirmation, which a re-order may flip;
-//     owed orders: every one the live Machine owes is persisted); at the
-//     restart the restored Machine's State equals the persisted one. After a
+//     persisted State holds everything the live Machine holds, takeover
+//     phases included (but the next command ID; owed orders: every one the
+//     live Machine owes is persisted); at the restart the restored
+//     Machine's State equals the persisted one, and its first Ready that
+//     sends commands persists its State first. No command ID is sent by
+//     two incarnations of the center, so that a late answer from before a
+//     restart is never taken for a new command's. After a
 //     confirmed takeover or a failback the ledger names the new holder; at
 //     the end every stretch a standby recorded under a confirmed takeover is
 //     found by HoldersAt.
@@ -265,7 +278,9 @@
 // signature are listed by [KnownIssues]. They are violations like any other
 // unless Config.Tolerate names them; then they are counted in
 // Report.KnownIssues and the run goes on. The batch tests tolerate them, and
-// TestKnownIssuesReproduce fails as soon as one no longer reproduces.
+// TestKnownIssuesReproduce fails as soon as one no longer reproduces. Each
+// has a scenario in testdata/known; fixed defects keep theirs in
+// testdata/regress, where TestRegressions asserts the fixed behaviour.
 //
 // # Measures
 //
@@ -278,8 +293,9 @@
 // footage the camera lost in the incident. Report.Detect, Takeover and
 // GapPerCamera summarise the incidents in which the server in fact lost
 // footage (p50, p90, p99, max). A false takeover is one of a server that was
-// recording all its cameras when it started; an unexplained one had no fault
-// and no network trouble to explain it. A flap is a takeover within the flap
+// healthy and recording all its cameras when it started; an unexplained one
+// had no fault and no network trouble (not even a lost message) to explain
+// it. A flap is a takeover within the flap
 // window of the same server's previous failback. Availability is the share
 // of camera-time recorded. The report also carries every server's status,
 // footage and fault timeline, every takeover with its outcome, and the gap

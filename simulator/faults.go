@@ -21,7 +21,7 @@ const (
 	FaultCrash              FaultKind = "crash"                      // a server crashes and restarts
 	FaultPauseShort         FaultKind = "pause-short"                // a server hangs for less than the acceptable pause
 	FaultPauseLong          FaultKind = "pause-long"                 // a server hangs for longer
-	FaultAbnormal           FaultKind = "abnormal"                   // a server's disk fails: it answers unhealthy and records nothing
+	FaultAbnormal           FaultKind = "abnormal"                   // a server's disk fails: it answers unhealthy and records nothing (or, degraded, records on)
 	FaultPartition          FaultKind = "partition"                  // center and one server cut both ways
 	FaultPartitionOneWay    FaultKind = "partition-one-way"          // center->server or server->center cut
 	FaultPartitionMulti     FaultKind = "partition-multi"            // several servers cut at once
@@ -96,7 +96,8 @@ type Action struct {
 	Up    time.Duration `json:"up,omitempty"`
 	Times int           `json:"times,omitempty"`
 	// Mode is "in" or "out" (one-way partition), "on" or "off"
-	// (protection), "force" (remove), or a group reference (add ... to g2).
+	// (protection), "force" (remove), "recording" (abnormal, degraded), or
+	// a group reference (add ... to g2).
 	Mode string `json:"mode,omitempty"`
 	// Text is the expected status label of expect-status.
 	Text string `json:"text,omitempty"`
@@ -151,7 +152,7 @@ func undoOf(a *Action) *Action {
 	case "crash":
 		u.Verb = "restart"
 	case "abnormal":
-		u.Verb = "recover"
+		u.Verb, u.Mode = "recover", ""
 	case "partition":
 		u.Verb = "heal"
 	case "loss", "delay":
@@ -355,6 +356,7 @@ func (w *World) do(a *Action) {
 				continue
 			}
 			s.abnormal = a.Verb == "abnormal"
+			s.degraded = s.abnormal && a.Mode == "recording"
 			if s.abnormal {
 				s.failedSince = w.now
 				w.meas.faultStarts(w, i, FaultAbnormal)

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"fmt"
 	"html/template"
@@ -151,6 +152,7 @@ type hvBars struct {
 	Height hvPx
 	Bars   []hvBar
 	Empty  bool
+	Absent string
 }
 
 type hvBar struct {
@@ -181,7 +183,6 @@ type hvText struct {
 type hvTimeline struct {
 	Width, Height hvPx
 	PlotX, PlotW  hvPx
-	AxisY         hvPx
 	Ticks         []hvLine
 	TickLabels    []hvText
 	Shades        []hvRect
@@ -189,6 +190,7 @@ type hvTimeline struct {
 	Groups        []hvText
 	Rows          []hvRow
 	Outlines      []hvRect
+	OutlineLabels []hvText
 	Links         []hvLine
 	Dots          []hvRect
 	Marks         []hvLine
@@ -240,16 +242,16 @@ type hvHist struct {
 }
 
 type hvIncident struct {
-	ID                            int
-	Server, Group, Faults         string
-	Start, End, Detect, Takeover  string
-	Standby, Failback             string
-	GapMax, GapMean, GapTotal     string
-	Notes                         []string
-	Class                         string
-	BarW, MeanX                   hvPx
-	BarTitle                      string
-	Lost                          bool
+	ID                           int
+	Server, Group, Faults        string
+	Start, End, Detect, Takeover string
+	Standby, Failback            string
+	GapMax, GapMean, GapTotal    string
+	Notes                        []string
+	Class                        string
+	BarW, MeanX                  hvPx
+	BarTitle                     string
+	Lost                         bool
 }
 
 type hvTakeover struct {
@@ -319,9 +321,13 @@ func newHTMLView(r *Report) *hvView {
 	for i := range all {
 		all[i] = i
 	}
-	v.Timeline = htmlTimeline(r, all, 0, span, nil)
+	var marks []hvInstant
+	if x := r.Violation; x != nil {
+		marks = append(marks, hvInstant{At: x.At, Label: fmt.Sprintf("invariant %d violated", x.Invariant), Class: "m-detect"})
+	}
+	v.Timeline = htmlTimeline(r, all, 0, span, marks)
 	v.Legend = htmlLegend()
-	v.CloseUps = htmlCloseUps(r, 3)
+	v.CloseUps = htmlCloseUps(r)
 	gaps, complete := r.CameraGaps()
 	v.CameraGaps = htmlHistogram("Footage lost per camera per incident",
 		"every camera of every incident in which its server lost footage; a camera the standby kept recording counts 0",
@@ -456,7 +462,7 @@ func htmlCards(r *Report) []hvCard {
 		{Label: "incidents", Value: strconv.Itoa(len(r.Incidents)), Sub: fmt.Sprintf("%d lost footage", lost)},
 		{Label: "takeovers", Value: strconv.Itoa(r.TakeoversStarted), Sub: fmt.Sprintf("%d confirmed", r.TakeoversConfirmed)},
 		fals,
-		{Label: "flaps", Value: strconv.Itoa(r.Flaps), Sub: fmt.Sprintf("%d center restarts", r.CenterRestarts)},
+		{Label: "flaps", Value: strconv.Itoa(r.Flaps), Sub: htmlCount(r.CenterRestarts, "center restart", "center restarts")},
 	}
 }
 
@@ -518,8 +524,13 @@ func htmlCountBars[K ~string](title string, counts map[K]int, order []K) hvBars 
 	}
 	slices.Sort(keys[len(order):])
 	y := 4.0
+	var absent []string
 	for _, k := range keys {
 		n := counts[k]
+		if n == 0 {
+			absent = append(absent, string(k))
+			continue
+		}
 		w := 0.0
 		if top > 0 {
 			w = 250 * float64(n) / float64(top)
@@ -530,6 +541,7 @@ func htmlCountBars[K ~string](title string, counts map[K]int, order []K) hvBars 
 	}
 	b.Height = hvPx(y + 4)
 	b.Empty = top == 0
+	b.Absent = strings.Join(absent, ", ")
 	return b
 }
 
@@ -555,7 +567,7 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 	multi := len(r.World.Groups) > 1
 	for n, i := range rows {
 		tl := r.Servers[i]
-		if tl.Group != group && (multi || n == 0) && len(rows) > 3 {
+		if tl.Group != group && (multi || n == 0) && len(rows) == len(r.Servers) {
 			group = tl.Group
 			t.Groups = append(t.Groups, hvText{X: 4, Y: hvPx(y + 14), Text: htmlGroupName(tl.Group), Class: "grp"})
 			y += hvGroupH
@@ -650,11 +662,16 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 		x0, x1 := x(tk.From), x(tk.To)
 		w := math.Max(x1-x0, 1.5)
 		for _, yy := range []struct {
-			y  float64
-			ok bool
-		}{{ry, ok1}, {sy, ok2}} {
-			if yy.ok {
-				t.Outlines = append(t.Outlines, hvRect{X: hvPx(x0), Y: hvPx(yy.y + hvBandY - 1), W: hvPx(w), H: hvBandH + 2, Class: "tk " + cls, Title: title})
+			y     float64
+			ok    bool
+			label string
+		}{{ry, ok1, "taken over by " + string(tk.Standby)}, {sy, ok2, "covers " + string(tk.Recording)}} {
+			if !yy.ok {
+				continue
+			}
+			t.Outlines = append(t.Outlines, hvRect{X: hvPx(x0), Y: hvPx(yy.y + hvBandY - 1), W: hvPx(w), H: hvBandH + 2, Class: "tk " + cls, Title: title})
+			if lx0, lx1 := math.Max(x0, float64(t.PlotX)), math.Min(x1, float64(t.PlotX+t.PlotW)); lx1-lx0 > 6.2*float64(len(yy.label))+10 {
+				t.OutlineLabels = append(t.OutlineLabels, hvText{X: hvPx(lx0 + 5), Y: hvPx(yy.y + hvBandY + hvBandH - 3.5), Text: yy.label, Class: "tk-l"})
 			}
 		}
 		if ok1 && ok2 && tk.From >= from {
@@ -664,7 +681,10 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 			t.Dots = append(t.Dots, hvRect{X: hvPx(x0 - 2.5), Y: hvPx(y2 - 2.5), W: 5, H: 5, Class: "dot " + cls, Title: title})
 		}
 	}
-	// Center outages shade every row.
+	// Center outages shade every row. With marks, their labels go with
+	// the marks' so that none runs into another.
+	marks = slices.Clone(marks)
+	lastLabel := -1e9
 	for _, c := range r.CenterDown {
 		if c.To < from || c.From > to {
 			continue
@@ -672,29 +692,46 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 		x0, x1 := x(c.From), x(c.To)
 		t.Shades = append(t.Shades, hvRect{X: hvPx(x0), Y: hvPx(top), W: hvPx(math.Max(x1-x0, 2)), H: hvPx(bottom - top), Class: "cdown",
 			Title: fmt.Sprintf("center down %s – %s (%s): no status, no decision", htmlDur(c.From), htmlDur(c.To), htmlDur(c.To-c.From))})
-		t.ShadeLabels = append(t.ShadeLabels, hvText{X: hvPx((x0 + x1) / 2), Y: hvPx(top - 3), Text: "center down", Class: "cdown-l", Anchor: "middle"})
+		if len(marks) > 0 {
+			if c.From >= from {
+				marks = append(marks, hvInstant{At: c.From, Label: "center down", Class: "m-cdown"})
+			}
+		} else if mid := (x0 + x1) / 2; mid-lastLabel > 80 {
+			t.ShadeLabels = append(t.ShadeLabels, hvText{X: hvPx(mid), Y: hvPx(top - 3), Text: "center down", Class: "cdown-l", Anchor: "middle"})
+			lastLabel = mid
+		}
 	}
 	// The time axis.
-	t.AxisY = hvPx(hvAxisH - 8)
 	step := htmlTickStep(to - from)
 	first := (from + step - 1) / step * step
 	for d := first; d <= to; d += step {
 		xx := hvPx(x(d))
 		t.Ticks = append(t.Ticks, hvLine{X1: xx, Y1: hvPx(hvAxisH - 6), X2: xx, Y2: hvPx(bottom), Class: "tick"})
 		anchor := "middle"
+		if float64(xx) > float64(t.Width)-30 {
+			anchor = "end"
+		}
 		if d == from {
 			anchor = "start"
 		}
 		t.TickLabels = append(t.TickLabels, hvText{X: xx, Y: hvPx(hvAxisH - 10), Text: htmlTick(d, step), Class: "tl", Anchor: anchor})
 	}
+	slices.SortStableFunc(marks, func(a, b hvInstant) int { return cmp.Compare(a.At, b.At) })
+	lastMark := -1e9
 	for _, m := range marks {
 		if m.At < from || m.At > to {
 			continue
 		}
-		xx := hvPx(x(m.At))
-		t.Marks = append(t.Marks, hvLine{X1: xx, Y1: hvPx(top - 22), X2: xx, Y2: hvPx(bottom), Class: "mark " + m.Class, Title: m.Label + " at " + htmlDur(m.At)})
-		t.MarkLabels = append(t.MarkLabels, hvText{X: xx + 3, Y: hvPx(top - 14), Text: m.Label, Class: "mark-l " + m.Class, Anchor: "start"})
+		xx := x(m.At)
+		t.Marks = append(t.Marks, hvLine{X1: hvPx(xx), Y1: hvPx(top - 22), X2: hvPx(xx), Y2: hvPx(bottom), Class: "mark " + m.Class, Title: m.Label + " at " + htmlDur(m.At)})
+		if n := len(t.MarkLabels); n > 0 && xx-lastMark < 6 {
+			t.MarkLabels[n-1].Text += " · " + m.Label
+			continue
+		}
+		t.MarkLabels = append(t.MarkLabels, hvText{X: hvPx(xx), Y: hvPx(top - 14), Text: m.Label, Class: "mark-l " + m.Class, Anchor: "start"})
+		lastMark = xx
 	}
+	htmlSpreadMarks(&t, top)
 	t.Height = hvPx(bottom + 4)
 	return t
 }
@@ -705,30 +742,70 @@ type hvInstant struct {
 	Class string
 }
 
-func htmlCloseUps(r *Report, n int) []hvCloseUp {
-	var cand []Incident
+// htmlCloseUps picks up to three incidents to show up close: the one that
+// lost the most footage, a typical takeover (the one whose gap is nearest
+// the median gap per camera) and the next worst of another kind.
+func htmlCloseUps(r *Report) []hvCloseUp {
+	type pick struct {
+		inc Incident
+		why string
+	}
+	var picks []pick
+	taken := map[int]bool{}
+	var worst []Incident
 	for _, inc := range r.Incidents {
-		if inc.LostFootage || inc.TakenOver {
-			cand = append(cand, inc)
+		if inc.LostFootage {
+			worst = append(worst, inc)
 		}
 	}
-	slices.SortStableFunc(cand, func(a, b Incident) int {
-		if a.GapMax != b.GapMax {
-			if a.GapMax > b.GapMax {
-				return -1
-			}
+	slices.SortStableFunc(worst, func(a, b Incident) int {
+		switch {
+		case a.GapMax > b.GapMax:
+			return -1
+		case a.GapMax < b.GapMax:
 			return 1
 		}
 		return a.ID - b.ID
 	})
-	cand = cand[:min(n, len(cand))]
-	slices.SortFunc(cand, func(a, b Incident) int { return a.ID - b.ID })
+	if len(worst) > 0 {
+		picks = append(picks, pick{worst[0], "the incident that lost the most footage"})
+		taken[worst[0].ID] = true
+	}
+	best := -1
+	for k, inc := range r.Incidents {
+		if taken[inc.ID] || !inc.LostFootage || !inc.TakenOver {
+			continue
+		}
+		if best < 0 || htmlAbs(inc.GapMax-r.GapPerCamera.P50) < htmlAbs(r.Incidents[best].GapMax-r.GapPerCamera.P50) {
+			best = k
+		}
+	}
+	if best >= 0 {
+		picks = append(picks, pick{r.Incidents[best], "a typical takeover"})
+		taken[r.Incidents[best].ID] = true
+	}
+	for pass := range 2 {
+		for _, inc := range worst {
+			if len(picks) == 3 {
+				break
+			}
+			if taken[inc.ID] {
+				continue
+			}
+			if pass == 0 && slices.ContainsFunc(picks, func(p pick) bool { return slices.Equal(p.inc.Faults, inc.Faults) }) {
+				continue
+			}
+			picks = append(picks, pick{inc, "the next worst"})
+			taken[inc.ID] = true
+		}
+	}
 	idx := map[nvrha.ServerID]int{}
 	for i, s := range r.Servers {
 		idx[s.ID] = i
 	}
 	var out []hvCloseUp
-	for _, inc := range cand {
+	for _, p := range picks {
+		inc := p.inc
 		from := inc.Start - 5*time.Second
 		to := inc.Closed + 5*time.Second
 		if inc.Closed-inc.Start > 10*time.Minute {
@@ -738,6 +815,11 @@ func htmlCloseUps(r *Report, n int) []hvCloseUp {
 		rows := []int{}
 		if i, ok := idx[inc.Server]; ok {
 			rows = append(rows, i)
+		}
+		for i, s := range r.Servers {
+			if s.Group == inc.Group && s.Role == "standby" && !slices.Contains(rows, i) {
+				rows = append(rows, i)
+			}
 		}
 		for _, tk := range r.TakeoverSpans {
 			if tk.Recording == inc.Server && tk.To >= inc.Start && tk.From <= inc.Closed {
@@ -759,33 +841,31 @@ func htmlCloseUps(r *Report, n int) []hvCloseUp {
 		if inc.FailedBack {
 			marks = append(marks, hvInstant{At: inc.End + inc.Failback, Label: "failed back +" + htmlSec(inc.Failback), Class: "m-back"})
 		}
-		// Keep labels apart: alternate sides only where they crowd.
-		slices.SortStableFunc(marks, func(a, b hvInstant) int { return int((a.At - b.At) / time.Microsecond) })
 		faults := make([]string, len(inc.Faults))
 		for i, f := range inc.Faults {
 			faults[i] = string(f)
 		}
 		c := hvCloseUp{
-			Title: fmt.Sprintf("Incident %d: %s, %s at %s", inc.ID, inc.Server, strings.Join(faults, " + "), htmlDur(inc.Start)),
+			Title: fmt.Sprintf("Incident %d, %s: %s, %s at %s", inc.ID, p.why, inc.Server, strings.Join(faults, " + "), htmlDur(inc.Start)),
 			Sub: fmt.Sprintf("%s of footage lost per camera at most (%s on average); showing %s – %s",
 				htmlSec(inc.GapMax), htmlSec(inc.GapMean), htmlDur(from), htmlDur(to)),
 			Timeline: htmlTimeline(r, rows, from, to, marks),
 		}
-		htmlSpreadMarks(&c.Timeline)
 		out = append(out, c)
 	}
 	return out
 }
 
-// htmlSpreadMarks moves mark labels that would overlap onto a second line,
-// and to the left of their mark when that keeps them apart.
-func htmlSpreadMarks(t *hvTimeline) {
-	const charW = 5.6
+// htmlSpreadMarks places the mark labels, each at its mark's x, to the
+// right of it or else to the left, on the first of two lines where it does
+// not run into the label before it.
+func htmlSpreadMarks(t *hvTimeline, top float64) {
+	const charW = 5.9
 	lastEnd := []float64{-1e9, -1e9}
 	for k := range t.MarkLabels {
 		l := &t.MarkLabels[k]
-		w := charW * float64(len(l.Text))
-		x := float64(t.Marks[k].X1)
+		x := float64(l.X)
+		w := charW * float64(len([]rune(l.Text)))
 		placed := false
 		for line := 0; line < 2 && !placed; line++ {
 			for _, side := range []string{"start", "end"} {
@@ -793,22 +873,21 @@ func htmlSpreadMarks(t *hvTimeline) {
 				if side == "end" {
 					x0 = x - 3 - w
 				}
-				if x0 >= lastEnd[line]+4 && x0+w <= float64(t.Width) && x0 >= float64(t.PlotX)-hvLabelW+4 {
-					l.Anchor = side
-					l.X = hvPx(x + 3)
-					if side == "end" {
-						l.X = hvPx(x - 3)
-					}
-					l.Y = hvPx(float64(t.Marks[k].Y1) + 8 + 11*float64(line))
-					lastEnd[line] = x0 + w
-					placed = true
-					break
+				if x0 < lastEnd[line]+6 || x0+w > float64(t.Width) || x0 < 4 {
+					continue
 				}
+				l.Anchor, l.X = side, hvPx(x+3)
+				if side == "end" {
+					l.X = hvPx(x - 3)
+				}
+				l.Y = hvPx(top - 14 + 11*float64(line))
+				lastEnd[line] = x0 + w
+				placed = true
+				break
 			}
 		}
 		if !placed {
-			l.Anchor, l.X = "start", hvPx(x+3)
-			l.Y = hvPx(float64(t.Marks[k].Y1) + 8)
+			l.Anchor, l.X, l.Y = "start", hvPx(x+3), hvPx(top-3)
 			lastEnd[1] = x + 3 + w
 		}
 	}
@@ -858,8 +937,8 @@ func htmlHistogram(title, sub string, series []hvSeries, s Stats) hvHist {
 	}
 	bins := int(d1-d0) * perDecade
 	zeroW := 14.0
-	plotX := float64(h.PlotX) + zeroW + 8
-	plotW := float64(h.PlotW) - zeroW - 8
+	plotX := float64(h.PlotX) + zeroW + 18
+	plotW := float64(h.PlotW) - zeroW - 18
 	bw := plotW / float64(bins)
 	pos := func(sec float64) float64 {
 		return plotX + plotW*(math.Log10(sec)-d0)/(d1-d0)
@@ -1020,7 +1099,7 @@ func htmlIncidents(r *Report) []hvIncident {
 			h.Notes = append(h.Notes, fmt.Sprintf("%d takeovers", inc.Takeovers))
 		}
 		if inc.Flaps > 0 {
-			h.Notes = append(h.Notes, fmt.Sprintf("%d flaps", inc.Flaps))
+			h.Notes = append(h.Notes, htmlCount(inc.Flaps, "flap", "flaps"))
 		}
 		if !inc.LostFootage {
 			h.Notes = append(h.Notes, "kept recording")
@@ -1188,4 +1267,18 @@ func htmlInt(n int64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+func htmlAbs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+func htmlCount(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

@@ -18,17 +18,6 @@ type KnownIssue struct {
 	Detail      string        `json:"detail"`
 }
 
-// IDs of known issues the Machine has since fixed. They are no longer in
-// KnownIssues and no check tolerates them: a Config that still lists one
-// tolerates nothing by it.
-//
-// Deprecated: kept only so that code naming them still compiles; the
-// regression scenarios under testdata/regress assert the fixed behaviour.
-const (
-	IssueRestoreReusesFailbackEpoch = "restore-reuses-failback-epoch"
-	IssueStoodDownNeverResumed      = "stood-down-never-resumed"
-)
-
 // KnownIssues returns the IDs of every known issue with its invariant and
 // description.
 func KnownIssues() []KnownIssue {
@@ -43,6 +32,13 @@ const (
 	// re-orders and stand-downs carry the epoch of the resume that undid
 	// them: a late resume is not fenced by a stand-down of the same epoch.
 	IssueAbortedFailbackKeepsEpoch = "aborted-failback-keeps-epoch"
+	// IssueResumeRetryEmpty: a failback's resume is acknowledged but no
+	// probe shows the footage within TakeoverTimeout (a stream slower to
+	// start, probes lost); the Machine orders the resume again with the
+	// command it cleared on the acknowledgement: an empty command, retried
+	// forever. The failback never completes and the standby is never
+	// released.
+	IssueResumeRetryEmpty = "resume-retry-empty"
 )
 
 // knownIssues are the Machine defects the checker recognises. Each one
@@ -53,6 +49,10 @@ var knownIssues = []KnownIssue{
 	{ID: IssueAbortedFailbackKeepsEpoch, Invariant: 3, Description: "a failback aborted by the recording server failing again " +
 		"leaves the takeover under the failback's epoch, so takeover re-orders (after a center restart) and stand-downs reuse the " +
 		"epoch of the resume (failover/takeover.go recordingDownInTakeover, case PhaseResuming: no nextEpoch)"},
+	{ID: IssueResumeRetryEmpty, Invariant: 0, Description: "a failback whose acknowledged resume is not followed by a probe " +
+		"showing the footage within TakeoverTimeout re-sends t.cmd.cmd, which takeoverResult cleared: an empty command, " +
+		"retried forever; the failback is stuck in PhaseResuming and never releases the standby (failover/takeover.go " +
+		"tickTakeover, case PhaseResuming)"},
 }
 
 // knownIssue records a known issue when Config.Tolerate lists it and

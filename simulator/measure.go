@@ -314,7 +314,7 @@ func (m *measures) event(w *World, e failover.Event) {
 		if inc != nil {
 			inc.Takeovers++
 		}
-		if r.recordsAllOwn() {
+		if r.recordsAllOwn() && !r.abnormal {
 			m.falseTk++
 			if inc != nil {
 				inc.FalseTakeover = true

@@ -241,6 +241,9 @@ func (n *nemesis) fire(k int) {
 		}
 		targets = []int{n.pick(free)}
 		a.Verb, a.For = "abnormal", n.span(10*time.Second, 2*time.Minute)
+		if w.rng.chance(0.5) {
+			a.Mode = "recording" // degraded: it records until stood down
+		}
 	case FaultPartition, FaultPartitionOneWay, FaultPartitionMulti:
 		free := n.free(0)
 		if len(free) == 0 {

@@ -18,10 +18,18 @@ func drawScenario(t *rapid.T) string {
 	recs := rapid.IntRange(1, 4).Draw(t, "recording")
 	sbs := rapid.IntRange(1, 2).Draw(t, "standbys")
 	cams := rapid.SampledFrom([]int{2, 4, 8}).Draw(t, "cameras")
-	fmt.Fprintf(&b, "name rapid\nduration 4m\ngroups %d\nrecording %d channels 16 cameras %d\nstandby %d channels 32\n", groups, recs, cams, sbs)
+	fmt.Fprintf(&b, "name rapid\nduration 3m\ngroups %d\nrecording %d channels 16 cameras %d\nstandby %d channels 32\n", groups, recs, cams, sbs)
 	b.WriteString("failback hold-down 10s max 1m flap-window 2m\n")
 	if rapid.Bool().Draw(t, "noisy") {
 		b.WriteString("net noisy\n")
+	}
+	// Streams that start slowly (longer than TakeoverTimeout at 5 s), and
+	// servers that answer takeovers and resumes only once footage flows.
+	if d := rapid.SampledFrom([]string{"1s", "1s", "1s", "2500ms", "5s"}).Draw(t, "stream-start"); d != "1s" {
+		b.WriteString("stream-start " + d + "\n")
+	}
+	if rapid.IntRange(0, 3).Draw(t, "ack-when-recording") == 0 {
+		b.WriteString("ack-when-recording\n")
 	}
 	nrec, nsb := groups*recs, groups*sbs
 	rec := func(label string) string { return fmt.Sprintf("rec-%d", rapid.IntRange(1, nrec).Draw(t, label)) }
@@ -48,7 +56,11 @@ func drawScenario(t *rapid.T) string {
 		case 1:
 			return "pause " + target(label+"-x") + " for " + dur(label+"-d", 100*time.Millisecond, 10*time.Second)
 		case 2:
-			return "abnormal " + target(label+"-x") + " for " + dur(label+"-d", time.Second, 60*time.Second)
+			mode := ""
+			if rapid.Bool().Draw(t, label+"-degraded") {
+				mode = " recording" // it records on until stood down
+			}
+			return "abnormal " + target(label+"-x") + mode + " for " + dur(label+"-d", time.Second, 60*time.Second)
 		case 3:
 			dir := rapid.SampledFrom([]string{"", " in", " out"}).Draw(t, label+"-dir")
 			return "partition " + target(label+"-x") + dir + " for " + dur(label+"-d", time.Second, 40*time.Second)
@@ -111,6 +123,7 @@ func drawScenario(t *rapid.T) string {
 // invariant; rapid shrinks a failing plan to a small one, which is saved as
 // a scenario file with its replay command.
 func TestRapidWorlds(t *testing.T) {
+	t.Parallel()
 	rapid.Check(t, func(rt *rapid.T) {
 		text := drawScenario(rt)
 		seed := rapid.Uint64Range(1, 1<<32).Draw(rt, "seed")

@@ -57,9 +57,10 @@ type Report struct {
 
 	TakeoversStarted   int `json:"takeovers_started"`
 	TakeoversConfirmed int `json:"takeovers_confirmed"`
-	// FalseTakeovers are takeovers of a server that was in fact recording
-	// all its cameras; Unexplained ones had no fault on that server and no
-	// trouble on its network to explain them.
+	// FalseTakeovers are takeovers of a server that was in fact healthy and
+	// recording all its cameras; Unexplained ones had no fault on that
+	// server and no trouble on its network (not even a lost message) to
+	// explain them.
 	FalseTakeovers            int `json:"false_takeovers"`
 	UnexplainedFalseTakeovers int `json:"unexplained_false_takeovers"`
 	// Flaps are takeovers that began within the flap window of the same

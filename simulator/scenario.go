@@ -563,7 +563,15 @@ func (p *parser) action(t []string) (Action, error) {
 		return nil
 	}
 	switch a.Verb {
-	case "crash", "restart", "abnormal", "recover", "fill-space", "free-space", "disable", "enable", "failback":
+	case "abnormal":
+		if len(rest) == 2 && rest[1] == "recording" {
+			a.Mode, rest = "recording", rest[:1]
+		}
+		if len(rest) != 1 {
+			return a, p.errf("want: abnormal <servers> [recording] [for <time>]")
+		}
+		return a, ids(rest)
+	case "crash", "restart", "recover", "fill-space", "free-space", "disable", "enable", "failback":
 		if len(rest) != 1 {
 			return a, p.errf("want: %s <servers>%s", a.Verb, forHint(a.Verb))
 		}

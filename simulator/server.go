@@ -51,11 +51,14 @@ type Server struct {
 	spec ServerSpec
 	role failover.Role
 
-	mu        sync.Mutex
-	facts     nvrha.Facts
-	fence     transport.Fence
-	crashed   bool
-	abnormal  bool
+	mu       sync.Mutex
+	facts    nvrha.Facts
+	fence    transport.Fence
+	crashed  bool
+	abnormal bool
+	// degraded: abnormal, but the footage it records keeps flowing (a
+	// failing disk that still takes writes) until it is stood down.
+	degraded  bool
 	paused    bool
 	pauseGen  uint64
 	inbox     []*message
@@ -90,6 +93,7 @@ type Server struct {
 	lastBusy    time.Duration   // last time a standby covered or was a peer
 	epochSeen   nvrha.Epoch     // newest epoch seen from the live Machine
 	lastCovered time.Duration   // last time the Machine showed it taken over
+	peeredAt    time.Duration   // last tick the Machine showed a standby on it
 }
 
 var _ transport.Agent = (*Server)(nil)
@@ -153,7 +157,12 @@ func (s *Server) RecordsCover() bool { return s.cover.on }
 // Newest returns the newest epoch the server has accepted for key.
 func (s *Server) Newest(key nvrha.ServerID) nvrha.Epoch { return s.fence.Newest(key) }
 
-// Probe reports the server's state truthfully.
+// Probe reports the server's state truthfully. Recording is true only
+// while its own footage flows: after a resume or a restart it turns true
+// StreamStart later, and a stood-down or failed server reports false (a
+// degraded one reports true until it is stood down). Covering is the
+// recording server whose takeover order it carries out, as the reference
+// agent reports it, from the moment it accepts the order.
 func (s *Server) Probe(ctx context.Context) (transport.ProbeReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,9 +328,10 @@ func (s *Server) admit(key nvrha.ServerID, e nvrha.Epoch) {
 // should flow and does not is started (it flows StreamStart later), one that
 // should not stops now.
 func (s *Server) update() {
-	wantOwn := !s.crashed && !s.abnormal && !s.stoodDown && len(s.ownCams) > 0
+	records := !s.crashed && (!s.abnormal || s.degraded)
+	wantOwn := records && !s.stoodDown && len(s.ownCams) > 0
 	s.setFootage(footOwn, wantOwn)
-	wantCover := !s.crashed && !s.abnormal && s.covering != ""
+	wantCover := records && s.covering != ""
 	s.setFootage(footCover, wantCover)
 }
 
@@ -374,11 +384,13 @@ type serverState struct {
 	covering   nvrha.ServerID
 	coverEpoch nvrha.Epoch
 	newest     nvrha.Epoch
-	own, cover bool
+	own, cover bool // footage flowing or about to
+	coverOn    bool // covered footage flowing
 }
 
 func (s *Server) stateFor(key nvrha.ServerID) serverState {
-	return serverState{s.stoodDown, s.covering, s.coverEpoch, s.fence.Newest(key), s.own.on || s.own.pending, s.cover.on || s.cover.pending}
+	return serverState{s.stoodDown, s.covering, s.coverEpoch, s.fence.Newest(key), s.own.on || s.own.pending,
+		s.cover.on || s.cover.pending, s.cover.on}
 }
 
 // call makes the Agent call a command asks for, synchronously, as the

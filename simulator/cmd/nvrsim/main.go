@@ -1,24 +1,51 @@
 // Command nvrsim runs the deterministic failover simulator and prints its
 // summary.
 //
-//	go run ./simulator/cmd/nvrsim -seed 7 -duration 1h -faults default
+//	go run ./simulator/cmd/nvrsim                       # one hour of the default group, random faults
+//	go run ./simulator/cmd/nvrsim -seed 7 -duration 6h -html report.html
 //	go run ./simulator/cmd/nvrsim -scenario simulator/scenarios/flapping-server.nvrsim
+//	go run ./simulator/cmd/nvrsim -compare -seeds 8      # nvrha against the baseline
 //
-// The same flags give the same run, byte for byte; a run that breaks an
-// invariant prints the replay command. -json prints the full report.
+// The default world is one Failover Group of 14 recording servers and 2
+// standbys with 16 cameras each, on a quiet LAN, for an hour of simulated
+// time, with the nemesis drawing every kind of fault. The same flags give
+// the same run, byte for byte.
+//
+// Output: the summary table on stdout; -json prints the full report as JSON
+// instead (and nothing else on stdout); -html FILE also writes the report
+// as one self-contained HTML page (a per-server timeline of statuses,
+// takeovers and faults, the distribution of recording gaps, the
+// incidents). A progress bar is drawn on stderr when it is a terminal and
+// the run takes more than a second (-progress forces it on or off).
+//
+// -compare runs the same world with nvrha's failover defaults and with the
+// baseline (a poll every 0.5 s, a server down after 5 s) and prints both
+// side by side with their ratios; -seeds N pools N worlds (seeds -seed,
+// -seed+1, ...). With -json it prints the comparison as JSON; with -html
+// FILE it writes the first world's two reports, FILE and FILE with
+// "-baseline" before its extension.
+//
+// Exit status: 0 when every invariant and every expectation held; 1 when
+// one did not (the violation, the seed and the replay command are printed
+// on stderr) or a file could not be written; 2 for bad flags or a world
+// that cannot run.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator"
+	"github.com/nvrha/nvrha/simulator/cmd/internal/compare"
 )
 
 func main() {
@@ -29,9 +56,37 @@ func main() {
 	os.Exit(code)
 }
 
+// options are the hooks of runWith that the command line does not reach.
+type options struct {
+	// adjust changes every Config before its world is built (a test breaks
+	// the Machine with it).
+	adjust func(*simulator.Config)
+	// terminal reports whether w is a terminal; nil asks the OS.
+	terminal func(w io.Writer) bool
+}
+
 func run(args []string, stdout, stderr io.Writer) (int, error) {
+	return runWith(args, stdout, stderr, options{})
+}
+
+// flags are the parsed command line.
+type flags struct {
+	asJSON   bool
+	htmlPath string
+	trace    string
+	progress progressFlag
+	compare  bool
+	seeds    int
+}
+
+func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) {
 	fs := flag.NewFlagSet("nvrsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: nvrsim [flags]\n\nRuns the deterministic failover simulator; the same flags give the same run.\n\n")
+		fs.PrintDefaults()
+	}
+	var f flags
 	seed := fs.Uint64("seed", 1, "the run's seed")
 	duration := fs.Duration("duration", simulator.DefaultDuration, "simulated time to run")
 	groups := fs.Int("groups", 1, "Failover Groups")
@@ -44,8 +99,12 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	random := fs.Bool("random-world", false, "draw the world's shape from the seed")
 	baseline := fs.Bool("baseline", false, "drive the world with the baseline poll/timeout detector")
 	netName := fs.String("net", "quiet", `network: "quiet" or "noisy"`)
-	asJSON := fs.Bool("json", false, "print the full report as JSON")
-	trace := fs.String("trace", "", "write the event trace to this file")
+	fs.BoolVar(&f.asJSON, "json", false, "print the full report as JSON on stdout, and nothing else")
+	fs.StringVar(&f.htmlPath, "html", "", "write the report as a self-contained HTML page to this file")
+	fs.StringVar(&f.trace, "trace", "", "write the event trace to this file")
+	fs.Var(&f.progress, "progress", `progress bar on stderr: true, false or auto (a terminal, and a run longer than a second)`)
+	fs.BoolVar(&f.compare, "compare", false, "run the world with nvrha's defaults and with the baseline, and print both side by side")
+	fs.IntVar(&f.seeds, "seeds", 1, "with -compare: pool this many worlds, seeds -seed, -seed+1, ...")
 	quietTail := fs.Duration("quiet-tail", 0, "no new faults in this last stretch of the run (default a fifth, at most 15m)")
 	holdDown := fs.Duration("hold-down", 0, "failback hold-down (default 30s)")
 	maxHoldDown := fs.Duration("max-hold-down", 0, "longest flap-damped hold-down (default 10m)")
@@ -54,8 +113,21 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	if err := fs.Parse(args); err != nil {
 		return 2, nil
 	}
+	if fs.NArg() > 0 {
+		return 2, fmt.Errorf("unexpected arguments %q (flags only; see -help)", fs.Args())
+	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case f.seeds < 1:
+		return 2, errors.New("-seeds must be at least 1")
+	case f.seeds > 1 && !f.compare:
+		return 2, errors.New("-seeds pools worlds for -compare; run one seed at a time otherwise")
+	case f.compare && f.trace != "":
+		return 2, errors.New("-trace writes one run's trace; it does not go with -compare")
+	case f.compare && set["baseline"]:
+		return 2, errors.New("-compare runs the baseline itself; leave out -baseline")
+	}
 
 	cfg := simulator.Config{
 		Seed: *seed, Duration: *duration, Baseline: *baseline, RandomWorld: *random,
@@ -119,22 +191,45 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 	default:
 		cfg.Tolerate = strings.Split(*tolerate, ",")
 	}
-	if *trace != "" {
-		f, err := os.Create(*trace)
+	if opt.adjust != nil {
+		opt.adjust(&cfg)
+	}
+	terminal := opt.terminal
+	if terminal == nil {
+		terminal = isTerminal
+	}
+	m := newMeter(stderr, f.progress, terminal(stderr))
+	if f.compare {
+		return runCompare(cfg, f, m, stdout, stderr)
+	}
+	return runOne(cfg, f, m, stdout, stderr)
+}
+
+// runOne runs one world and prints its report.
+func runOne(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Writer) (int, error) {
+	if f.trace != "" {
+		tf, err := os.Create(f.trace)
 		if err != nil {
 			return 1, err
 		}
-		defer f.Close()
-		cfg.Trace = f
+		defer tf.Close()
+		cfg.Trace = tf
 	}
 	w, err := simulator.New(cfg)
 	if err != nil {
 		return 2, err
 	}
+	m.plan(w.Config().Duration)
 	start := time.Now()
-	rep := w.Run()
+	rep := m.run(w, fmt.Sprintf("seed %d", cfg.Seed))
+	m.done()
 	wall := time.Since(start)
-	if *asJSON {
+	if f.htmlPath != "" {
+		if err := writeHTML(f.htmlPath, rep); err != nil {
+			return 1, err
+		}
+	}
+	if f.asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
@@ -145,9 +240,136 @@ func run(args []string, stdout, stderr io.Writer) (int, error) {
 			return 1, err
 		}
 		fmt.Fprintf(stdout, "wall time %v (%.0fx real time)\n", wall.Round(time.Millisecond), rep.Simulated.Seconds()/max(wall.Seconds(), 1e-9))
+		if f.htmlPath != "" {
+			fmt.Fprintf(stdout, "html report %s\n", f.htmlPath)
+		}
 	}
 	if !rep.OK() {
+		reportFailure(stderr, rep)
 		return 1, nil
 	}
 	return 0, nil
 }
+
+// runCompare runs f.seeds worlds with nvrha and with the baseline and
+// prints them side by side.
+func runCompare(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Writer) (int, error) {
+	d := cfg.Duration
+	if d <= 0 {
+		d = simulator.DefaultDuration
+	}
+	m.plan(2 * time.Duration(f.seeds) * d)
+	start := time.Now()
+	cmp := compare.New()
+	for k := range f.seeds {
+		c := cfg
+		c.Seed = cfg.Seed + uint64(k)
+		nvCfg, baseCfg := compare.Pair(c)
+		var reps [2]*simulator.Report
+		for i, c := range []simulator.Config{nvCfg, baseCfg} {
+			w, err := simulator.New(c)
+			if err != nil {
+				m.done()
+				return 2, err
+			}
+			reps[i] = m.run(w, fmt.Sprintf("seed %d %s", c.Seed, map[bool]string{false: "nvrha", true: "baseline"}[c.Baseline]))
+		}
+		cmp.Add(reps[0], reps[1])
+		if k == 0 && f.htmlPath != "" {
+			if err := writeHTML(f.htmlPath, reps[0]); err != nil {
+				m.done()
+				return 1, err
+			}
+			if err := writeHTML(baselinePath(f.htmlPath), reps[1]); err != nil {
+				m.done()
+				return 1, err
+			}
+		}
+	}
+	m.done()
+	wall := time.Since(start)
+	if f.asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(cmp); err != nil {
+			return 1, err
+		}
+	} else {
+		if err := cmp.WriteText(stdout); err != nil {
+			return 1, err
+		}
+		fmt.Fprintf(stdout, "wall time %v for %d runs\n", wall.Round(time.Millisecond), 2*f.seeds)
+		if f.htmlPath != "" {
+			fmt.Fprintf(stdout, "html reports %s and %s (seed %d)\n", f.htmlPath, baselinePath(f.htmlPath), cfg.Seed)
+		}
+	}
+	failed := cmp.Failed()
+	for _, r := range failed {
+		reportFailure(stderr, r)
+	}
+	if len(failed) > 0 {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// reportFailure prints what broke, the seed and the replay command.
+func reportFailure(w io.Writer, r *simulator.Report) {
+	if v := r.Violation; v != nil {
+		detail, _, _ := strings.Cut(v.Detail, "\n")
+		fmt.Fprintf(w, "FAIL: invariant %d violated at %s, seed %d: %s\n", v.Invariant, v.At.Round(time.Millisecond), r.Seed, detail)
+		fmt.Fprintf(w, "  invariant: %s\n", v.Name)
+	}
+	for _, e := range r.Expectations {
+		if !e.OK {
+			fmt.Fprintf(w, "FAIL: expectation on line %d did not hold, seed %d: %s: %s\n", e.Line, r.Seed, e.Text, e.Detail)
+		}
+	}
+	fmt.Fprintf(w, "replay: %s\n", r.Replay)
+}
+
+func writeHTML(path string, r *simulator.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := simulator.WriteHTML(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// baselinePath is the file of the baseline's report beside path:
+// report.html gives report-baseline.html.
+func baselinePath(path string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-baseline" + ext
+}
+
+// progressFlag is -progress: on, off, or unset (auto).
+type progressFlag struct {
+	set, on bool
+}
+
+func (p *progressFlag) String() string {
+	if p == nil || !p.set {
+		return "auto"
+	}
+	return strconv.FormatBool(p.on)
+}
+
+func (p *progressFlag) Set(s string) error {
+	if s == "auto" {
+		*p = progressFlag{}
+		return nil
+	}
+	on, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New(`want true, false or auto`)
+	}
+	*p = progressFlag{set: true, on: on}
+	return nil
+}
+
+func (p *progressFlag) IsBoolFlag() bool { return true }

@@ -3,11 +3,19 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator"
+	"github.com/nvrha/nvrha/simulator/cmd/internal/compare"
+	"github.com/nvrha/nvrha/status"
 )
 
 // replayArgs turns a replay command into nvrsim's arguments.
@@ -32,7 +40,9 @@ func TestReplayReproduces(t *testing.T) {
 	} {
 		cfg.Center.Failover.Failback.HoldDown = 10 * time.Second
 		cfg.Center.Failover.Failback.FlapWindow = time.Minute
-		cfg.Tolerate = []string{simulator.IssueStoodDownNeverResumed, simulator.IssueRestoreReusesFailbackEpoch}
+		for _, k := range simulator.KnownIssues() {
+			cfg.Tolerate = append(cfg.Tolerate, k.ID)
+		}
 		w, err := simulator.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -62,6 +72,218 @@ func TestScenarioFromCommandLine(t *testing.T) {
 	for _, want := range []string{"standby without enough license channels", "insufficient-license-channels", "invariants            all held"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// lyingMachine shows every recording server "Normal, protected", whatever
+// the facts: invariant 5 catches it.
+type lyingMachine struct{ *failover.Machine }
+
+func (l lyingMachine) Snapshot() failover.Snapshot {
+	s := l.Machine.Snapshot()
+	for gi := range s.Groups {
+		for mi := range s.Groups[gi].Members {
+			if m := &s.Groups[gi].Members[mi]; m.Role == failover.RoleRecording {
+				m.Recording = status.RecordingNormalProtected
+			}
+		}
+	}
+	return s
+}
+
+func lie(cfg *simulator.Config) {
+	cfg.Center.WrapMachine = func(m *failover.Machine) simulator.Machine { return lyingMachine{m} }
+}
+
+var short = []string{"-seed", "3", "-duration", "3m", "-servers", "4", "-standbys", "1", "-cameras", "4", "-rate", "4"}
+
+func TestJSONDecodesIntoReport(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code, err := run(append(short, "-json"), &out, &errOut)
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, %v: %s", code, err, errOut.String())
+	}
+	dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+	dec.DisallowUnknownFields()
+	var r simulator.Report
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("stdout is not a Report: %v\n%.300s", err, out.String())
+	}
+	if dec.More() {
+		t.Error("stdout holds more than the report")
+	}
+	if r.Seed != 3 || r.Simulated != 3*time.Minute || r.TraceHash == "" || len(r.Servers) != 5 {
+		t.Errorf("report seed %d, simulated %v, trace %q, %d servers", r.Seed, r.Simulated, r.TraceHash, len(r.Servers))
+	}
+}
+
+func TestHTMLFlagWritesReport(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "report.html")
+	var out, errOut bytes.Buffer
+	code, err := run(append(short, "-html", path), &out, &errOut)
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, %v: %s", code, err, errOut.String())
+	}
+	page, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", `<section id="timeline">`, "<svg", "rec-4", "sb-1", "seed 3"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if !strings.Contains(out.String(), "html report "+path) {
+		t.Errorf("the summary does not name the page:\n%s", out.String())
+	}
+	// The same flags write the same page.
+	again := filepath.Join(t.TempDir(), "again.html")
+	if _, err := run(append(short, "-html", again, "-json"), io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if page2, _ := os.ReadFile(again); !bytes.Equal(page, page2) {
+		t.Error("the same run writes a different page")
+	}
+}
+
+func TestViolationExitsWithReplay(t *testing.T) {
+	for _, asJSON := range []bool{false, true} {
+		args := slices.Clone(short)
+		if asJSON {
+			args = append(args, "-json")
+		}
+		var out, errOut bytes.Buffer
+		code, err := runWith(args, &out, &errOut, options{adjust: lie})
+		if err != nil || code != 1 {
+			t.Fatalf("code %d, %v, want 1: %s", code, err, errOut.String())
+		}
+		for _, want := range []string{"FAIL: invariant 5 violated at", "seed 3", "replay: go run ./simulator/cmd/nvrsim -seed 3 -duration 3m0s"} {
+			if !strings.Contains(errOut.String(), want) {
+				t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+			}
+		}
+		if asJSON {
+			var r simulator.Report
+			if err := json.Unmarshal(out.Bytes(), &r); err != nil || r.Violation == nil || r.Violation.Invariant != 5 {
+				t.Errorf("-json: %v, violation %+v", err, r.Violation)
+			}
+		} else if !strings.Contains(out.String(), "invariant 5 violated") {
+			t.Errorf("the summary lacks the violation:\n%s", out.String())
+		}
+	}
+}
+
+func TestFailedExpectationExits1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "quiet.nvrsim")
+	if err := os.WriteFile(path, []byte("duration 1m\ngroups 1\nrecording 2 cameras 4\nstandby 1\nexpect takeover rec-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code, err := run([]string{"-scenario", path}, &out, &errOut)
+	if err != nil || code != 1 {
+		t.Fatalf("code %d, %v, want 1", code, err)
+	}
+	for _, want := range []string{"FAIL: expectation on line 5 did not hold, seed 1: expect takeover rec-1", "replay: go run ./simulator/cmd/nvrsim -seed 1"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
+func TestCompareSideBySide(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cmp.html")
+	var out, errOut bytes.Buffer
+	code, err := run(append(short, "-compare", "-seeds", "2", "-html", path), &out, &errOut)
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, %v: %s%s", code, err, out.String(), errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{"seeds 3-4 (2 worlds)", "consecutive-miss", "phi-accrual", "time to detect p99", "gap per camera p50",
+		"false takeovers", "camera availability", "baseline ÷ nvrha", "nvrha all held, baseline all held"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, text)
+		}
+	}
+	header := regexp.MustCompile(`(?m)^\s*measure\s+nvrha\s+baseline\s+baseline ÷ nvrha\s*$`)
+	if !header.MatchString(text) {
+		t.Errorf("no two-column header:\n%s", text)
+	}
+	detect := regexp.MustCompile(`(?m)^\s*time to detect p50\s+(\d+\.\d+)s\s+(\d+\.\d+)s\s+(\d+\.\d+)x\s*$`).FindStringSubmatch(text)
+	if detect == nil {
+		t.Fatalf("no detection row with both columns and a ratio:\n%s", text)
+	}
+	for _, p := range []string{path, strings.TrimSuffix(path, ".html") + "-baseline.html"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Error(err)
+		}
+	}
+
+	out.Reset()
+	if code, err := run(append(short, "-compare", "-json"), &out, &errOut); err != nil || code != 0 {
+		t.Fatalf("code %d, %v", code, err)
+	}
+	var got struct {
+		Seeds    []uint64
+		NVRHA    compare.Summary
+		Baseline compare.Summary
+		Rows     []struct {
+			Measure string
+			Ratio   *float64
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.NVRHA.Runs != 1 || got.Baseline.Runs != 1 || !strings.HasPrefix(got.Baseline.Detector, "consecutive-miss") || len(got.Rows) == 0 {
+		t.Errorf("comparison JSON %+v", got)
+	}
+}
+
+func TestCompareFailureExits1(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code, err := runWith(append(short, "-compare"), &out, &errOut, options{adjust: lie})
+	if err != nil || code != 1 {
+		t.Fatalf("code %d, %v, want 1", code, err)
+	}
+	if !strings.Contains(errOut.String(), "-baseline") || strings.Count(errOut.String(), "replay: ") != 2 {
+		t.Errorf("want both runs' replay commands, the baseline's with -baseline:\n%s", errOut.String())
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code, err := run(append(short, "-progress"), &out, &errOut); err != nil || code != 0 {
+		t.Fatalf("code %d, %v", code, err)
+	}
+	if !strings.Contains(errOut.String(), "/180, ") || !strings.Contains(errOut.String(), "seed 3") {
+		t.Errorf("no progress bar on stderr: %q", errOut.String())
+	}
+	if strings.Contains(out.String(), "simulated s") {
+		t.Error("the progress bar went to stdout")
+	}
+	// Off by default when stderr is not a terminal.
+	errOut.Reset()
+	if _, err := run(short, io.Discard, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if errOut.Len() != 0 {
+		t.Errorf("stderr %q, want nothing", errOut.String())
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-seeds", "2"},
+		{"-compare", "-baseline"},
+		{"-compare", "-trace", "x"},
+		{"-net", "lunar"},
+		{"-faults", "meteor"},
+		{"-progress=sometimes"},
+		{"extra"},
+	} {
+		if code, _ := run(args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
 		}
 	}
 }

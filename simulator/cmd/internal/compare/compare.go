@@ -21,17 +21,18 @@ import (
 	"io"
 	"math"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nvrha/nvrha/simulator"
 )
 
 // Pair returns the two runs of one world: cfg with nvrha's failover
 // configuration (cfg.Center.Failover, the library's defaults where it is
-// zero) and cfg with the baseline. Everything else stays the same. Both
-// keep every gap sample, so that the gap per camera pools exactly, and
-// neither writes a trace.
+// zero) and cfg with the baseline's detector and first-fit standby choice
+// (Config.Baseline). Everything else, the failback policy included, stays
+// the same. Both keep every gap sample, so that the gap per camera pools
+// exactly, and neither writes a trace.
 func Pair(cfg simulator.Config) (nvrha, baseline simulator.Config) {
 	cfg.Trace = nil
 	cfg.MaxGapSamples = math.MaxInt32
@@ -103,17 +104,17 @@ type Summary struct {
 	Runs     int    `json:"runs"`
 	// Incidents counts every incident; LostFootage those in which a server
 	// lost footage, which Detect, Takeover and GapPerCamera summarise.
-	Incidents                 int            `json:"incidents"`
-	LostFootage               int            `json:"incidents_lost_footage"`
+	Incidents                 int             `json:"incidents"`
+	LostFootage               int             `json:"incidents_lost_footage"`
 	Detect                    simulator.Stats `json:"detect"`
 	Takeover                  simulator.Stats `json:"takeover"`
 	GapPerCamera              simulator.Stats `json:"gap_per_camera"`
-	TakeoversStarted          int            `json:"takeovers_started"`
-	FalseTakeovers            int            `json:"false_takeovers"`
-	UnexplainedFalseTakeovers int            `json:"unexplained_false_takeovers"`
-	FootageLost               time.Duration  `json:"footage_lost"`
-	CameraTime                time.Duration  `json:"camera_time"`
-	Availability              float64        `json:"availability"`
+	TakeoversStarted          int             `json:"takeovers_started"`
+	FalseTakeovers            int             `json:"false_takeovers"`
+	UnexplainedFalseTakeovers int             `json:"unexplained_false_takeovers"`
+	FootageLost               time.Duration   `json:"footage_lost"`
+	CameraTime                time.Duration   `json:"camera_time"`
+	Availability              float64         `json:"availability"`
 	// GapSamplesIncomplete is set when a run dropped gap samples: the gap
 	// per camera then misses some footage lost.
 	GapSamplesIncomplete bool `json:"gap_samples_incomplete,omitempty"`
@@ -225,13 +226,22 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	kv("nvrha", "%s", n.Detector)
 	kv("baseline", "%s", b.Detector)
 	sb.WriteString("\n")
-	tw := tabwriter.NewWriter(&sb, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "measure\tnvrha\tbaseline\tbaseline ÷ nvrha\t\n")
+	cells := [][]string{{"measure", "nvrha", "baseline", "baseline ÷ nvrha"}}
 	for _, r := range c.Rows() {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Measure, r.NVRHA, r.Baseline, ratioText(r.Ratio))
+		cells = append(cells, []string{r.Measure, r.NVRHA, r.Baseline, ratioText(r.Ratio)})
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	width := make([]int, 4)
+	for _, row := range cells {
+		for i, cell := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range cells {
+		fmt.Fprintf(&sb, "%s%s", row[0], strings.Repeat(" ", width[0]-utf8.RuneCountInString(row[0])))
+		for i, cell := range row[1:] {
+			fmt.Fprintf(&sb, "  %s%s", strings.Repeat(" ", width[i+1]-utf8.RuneCountInString(cell)), cell)
+		}
+		sb.WriteString("\n")
 	}
 	sb.WriteString("\n")
 	kv("invariants", "nvrha %s, baseline %s", verdict(n), verdict(b))

@@ -1,0 +1,98 @@
+package compare
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha/simulator"
+)
+
+func runCfg(t *testing.T, cfg simulator.Config) *simulator.Report {
+	t.Helper()
+	w, err := simulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w.Run()
+}
+
+func TestPair(t *testing.T) {
+	cfg := simulator.Config{Seed: 4, Baseline: true}
+	cfg.Center.Failover.Failback.HoldDown = 7 * time.Second
+	nv, base := Pair(cfg)
+	if nv.Baseline || !base.Baseline {
+		t.Fatalf("Baseline: nvrha %v, baseline %v", nv.Baseline, base.Baseline)
+	}
+	if nv.Seed != 4 || base.Seed != 4 || nv.Center.Failover.Failback.HoldDown != 7*time.Second ||
+		base.Center.Failover.Failback.HoldDown != 7*time.Second {
+		t.Error("the pair is not the same world")
+	}
+}
+
+// TestOneRunPoolsToItsReport: a Side of one report has that report's
+// figures.
+func TestOneRunPoolsToItsReport(t *testing.T) {
+	cfg := simulator.Config{Seed: 9, Duration: 15 * time.Minute, World: simulator.UniformWorld(1, 6, 2, 8, 0, 0),
+		Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 3}}
+	for _, k := range simulator.KnownIssues() {
+		cfg.Tolerate = append(cfg.Tolerate, k.ID)
+	}
+	nv, base := Pair(cfg)
+	rn, rb := runCfg(t, nv), runCfg(t, base)
+	c := New()
+	c.Add(rn, rb)
+	for _, x := range []struct {
+		s Summary
+		r *simulator.Report
+	}{{c.NVRHA.Summary(), rn}, {c.Baseline.Summary(), rb}} {
+		if x.s.Detect != x.r.Detect || x.s.Takeover != x.r.Takeover || x.s.GapPerCamera != x.r.GapPerCamera {
+			t.Errorf("%s: pooled %+v %+v %+v, report %+v %+v %+v", x.s.Name, x.s.Detect, x.s.Takeover, x.s.GapPerCamera,
+				x.r.Detect, x.r.Takeover, x.r.GapPerCamera)
+		}
+		if math.Abs(x.s.Availability-x.r.Availability) > 1e-12 || x.s.FalseTakeovers != x.r.FalseTakeovers {
+			t.Errorf("%s: availability %v / %v, false takeovers %d / %d", x.s.Name, x.s.Availability, x.r.Availability,
+				x.s.FalseTakeovers, x.r.FalseTakeovers)
+		}
+	}
+	if !strings.HasPrefix(c.Baseline.Detector, "consecutive-miss") || strings.HasPrefix(c.NVRHA.Detector, "consecutive-miss") {
+		t.Errorf("detectors %q, %q", c.NVRHA.Detector, c.Baseline.Detector)
+	}
+	var b strings.Builder
+	if err := c.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "seed 9,") || !strings.Contains(b.String(), "time to detect p50") {
+		t.Errorf("text:\n%s", b.String())
+	}
+}
+
+func TestRatios(t *testing.T) {
+	c := New()
+	c.NVRHA.falseTakeovers, c.Baseline.falseTakeovers = 0, 3
+	c.NVRHA.detect = []time.Duration{time.Second}
+	c.Baseline.detect = []time.Duration{5 * time.Second}
+	rows := map[string]Row{}
+	for _, r := range c.Rows() {
+		rows[r.Measure] = r
+	}
+	if r := rows["time to detect p50"]; r.Ratio != 5 || r.NVRHA != "1.000s" || r.Baseline != "5.000s" {
+		t.Errorf("detect row %+v", r)
+	}
+	if r := rows["false takeovers"]; !math.IsNaN(r.Ratio) {
+		t.Errorf("0 against 3 false takeovers: ratio %v, want none", r.Ratio)
+	}
+	if r := rows["time to takeover p50"]; r.NVRHA != "-" || !math.IsNaN(r.Ratio) {
+		t.Errorf("no samples: %+v", r)
+	}
+	out, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"measure":"false takeovers","nvrha":"0","baseline":"3","ratio":null`) ||
+		!strings.Contains(string(out), `"measure":"time to detect p50","nvrha":"1.000s","baseline":"5.000s","ratio":5`) {
+		t.Errorf("JSON %s", out)
+	}
+}
