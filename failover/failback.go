@@ -51,8 +51,14 @@ func (m *Machine) startFailback(t *takeover) {
 	t.epoch = m.nextEpoch(t.rec.facts.ID)
 	t.phase = PhaseResuming
 	t.cmd.attempts = 0
-	m.send(&t.cmd, Command{Kind: CmdResume, Server: t.rec.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch})
+	m.send(&t.cmd, resumeCommand(t))
 	m.emit(Event{Kind: EventFailbackStarted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
+}
+
+// resumeCommand is the failback's order to t's recording server to record
+// its cameras again under t's epoch.
+func resumeCommand(t *takeover) Command {
+	return Command{Kind: CmdResume, Server: t.rec.facts.ID, Recording: t.rec.facts.ID, Epoch: t.epoch}
 }
 
 // Failback starts the failback of a taken-over recording server now, whatever

@@ -130,8 +130,9 @@ func (m *Machine) tickTakeover(t *takeover) {
 			// Acknowledged; waiting for a probe to show footage flowing. If it
 			// never does, order the resume again.
 			if m.now.Sub(t.resumedAt) >= m.cfg.TakeoverTimeout {
+				// The acknowledgement cleared the command: build it again.
 				t.resumedAt = timeZero
-				m.send(&t.cmd, t.cmd.cmd)
+				m.send(&t.cmd, resumeCommand(t))
 			}
 			return
 		}
@@ -243,10 +244,13 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 	switch t.phase {
 	case PhaseResuming:
 		// Failback aborted: the standby never let go and keeps recording.
+		// The takeover goes on under a new epoch, above the resume's, so
+		// that a late resume is fenced by every later order.
 		delete(m.ops, t.cmd.cmd.ID)
 		t.cmd.clear()
 		t.resumedAt = timeZero
 		t.phase = PhaseActive
+		t.epoch = m.nextEpoch(t.rec.facts.ID)
 		m.touch()
 	case PhaseReleasing:
 		// The release may have reached the standby already: order the

@@ -82,10 +82,6 @@ type checker struct {
 	// when each failback started.
 	failbackEp map[epochKey]time.Duration
 
-	// known issue resume-retry-empty: recording servers whose failback
-	// is stuck, with the failback's epoch
-	stuck map[nvrha.ServerID]nvrha.Epoch
-
 	// invariant 8: the newest command ID sent by an earlier incarnation of
 	// the center, and by the current one
 	idBefore, idNow uint64
@@ -146,7 +142,6 @@ func (c *checker) init(w *World) {
 	c.orphans = map[nvrha.ServerID]bool{}
 	c.unwanted = map[int]time.Duration{}
 	c.fighting = map[int]time.Duration{}
-	c.stuck = map[nvrha.ServerID]nvrha.Epoch{}
 	c.settledAt = -1
 }
 
@@ -815,9 +810,6 @@ func (w *World) checkEnd() {
 			}
 			switch {
 			case !s.down() && w.cfg.Center.Failover.Failback.Mode == failover.FailbackAutomatic && ms.Peer != "":
-				if w.stuckFailback(ms.ID) {
-					continue // tolerated known issue, recorded when its empty command left
-				}
 				w.fail(7, fmt.Sprintf("%s is healthy but still taken over by %s after settling", ms.ID, ms.Peer))
 				return
 			case !s.down() && !s.recordsAllOwn() && ms.Peer == "":
@@ -880,46 +872,9 @@ func (w *World) checkLedger() {
 }
 
 // checkMalformed checks invariant 0 on a command that has no valid kind,
-// server or ID: the Machine never sends one. The known issue's signature:
-// an empty command while a failback's acknowledged resume waits for a
-// probe that shows the footage; each such failback is noted as stuck.
+// server or ID: the Machine never sends one.
 func (w *World) checkMalformed(cmd failover.Command) {
-	detail := fmt.Sprintf("the Machine sent a malformed command: %+v", cmd)
-	var stuck []failover.TakeoverState
-	if cmd.Kind == 0 && cmd.Server == "" && cmd.Epoch == 0 {
-		for _, t := range w.c.m.State().Takeovers {
-			in := w.chk.intents[epochKey{t.Recording, t.Epoch}]
-			r := w.Server(t.Recording)
-			if t.Phase == failover.PhaseResuming && in != nil && in.resume && r != nil && r.Newest(t.Recording) >= t.Epoch {
-				stuck = append(stuck, t)
-			}
-		}
-	}
-	for _, t := range stuck {
-		if !w.knownIssue(IssueResumeRetryEmpty, fmt.Sprint(t.Recording, t.Epoch),
-			fmt.Sprintf("%s; %s's failback (epoch %d) waits for its footage and will never release %s", detail, t.Recording, t.Epoch, t.Standby)) {
-			break
-		}
-		w.chk.stuck[t.Recording] = t.Epoch
-	}
-	if len(stuck) == 0 || w.chk.stuck[stuck[0].Recording] != stuck[0].Epoch {
-		w.fail(0, detail)
-	}
-}
-
-// stuckFailback reports whether rec's takeover is a failback the known
-// issue resume-retry-empty left stuck (tolerated).
-func (w *World) stuckFailback(rec nvrha.ServerID) bool {
-	e, ok := w.chk.stuck[rec]
-	if !ok || !w.c.up {
-		return false
-	}
-	for _, t := range w.c.m.State().Takeovers {
-		if t.Recording == rec {
-			return t.Phase == failover.PhaseResuming && t.Epoch == e
-		}
-	}
-	return false
+	w.fail(0, fmt.Sprintf("the Machine sent a malformed command: %+v", cmd))
 }
 
 func isFailback(eps map[epochKey]time.Duration, k epochKey) bool {
@@ -966,11 +921,6 @@ func (w *World) checkCommandEpoch(cmd failover.Command) {
 		c.intents[k] = in
 	}
 	conflict := ""
-	// The known issue's signature: a takeover (by the one standby ever
-	// ordered under it) or a stand-down under the epoch of a failback whose
-	// resume left and whose release never did.
-	abortedFailback := isFailback(c.failbackEp, k) && in.resume && in.release == "" &&
-		(cmd.Kind == failover.CmdStandDown || cmd.Kind == failover.CmdTakeover && (in.takeover == "" || in.takeover == cmd.Server))
 	switch cmd.Kind {
 	case failover.CmdTakeover:
 		switch {
@@ -1004,9 +954,6 @@ func (w *World) checkCommandEpoch(cmd failover.Command) {
 	}
 	detail := fmt.Sprintf("%s reuses epoch %d of %s, already used for %s: an order that changes who records must carry a newer epoch",
 		cmd, cmd.Epoch, rec, conflict)
-	if abortedFailback && w.knownIssue(IssueAbortedFailbackKeepsEpoch, fmt.Sprint(rec, cmd.Epoch), detail) {
-		return
-	}
 	w.fail(3, detail)
 }
 

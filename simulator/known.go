@@ -24,36 +24,12 @@ func KnownIssues() []KnownIssue {
 	return slices.Clone(knownIssues)
 }
 
-// The known issues, by ID.
-const (
-	// IssueAbortedFailbackKeepsEpoch: a failback is aborted (the recording
-	// server fails again after its resume was sent, before the release) and
-	// the takeover goes on under the failback's epoch, so later takeover
-	// re-orders and stand-downs carry the epoch of the resume that undid
-	// them: a late resume is not fenced by a stand-down of the same epoch.
-	IssueAbortedFailbackKeepsEpoch = "aborted-failback-keeps-epoch"
-	// IssueResumeRetryEmpty: a failback's resume is acknowledged but no
-	// probe shows the footage within TakeoverTimeout (a stream slower to
-	// start, probes lost); the Machine orders the resume again with the
-	// command it cleared on the acknowledgement: an empty command, retried
-	// forever. The failback never completes and the standby is never
-	// released.
-	IssueResumeRetryEmpty = "resume-retry-empty"
-)
-
-// knownIssues are the Machine defects the checker recognises. Each one
-// needs a precise signature in the check that finds it, a scenario in
-// testdata/known/<id>.nvrsim that reproduces it, and an entry in tolerated
-// (known_test.go) for the batch tests.
-var knownIssues = []KnownIssue{
-	{ID: IssueAbortedFailbackKeepsEpoch, Invariant: 3, Description: "a failback aborted by the recording server failing again " +
-		"leaves the takeover under the failback's epoch, so takeover re-orders (after a center restart) and stand-downs reuse the " +
-		"epoch of the resume (failover/takeover.go recordingDownInTakeover, case PhaseResuming: no nextEpoch)"},
-	{ID: IssueResumeRetryEmpty, Invariant: 0, Description: "a failback whose acknowledged resume is not followed by a probe " +
-		"showing the footage within TakeoverTimeout re-sends t.cmd.cmd, which takeoverResult cleared: an empty command, " +
-		"retried forever; the failback is stuck in PhaseResuming and never releases the standby (failover/takeover.go " +
-		"tickTakeover, case PhaseResuming)"},
-}
+// knownIssues are the Machine defects the checker recognises, none today.
+// Each one needs a precise signature in the check that finds it, a
+// scenario in testdata/known/<id>.nvrsim that reproduces it, and an entry
+// in tolerated (known_test.go) for the batch tests; once fixed, its
+// scenario moves to testdata/regress.
+var knownIssues []KnownIssue
 
 // knownIssue records a known issue when Config.Tolerate lists it and
 // reports whether it did; otherwise the caller fails the run.

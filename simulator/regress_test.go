@@ -63,6 +63,13 @@ func TestRegressions(t *testing.T) {
 				t.Errorf("rec-1 shows %q at the end", got)
 			}
 		},
+		// Once aborted-failback-keeps-epoch: the takeover goes on after the
+		// aborted failback (invariant 3 checks every later order's epoch),
+		// and once rec-1 is back for good its failback completes.
+		"aborted-failback-new-epoch": failedBack("rec-1", "sb-1"),
+		// Once resume-retry-empty: the resume is ordered again while the
+		// stream starts, and the failback completes.
+		"resume-retried": failedBack("rec-1", "sb-1"),
 		// Once ledger-closes-given-up-standby-early: sb-1, given up while
 		// its link lost every message, recorded rec-1's cameras until the
 		// release reached it; its ledger interval of that takeover (epoch
@@ -142,4 +149,26 @@ func timeline(r *Report, id string) ServerTimeline {
 		}
 	}
 	return ServerTimeline{}
+}
+
+// failedBack checks that rec's cameras came back: it records them at the
+// end, sb covers nothing, and its last takeover ended in a failback.
+func failedBack(rec, sb nvrha.ServerID) func(t *testing.T, w *World, r *Report) {
+	return func(t *testing.T, w *World, r *Report) {
+		if !w.Server(rec).RecordsOwn() {
+			t.Errorf("%s does not record its cameras at the end", rec)
+		}
+		if c, _ := w.Server(sb).Covering(); c != "" {
+			t.Errorf("%s still covers %s", sb, c)
+		}
+		last := ""
+		for _, tk := range r.TakeoverSpans {
+			if tk.Recording == rec {
+				last = tk.Outcome
+			}
+		}
+		if last != "failback" {
+			t.Errorf("%s's last takeover ended %q, want failback: %+v", rec, last, r.TakeoverSpans)
+		}
+	}
 }
