@@ -190,9 +190,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 
 // NewHTTPTransport returns the keep-alive http.Transport a Client uses unless
 // given an HTTPClient, with tlsConfig (cloned; nil for plain HTTP). Its
-// limits suit a center calling each of up to a few hundred servers a few
+// limits suit a center calling each of its servers (up to 1,024) a few
 // times a second: dial and TLS handshake within 5 s each, at most 32
-// connections and 8 idle ones per server, idle connections closed after 90 s,
+// connections and 8 idle ones per server, with no overall cap on idle
+// connections, so that every server keeps its connection between probes
+// instead of being dialled again, idle connections closed after 90 s,
 // response headers of at most 64 KiB, HTTP/2 when TLS is in use, and no proxy
 // from the environment.
 func NewHTTPTransport(tlsConfig *tls.Config) *http.Transport {
@@ -201,7 +203,7 @@ func NewHTTPTransport(tlsConfig *tls.Config) *http.Transport {
 		TLSClientConfig:        tlsConfig.Clone(),
 		TLSHandshakeTimeout:    5 * time.Second,
 		ForceAttemptHTTP2:      tlsConfig != nil,
-		MaxIdleConns:           256,
+		MaxIdleConns:           0, // no cap beyond MaxIdleConnsPerHost
 		MaxIdleConnsPerHost:    8,
 		MaxConnsPerHost:        32,
 		IdleConnTimeout:        90 * time.Second,
