@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"sync"
 	"time"
@@ -84,6 +85,8 @@ type keyring struct {
 	sign    Key
 	byID    map[string]Key
 	maxSkew time.Duration
+	// macs holds a macPool per key ID, for the client.
+	macs map[string]*macPool
 }
 
 func newKeyring(a Auth) (*keyring, error) {
@@ -93,7 +96,7 @@ func newKeyring(a Auth) (*keyring, error) {
 	if a.MaxSkew < 0 {
 		return nil, fmt.Errorf("httptransport: negative MaxSkew %v", a.MaxSkew)
 	}
-	kr := &keyring{byID: make(map[string]Key, len(a.Keys)), maxSkew: a.MaxSkew}
+	kr := &keyring{byID: make(map[string]Key, len(a.Keys)), maxSkew: a.MaxSkew, macs: make(map[string]*macPool, len(a.Keys))}
 	if kr.maxSkew == 0 {
 		kr.maxSkew = DefaultMaxSkew
 	}
@@ -106,6 +109,7 @@ func newKeyring(a Auth) (*keyring, error) {
 		}
 		k.Secret = append([]byte(nil), k.Secret...)
 		kr.byID[k.ID] = k
+		kr.macs[k.ID] = newMACPool(k.Secret)
 		if i == 0 {
 			kr.sign = k
 		}
@@ -147,18 +151,52 @@ type signedRequest struct {
 // and the fields, one per line, the body as the hex SHA-256 of its bytes. No
 // field may hold a line break; the handler checks that each is well formed
 // before it verifies anything.
-func (s signedRequest) canonical() []byte {
-	sum := sha256.Sum256(s.body)
-	return fmt.Appendf(nil, "%s\n%s\n%s\n%s\n%s\n%s\n%s\n%s",
-		requestScheme, s.method, s.path, s.server, s.keyID, s.timestamp, s.nonce, hex.EncodeToString(sum[:]))
+func (s signedRequest) canonical() []byte { return s.appendCanonical(nil) }
+
+// appendCanonical appends the canonical string to b.
+func (s *signedRequest) appendCanonical(b []byte) []byte {
+	b = append(b, requestScheme...)
+	for _, f := range [...]string{s.method, s.path, s.server, s.keyID, s.timestamp, s.nonce} {
+		b = append(b, '\n')
+		b = append(b, f...)
+	}
+	b = append(b, '\n')
+	return appendBodyHash(b, s.body)
 }
 
 // responseCanonical is the string a response signature is computed over. It
 // binds the response to its request by the request's path, server and nonce.
 func responseCanonical(status int, path, server, keyID, nonce string, body []byte) []byte {
+	return appendResponseCanonical(nil, status, path, server, keyID, nonce, body)
+}
+
+// appendResponseCanonical appends the canonical string of a response to b.
+func appendResponseCanonical(b []byte, status int, path, server, keyID, nonce string, body []byte) []byte {
+	b = append(b, responseScheme...)
+	b = append(b, '\n')
+	b = strconv.AppendInt(b, int64(status), 10)
+	for _, f := range [...]string{path, server, keyID, nonce} {
+		b = append(b, '\n')
+		b = append(b, f...)
+	}
+	b = append(b, '\n')
+	return appendBodyHash(b, body)
+}
+
+// emptyBodyHash is the hex SHA-256 of no bytes, the body hash of every
+// probe and inventory request.
+var emptyBodyHash = func() string {
+	sum := sha256.Sum256(nil)
+	return hex.EncodeToString(sum[:])
+}()
+
+// appendBodyHash appends the lower-case hex SHA-256 of body to b.
+func appendBodyHash(b, body []byte) []byte {
+	if len(body) == 0 {
+		return append(b, emptyBodyHash...)
+	}
 	sum := sha256.Sum256(body)
-	return fmt.Appendf(nil, "%s\n%d\n%s\n%s\n%s\n%s\n%s",
-		responseScheme, status, path, server, keyID, nonce, hex.EncodeToString(sum[:]))
+	return hex.AppendEncode(b, sum[:])
 }
 
 func mac(secret, msg []byte) []byte {
@@ -180,6 +218,90 @@ func verify(secret, msg []byte, sig string) bool {
 		return false
 	}
 	return hmac.Equal(got, mac(secret, msg))
+}
+
+// macPool computes HMAC-SHA256 under one secret for the client, without
+// allocating: it keeps keyed HMAC states (whose Reset costs no key schedule)
+// with a buffer for the canonical strings. Safe for concurrent use.
+type macPool struct{ pool sync.Pool }
+
+type macState struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+	hex [2 * sha256.Size]byte
+}
+
+func newMACPool(secret []byte) *macPool {
+	secret = append([]byte(nil), secret...)
+	p := &macPool{}
+	p.pool.New = func() any {
+		return &macState{h: hmac.New(sha256.New, secret), buf: make([]byte, 0, 256)}
+	}
+	return p
+}
+
+func (p *macPool) get() *macState { return p.pool.Get().(*macState) }
+
+func (p *macPool) put(st *macState) {
+	if cap(st.buf) > 4096 { // an outsized server ID or path: do not keep it
+		st.buf = make([]byte, 0, 256)
+	}
+	p.pool.Put(st)
+}
+
+// mac computes the HMAC of st.buf into st.sum.
+func (st *macState) mac() {
+	st.h.Reset()
+	st.h.Write(st.buf)
+	st.h.Sum(st.sum[:0])
+}
+
+// signRequest returns the hex signature of s, as sign(secret, s.canonical())
+// would.
+func (p *macPool) signRequest(s *signedRequest) string {
+	st := p.get()
+	defer p.put(st)
+	st.buf = s.appendCanonical(st.buf[:0])
+	st.mac()
+	hex.Encode(st.hex[:], st.sum[:])
+	return string(st.hex[:])
+}
+
+// verifyResponse reports whether sig is the hex signature of the response
+// described by the other arguments, as verify(secret, responseCanonical(...),
+// sig) would, in constant time.
+func (p *macPool) verifyResponse(sig string, status int, path, server, keyID, nonce string, body []byte) bool {
+	if len(sig) != 2*sha256.Size {
+		return false
+	}
+	st := p.get()
+	defer p.put(st)
+	var got [sha256.Size]byte
+	for i := range got {
+		hi, ok1 := fromHexChar(sig[2*i])
+		lo, ok2 := fromHexChar(sig[2*i+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		got[i] = hi<<4 | lo
+	}
+	st.buf = appendResponseCanonical(st.buf[:0], status, path, server, keyID, nonce, body)
+	st.mac()
+	return hmac.Equal(got[:], st.sum[:])
+}
+
+// fromHexChar decodes one hex digit of either case, as hex.DecodeString does.
+func fromHexChar(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // newNonce returns 16 random bytes in unpadded base64url.

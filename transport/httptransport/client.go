@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nvrha/nvrha"
@@ -137,6 +138,20 @@ type Client struct {
 	verify   bool
 	reasons  map[string]error
 	now      func() time.Time
+	// bases caches the parsed base URLs the resolver returns: base URL
+	// string → *target.
+	bases     sync.Map
+	basesSize atomic.Int64
+}
+
+// maxCachedBases bounds Client.bases; beyond it the cache starts afresh.
+const maxCachedBases = 4096
+
+// target is a parsed base URL, with the full path of every method.
+type target struct {
+	url   url.URL // scheme and host; its Path is set per request
+	host  string  // the request's Host, as http.NewRequest sets it
+	paths map[transport.Method]string
 }
 
 var _ transport.Transport = (*Client)(nil)
@@ -295,10 +310,14 @@ func (c *Client) call(ctx context.Context, server nvrha.ServerID, m transport.Me
 		return c.lost(ctx, server, m, err)
 	}
 	defer resp.Body.Close()
-	respBody, err := io.ReadAll(io.LimitReader(resp.Body, c.maxResp+1))
+	buf := getBuffer()
+	defer putBuffer(buf)
+	_, err = buf.ReadFrom(io.LimitReader(resp.Body, c.maxResp+1))
 	if err != nil {
 		return c.lost(ctx, server, m, err)
 	}
+	// respBody lives in buf: nothing below may keep it.
+	respBody := buf.Bytes()
 	if int64(len(respBody)) > c.maxResp {
 		return c.lost(ctx, server, m, fmt.Errorf("response larger than %d bytes", c.maxResp))
 	}
@@ -333,22 +352,81 @@ func (c *Client) lost(ctx context.Context, server nvrha.ServerID, m transport.Me
 
 // newRequest builds and signs the request for m.
 func (c *Client) newRequest(ctx context.Context, base string, server nvrha.ServerID, m transport.Method, body []byte) (*http.Request, signedRequest, error) {
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, signedRequest{}, fmt.Errorf("base URL %q: want http(s)://host[:port][/prefix]", base)
-	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + Path(m)
-	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
-	req, err := http.NewRequestWithContext(ctx, routeMethod, u.String(), bytes.NewReader(body))
+	t, err := c.target(base)
 	if err != nil {
 		return nil, signedRequest{}, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	path, ok := t.paths[m]
+	if !ok {
+		return nil, signedRequest{}, fmt.Errorf("no path for method %q", m)
 	}
-	req.Header.Set("Accept", "application/json")
-	s, err := signRequest(req, body, server, c.keys.sign, c.now())
+	// An empty URL costs no parsing; the target's parsed one replaces it.
+	req, err := http.NewRequestWithContext(ctx, routeMethod, "", bytes.NewReader(body))
+	if err != nil {
+		return nil, signedRequest{}, err
+	}
+	u := t.url
+	u.Path = path
+	req.URL, req.Host = &u, t.host
+	// One make for the headers and one array for their values; the keys
+	// are canonical already.
+	h := make(http.Header, 8)
+	vals := make([]string, 7)
+	set := func(i int, k, v string) { vals[i] = v; h[k] = vals[i : i+1 : i+1] }
+	if body != nil {
+		set(6, "Content-Type", "application/json")
+	}
+	set(5, "Accept", "application/json")
+	req.Header = h
+	s, err := c.sign(req, body, server, vals)
 	return req, s, err
+}
+
+// target returns the parsed base, from the cache if it is there.
+func (c *Client) target(base string) (*target, error) {
+	if t, ok := c.bases.Load(base); ok {
+		return t.(*target), nil
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("base URL %q: want http(s)://host[:port][/prefix]", base)
+	}
+	prefix := strings.TrimSuffix(u.Path, "/")
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	// As http.NewRequest does it: a host with an empty port loses its colon.
+	u.Host = strings.TrimSuffix(u.Host, ":")
+	t := &target{url: *u, host: u.Host, paths: make(map[transport.Method]string, len(routes))}
+	for _, m := range routes {
+		t.paths[m] = prefix + Path(m)
+	}
+	if c.basesSize.Add(1) > maxCachedBases {
+		c.bases.Clear()
+		c.basesSize.Store(1)
+	}
+	c.bases.Store(base, t)
+	return t, nil
+}
+
+// sign adds the authentication headers to req, as signRequest does, with
+// the client's key, clock and MAC states; the header values go to vals[0:5].
+func (c *Client) sign(req *http.Request, body []byte, server nvrha.ServerID, vals []string) (signedRequest, error) {
+	key := c.keys.sign
+	s, err := newSignedRequest(req, body, server, key.ID, c.now())
+	if err != nil {
+		return signedRequest{}, err
+	}
+	h := req.Header
+	for j, kv := range [...][2]string{
+		{HeaderKeyID, s.keyID},
+		{HeaderTimestamp, s.timestamp},
+		{HeaderNonce, s.nonce},
+		{HeaderServer, s.server},
+		{HeaderSignature, c.keys.macs[key.ID].signRequest(&s)},
+	} {
+		vals[j] = kv[1]
+		h[kv[0]] = vals[j : j+1 : j+1]
+	}
+	return s, nil
 }
 
 // SignRequest adds the authentication headers to r, a request of this
@@ -365,22 +443,9 @@ func SignRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, n
 }
 
 func signRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, now time.Time) (signedRequest, error) {
-	i := strings.Index(r.URL.Path, PathPrefix)
-	if i < 0 {
-		return signedRequest{}, fmt.Errorf("path %q is not a path of this protocol", r.URL.Path)
-	}
-	nonce, err := newNonce()
+	s, err := newSignedRequest(r, body, server, key.ID, now)
 	if err != nil {
 		return signedRequest{}, err
-	}
-	s := signedRequest{
-		method:    r.Method,
-		path:      r.URL.Path[i:],
-		server:    url.PathEscape(string(server)),
-		keyID:     key.ID,
-		timestamp: strconv.FormatInt(now.Unix(), 10),
-		nonce:     nonce,
-		body:      body,
 	}
 	h := r.Header
 	h.Set(HeaderKeyID, s.keyID)
@@ -391,18 +456,53 @@ func signRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, n
 	return s, nil
 }
 
+// newSignedRequest returns the fields a signature of r covers, with a fresh
+// nonce.
+func newSignedRequest(r *http.Request, body []byte, server nvrha.ServerID, keyID string, now time.Time) (signedRequest, error) {
+	i := strings.Index(r.URL.Path, PathPrefix)
+	if i < 0 {
+		return signedRequest{}, fmt.Errorf("path %q is not a path of this protocol", r.URL.Path)
+	}
+	nonce, err := newNonce()
+	if err != nil {
+		return signedRequest{}, err
+	}
+	return signedRequest{
+		method:    r.Method,
+		path:      r.URL.Path[i:],
+		server:    url.PathEscape(string(server)),
+		keyID:     keyID,
+		timestamp: strconv.FormatInt(now.Unix(), 10),
+		nonce:     nonce,
+		body:      body,
+	}, nil
+}
+
 // verifyResponse checks a response's signature against the keys the client
 // accepts.
 func (c *Client) verifyResponse(resp *http.Response, req signedRequest, body []byte) error {
 	keyID, sig := resp.Header.Get(HeaderKeyID), resp.Header.Get(HeaderSignature)
-	key, ok := c.keys.byID[keyID]
+	p, ok := c.keys.macs[keyID]
 	if !ok || sig == "" {
 		return ErrResponseNotAuthentic
 	}
-	if !verify(key.Secret, responseCanonical(resp.StatusCode, req.path, req.server, keyID, req.nonce, body), sig) {
+	if !p.verifyResponse(sig, resp.StatusCode, req.path, req.server, keyID, req.nonce, body) {
 		return ErrResponseNotAuthentic
 	}
 	return nil
+}
+
+// buffers holds the buffers responses are read into.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 64<<10 { // do not keep an inventory of a large server
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // RemoteError is an error response from an agent's handler, as a Client
