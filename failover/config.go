@@ -27,10 +27,10 @@ const (
 // in the same step.
 const (
 	DefaultProbeTimeout      = 400 * time.Millisecond
-	DefaultCommandTimeout    = 1 * time.Second
-	DefaultRetryBase         = 100 * time.Millisecond
+	DefaultCommandTimeout    = 400 * time.Millisecond
+	DefaultRetryBase         = 50 * time.Millisecond
 	DefaultRetryMax          = 2 * time.Second
-	DefaultTakeoverAttempts  = 3
+	DefaultTakeoverAttempts  = 6
 	DefaultTakeoverTimeout   = 4 * time.Second
 	DefaultInventoryInterval = 30 * time.Second
 	DefaultHoldDown          = 30 * time.Second
@@ -53,7 +53,9 @@ type Config struct {
 	// ProbeTimeout is how long a probe may take before it counts as missed.
 	ProbeTimeout time.Duration
 	// CommandTimeout is how long a takeover, release, stand-down or resume
-	// may take before it counts as failed and is retried.
+	// may take before it is sent again. Orders are idempotent under their
+	// epoch, and a late answer to the attempt before still counts, so a
+	// short timeout costs a duplicate message, never a working server.
 	CommandTimeout time.Duration
 	// RetryBase and RetryMax bound the exponential backoff between retries
 	// of a failed command: RetryBase, 2*RetryBase, ... up to RetryMax.

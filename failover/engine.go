@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/transport"
 )
 
@@ -59,11 +60,42 @@ func (m *Machine) Step(now time.Time, r Result) error {
 		}
 		return nil
 	}
-	if !o.inFlight() || o.cmd.ID != r.ID {
-		delete(m.ops, r.ID)
+	current := r.ID == o.cmd.ID && o.inFlight()
+	earlier := (r.ID == o.prev || r.ID == o.cmd.ID && !o.inFlight()) && r.Err == nil
+	older := false
+	if owner := m.probeOwner(o); owner != nil && !current && !earlier && r.Err == nil {
+		older = slices.Contains(owner.olderProbes[:], r.ID)
+	}
+	if !current && !earlier && !older {
+		// Superseded, or a failure of an attempt already retried.
+		if r.ID != o.cmd.ID {
+			delete(m.ops, r.ID)
+		}
+		if r.ID == o.prev {
+			o.prev, o.prevSent = 0, time.Time{}
+		}
 		return nil
 	}
-	delete(m.ops, r.ID)
+	sent := o.sentAt
+	switch {
+	case r.ID == o.prev:
+		sent = o.prevSent
+	case older:
+		// Its send time is not kept: the answer tells that the server
+		// lives, and nothing about a takeover confirmed meanwhile.
+		sent = time.Time{}
+	}
+	delete(m.ops, o.cmd.ID)
+	if o.prev != 0 {
+		delete(m.ops, o.prev)
+		o.prev, o.prevSent = 0, time.Time{}
+	}
+	if owner := m.probeOwner(o); owner != nil {
+		m.forgetOlderProbes(owner)
+	}
+	// The answer is the order's, whichever attempt carried it.
+	o.sentAt, o.retryAt = sent, time.Time{}
+	r.ID = o.cmd.ID
 	mem := m.servers[o.cmd.Server]
 	switch o.cmd.Kind {
 	case CmdProbe:
@@ -72,7 +104,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 		}
 	case CmdInventory:
 		if mem != nil && o == &mem.inventory {
-			mem.inventory.clear()
+			m.drop(&mem.inventory)
 			if r.Err == nil && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
 				mem.facts = r.Facts.Clone()
 				mem.spaceKnown = false
@@ -104,10 +136,20 @@ func (m *Machine) setNow(now time.Time) {
 	}
 }
 
-// send queues a command and makes o await it.
+// send queues a command and makes o await it. When c is o's command sent
+// again unchanged, the attempt before stays awaited as o.prev.
 func (m *Machine) send(o *op, c Command) {
+	if o.prev != 0 {
+		delete(m.ops, o.prev)
+		o.prev, o.prevSent = 0, time.Time{}
+	}
 	if o.cmd.ID != 0 {
-		delete(m.ops, o.cmd.ID)
+		if sameOrder(o.cmd, c) {
+			o.prev, o.prevSent = o.cmd.ID, o.sentAt
+			m.ops[o.prev] = o
+		} else {
+			delete(m.ops, o.cmd.ID)
+		}
 	}
 	c.ID = m.nextCmdID
 	m.nextCmdID++
@@ -121,12 +163,75 @@ func (m *Machine) send(o *op, c Command) {
 	m.outbox = append(m.outbox, c)
 }
 
+// sameOrder reports whether b is a again: the same order to the same
+// server under the same epoch.
+func sameOrder(a, b Command) bool {
+	return a.Kind == b.Kind && a.Server == b.Server && a.Recording == b.Recording && a.Epoch == b.Epoch &&
+		slices.Equal(a.Cameras, b.Cameras)
+}
+
+// drop stops awaiting o's command and its previous attempts, and clears o.
+func (m *Machine) drop(o *op) {
+	if o.cmd.ID != 0 {
+		delete(m.ops, o.cmd.ID)
+	}
+	if o.prev != 0 {
+		delete(m.ops, o.prev)
+	}
+	if mem := m.probeOwner(o); mem != nil {
+		m.forgetOlderProbes(mem)
+	}
+	o.clear()
+}
+
+// probeOwner returns the member whose probe o is, or nil.
+func (m *Machine) probeOwner(o *op) *member {
+	if o.cmd.Kind != CmdProbe {
+		return nil
+	}
+	if mem := m.servers[o.cmd.Server]; mem != nil && o == &mem.probe {
+		return mem
+	}
+	return nil
+}
+
+// keepOlderProbe keeps probe id awaited among mem's older probes, evicting
+// the oldest when they are all taken.
+func (m *Machine) keepOlderProbe(mem *member, id uint64) {
+	old := &mem.olderProbes
+	if old[0] != 0 {
+		delete(m.ops, old[0])
+	}
+	copy(old[:], old[1:])
+	old[len(old)-1] = id
+}
+
+func (m *Machine) forgetOlderProbes(mem *member) {
+	for i, id := range mem.olderProbes {
+		if id != 0 {
+			delete(m.ops, id)
+			mem.olderProbes[i] = 0
+		}
+	}
+}
+
+// track registers o in the ops map under the IDs it awaits, after o was
+// copied to a new place.
+func (m *Machine) track(o *op) {
+	if o.cmd.ID != 0 {
+		m.ops[o.cmd.ID] = o
+	}
+	if o.prev != 0 {
+		m.ops[o.prev] = o
+	}
+}
+
 // failed marks o's command as failed and schedules its retry with capped
 // exponential backoff. Backoff has no jitter: the Machine must be
 // deterministic, and each server's retries are already spread by when its
-// failure was seen.
+// failure was seen. The failed attempt stays awaited until the retry: a
+// late success ends the wait.
 func (m *Machine) failed(o *op) {
-	delete(m.ops, o.cmd.ID)
 	o.attempts++
 	d := m.cfg.RetryBase
 	for i := 1; i < o.attempts && d < m.cfg.RetryMax; i++ {
@@ -170,24 +275,38 @@ func (m *Machine) Epoch(recording nvrha.ServerID) nvrha.Epoch { return m.epochs[
 // member's own orders.
 func (m *Machine) tickMember(mem *member) {
 	if mem.probe.inFlight() && !m.now.Before(mem.probe.cmd.Deadline) {
-		delete(m.ops, mem.probe.cmd.ID)
-		mem.probe.clear()
+		m.drop(&mem.probe)
 		mem.reachable = false
 		m.observe(mem, false)
 	}
-	if !mem.probe.pending() && !m.now.Before(mem.nextProbe) {
+	if !m.now.Before(mem.nextProbe) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
+		// A probe still unanswered when the next is due makes the server
+		// a suspect: it is probed every SuspectInterval until it answers,
+		// the two newest probes awaited together.
+		every := m.cfg.Detector.ProbeInterval
+		if mem.probe.pending() {
+			every = m.cfg.Detector.SuspectInterval
+			// The overdue probe is a miss, as if it had timed out: the
+			// detector hears of it, and a stand-down is not expected to
+			// reach the server.
+			mem.reachable = false
+			m.observe(mem, false)
+			if p := mem.probe.prev; p != 0 {
+				m.keepOlderProbe(mem, p)
+				mem.probe.prev, mem.probe.prevSent = 0, time.Time{}
+			}
+		}
 		m.send(&mem.probe, Command{Kind: CmdProbe, Server: mem.facts.ID})
-		mem.nextProbe = mem.nextProbe.Add(m.cfg.Detector.ProbeInterval)
+		mem.nextProbe = mem.nextProbe.Add(every)
 		if mem.nextProbe.Before(m.now) {
-			mem.nextProbe = m.now.Add(m.cfg.Detector.ProbeInterval)
+			mem.nextProbe = m.now.Add(every)
 		}
 	}
 	if mem.health != nvrha.HealthDown && mem.det.Failed(m.now) {
 		m.markDown(mem)
 	}
 	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.cmd.Deadline) {
-		delete(m.ops, mem.inventory.cmd.ID)
-		mem.inventory.clear()
+		m.drop(&mem.inventory)
 	}
 	if !mem.inventory.pending() && !m.now.Before(mem.nextInv) && mem.health == nvrha.HealthUp {
 		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
@@ -202,7 +321,7 @@ func (m *Machine) tickMember(mem *member) {
 		if mem.tk == nil {
 			m.send(&mem.resume, mem.resume.cmd)
 		} else {
-			mem.resume.clear()
+			m.drop(&mem.resume)
 			m.stateGen++
 		}
 	}
@@ -212,7 +331,7 @@ func (m *Machine) tickMember(mem *member) {
 			c.Epoch = t.epoch
 			m.send(&mem.standDown, c)
 		} else {
-			mem.standDown.clear()
+			m.drop(&mem.standDown)
 		}
 	}
 	if mem.stoodDown && mem.tk == nil && !mem.resume.pending() {
@@ -224,7 +343,7 @@ func (m *Machine) tickMember(mem *member) {
 
 func (m *Machine) probeResult(mem *member, r Result) {
 	sent := mem.probe.sentAt
-	mem.probe.clear()
+	m.drop(&mem.probe)
 	mem.reachable = r.Err == nil
 	answered := r.Err == nil && (r.Report.Server == "" || r.Report.Server == mem.facts.ID)
 	ok := answered && r.Report.Healthy
@@ -345,14 +464,14 @@ func (m *Machine) commandResult(o *op, err error) {
 		m.stateGen++
 	case o == &mem.fence:
 		m.owedOrderDone(o)
-		mem.fence.clear()
+		m.drop(&mem.fence)
 		if mem.takeoverFailed && mem.health == nvrha.HealthUp {
 			mem.takeoverFailed = false
 		}
 		m.touch()
 	case o == &mem.resume:
 		m.owedOrderDone(o)
-		mem.resume.clear()
+		m.drop(&mem.resume)
 		mem.stoodDown = false
 		m.stateGen++
 	case o == &mem.standDown:
@@ -360,7 +479,7 @@ func (m *Machine) commandResult(o *op, err error) {
 			m.failed(o)
 			return
 		}
-		mem.standDown.clear()
+		m.drop(&mem.standDown)
 	case mem.tk != nil && o == &mem.tk.cmd:
 		m.takeoverResult(mem.tk, err, stale != nil)
 	}
@@ -421,8 +540,7 @@ func (m *Machine) recoverFromStall() {
 		for _, mem := range g.members {
 			mem.det.Reset()
 			if mem.probe.pending() {
-				delete(m.ops, mem.probe.cmd.ID)
-				mem.probe.clear()
+				m.drop(&mem.probe)
 			}
 			mem.nextProbe = m.now
 			if t := mem.tk; t != nil && t.rec == mem && t.phase == PhaseStarting {

@@ -73,7 +73,7 @@ func newMachine(cfg Config) *Machine {
 		cfg:       cfg,
 		servers:   make(map[nvrha.ServerID]*member),
 		epochs:    make(map[nvrha.ServerID]nvrha.Epoch),
-		ledger:    ledger{limit: cfg.LedgerLimit, cams: make(map[nvrha.CameraID][]Interval)},
+		ledger:    newLedger(cfg.LedgerLimit),
 		ops:       make(map[uint64]*op),
 		nextCmdID: 1,
 	}

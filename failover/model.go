@@ -106,10 +106,14 @@ type member struct {
 	// last, for flap damping.
 	failovers []time.Time
 
-	probe     op // the outstanding probe, if any
-	nextProbe time.Time
-	inventory op
-	nextInv   time.Time
+	probe op // the outstanding probe, if any
+	// olderProbes are the probes sent before probe.prev that are still
+	// awaited (0 for none): a suspect is probed faster than its answers
+	// may come back, and any answer ends the suspicion.
+	olderProbes [6]uint64
+	nextProbe   time.Time
+	inventory   op
+	nextInv     time.Time
 	// fence is a release owed to a standby that was abandoned mid-takeover,
 	// so that it stops recording cameras another standby now owns.
 	fence op
@@ -240,11 +244,19 @@ func (t *takeover) public() Takeover {
 
 // op is one command the Machine waits on: in flight until its deadline, or
 // failed and waiting to be sent again at retryAt.
+//
+// A command sent again unchanged (a retry, or a probe sent while the last
+// one is still unanswered) keeps its previous attempt's ID in prev: a late
+// success of that attempt is as good as one of the newest, so a slow but
+// working server is not given up on because its answers arrive after the
+// resend. The ops map holds the op under both IDs.
 type op struct {
 	cmd      Command
 	sentAt   time.Time
 	retryAt  time.Time
 	attempts int
+	prev     uint64
+	prevSent time.Time
 }
 
 func (o *op) pending() bool  { return o.cmd.ID != 0 }

@@ -211,9 +211,7 @@ func remove(ms []*member, x *member) []*member {
 // acknowledges them, whatever group it is in by then.
 func (m *Machine) forget(mem *member) {
 	for _, o := range []*op{&mem.probe, &mem.inventory, &mem.standDown} {
-		if o.pending() {
-			delete(m.ops, o.cmd.ID)
-		}
+		m.drop(o)
 	}
 	if mem.stoodDown && !mem.resume.pending() {
 		// It leaves stood down: it is owed a resume wherever it goes.
@@ -224,9 +222,7 @@ func (m *Machine) forget(mem *member) {
 			orphan := &op{}
 			*orphan = *o
 			m.orphans = append(m.orphans, orphan)
-			if orphan.cmd.ID != 0 {
-				m.ops[orphan.cmd.ID] = orphan
-			}
+			m.track(orphan)
 		}
 	}
 	delete(m.servers, mem.facts.ID)
@@ -243,9 +239,7 @@ func (m *Machine) adopt(mem *member) {
 			dst = &mem.resume
 		}
 		*dst = *o
-		if dst.cmd.ID != 0 {
-			m.ops[dst.cmd.ID] = dst
-		}
+		m.track(dst)
 		return true
 	})
 }

@@ -255,7 +255,11 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		if _, dup := m.ledger.cams[cl.Camera]; dup {
 			return nil, corrupt("ledger: camera %s twice", cl.Camera)
 		}
-		m.ledger.cams[cl.Camera] = slices.Clone(cl.Intervals)
+		es := make([]entry, len(cl.Intervals))
+		for i, iv := range cl.Intervals {
+			es[i] = m.ledger.entry(iv)
+		}
+		m.ledger.cams[cl.Camera] = es
 	}
 	m.statusDirty = true
 	m.settle()

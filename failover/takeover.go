@@ -57,8 +57,7 @@ func (m *Machine) startTakeover(r, s *member) {
 	r.tk, s.tk = t, t
 	if r.resume.pending() {
 		// The cameras go to the standby now: a resume still owed would fight it.
-		delete(m.ops, r.resume.cmd.ID)
-		r.resume.clear()
+		m.drop(&r.resume)
 	}
 	m.send(&t.cmd, m.takeoverCommand(t))
 	if r.reachable {
@@ -150,7 +149,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 	if t.phase == PhaseActive {
 		// A re-order after a restart: the probes tell whether the standby
 		// really covers, and re-order again if not.
-		t.cmd.clear()
+		m.drop(&t.cmd)
 		return
 	}
 	if err != nil {
@@ -170,7 +169,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		t.phase = PhaseActive
 		t.started = t.cmd.sentAt
 		t.confirmedAt = m.now
-		t.cmd.clear()
+		m.drop(&t.cmd)
 		m.ledger.open(t.rec.facts.Cameras, t.sb.facts.ID, t.rec.facts.ID, t.epoch, t.started)
 		m.touch()
 		m.emit(Event{Kind: EventTakeoverSucceeded, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
@@ -180,11 +179,11 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		t.rec.stoodDown = false
 		t.resumedAt = m.now
 		t.resumeSent = t.cmd.sentAt
-		t.cmd.clear()
+		m.drop(&t.cmd)
 		m.stateGen++
 	case PhaseReleasing:
 		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, m.now)
-		t.cmd.clear()
+		m.drop(&t.cmd)
 		m.end(t)
 		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
 	}
@@ -202,9 +201,7 @@ func (m *Machine) beginRelease(t *takeover) {
 
 // end forgets a takeover.
 func (m *Machine) end(t *takeover) {
-	if t.cmd.cmd.ID != 0 {
-		delete(m.ops, t.cmd.cmd.ID)
-	}
+	m.drop(&t.cmd)
 	t.rec.tk, t.sb.tk = nil, nil
 	m.touch()
 }
@@ -246,8 +243,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		// Failback aborted: the standby never let go and keeps recording.
 		// The takeover goes on under a new epoch, above the resume's, so
 		// that a late resume is fenced by every later order.
-		delete(m.ops, t.cmd.cmd.ID)
-		t.cmd.clear()
+		m.drop(&t.cmd)
 		t.resumedAt = timeZero
 		t.phase = PhaseActive
 		t.epoch = m.nextEpoch(t.rec.facts.ID)
@@ -258,7 +254,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		t.epoch = m.nextEpoch(t.rec.facts.ID)
 		t.phase = PhaseStarting
 		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
-		t.cmd.clear()
+		m.drop(&t.cmd)
 		m.send(&t.cmd, m.takeoverCommand(t))
 		m.touch()
 	}

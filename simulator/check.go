@@ -877,11 +877,6 @@ func (w *World) checkMalformed(cmd failover.Command) {
 	w.fail(0, fmt.Sprintf("the Machine sent a malformed command: %+v", cmd))
 }
 
-func isFailback(eps map[epochKey]time.Duration, k epochKey) bool {
-	_, ok := eps[k]
-	return ok
-}
-
 // checkCommandID checks invariant 8 on every command sent: its ID was
 // never used by an earlier incarnation of the center, so that a late answer
 // from before a restart is never taken for the answer to a new command.

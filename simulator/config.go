@@ -404,6 +404,16 @@ func (c Config) ReplayCommand() string {
 			b.WriteString(" -" + x.flag + " " + x.v.String())
 		}
 	}
+	det := c.Center.Failover.Detector
+	if det.ProbeInterval != 0 && det.ProbeInterval != detector.DefaultProbeInterval {
+		b.WriteString(" -probe-interval " + det.ProbeInterval.String())
+	}
+	if det.AcceptablePause != 0 && det.AcceptablePause != detector.DefaultAcceptablePause {
+		b.WriteString(" -acceptable-pause " + det.AcceptablePause.String())
+	}
+	if det.Threshold != 0 && det.Threshold != detector.DefaultThreshold {
+		b.WriteString(" -threshold " + strconv.FormatFloat(det.Threshold, 'g', -1, 64))
+	}
 	if c.Baseline {
 		b.WriteString(" -baseline")
 	}

@@ -54,7 +54,6 @@ type World struct {
 	meas *measures
 
 	known     []KnownIssue
-	knownKeys map[string]bool
 	violation *Violation
 	stopped   bool
 	finished  bool

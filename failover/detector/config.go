@@ -38,6 +38,7 @@ func (k Kind) String() string {
 // documentation for the detection times they give.
 const (
 	DefaultProbeInterval   = 200 * time.Millisecond
+	DefaultSuspectInterval = 50 * time.Millisecond
 	DefaultAcceptablePause = time.Second
 	DefaultThreshold       = 8.0
 	DefaultMinStdDev       = 50 * time.Millisecond
@@ -57,6 +58,14 @@ type Config struct {
 	// accrual uses it as the expected inter-arrival time until it has
 	// measured one.
 	ProbeInterval time.Duration
+	// SuspectInterval is how often a server whose answer is overdue (no
+	// answer to a probe within ProbeInterval) is probed until it answers
+	// (default 50ms, at most ProbeInterval). Probes keep flowing during a
+	// silence, so a server that was only paused answers the moment it
+	// resumes, and one lost answer costs SuspectInterval, not a whole
+	// ProbeTimeout. Phi accrual only: the consecutive-miss detector counts
+	// timed-out probes, so it probes one at a time.
+	SuspectInterval time.Duration
 	// AcceptablePause is the longest silence a healthy server may show (a GC
 	// pause, a busy disk, a lost probe or two) that must NEVER be declared a
 	// failure (default 1s). Hard floor for both detectors: Failed(now) is
@@ -84,6 +93,7 @@ func DefaultConfig() Config {
 	return Config{
 		Kind:            KindPhiAccrual,
 		ProbeInterval:   DefaultProbeInterval,
+		SuspectInterval: DefaultSuspectInterval,
 		AcceptablePause: DefaultAcceptablePause,
 		Threshold:       DefaultThreshold,
 		MinStdDev:       DefaultMinStdDev,
@@ -100,6 +110,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AcceptablePause == 0 {
 		c.AcceptablePause = DefaultAcceptablePause
+	}
+	if c.SuspectInterval == 0 {
+		c.SuspectInterval = min(DefaultSuspectInterval, c.ProbeInterval)
 	}
 	if c.Threshold == 0 {
 		c.Threshold = DefaultThreshold
@@ -132,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProbeInterval < 0 {
 		bad(fmt.Sprintf("ProbeInterval %v is negative", c.ProbeInterval))
+	}
+	if c.SuspectInterval < 0 || c.SuspectInterval > c.ProbeInterval {
+		bad(fmt.Sprintf("SuspectInterval %v is outside [0, ProbeInterval %v]", c.SuspectInterval, c.ProbeInterval))
 	}
 	if c.AcceptablePause < 0 {
 		bad(fmt.Sprintf("AcceptablePause %v is negative", c.AcceptablePause))

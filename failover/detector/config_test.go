@@ -14,6 +14,7 @@ func TestDefaultConfig(t *testing.T) {
 	want := detector.Config{
 		Kind:            detector.KindPhiAccrual,
 		ProbeInterval:   200 * time.Millisecond,
+		SuspectInterval: 50 * time.Millisecond,
 		AcceptablePause: time.Second,
 		Threshold:       8,
 		MinStdDev:       50 * time.Millisecond,

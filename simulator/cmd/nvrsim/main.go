@@ -109,6 +109,9 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	holdDown := fs.Duration("hold-down", 0, "failback hold-down (default 30s)")
 	maxHoldDown := fs.Duration("max-hold-down", 0, "longest flap-damped hold-down (default 10m)")
 	flapWindow := fs.Duration("flap-window", 0, "flap window of the hold-down doubling (default 10m)")
+	probeInterval := fs.Duration("probe-interval", 0, "the center's probe interval (default the library's)")
+	acceptablePause := fs.Duration("acceptable-pause", 0, "longest silence never taken for a failure (default the library's)")
+	threshold := fs.Float64("threshold", 0, "phi accrual threshold (default the library's)")
 	tolerate := fs.String("tolerate", "", `known issues to record instead of failing on, comma-separated, or "all"`)
 	if err := fs.Parse(args); err != nil {
 		return 2, nil
@@ -150,6 +153,8 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	cfg.Nemesis = nem
 	fb := &cfg.Center.Failover.Failback
 	fb.HoldDown, fb.MaxHoldDown, fb.FlapWindow = *holdDown, *maxHoldDown, *flapWindow
+	det := &cfg.Center.Failover.Detector
+	det.ProbeInterval, det.AcceptablePause, det.Threshold = *probeInterval, *acceptablePause, *threshold
 	cfg.FaultsFlag = *faults
 	if *scenario != "" {
 		sc, err := simulator.ParseScenarioFile(*scenario)
