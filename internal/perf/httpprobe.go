@@ -112,6 +112,9 @@ type HTTPProbeResult struct {
 	// Saves is how many times the Controller saved its State in the window
 	// (DriveController): a steady center saves nothing.
 	Saves int
+	// Downs is how many times the Controller declared a server down in the
+	// window (DriveController).
+	Downs int
 }
 
 // CPUPercent is the controller's CPU over the window, in percent of one core.
@@ -138,8 +141,8 @@ func (r HTTPProbeResult) CPUPerProbe() float64 {
 }
 
 func (r HTTPProbeResult) String() string {
-	return fmt.Sprintf("%s agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d saves",
-		r.Driver, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.Saves)
+	return fmt.Sprintf("%s agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d saves, %d downs",
+		r.Driver, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.Saves, r.Downs)
 }
 
 // Check fails a measurement that did not measure what it claims: a probe
@@ -147,6 +150,9 @@ func (r HTTPProbeResult) String() string {
 func (r HTTPProbeResult) Check() error {
 	if r.Errors > 0 {
 		return fmt.Errorf("perf: %d probes failed; first: %w", r.Errors, r.FirstError)
+	}
+	if r.Downs > 0 {
+		return fmt.Errorf("perf: %d servers declared down", r.Downs)
 	}
 	if got, want := r.ProbesPerSecond(), r.WantProbesPerSecond(); got < 0.9*want {
 		return fmt.Errorf("perf: %.0f probes/s achieved, want at least 90%% of %.0f", got, want)
@@ -229,15 +235,16 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	store := &failover.MemoryStore{}
+	watch := newUpWatch()
 	switch cfg.Driver {
 	case DriveController:
-		c, err := newProbeController(ctx, tr, store, cfg.Interval)
+		c, err := newProbeController(ctx, tr, store, cfg.Interval, watch)
 		if err != nil {
 			cancel()
 			return res, err
 		}
 		go func() { done <- c.Run(ctx) }()
-		if err := addProbeServers(ctx, c, cfg.Agents); err != nil {
+		if err := addProbeServers(ctx, c, cfg.Agents, watch); err != nil {
 			cancel()
 			<-done
 			return res, err
@@ -259,6 +266,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 		cancel()
 		return res, fmt.Errorf("perf: the %v stopped during warm-up: %v", cfg.Driver, err)
 	}
+	_, downs0 := watch.state()
 	probes0, dials0, saves0 := tr.probes.Load(), dials.Load(), store.Saves()
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
@@ -280,6 +288,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 		pprof.StopCPUProfile()
 	}
 	probes1, dials1, saves1 := tr.probes.Load(), dials.Load(), store.Saves()
+	_, downs1 := watch.state()
 	tr.stopping.Store(true) // what fails from here on is the shutdown
 	cancel()
 	if err := <-done; err != nil {
@@ -288,6 +297,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 
 	res.Wall, res.CPU = t1.Sub(t0), cpu1-cpu0
 	res.Probes, res.Dials, res.Saves = probes1-probes0, dials1-dials0, saves1-saves0
+	res.Downs = downs1 - downs0
 	res.Errors = tr.errors.Load()
 	if e := tr.firstErr.Load(); e != nil {
 		res.FirstError = *e
@@ -388,23 +398,81 @@ func probeLoop(ctx context.Context, tr transport.Transport, servers []nvrha.Serv
 	}
 }
 
+// upWatch follows which servers a Controller says are up, from its events.
+type upWatch struct {
+	mu     sync.Mutex
+	up     map[nvrha.ServerID]bool
+	downs  int
+	change chan struct{} // capacity 1: something changed
+}
+
+func newUpWatch() *upWatch {
+	return &upWatch{up: make(map[nvrha.ServerID]bool), change: make(chan struct{}, 1)}
+}
+
+// onEvent is the Controller's OnEvent; it does not block.
+func (w *upWatch) onEvent(e failover.Event) {
+	w.mu.Lock()
+	switch e.Kind {
+	case failover.EventServerUp:
+		w.up[e.Server] = true
+	case failover.EventServerDown:
+		delete(w.up, e.Server)
+		w.downs++
+	}
+	w.mu.Unlock()
+	select {
+	case w.change <- struct{}{}:
+	default:
+	}
+}
+
+func (w *upWatch) state() (up, downs int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.up), w.downs
+}
+
+// await returns once n servers are up, or fails when timeout passes first.
+func (w *upWatch) await(n int, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		up, _ := w.state()
+		if up >= n {
+			return nil
+		}
+		select {
+		case <-w.change:
+		case <-t.C:
+			return fmt.Errorf("perf: %d servers of %d up after %v", up, n, timeout)
+		}
+	}
+}
+
 // newProbeController returns a Controller probing every interval, with
 // every other setting at its default.
-func newProbeController(ctx context.Context, tr transport.Transport, store failover.Store, interval time.Duration) (*failover.Controller, error) {
+func newProbeController(ctx context.Context, tr transport.Transport, store failover.Store, interval time.Duration, w *upWatch) (*failover.Controller, error) {
 	cfg := failover.ControllerConfig{
 		Machine:   failover.Config{Detector: detector.Config{ProbeInterval: interval}},
 		Transport: tr,
 		Store:     store,
+		OnEvent:   w.onEvent,
 	}
 	return failover.NewController(ctx, cfg)
 }
 
-// addProbeServers adds the n servers of probeFacts to c, in groups of 64.
-func addProbeServers(ctx context.Context, c *failover.Controller, n int) error {
+// addProbeServers adds the n servers of probeFacts to c, in groups of 64,
+// each group once the servers before it are up: a center adding its
+// servers, not one restarting with all of them at once.
+func addProbeServers(ctx context.Context, c *failover.Controller, n int, w *upWatch) error {
 	per := min(n, 64)
 	for g := 0; g*per < n; g++ {
 		gid := failover.DefaultGroupID
 		if g > 0 {
+			if err := w.await(g*per, time.Minute); err != nil {
+				return err
+			}
 			var err error
 			if gid, err = c.AddGroup(ctx, fmt.Sprintf("Group %d", g+1)); err != nil {
 				return err
@@ -429,7 +497,7 @@ func addProbeServers(ctx context.Context, c *failover.Controller, n int) error {
 			}
 		}
 	}
-	return nil
+	return w.await(n, time.Minute)
 }
 
 // probeFacts returns the facts of agent i: a quarter of them are standbys,
