@@ -133,7 +133,11 @@ func (c *center) drain() {
 		}
 		c.restoredReady = false
 		c.m.Advance(rd)
-		w.machineTouched = true
+		if rd.State != nil || len(rd.Events) > 0 {
+			// A change the Machine persisted or published: its view is
+			// checked after the event (see checkAfterEvent).
+			w.machineTouched = true
+		}
 	}
 }
 
@@ -329,6 +333,7 @@ func (w *World) deliverToCenter(m *message) {
 	if err := c.m.Step(w.abs(w.now), m.res); err != nil {
 		w.traceLine("step error: " + err.Error())
 	}
-	w.machineTouched = true
+	// No w.machineTouched: drain sets it when the answer changed anything
+	// the Machine persists or publishes.
 	c.drain()
 }

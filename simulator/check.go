@@ -103,10 +103,18 @@ type checker struct {
 	settled   bool
 	everSettl bool
 
-	checks   uint64
-	orphans  map[nvrha.ServerID]bool
-	unwanted map[int]time.Duration // standby index -> since when it records unwanted
-	fighting map[int]time.Duration // recording index -> since when it records beside its standby
+	checks  uint64
+	orphans map[nvrha.ServerID]bool
+	// by server index, -1 for none: since when a standby records unwanted,
+	// since when a recording server records beside its standby
+	unwanted []time.Duration
+	fighting []time.Duration
+
+	// tickSnap is the snapshot checkTimed took at this tick, which
+	// checkMachine checks too: no call into the Machine comes between.
+	tickSnap *failover.Snapshot
+	// view is tickSnap's members by server index, for checkTimed.
+	view []*failover.MemberSnapshot
 }
 
 type epochKey struct {
@@ -140,8 +148,12 @@ func (c *checker) init(w *World) {
 	c.persEp = map[nvrha.ServerID]nvrha.Epoch{}
 	c.downs = map[nvrha.ServerID][]time.Duration{}
 	c.orphans = map[nvrha.ServerID]bool{}
-	c.unwanted = map[int]time.Duration{}
-	c.fighting = map[int]time.Duration{}
+	c.unwanted = make([]time.Duration, len(w.servers))
+	c.fighting = make([]time.Duration, len(w.servers))
+	for i := range w.servers {
+		c.unwanted[i], c.fighting[i] = -1, -1
+	}
+	c.view = make([]*failover.MemberSnapshot, len(w.servers))
 	c.settledAt = -1
 }
 
@@ -164,9 +176,28 @@ func (w *World) fail(inv int, detail string) {
 
 func (w *World) snapshot() failover.Snapshot { return w.c.m.Snapshot() }
 
-// checkAfterEvent runs the invariants an event may have changed: the
-// Machine's view when the event called into the Machine, the ground truth
-// when it touched a server.
+// checkAfterEvent runs the invariants an event may have changed, and only
+// those:
+//
+//   - The Machine's view (checkMachine) after an event whose Machine call
+//     published a change (a Ready with a State or Events: see
+//     center.drain), after every admin operation and restart, and at every
+//     tick. The Machine's view changes only through what it persists or
+//     publishes: epochs, peers, facts, groups, members, switches and
+//     failed takeovers are State (a Ready carries it when it changes);
+//     health and statuses change with an Event. A call whose Ready loop
+//     published nothing (most answers: a probe of a healthy server)
+//     therefore leaves every input of these checks as it was after the
+//     last one, which passed. The one thing a Machine learns without
+//     publishing it is a member's empty recording space from a probe; it
+//     enters the checks only through the statuses, which the Machine
+//     publishes when they change, and the check at the next tick (at most
+//     a tick later) sees it either way.
+//   - The ground truth (checkGround) after an event that changed a server:
+//     only that server's side of it (checkGroundAt) when the event touched
+//     one server (an order it carried out, its footage starting, its pause
+//     ending), the full walk after an action (a fault, an admin operation,
+//     a license change), which may change several.
 func (w *World) checkAfterEvent() {
 	if w.stopped {
 		return
@@ -177,11 +208,30 @@ func (w *World) checkAfterEvent() {
 	w.machineTouched = false
 	w.chk.started = w.chk.started[:0]
 	w.chk.holders = w.chk.holders[:0]
-	if w.groundTouched && !w.stopped {
+	w.chk.tickSnap = nil
+	switch {
+	case w.stopped:
+	case w.groundTouched:
 		w.checkGround()
+	case len(w.touched) > 0:
+		// Each frequent event touches one server; should one touch
+		// several, the full walk keeps the order of the reports.
+		one := true
+		for _, i := range w.touched[1:] {
+			one = one && i == w.touched[0]
+		}
+		if one {
+			w.checkGroundAt(w.touched[0])
+		} else {
+			w.checkGround()
+		}
 	}
 	w.groundTouched = false
+	w.touched = w.touched[:0]
 }
+
+// touch notes that the current event changed server i's ground truth.
+func (w *World) touch(i int) { w.touched = append(w.touched, i) }
 
 // snapMember is a snapshot entry with its group.
 type snapMember struct {
@@ -197,7 +247,12 @@ func (w *World) checkMachine() {
 	c := &w.chk
 	c.checks++
 	m := w.c.m
-	snap := m.Snapshot()
+	var snap failover.Snapshot
+	if c.tickSnap != nil {
+		snap = *c.tickSnap
+	} else {
+		snap = m.Snapshot()
+	}
 	if len(c.mem) != len(w.servers) {
 		c.mem = make([]snapMember, len(w.servers))
 	}
@@ -502,31 +557,76 @@ func (w *World) expectedStatus(i int, ms *snapMember, p *persisted) string {
 	}).Label()
 }
 
-// checkGround checks the ground truth after an event touched a server:
-// invariant 1's safety half (no two standbys record the same recording
-// server's cameras under the same epoch) and invariant 2's license half (a
-// standby records no more cameras than its license channels).
+// checkGround checks the ground truth of every server: invariant 1's
+// safety half (no two standbys record the same recording server's cameras
+// under the same epoch) and invariant 2's license half (a standby records
+// no more cameras than its license channels).
 func (w *World) checkGround() {
 	w.chk.checks++
 	for i, s := range w.servers {
 		if s.covering == "" || s.crashed {
 			continue
 		}
-		if n := len(s.coverIDs); n > s.facts.LicenseChannels && s.cover.on {
-			// A license lowered under a running takeover is the one case a
-			// server keeps more cameras than its channels; it started legal.
-			if len(s.licenseBefore) == 0 {
-				w.fail(2, fmt.Sprintf("%s records %d cameras of %s with %d license channels", s.spec.ID, n, s.covering, s.facts.LicenseChannels))
-				return
-			}
+		if w.overLicense(s) {
+			return
 		}
 		for _, o := range w.servers[i+1:] {
-			if o.covering == s.covering && !o.crashed && o.coverEpoch == s.coverEpoch {
-				w.fail(1, fmt.Sprintf("%s and %s both record %s's cameras under epoch %d", s.spec.ID, o.spec.ID, s.covering, s.coverEpoch))
+			if w.sameCover(s, o) {
 				return
 			}
 		}
 	}
+}
+
+// checkGroundAt is checkGround after an event that changed server i alone.
+// Both checks look at one server (the license) or a pair of servers (the
+// cover), and every server was fine after the last check, so only i and
+// the pairs it is in can have broken; they are visited in the full walk's
+// order (the pairs with a server before i, i's license, the pairs with a
+// server after it), so the same violation is reported.
+func (w *World) checkGroundAt(i int) {
+	w.chk.checks++
+	s := w.servers[i]
+	if s.covering == "" || s.crashed {
+		return
+	}
+	for _, o := range w.servers[:i] {
+		if !o.crashed && w.sameCover(o, s) { // o as the full walk's outer server
+			return
+		}
+	}
+	if w.overLicense(s) {
+		return
+	}
+	for _, o := range w.servers[i+1:] {
+		if w.sameCover(s, o) {
+			return
+		}
+	}
+}
+
+// overLicense fails invariant 2 if standby s records more cameras than its
+// license channels.
+func (w *World) overLicense(s *Server) bool {
+	if n := len(s.coverIDs); n > s.facts.LicenseChannels && s.cover.on {
+		// A license lowered under a running takeover is the one case a
+		// server keeps more cameras than its channels; it started legal.
+		if len(s.licenseBefore) == 0 {
+			w.fail(2, fmt.Sprintf("%s records %d cameras of %s with %d license channels", s.spec.ID, n, s.covering, s.facts.LicenseChannels))
+			return true
+		}
+	}
+	return false
+}
+
+// sameCover fails invariant 1 if o, after s (covering, up) in the world's
+// order, is up and records the same recording server under the same epoch.
+func (w *World) sameCover(s, o *Server) bool {
+	if o.covering == s.covering && !o.crashed && o.coverEpoch == s.coverEpoch {
+		w.fail(1, fmt.Sprintf("%s and %s both record %s's cameras under epoch %d", s.spec.ID, o.spec.ID, s.covering, s.coverEpoch))
+		return true
+	}
+	return false
 }
 
 // calmSince returns since when server i has been calm: not crashed,
@@ -577,29 +677,41 @@ func (w *World) checkTimed() {
 		return
 	}
 	snap := w.snapshot()
-	peer := map[nvrha.ServerID]failover.MemberSnapshot{}
-	for _, g := range snap.Groups {
-		for _, m := range g.Members {
-			peer[m.ID] = m
+	c.tickSnap = &snap
+	// peer(i) is server i's entry in the snapshot (the last one, should
+	// the Machine list it twice), or a zero one.
+	clear(c.view)
+	for gi := range snap.Groups {
+		for mi := range snap.Groups[gi].Members {
+			if i, ok := w.byID[snap.Groups[gi].Members[mi].ID]; ok {
+				c.view[i] = &snap.Groups[gi].Members[mi]
+			}
 		}
+	}
+	var none failover.MemberSnapshot
+	peer := func(i int) *failover.MemberSnapshot {
+		if m := c.view[i]; m != nil {
+			return m
+		}
+		return &none
 	}
 	centerCalm := w.c.upSince
 	// Invariant 1, liveness: an unwanted standby is released.
 	for i, s := range w.servers {
 		if s.role != failover.RoleStandby || s.covering == "" || s.crashed {
-			delete(c.unwanted, i)
+			c.unwanted[i] = -1
 			continue
 		}
-		if ms, ok := peer[s.spec.ID]; ok && ms.Peer == s.covering {
-			delete(c.unwanted, i)
+		if ms := c.view[i]; ms != nil && ms.Peer == s.covering {
+			c.unwanted[i] = -1
 			continue
 		}
 		if !s.member && !c.orphans[s.spec.ID] {
 			c.orphans[s.spec.ID] = true
 			w.traceLine("orphan: " + string(s.spec.ID) + " records " + string(s.covering) + "'s cameras outside any group")
 		}
-		since, ok := c.unwanted[i]
-		if !ok {
+		since := c.unwanted[i]
+		if since < 0 {
 			since = w.now
 			c.unwanted[i] = since
 		}
@@ -616,29 +728,29 @@ func (w *World) checkTimed() {
 	// standby for them.
 	for i, r := range w.servers {
 		if r.role != failover.RoleRecording || !r.abnormal || r.crashed || !r.own.on ||
-			peer[r.spec.ID].Recording != status.RecordingAbnormalProtected {
-			delete(c.fighting, i)
+			peer(i).Recording != status.RecordingAbnormalProtected {
+			c.fighting[i] = -1
 			continue
 		}
-		since, ok := c.fighting[i]
-		if !ok {
+		since := c.fighting[i]
+		if since < 0 {
 			since = w.now
 			c.fighting[i] = since
 		}
 		from := max(since, w.linkCalmSince(i), centerCalm)
 		if w.now-from > c.fence {
 			w.fail(1, fmt.Sprintf("%s answers abnormal and still records its cameras %s after %s took them over: it was never stood down",
-				r.spec.ID, fmtDur(w.now-from), peer[r.spec.ID].Peer))
+				r.spec.ID, fmtDur(w.now-from), peer(i).Peer))
 			return
 		}
 	}
 	// Invariant 4: a failed recording server with a calm, free, fitting
 	// standby is taken over in time.
-	for _, r := range w.servers {
+	for ri, r := range w.servers {
 		if r.role != failover.RoleRecording || !r.down() || !r.member || !r.enabled || !r.group.exists || !r.group.protection {
 			continue
 		}
-		rs := peer[r.spec.ID]
+		rs := peer(ri)
 		if rs.Peer != "" && rs.Recording == status.RecordingAbnormalProtected {
 			r.lastCovered = w.now
 			continue
@@ -652,8 +764,8 @@ func (w *World) checkTimed() {
 		budget := c.detect + time.Duration(tried+1)*c.perTry + c.fence
 		for _, si := range r.group.servers {
 			s := w.servers[si]
-			ss, ok := peer[s.spec.ID]
-			if s.role != failover.RoleStandby || !ok || !s.member || !s.enabled || s.down() || s.paused ||
+			ss := c.view[si]
+			if s.role != failover.RoleStandby || ss == nil || !s.member || !s.enabled || s.down() || s.paused ||
 				s.covering != "" || !s.hasEmptySpace() || ss.Peer != "" ||
 				s.facts.LicenseChannels < r.facts.LicenseChannels || ss.LicenseChannels < rs.LicenseChannels {
 				continue
@@ -673,7 +785,7 @@ func (w *World) checkTimed() {
 		if r.role != failover.RoleRecording || len(r.ownCams) == 0 || r.down() || r.paused || r.own.on || r.own.pending {
 			continue
 		}
-		if peer[r.spec.ID].Peer != "" {
+		if peer(ri).Peer != "" {
 			continue
 		}
 		// Counted from when the Machine last had a standby on it: a
@@ -688,11 +800,11 @@ func (w *World) checkTimed() {
 	}
 	// Remember when each standby was last busy, in either view, and when
 	// each recording server last had a standby in the Machine's view.
-	for _, s := range w.servers {
+	for i, s := range w.servers {
 		switch {
-		case s.role == failover.RoleStandby && (s.covering != "" || peer[s.spec.ID].Peer != ""):
+		case s.role == failover.RoleStandby && (s.covering != "" || peer(i).Peer != ""):
 			s.lastBusy = w.now
-		case s.role == failover.RoleRecording && peer[s.spec.ID].Peer != "":
+		case s.role == failover.RoleRecording && peer(i).Peer != "":
 			s.peeredAt = w.now
 		}
 	}

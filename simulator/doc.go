@@ -171,11 +171,15 @@
 //
 // # Invariants
 //
-// DESIGN.md's invariants are checked after every event. An event that
-// called into the Machine (a tick, an answer, an admin operation, a restart)
-// is followed by the checks of the Machine's own view; an event that touched
-// a server by the ground-truth checks; every tick (50 ms) by the
-// time-bounded checks, whose budgets are seconds. The budgets derive from
+// DESIGN.md's invariants are checked after every event that can break
+// them. An event whose call into the Machine changed what the Machine
+// persists or publishes (its Ready carried a State or Events), an admin
+// operation, a restart and every tick are followed by the checks of the
+// Machine's own view; an answer that changed neither leaves their inputs
+// as they were. An event that touched a server is followed by the
+// ground-truth checks of that server (of every server after a fault or an
+// admin operation); every tick (50 ms) by the time-bounded checks, whose
+// budgets are seconds. The budgets derive from
 // the Machine's configuration: detection = max(acceptable pause, misses x
 // probe interval) + 2 probe intervals + probe timeout + 2 s; one standby
 // tried = TakeoverTimeout + a tick; a release delivered = CommandTimeout +

@@ -47,8 +47,12 @@ type World struct {
 	lastDisturbance time.Duration
 	removedAt       time.Duration
 
+	// What the current event changed, for checkAfterEvent: the Machine's
+	// view, every server's ground truth, or the ground truth of the
+	// servers in touched.
 	machineTouched bool
 	groundTouched  bool
+	touched        []int
 
 	chk  checker
 	meas *measures
@@ -86,7 +90,6 @@ func New(cfg Config) (*World, error) {
 		faults:     map[FaultKind]int{},
 		recoveries: map[Recovery]int{},
 	}
-	w.chk.init(w)
 	for gi, g := range cfg.World.Groups {
 		gm := &groupModel{index: gi + 1, name: groupName(gi + 1)}
 		if gi == 0 {
@@ -113,6 +116,7 @@ func New(cfg Config) (*World, error) {
 		}
 	}
 	w.links = make([]link, len(w.servers))
+	w.chk.init(w)
 	w.meas = newMeasures(w)
 	// Recording servers are recording when the world begins.
 	for _, s := range w.servers {
@@ -236,14 +240,14 @@ func (w *World) handle(ev *event) {
 		w.meas.tick(w)
 		w.schedule(event{at: w.now + w.cfg.Center.TickInterval, kind: evTick})
 	case evToServer:
+		w.touch(ev.msg.server)
 		w.deliverToServer(ev.msg)
-		w.groundTouched = true
 	case evToCenter:
 		w.deliverToCenter(ev.msg)
 	case evStream:
 		s := w.servers[ev.a/2]
+		w.touch(s.idx)
 		s.streamStarts(ev.a%2, ev.gen)
-		w.groundTouched = true
 	case evAction:
 		w.do(ev.act)
 	case evNemesis:
@@ -253,8 +257,8 @@ func (w *World) handle(ev *event) {
 		b = append(b, " unpause "...)
 		b = append(b, w.servers[ev.a].spec.ID...)
 		w.tr.end(b)
+		w.touch(ev.a)
 		w.unpause(ev.a, ev.gen)
-		w.groundTouched = true
 	case evCenterUp:
 		w.c.restart()
 	case evFinish:
@@ -315,7 +319,7 @@ func (w *World) footage(s *Server, kind int, cams []int, on bool) {
 		}
 	}
 	w.meas.footageSpan(w, s, kind, on)
-	w.groundTouched = true
+	w.touch(s.idx)
 }
 
 // machineEvent handles one event the Machine published.
