@@ -72,7 +72,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 			delete(m.ops, r.ID)
 		}
 		if r.ID == o.prev {
-			o.prev, o.prevSent = 0, time.Time{}
+			o.prev, o.prevSent = 0, 0
 		}
 		return nil
 	}
@@ -83,18 +83,18 @@ func (m *Machine) Step(now time.Time, r Result) error {
 	case older:
 		// Its send time is not kept: the answer tells that the server
 		// lives, and nothing about a takeover confirmed meanwhile.
-		sent = time.Time{}
+		sent = 0
 	}
 	delete(m.ops, o.cmd.ID)
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
-		o.prev, o.prevSent = 0, time.Time{}
+		o.prev, o.prevSent = 0, 0
 	}
 	if owner := m.probeOwner(o); owner != nil {
 		m.forgetOlderProbes(owner)
 	}
 	// The answer is the order's, whichever attempt carried it.
-	o.sentAt, o.retryAt = sent, time.Time{}
+	o.sentAt, o.retryAt = sent, 0
 	r.ID = o.cmd.ID
 	mem := m.servers[o.cmd.Server]
 	switch o.cmd.Kind {
@@ -141,7 +141,7 @@ func (m *Machine) setNow(now time.Time) {
 func (m *Machine) send(o *op, c Command) {
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
-		o.prev, o.prevSent = 0, time.Time{}
+		o.prev, o.prevSent = 0, 0
 	}
 	if o.cmd.ID != 0 {
 		if sameOrder(o.cmd, c) {
@@ -158,7 +158,7 @@ func (m *Machine) send(o *op, c Command) {
 		timeout = m.cfg.ProbeTimeout
 	}
 	c.Deadline = m.now.Add(timeout)
-	o.cmd, o.sentAt, o.retryAt = c, m.now, time.Time{}
+	o.cmd, o.sentAt, o.retryAt = c, instantOf(m.now), 0
 	m.ops[c.ID] = o
 	m.outbox = append(m.outbox, c)
 }
@@ -237,7 +237,7 @@ func (m *Machine) failed(o *op) {
 	for i := 1; i < o.attempts && d < m.cfg.RetryMax; i++ {
 		d *= 2
 	}
-	o.retryAt = m.now.Add(min(d, m.cfg.RetryMax))
+	o.retryAt = instantOf(m.now.Add(min(d, m.cfg.RetryMax)))
 }
 
 // due reports whether a pending op needs attention now: its command timed
@@ -253,7 +253,7 @@ func (m *Machine) due(o *op) bool {
 		}
 		m.failed(o)
 	}
-	return !m.now.Before(o.retryAt)
+	return !m.now.Before(o.retryAt.time())
 }
 
 func (m *Machine) emit(e Event) {
@@ -279,7 +279,7 @@ func (m *Machine) tickMember(mem *member) {
 		mem.reachable = false
 		m.observe(mem, false)
 	}
-	if !m.now.Before(mem.nextProbe) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
+	if !m.now.Before(mem.nextProbe.time()) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
 		// A probe still unanswered when the next is due makes the server
 		// a suspect: it is probed every SuspectInterval until it answers,
 		// the two newest probes awaited together.
@@ -293,14 +293,15 @@ func (m *Machine) tickMember(mem *member) {
 			m.observe(mem, false)
 			if p := mem.probe.prev; p != 0 {
 				m.keepOlderProbe(mem, p)
-				mem.probe.prev, mem.probe.prevSent = 0, time.Time{}
+				mem.probe.prev, mem.probe.prevSent = 0, 0
 			}
 		}
 		m.send(&mem.probe, Command{Kind: CmdProbe, Server: mem.facts.ID})
-		mem.nextProbe = mem.nextProbe.Add(every)
-		if mem.nextProbe.Before(m.now) {
-			mem.nextProbe = m.now.Add(every)
+		next := mem.nextProbe.time().Add(every)
+		if next.Before(m.now) {
+			next = m.now.Add(every)
 		}
+		mem.nextProbe = instantOf(next)
 	}
 	if mem.health != nvrha.HealthDown && mem.det.Failed(m.now) {
 		m.markDown(mem)
@@ -308,9 +309,9 @@ func (m *Machine) tickMember(mem *member) {
 	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.cmd.Deadline) {
 		m.drop(&mem.inventory)
 	}
-	if !mem.inventory.pending() && !m.now.Before(mem.nextInv) && mem.health == nvrha.HealthUp {
+	if !mem.inventory.pending() && !m.now.Before(mem.nextInv.time()) && mem.health == nvrha.HealthUp {
 		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
-		mem.nextInv = m.now.Add(m.cfg.InventoryInterval)
+		mem.nextInv = instantOf(m.now.Add(m.cfg.InventoryInterval))
 	}
 	if m.due(&mem.fence) {
 		m.send(&mem.fence, mem.fence.cmd)
@@ -342,7 +343,7 @@ func (m *Machine) tickMember(mem *member) {
 }
 
 func (m *Machine) probeResult(mem *member, r Result) {
-	sent := mem.probe.sentAt
+	sent := mem.probe.sentAt.time()
 	m.drop(&mem.probe)
 	mem.reachable = r.Err == nil
 	answered := r.Err == nil && (r.Report.Server == "" || r.Report.Server == mem.facts.ID)
@@ -384,7 +385,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 func (m *Machine) observe(mem *member, ok bool) {
 	mem.det.Observe(m.now, ok)
 	if ok {
-		mem.lastOK = m.now
+		mem.lastOK = instantOf(m.now)
 	}
 	failed := mem.det.Failed(m.now)
 	switch {
@@ -419,7 +420,7 @@ func (m *Machine) markDown(mem *member) {
 
 func (m *Machine) markUp(mem *member) {
 	mem.health = nvrha.HealthUp
-	mem.upSince = m.now
+	mem.upSince = instantOf(m.now)
 	m.statusDirty = true
 	m.emit(Event{Kind: EventServerUp, Group: mem.group.id, Server: mem.facts.ID})
 	switch {
@@ -494,7 +495,7 @@ func (m *Machine) owedOrderDone(o *op) {
 		m.ledger.close(o.cmd.Cameras, o.cmd.Server, m.now)
 	case CmdResume:
 		if mem := m.servers[o.cmd.Server]; mem != nil {
-			m.ledger.open(mem.facts.Cameras, mem.facts.ID, mem.facts.ID, o.cmd.Epoch, o.sentAt)
+			m.ledger.open(mem.facts.Cameras, mem.facts.ID, mem.facts.ID, o.cmd.Epoch, o.sentAt.time())
 		}
 	}
 }
@@ -542,7 +543,7 @@ func (m *Machine) recoverFromStall() {
 			if mem.probe.pending() {
 				m.drop(&mem.probe)
 			}
-			mem.nextProbe = m.now
+			mem.nextProbe = instantOf(m.now)
 			if t := mem.tk; t != nil && t.rec == mem && t.phase == PhaseStarting {
 				t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 			}

@@ -38,7 +38,7 @@ func (m *Machine) failbackDue(t *takeover) bool {
 	if r.health != nvrha.HealthUp || !r.active() || m.cfg.Failback.Mode == FailbackManual {
 		return false
 	}
-	if m.now.Sub(r.upSince) < m.holdDown(r) {
+	if m.now.Sub(r.upSince.time()) < m.holdDown(r) {
 		return false
 	}
 	return m.cfg.Failback.Mode != FailbackScheduled || m.cfg.Failback.Window.Contains(m.now)

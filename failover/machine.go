@@ -114,8 +114,8 @@ func (m *Machine) newMember(f nvrha.Facts, role Role, g *group, enabled bool) *m
 	mem := &member{facts: f.Clone(), role: role, group: g, enabled: enabled, det: det}
 	// Spread first probes over one interval so that a group added at once
 	// does not probe in one burst.
-	mem.nextProbe = m.now.Add(time.Duration(len(m.servers)%16) * m.cfg.Detector.ProbeInterval / 16)
-	mem.nextInv = m.now.Add(m.cfg.InventoryInterval)
+	mem.nextProbe = instantOf(m.now.Add(time.Duration(len(m.servers)%16) * m.cfg.Detector.ProbeInterval / 16))
+	mem.nextInv = instantOf(m.now.Add(m.cfg.InventoryInterval))
 	return mem
 }
 

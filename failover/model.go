@@ -82,9 +82,9 @@ type member struct {
 	health nvrha.Health
 	det    detector.Detector
 	// lastOK is when the server last answered a probe healthy.
-	lastOK time.Time
+	lastOK instant
 	// upSince is when health last turned up; failback's hold-down counts from it.
-	upSince time.Time
+	upSince instant
 	// spaceKnown and spaceEmpty hold what the latest probe said about an
 	// empty recording space; probes are newer than the last inventory, so
 	// they win until the facts are replaced.
@@ -111,9 +111,9 @@ type member struct {
 	// awaited (0 for none): a suspect is probed faster than its answers
 	// may come back, and any answer ends the suspicion.
 	olderProbes [6]uint64
-	nextProbe   time.Time
+	nextProbe   instant
 	inventory   op
-	nextInv     time.Time
+	nextInv     instant
 	// fence is a release owed to a standby that was abandoned mid-takeover,
 	// so that it stops recording cameras another standby now owns.
 	fence op
@@ -252,15 +252,38 @@ func (t *takeover) public() Takeover {
 // resend. The ops map holds the op under both IDs.
 type op struct {
 	cmd      Command
-	sentAt   time.Time
-	retryAt  time.Time
+	sentAt   instant
+	retryAt  instant
 	attempts int
 	prev     uint64
-	prevSent time.Time
+	prevSent instant
+}
+
+// instant is a time.Time in 8 bytes (Unix nanoseconds; 0 is the zero
+// time), so that the ops every member holds stay small. The Unix epoch
+// itself is kept as one nanosecond later.
+type instant int64
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return 0
+	}
+	if n := t.UnixNano(); n != 0 {
+		return instant(n)
+	}
+	return 1
+}
+
+// time returns the instant as a time.Time in UTC.
+func (i instant) time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(i)).UTC()
 }
 
 func (o *op) pending() bool  { return o.cmd.ID != 0 }
-func (o *op) inFlight() bool { return o.cmd.ID != 0 && o.retryAt.IsZero() }
+func (o *op) inFlight() bool { return o.cmd.ID != 0 && o.retryAt == 0 }
 func (o *op) clear()         { *o = op{} }
 
 // takeoverRecording returns the recording server of the member's takeover:
@@ -275,8 +298,8 @@ func (m *member) takeoverRecording() *member {
 // lastSeen is when a server was last known to work: now if it is up, else
 // its last healthy answer. A failed recording server's own footage ends there.
 func (m *member) lastSeen(now time.Time) time.Time {
-	if m.health == nvrha.HealthUp || m.lastOK.IsZero() {
+	if m.health == nvrha.HealthUp || m.lastOK == 0 {
 		return now
 	}
-	return m.lastOK
+	return m.lastOK.time()
 }

@@ -167,7 +167,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 	switch t.phase {
 	case PhaseStarting:
 		t.phase = PhaseActive
-		t.started = t.cmd.sentAt
+		t.started = t.cmd.sentAt.time()
 		t.confirmedAt = m.now
 		m.drop(&t.cmd)
 		m.ledger.open(t.rec.facts.Cameras, t.sb.facts.ID, t.rec.facts.ID, t.epoch, t.started)
@@ -178,7 +178,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		// standby lets go only once a probe shows the footage flowing.
 		t.rec.stoodDown = false
 		t.resumedAt = m.now
-		t.resumeSent = t.cmd.sentAt
+		t.resumeSent = t.cmd.sentAt.time()
 		m.drop(&t.cmd)
 		m.stateGen++
 	case PhaseReleasing:
