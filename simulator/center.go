@@ -33,7 +33,7 @@ func (s *store) save(st failover.State) error {
 		s.last = &got
 		return nil
 	}
-	c := cloneState(st)
+	c := cloneState(st, s.last)
 	s.last = &c
 	return nil
 }
@@ -42,11 +42,15 @@ func (s *store) load() (failover.State, error) {
 	if s.last == nil {
 		return failover.State{}, failover.ErrNoState
 	}
-	return cloneState(*s.last), nil
+	return cloneState(*s.last, nil), nil
 }
 
-// cloneState returns a deep copy of st.
-func cloneState(st failover.State) failover.State {
+// cloneState returns a deep copy of st. A camera's intervals equal to
+// its intervals in base (the State stored before, never modified) are
+// shared with base rather than copied: the ledger is most of a State and
+// most of it is unchanged from one save to the next (checkPersisted then
+// knows it extends the one before without comparing it again).
+func cloneState(st failover.State, base *failover.State) failover.State {
 	out := st
 	out.Groups = make([]failover.GroupState, len(st.Groups))
 	for i, g := range st.Groups {
@@ -61,7 +65,20 @@ func cloneState(st failover.State) failover.State {
 	out.Takeovers = slices.Clone(st.Takeovers)
 	out.Owed = slices.Clone(st.Owed)
 	out.Ledger = make([]failover.CameraLedger, len(st.Ledger))
+	var old []failover.CameraLedger
+	if base != nil && byCamera(base.Ledger) {
+		old = base.Ledger
+	}
+	j := 0
 	for i, cl := range st.Ledger {
+		// Both in camera order (else j runs out and nothing is shared).
+		for j < len(old) && old[j].Camera < cl.Camera {
+			j++
+		}
+		if j < len(old) && old[j].Camera == cl.Camera && len(cl.Intervals) > 0 && slices.Equal(old[j].Intervals, cl.Intervals) {
+			out.Ledger[i] = old[j]
+			continue
+		}
 		out.Ledger[i] = failover.CameraLedger{Camera: cl.Camera, Intervals: slices.Clone(cl.Intervals)}
 	}
 	return out
@@ -239,14 +256,16 @@ func (w *World) sendCommand(cmd failover.Command) {
 	if !ok {
 		b := w.tr.start(w.now)
 		b = append(b, " send-to-unknown "...)
-		b = append(b, cmd.String()...)
+		b = appendCmd(b, &cmd)
 		w.tr.end(b)
 		return
 	}
 	w.checkCommandID(cmd)
 	w.checkCommandEpoch(cmd)
 	w.stats.messages++
-	w.send(&message{server: i, toServer: true, cmd: cmd, incarnation: w.c.incarnation})
+	m := w.newMessage()
+	m.server, m.toServer, m.cmd, m.incarnation = i, true, cmd, w.c.incarnation
+	w.send(m)
 }
 
 // deliverToServer hands a command to its server, which answers at once,
@@ -270,6 +289,7 @@ func (w *World) deliverToServer(m *message) {
 		return
 	}
 	w.execute(s, m)
+	w.freeMessage(m)
 }
 
 // execute carries out a command on its server and sends the reply.
@@ -289,7 +309,8 @@ func (w *World) execute(s *Server, m *message) {
 		b = append(b, res.Err.Error()...)
 	}
 	w.tr.end(b)
-	reply := &message{server: s.idx, res: res, incarnation: m.incarnation}
+	reply := w.newMessage()
+	reply.server, reply.res, reply.incarnation = s.idx, res, m.incarnation
 	if w.cfg.Servers.AckWhenRecording && res.Err == nil {
 		switch {
 		case m.cmd.Kind == failover.CmdTakeover && s.cover.pending:
@@ -324,13 +345,16 @@ func (w *World) deliverToCenter(m *message) {
 		b = append(b, " drop stale-incarnation"...)
 		b = appendMsg(b, w, m)
 		w.tr.end(b)
+		w.freeMessage(m)
 		return
 	}
 	b := w.tr.start(w.now)
 	b = append(b, " step"...)
 	b = appendMsg(b, w, m)
 	w.tr.end(b)
-	if err := c.m.Step(w.abs(w.now), m.res); err != nil {
+	err := c.m.Step(w.abs(w.now), m.res)
+	w.freeMessage(m)
+	if err != nil {
 		w.traceLine("step error: " + err.Error())
 	}
 	// No w.machineTouched: drain sets it when the answer changed anything

@@ -75,6 +75,7 @@ type checker struct {
 
 	// invariant 3
 	maxSent  map[nvrha.ServerID]nvrha.Epoch // newest sent in any command
+	sentKeys []nvrha.ServerID               // maxSent's keys, sorted
 	intents  map[epochKey]*intent
 	persEp   map[nvrha.ServerID]nvrha.Epoch // epochs of the persisted State
 	restores int
@@ -1020,6 +1021,10 @@ func (w *World) checkCommandEpoch(cmd failover.Command) {
 		w.fail(3, fmt.Sprintf("%s carries epoch %d for %s, but only %d was persisted before it was sent", cmd, cmd.Epoch, rec, c.persEp[rec]))
 		return
 	}
+	if _, ok := c.maxSent[rec]; !ok {
+		i, _ := slices.BinarySearch(c.sentKeys, rec)
+		c.sentKeys = slices.Insert(c.sentKeys, i, rec)
+	}
 	c.maxSent[rec] = max(c.maxSent[rec], cmd.Epoch)
 	k := epochKey{rec, cmd.Epoch}
 	in := c.intents[k]
@@ -1124,17 +1129,60 @@ func (w *World) checkPersisted(prev, cur *failover.State) {
 	if prev == nil {
 		return
 	}
-	for _, s := range sortedKeys(c.maxSent) {
+	for _, s := range c.sentKeys {
 		if e := c.maxSent[s]; c.persEp[s] < e {
 			w.fail(3, fmt.Sprintf("the persisted epoch of %s went down to %d after %d was sent", s, c.persEp[s], e))
 			return
 		}
 	}
+	limit := w.cfg.Center.Failover.LedgerLimit
+	if !byCamera(prev.Ledger) || !byCamera(cur.Ledger) {
+		w.checkLedgerGrowsAnyOrder(prev, cur, limit)
+		return
+	}
+	// Both ledgers are in camera order (the Machine exports them so): walk
+	// them side by side. A camera whose intervals the store shares with
+	// the previous State (store.save found them equal) extends them.
+	lost := -1 // the first camera of prev that cur lost, reported last
+	j := 0
+	for _, cl := range cur.Ledger {
+		for j < len(prev.Ledger) && prev.Ledger[j].Camera < cl.Camera {
+			if lost < 0 && len(prev.Ledger[j].Intervals) > 0 {
+				lost = j
+			}
+			j++
+		}
+		var old []failover.Interval
+		if j < len(prev.Ledger) && prev.Ledger[j].Camera == cl.Camera {
+			old = prev.Ledger[j].Intervals
+			j++
+		}
+		if sameSlice(old, cl.Intervals) {
+			continue
+		}
+		if err := ledgerExtends(old, cl.Intervals, limit); err != "" {
+			w.fail(8, fmt.Sprintf("ledger of %s: %s", cl.Camera, err))
+			return
+		}
+	}
+	for ; lost < 0 && j < len(prev.Ledger); j++ {
+		if len(prev.Ledger[j].Intervals) > 0 {
+			lost = j
+		}
+	}
+	if lost >= 0 {
+		cl := prev.Ledger[lost]
+		w.fail(8, fmt.Sprintf("ledger of %s lost all %d intervals", cl.Camera, len(cl.Intervals)))
+	}
+}
+
+// checkLedgerGrowsAnyOrder is checkPersisted's ledger check for ledgers
+// not in camera order.
+func (w *World) checkLedgerGrowsAnyOrder(prev, cur *failover.State, limit int) {
 	old := map[nvrha.CameraID][]failover.Interval{}
 	for _, cl := range prev.Ledger {
 		old[cl.Camera] = cl.Intervals
 	}
-	limit := w.cfg.Center.Failover.LedgerLimit
 	for _, cl := range cur.Ledger {
 		if err := ledgerExtends(old[cl.Camera], cl.Intervals, limit); err != "" {
 			w.fail(8, fmt.Sprintf("ledger of %s: %s", cl.Camera, err))
@@ -1148,6 +1196,22 @@ func (w *World) checkPersisted(prev, cur *failover.State) {
 			return
 		}
 	}
+}
+
+// byCamera reports whether a ledger is in strictly increasing camera order.
+func byCamera(l []failover.CameraLedger) bool {
+	for i := 1; i < len(l); i++ {
+		if l[i-1].Camera >= l[i].Camera {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSlice reports whether a and b are the same slice (one backing array,
+// one length), as the store shares an unchanged camera's intervals.
+func sameSlice(a, b []failover.Interval) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // ledgerExtends reports why next is not prev with open intervals closed
@@ -1247,7 +1311,7 @@ func (w *World) checkUnpersisted() {
 // (safe: the restored order is fenced), never hold one that is not
 // persisted.
 func comparable(st failover.State) failover.State {
-	st = cloneState(st)
+	st = cloneState(st, nil)
 	st.NextCommandID = 0
 	for gi := range st.Groups {
 		for mi := range st.Groups[gi].Members {

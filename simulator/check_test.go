@@ -150,3 +150,18 @@ func TestServerAgent(t *testing.T) {
 		t.Fatalf("takeover without space: %v", err)
 	}
 }
+
+// TestAppendCmd: the trace writes commands as Command.String does.
+func TestAppendCmd(t *testing.T) {
+	for _, c := range []failover.Command{
+		{ID: 1, Kind: failover.CmdProbe, Server: "rec-1"},
+		{ID: 1 << 40, Kind: failover.CmdTakeover, Server: "sb-2", Recording: "rec-10", Epoch: 7},
+		{ID: 3, Kind: failover.CmdResume, Server: "rec-3", Recording: "rec-3", Epoch: 2},
+		{Kind: 99},
+		{},
+	} {
+		if got, want := string(appendCmd(nil, &c)), c.String(); got != want {
+			t.Errorf("appendCmd gives %q, String %q", got, want)
+		}
+	}
+}

@@ -594,6 +594,7 @@ func (w *World) unpause(i int, gen uint64) {
 			break
 		}
 		w.execute(s, m)
+		w.freeMessage(m)
 	}
 }
 

@@ -87,9 +87,10 @@ func (w *World) send(m *message) {
 	}
 	w.scheduleMessage(m, extra)
 	if w.rng.chance(w.cfg.Net.Duplicate) {
-		d := *m
+		d := w.newMessage()
+		*d = *m
 		d.dup = true
-		w.scheduleMessage(&d, extra)
+		w.scheduleMessage(d, extra)
 	}
 }
 
@@ -115,12 +116,31 @@ func (w *World) lose(m *message, why string) {
 	b = append(b, why...)
 	b = appendMsg(b, w, m)
 	w.tr.end(b)
+	w.freeMessage(m)
+}
+
+// newMessage returns a zero message, reusing one that was delivered or
+// lost: a busy world sends hundreds of thousands.
+func (w *World) newMessage() *message {
+	if n := len(w.msgFree); n > 0 {
+		m := w.msgFree[n-1]
+		w.msgFree = w.msgFree[:n-1]
+		return m
+	}
+	return new(message)
+}
+
+// freeMessage takes back a message nothing refers to any more: its event
+// was handled and it was neither queued nor deferred.
+func (w *World) freeMessage(m *message) {
+	*m = message{}
+	w.msgFree = append(w.msgFree, m)
 }
 
 func appendMsg(b []byte, w *World, m *message) []byte {
 	b = append(b, ' ')
 	if m.toServer {
-		b = append(b, m.cmd.String()...)
+		b = appendCmd(b, &m.cmd)
 	} else {
 		b = append(b, "reply #"...)
 		b = appendUint(b, m.res.ID)
@@ -133,6 +153,26 @@ func appendMsg(b []byte, w *World, m *message) []byte {
 	}
 	if m.dup {
 		b = append(b, " (dup)"...)
+	}
+	return b
+}
+
+// appendCmd appends cmd.String() (the same bytes: the trace hash depends
+// on them) without fmt, as every message's trace line has one.
+func appendCmd(b []byte, c *failover.Command) []byte {
+	b = append(b, '#')
+	b = appendUint(b, c.ID)
+	b = append(b, ' ')
+	b = append(b, c.Kind.String()...)
+	b = append(b, ' ')
+	b = append(b, c.Server...)
+	if c.Recording != "" {
+		b = append(b, " for "...)
+		b = append(b, c.Recording...)
+	}
+	if c.Epoch != 0 {
+		b = append(b, " epoch "...)
+		b = appendUint(b, uint64(c.Epoch))
 	}
 	return b
 }

@@ -33,6 +33,7 @@ type World struct {
 
 	nextBurst int
 	msgSeq    uint64
+	msgFree   []*message // delivered messages, for newMessage
 	events    uint64
 
 	triggers []*trigger
