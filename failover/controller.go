@@ -231,13 +231,34 @@ func (c *Controller) loop(ctx context.Context) error {
 		case <-ticker.C:
 			c.m.Tick(c.clock.Now())
 		case r := <-c.results:
-			if err := c.m.Step(c.clock.Now(), r); err != nil {
-				c.log.Warn("failover: result not applied", "err", err)
-			}
+			c.step(r)
+			// Apply the results already waiting before the next flush: one
+			// save then covers them all, so a burst (a center restart, a
+			// thousand servers coming up) costs one State, not one each.
+			c.drainResults()
 		case req := <-c.reqs:
 			if err := c.serve(ctx, req); err != nil {
 				return stopErr(ctx, err)
 			}
+		}
+	}
+}
+
+func (c *Controller) step(r Result) {
+	if err := c.m.Step(c.clock.Now(), r); err != nil {
+		c.log.Warn("failover: result not applied", "err", err)
+	}
+}
+
+// drainResults steps the results that are waiting, at most a channel's
+// worth, so that the loop still ticks and serves requests under a flood.
+func (c *Controller) drainResults() {
+	for range cap(c.results) {
+		select {
+		case r := <-c.results:
+			c.step(r)
+		default:
+			return
 		}
 	}
 }

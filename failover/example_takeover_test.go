@@ -55,9 +55,9 @@ func Example_crashAndTakeover() {
 	// Output:
 	// 00:00:00.050 server-up nvr-spare
 	// 00:00:00.050 server-up nvr-lobby
-	// 00:00:03.350 server-down nvr-lobby
-	// 00:00:03.350 takeover-started nvr-lobby peer=nvr-spare epoch=1
-	// 00:00:03.350 takeover-succeeded nvr-lobby peer=nvr-spare epoch=1
+	// 00:00:03.250 server-down nvr-lobby
+	// 00:00:03.250 takeover-started nvr-lobby peer=nvr-spare epoch=1
+	// 00:00:03.250 takeover-succeeded nvr-lobby peer=nvr-spare epoch=1
 	// nvr-spare records [lobby-door lobby-desk] of nvr-lobby
 	// nvr-spare: Normal, protecting
 	// nvr-lobby: Abnormal, protected

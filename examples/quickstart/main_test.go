@@ -24,7 +24,7 @@ func TestQuickstartTellsTheWholeStory(t *testing.T) {
 		"nvr-lobby  failback-completed (standby-a, epoch 2)",
 		"standby-a  Normal, protecting -> Normal, protection ready",
 		"standby-a  epoch 1",
-		"recording gap: 1.50s",
+		"recording gap: 1.40s",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)

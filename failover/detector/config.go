@@ -40,7 +40,7 @@ const (
 	DefaultProbeInterval   = 200 * time.Millisecond
 	DefaultSuspectInterval = 50 * time.Millisecond
 	DefaultAcceptablePause = time.Second
-	DefaultThreshold       = 8.0
+	DefaultThreshold       = 4.0
 	DefaultMinStdDev       = 50 * time.Millisecond
 	DefaultWindow          = 100
 	DefaultMisses          = 3
@@ -72,7 +72,7 @@ type Config struct {
 	// false while now - lastSuccess <= AcceptablePause.
 	AcceptablePause time.Duration
 	// Threshold is the phi at or above which a server is failed (phi accrual;
-	// default 8).
+	// default 4).
 	Threshold float64
 	// MinStdDev floors the inter-arrival standard deviation so that a
 	// perfectly regular history does not make phi explode on the first late
@@ -87,7 +87,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the default configuration: phi accrual, 200ms probes,
-// 1s acceptable pause, threshold 8, 50ms minimum standard deviation, a window
+// 1s acceptable pause, threshold 4, 50ms minimum standard deviation, a window
 // of 100 samples, and 3 misses for the consecutive-miss detector.
 func DefaultConfig() Config {
 	return Config{

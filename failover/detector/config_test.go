@@ -16,7 +16,7 @@ func TestDefaultConfig(t *testing.T) {
 		ProbeInterval:   200 * time.Millisecond,
 		SuspectInterval: 50 * time.Millisecond,
 		AcceptablePause: time.Second,
-		Threshold:       8,
+		Threshold:       4,
 		MinStdDev:       50 * time.Millisecond,
 		Window:          100,
 		Misses:          3,

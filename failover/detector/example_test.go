@@ -29,12 +29,12 @@ func Example() {
 		}
 	}
 	// Output:
-	// phi-accrual: silent from 10s, failed at 11.4s
+	// phi-accrual: silent from 10s, failed at 11.2s
 	// consecutive-miss: silent from 10s, failed at 11s
 }
 
 // Phi rises with the silence; the server is failed once phi reaches the
-// threshold (8) and the silence is longer than AcceptablePause (1s).
+// threshold (4) and the silence is longer than AcceptablePause (1s).
 func ExamplePhiAccrual_Phi() {
 	d, err := detector.NewPhiAccrual(detector.DefaultConfig())
 	if err != nil {
@@ -54,6 +54,6 @@ func ExamplePhiAccrual_Phi() {
 	// silent 200ms: phi 0.00 failed false
 	// silent 1s: phi 0.00 failed false
 	// silent 1.2s: phi 0.30 failed false
-	// silent 1.4s: phi 4.74 failed false
+	// silent 1.4s: phi 4.74 failed true
 	// silent 1.462s: phi 8.05 failed true
 }
