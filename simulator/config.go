@@ -81,6 +81,9 @@ type Config struct {
 	// Tolerate lists known issues (KnownIssues) to record in the Report
 	// instead of stopping the run with a violation.
 	Tolerate []string
+	// pauseScale is the acceptable pause the nemesis sizes pauses by (set
+	// by withDefaults).
+	pauseScale time.Duration
 	// FaultsFlag is the -faults value that reproduces Nemesis on the command
 	// line; it only shapes the replay command. Empty means it is derived
 	// from Nemesis.
@@ -314,6 +317,9 @@ func (c Config) withDefaults(r *rng) Config {
 	if c.Center.TickInterval <= 0 {
 		c.Center.TickInterval = DefaultTickInterval
 	}
+	// The nemesis sizes pauses by nvrha's acceptable pause, before the
+	// baseline replaces the detector: both sides must face the same world.
+	c.pauseScale = c.Center.Failover.Detector.WithDefaults().AcceptablePause
 	if c.Baseline {
 		// The baseline's detector and standby choice; the failback policy,
 		// platform and everything else stay the caller's.

@@ -211,7 +211,7 @@ func (n *nemesis) fire(k int) {
 	w := n.w
 	r := n.periodic[k]
 	defer n.next(k, w.now)
-	ap := w.cfg.Center.Failover.Detector.AcceptablePause
+	ap := w.cfg.pauseScale
 	a := &Action{Fault: r.Kind}
 	var targets []int
 	switch r.Kind {
@@ -230,7 +230,7 @@ func (n *nemesis) fire(k int) {
 		targets = []int{n.pick(free)}
 		a.Verb = "pause"
 		if r.Kind == FaultPauseShort {
-			a.For = n.span(50*time.Millisecond, ap*9/10)
+			a.For = n.span(50*time.Millisecond, ap)
 		} else {
 			a.For = n.span(ap*3/2, ap+20*time.Second)
 		}

@@ -870,8 +870,14 @@ func (s *Scenario) String() string {
 		b.WriteString(h + "\n")
 	}
 	if s.Net != nil {
-		n := *s.Net
-		fmt.Fprintf(&b, "net latency %v jitter %v loss %g dup %g\n", n.Latency, n.Jitter, n.Loss, n.Duplicate)
+		switch n := *s.Net; n {
+		case NoisyLAN():
+			b.WriteString("net noisy\n")
+		case QuietLAN():
+			b.WriteString("net quiet\n")
+		default:
+			fmt.Fprintf(&b, "net latency %v jitter %v loss %g dup %g\n", n.Latency, n.Jitter, n.Loss, n.Duplicate)
+		}
 	}
 	if s.Nemesis != nil {
 		b.WriteString("nemesis " + s.Nemesis.flag())
