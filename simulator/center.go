@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
 )
 
@@ -56,8 +57,13 @@ func cloneState(st failover.State, base *failover.State) failover.State {
 	for i, g := range st.Groups {
 		g.Members = slices.Clone(g.Members)
 		for j := range g.Members {
-			g.Members[j].Facts = g.Members[j].Facts.Clone()
-			g.Members[j].Failovers = slices.Clone(g.Members[j].Failovers)
+			m := &g.Members[j]
+			var was *failover.MemberState
+			if base != nil && i < len(base.Groups) && j < len(base.Groups[i].Members) {
+				was = &base.Groups[i].Members[j]
+			}
+			m.Facts = shareFacts(m.Facts, was)
+			m.Failovers = slices.Clone(m.Failovers)
 		}
 		out.Groups[i] = g
 	}
@@ -82,6 +88,26 @@ func cloneState(st failover.State, base *failover.State) failover.State {
 		out.Ledger[i] = failover.CameraLedger{Camera: cl.Camera, Intervals: slices.Clone(cl.Intervals)}
 	}
 	return out
+}
+
+// shareFacts is f.Clone(), but shares the camera and recording space lists
+// of was (the same member in the State stored before) when they are equal:
+// facts rarely change.
+func shareFacts(f nvrha.Facts, was *failover.MemberState) nvrha.Facts {
+	if was == nil || was.Facts.ID != f.ID {
+		return f.Clone()
+	}
+	if len(f.Cameras) > 0 && slices.Equal(f.Cameras, was.Facts.Cameras) {
+		f.Cameras = was.Facts.Cameras
+	} else {
+		f.Cameras = slices.Clone(f.Cameras)
+	}
+	if len(f.RecordingSpaces) > 0 && slices.Equal(f.RecordingSpaces, was.Facts.RecordingSpaces) {
+		f.RecordingSpaces = was.Facts.RecordingSpaces
+	} else {
+		f.RecordingSpaces = slices.Clone(f.RecordingSpaces)
+	}
+	return f
 }
 
 // center is the simulated center: it runs the real Machine in the Ready
