@@ -96,6 +96,11 @@ type checker struct {
 	// scratch of checkMachine
 	mem  []snapMember
 	pidx *persisted
+	// freeStandbys' lists, by group, for one check (freeGen, the count of
+	// checks when they were listed) and one persisted index (freeOf)
+	free    []freeList
+	freeOf  *persisted
+	freeGen uint64
 
 	// invariant 7
 	downs     map[nvrha.ServerID][]time.Duration // ServerDown times by server
@@ -238,6 +243,7 @@ func (w *World) touch(i int) { w.touched = append(w.touched, i) }
 type snapMember struct {
 	failover.MemberSnapshot
 	group *failover.GroupSnapshot
+	gi    int // the group's index in the snapshot
 	in    bool
 }
 
@@ -286,7 +292,7 @@ func (w *World) checkMachine() {
 				w.fail(6, fmt.Sprintf("server %s is in two groups", ms.ID))
 				return
 			}
-			mem[i] = snapMember{ms, g, true}
+			mem[i] = snapMember{ms, g, gi, true}
 			members++
 		}
 	}
@@ -538,13 +544,8 @@ func (w *World) expectedStatus(i int, ms *snapMember, p *persisted) string {
 		}
 	}
 	if !available {
-		for _, s := range ms.group.Members {
-			if s.Role != failover.RoleStandby || s.Peer != "" || !s.Enabled || !ms.group.Protection ||
-				s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace {
-				continue
-			}
-			j, _ := w.index(s.ID, 0)
-			if !p.failed[j] && !p.fence[j] && eligibility.CanCover(p.facts[j], p.facts[i]) {
+		for _, j := range w.freeStandbys(ms, p) {
+			if eligibility.CanCover(p.facts[j], p.facts[i]) {
 				available = true
 				break
 			}
@@ -556,6 +557,44 @@ func (w *World) expectedStatus(i int, ms *snapMember, p *persisted) string {
 		TakenOver:        ms.Peer != "" && p.confirmed[i],
 		StandbyAvailable: available,
 	}).Label()
+}
+
+// freeStandbys returns the indexes of the free, ready standbys of ms's
+// group (by the snapshot and p), in the group's order: the ones a
+// recording server's status counts on. They are listed once per group and
+// p, not once per recording server.
+func (w *World) freeStandbys(ms *snapMember, p *persisted) []int {
+	c := &w.chk
+	if c.freeOf != p || c.freeGen != c.checks {
+		c.freeOf, c.freeGen = p, c.checks
+		for k := range c.free {
+			c.free[k].done = false
+		}
+	}
+	for len(c.free) <= ms.gi {
+		c.free = append(c.free, freeList{})
+	}
+	f := &c.free[ms.gi]
+	if f.done {
+		return f.idx
+	}
+	f.done, f.idx = true, f.idx[:0]
+	for _, s := range ms.group.Members {
+		if s.Role != failover.RoleStandby || s.Peer != "" || !s.Enabled || !ms.group.Protection ||
+			s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace {
+			continue
+		}
+		j, _ := w.index(s.ID, 0)
+		if !p.failed[j] && !p.fence[j] {
+			f.idx = append(f.idx, j)
+		}
+	}
+	return f.idx
+}
+
+type freeList struct {
+	done bool
+	idx  []int
 }
 
 // checkGround checks the ground truth of every server: invariant 1's
