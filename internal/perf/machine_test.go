@@ -17,6 +17,12 @@ func BenchmarkTick(b *testing.B) {
 	}
 }
 
+func BenchmarkAssignment(b *testing.B) {
+	for _, f := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("failures=%d", f), Assignment(f))
+	}
+}
+
 func BenchmarkMemoryPerServer(b *testing.B) {
 	for _, n := range []int{8, 64, 1024} {
 		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha/failover/detector"
+	"github.com/nvrha/nvrha/internal/perf"
+	"github.com/nvrha/nvrha/simulator"
+)
+
+// The server counts each cost is measured at, to show how it grows.
+var machineSizes = []int{8, 64, 256, 1024}
+
+// machineCosts measures the Machine's costs with testing.Benchmark: the
+// same functions `go test -bench` runs in internal/perf.
+func machineCosts() []row {
+	var rows []row
+	for _, n := range machineSizes {
+		r := testing.Benchmark(perf.ProbeResults(n))
+		rate := float64(r.N) / r.T.Seconds()
+		rw := row{Figure: fmt.Sprintf("Machine probe results/s, %d servers (1 core)", n), Target: ">= 1,000,000",
+			Measured: fmt.Sprintf("%.0f (%d allocs/probe)", rate, r.AllocsPerOp())}
+		if n == 1024 {
+			rw.Met = verdict(rate >= 1e6 && r.AllocsPerOp() == 0)
+		}
+		rows = append(rows, rw)
+	}
+	for _, gs := range [][2]int{{1, 8}, {1, 64}, {4, 64}, {16, 64}} {
+		r := testing.Benchmark(perf.Tick(gs[0], gs[1]))
+		per := time.Duration(r.NsPerOp())
+		rw := row{Figure: fmt.Sprintf("one Tick, %d x %d servers", gs[0], gs[1]), Target: "<= 100µs (16 x 64)",
+			Measured: per.String()}
+		if gs[0] == 16 {
+			rw.Met = verdict(per <= 100*time.Microsecond)
+		}
+		rows = append(rows, rw)
+	}
+	for _, f := range []int{1, 8, 32} {
+		r := testing.Benchmark(perf.Assignment(f))
+		per := time.Duration(r.Extra[perf.AssignMetric])
+		rw := row{Figure: fmt.Sprintf("the Tick that detects %d failures and assigns standbys, 64-server group", f),
+			Target: "<= 50µs (32 failures)", Measured: per.String()}
+		if f == 32 {
+			rw.Met = verdict(per <= 50*time.Microsecond)
+		}
+		rows = append(rows, rw)
+	}
+	for _, n := range []int{8, 64, 1024} {
+		var bytes float64
+		testing.Benchmark(func(b *testing.B) {
+			for range b.N {
+				bytes = perf.MemoryPerServer(b, n)
+			}
+		})
+		rows = append(rows, row{Figure: fmt.Sprintf("Machine memory per server, %d servers", n), Target: "<= 4096 B",
+			Measured: fmt.Sprintf("%.0f B", bytes), Met: verdict(bytes <= 4096)})
+	}
+	return rows
+}
+
+// simSpeed runs the noisy-LAN world for simulated time d with groups
+// copies of its group, and returns simulated seconds per wall second.
+func simSpeed(groups int, d time.Duration) (float64, error) {
+	var cfg simulator.Config
+	simulator.NoisyLANScenario().Apply(&cfg)
+	g := cfg.World.Groups[0]
+	cfg.World.Groups = nil
+	for range groups {
+		cfg.World.Groups = append(cfg.World.Groups, g)
+	}
+	cfg.Seed, cfg.Duration = 1, d
+	w, err := simulator.New(cfg)
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	r := w.Run()
+	wall := time.Since(start)
+	if !r.OK() && r.Violation != nil {
+		return 0, fmt.Errorf("%d-group world: %v", groups, r.Violation)
+	}
+	return r.Simulated.Seconds() / wall.Seconds(), nil
+}
+
+func simCosts(quick bool) ([]row, error) {
+	d64, d1024 := 2*time.Hour, 5*time.Minute
+	if quick {
+		d64, d1024 = 10*time.Minute, 30*time.Second
+	}
+	var rows []row
+	for _, c := range []struct {
+		groups int
+		d      time.Duration
+		target float64
+	}{{1, d64, 10000}, {16, d1024, 300}} {
+		x, err := simSpeed(c.groups, c.d)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, row{Figure: fmt.Sprintf("simulator speed, %d servers (noisy LAN, %s)", 64*c.groups, c.d),
+			Target: fmt.Sprintf(">= %.0fx", c.target), Measured: fmt.Sprintf("%.0fx", x), Met: verdict(x >= c.target)})
+	}
+	return rows, nil
+}
+
+// httpCosts measures the controller's CPU probing n agents over HTTP on
+// loopback at the default probe interval, the agents in a child process.
+func httpCosts(quick bool) ([]row, error) {
+	sizes := []int{8, 64, 256, 1024}
+	window := 5 * time.Second
+	if quick {
+		sizes, window = []int{8, 64}, 2*time.Second
+	}
+	var rows []row
+	for _, n := range sizes {
+		r, err := perf.HTTPProbeCost(n, detector.DefaultProbeInterval, window)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP probing of %d agents: %w", n, err)
+		}
+		rw := row{Figure: fmt.Sprintf("controller CPU probing %d agents over HTTP every %v", n, detector.DefaultProbeInterval),
+			Target: "<= 10% of a core (1,024)", Measured: fmt.Sprintf("%.1f%% (%.0f µs/probe)", r.CPUPercent(), r.CPUPerProbe())}
+		if n == 1024 {
+			rw.Met = verdict(r.CPUPercent() <= 10)
+		}
+		rows = append(rows, rw)
+	}
+	return rows, nil
+}

@@ -1,0 +1,269 @@
+// Command nvrbench measures nvrha against its performance targets and
+// prints one table: each figure, its target, what was measured, the
+// baseline's figure where there is one, their ratio, and whether the target
+// is met.
+//
+//	go run ./simulator/cmd/nvrbench                     # everything, at full size (long)
+//	go run ./simulator/cmd/nvrbench -quick              # a few minutes, to try it
+//	go run ./simulator/cmd/nvrbench -only campaign -server-days 2000 -incidents 2000
+//	go run ./simulator/cmd/nvrbench -markdown > table.md
+//
+// The sections (-only picks some, comma-separated):
+//
+//   - campaign: the noisy-LAN scenario (simulator/scenarios/noisy-lan.nvrsim)
+//     for seed after seed, each world run with nvrha's defaults and with the
+//     baseline (a poll every 0.5 s, down after 5 s, first-fit standbys),
+//     pooled in seed order until -incidents crash incidents and
+//     -server-days server-days without a crash are reached: detection, the
+//     recording gap per camera, and false takeovers, side by side.
+//   - assign: random 64-server groups in which 32 recording servers fail at
+//     once; nvrha's standby choice and first-fit against the optimum,
+//     found by an independent exact search.
+//   - machine: the Machine's costs (internal/perf, as go test -bench runs
+//     them): probe results per second, a Tick, the Tick that detects and
+//     assigns, memory per server, from 8 to 1,024 servers.
+//   - sim: the simulator's speed on the noisy-LAN world, 64 and 1,024 servers.
+//   - http: the controller's CPU probing 8 to 1,024 agents over HTTP on
+//     loopback at the default probe interval (the agents run in a child
+//     process).
+//
+// Ratios are nvrha's figure over the baseline's (below 1 is better for
+// times). Costs are measured on this machine in this run; quote them as
+// ratios against figures measured in the same run.
+//
+// Exit status: 0 when every figure was measured (met or not), 1 when a
+// world broke an invariant other than a false detection, or a
+// measurement failed, 2 for bad flags.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nvrha/nvrha/internal/perf"
+	"github.com/nvrha/nvrha/simulator"
+)
+
+func main() {
+	perf.MaybeServeAgents()
+	code, err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nvrbench:", err)
+	}
+	os.Exit(code)
+}
+
+// row is one line of the table.
+type row struct {
+	Figure   string `json:"figure"`
+	Target   string `json:"target,omitempty"`
+	Measured string `json:"measured"`
+	Baseline string `json:"baseline,omitempty"`
+	Ratio    string `json:"ratio,omitempty"`
+	// Met is "yes" or "no" for a figure with a target, empty otherwise.
+	Met string `json:"met,omitempty"`
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "no"
+}
+
+var sections = []string{"campaign", "assign", "machine", "sim", "http"}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
+	fs := flag.NewFlagSet("nvrbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	quick := fs.Bool("quick", false, "a small run of every section, to try the command (minutes, not hours)")
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ", ")+" (default all)")
+	incidents := fs.Int("incidents", 10000, "campaign: crash incidents to pool")
+	serverDays := fs.Float64("server-days", 10000, "campaign: server-days without a crash to pool")
+	day := fs.Duration("day", 24*time.Hour, "campaign: simulated time of each world")
+	seed := fs.Uint64("seed", 1, "campaign: the first world's seed")
+	workers := fs.Int("workers", runtime.NumCPU(), "campaign: worlds run at once")
+	maxWall := fs.Duration("max-wall", 0, "campaign: stop after this long with what was reached (0: no limit)")
+	asJSON := fs.Bool("json", false, "print the table as JSON")
+	markdown := fs.Bool("markdown", false, "print the table as Markdown")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, nil
+		}
+		return 2, err
+	}
+	want := sections
+	if *only != "" {
+		want = strings.Split(*only, ",")
+		for _, s := range want {
+			if !slices.Contains(sections, s) {
+				return 2, fmt.Errorf("unknown section %q (want %s)", s, strings.Join(sections, ", "))
+			}
+		}
+	}
+	if *incidents < 0 || *serverDays < 0 || *day <= 0 || *workers < 1 || *maxWall < 0 {
+		return 2, errors.New("-incidents, -server-days and -max-wall must not be negative, -day and -workers must be positive")
+	}
+	if *quick {
+		*incidents, *serverDays, *day = min(*incidents, 10), min(*serverDays, 4), min(*day, time.Hour)
+	}
+
+	var rows []row
+	code := 0
+	for _, s := range want {
+		fmt.Fprintf(stderr, "== %s\n", s)
+		var (
+			got []row
+			err error
+		)
+		switch s {
+		case "campaign":
+			got, err = campaignRows(ctx, campaignConfig{firstSeed: *seed, day: *day, incidents: *incidents,
+				serverDays: *serverDays, workers: *workers, maxWall: *maxWall}, stderr)
+		case "assign":
+			groups := 20
+			if *quick {
+				groups = 3
+			}
+			got, err = assignRows(groups)
+		case "machine":
+			got = machineCosts()
+		case "sim":
+			got, err = simCosts(*quick)
+		case "http":
+			got, err = httpCosts(*quick)
+		}
+		rows = append(rows, got...)
+		if err != nil {
+			fmt.Fprintf(stderr, "nvrbench: %s: %v\n", s, err)
+			code = 1
+		}
+	}
+	switch {
+	case *asJSON:
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return 1, err
+		}
+	case *markdown:
+		writeMarkdown(stdout, rows)
+	default:
+		writeText(stdout, rows)
+	}
+	return code, nil
+}
+
+func campaignRows(ctx context.Context, cfg campaignConfig, progress io.Writer) ([]row, error) {
+	c, err := runCampaign(ctx, cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	n, b := c.cmp.NVRHA.Summary(), c.cmp.Baseline.Summary()
+	reach := fmt.Sprintf("%d worlds of %s, seeds %d-%d, %s", len(c.cmp.Seeds), cfg.day, cfg.firstSeed,
+		cfg.firstSeed+uint64(max(len(c.cmp.Seeds), 1))-1, c.wall.Round(time.Second))
+	if !c.complete {
+		reach += " (stopped by -max-wall)"
+	}
+	rows := []row{
+		{Figure: "noisy LAN: " + reach},
+		{Figure: "crash incidents pooled", Target: fmt.Sprintf(">= %d", cfg.incidents), Measured: fmt.Sprint(c.crashes),
+			Met: verdict(c.crashes >= cfg.incidents)},
+		{Figure: "server-days without a crash pooled", Target: fmt.Sprintf(">= %.0f", cfg.serverDays),
+			Measured: fmt.Sprintf("%.0f", c.serverDays), Met: verdict(c.serverDays >= cfg.serverDays)},
+	}
+	dur := func(name, target string, limit time.Duration, nv, bl simulator.Stats, p func(simulator.Stats) time.Duration) row {
+		r := row{Figure: name, Target: target, Measured: secs(p(nv)), Baseline: secs(p(bl))}
+		if p(bl) > 0 {
+			r.Ratio = fmt.Sprintf("%.2f", p(nv).Seconds()/p(bl).Seconds())
+		}
+		if limit > 0 {
+			r.Met = verdict(nv.N > 0 && p(nv) <= limit)
+		}
+		return r
+	}
+	p50 := func(s simulator.Stats) time.Duration { return s.P50 }
+	p99 := func(s simulator.Stats) time.Duration { return s.P99 }
+	rows = append(rows,
+		dur("time to detect p50", "", 0, n.Detect, b.Detect, p50),
+		dur("time to detect p99", "<= 2s", 2*time.Second, n.Detect, b.Detect, p99),
+		dur("time to a confirmed takeover p99", "", 0, n.Takeover, b.Takeover, p99),
+		dur("recording gap per camera p50", "<= 2.5s", 2500*time.Millisecond, n.GapPerCamera, b.GapPerCamera, p50),
+		dur("recording gap per camera p99", "<= 3.5s", 3500*time.Millisecond, n.GapPerCamera, b.GapPerCamera, p99),
+	)
+	per10k := func(k int) float64 {
+		if c.serverDays == 0 {
+			return 0
+		}
+		return float64(k) / c.serverDays * 10000
+	}
+	rows = append(rows,
+		row{Figure: "takeovers of a server that only paused (< acceptable pause) or lost messages", Target: "0",
+			Measured: fmt.Sprint(c.falseNV), Baseline: fmt.Sprint(c.falseBL), Met: verdict(c.falseNV == 0)},
+		row{Figure: "false takeovers per 10,000 server-days", Target: "<= 1",
+			Measured: fmt.Sprintf("%.2f", per10k(c.falseNV)), Baseline: fmt.Sprintf("%.2f", per10k(c.falseBL)),
+			Met: verdict(per10k(c.falseNV) <= 1)},
+		row{Figure: "camera availability", Measured: fmt.Sprintf("%.5f%%", 100*n.Availability),
+			Baseline: fmt.Sprintf("%.5f%%", 100*b.Availability), Ratio: lostRatio(n.Availability, b.Availability)},
+	)
+	if len(c.failures) > 0 {
+		for _, r := range c.failures {
+			fmt.Fprintf(progress, "nvrbench: seed %d broke invariant %d: %s\n  replay: %s\n", r.Seed, r.Violation.Invariant,
+				r.Violation.Detail, r.Replay)
+		}
+		return rows, fmt.Errorf("%d worlds broke an invariant", len(c.failures))
+	}
+	return rows, nil
+}
+
+// lostRatio compares the camera-time lost.
+func lostRatio(nv, bl float64) string {
+	if bl >= 1 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f (footage lost)", (1-nv)/(1-bl))
+}
+
+func assignRows(groups int) ([]row, error) {
+	o, err := measureOptimality(groups, 32, 1)
+	if err != nil {
+		return nil, err
+	}
+	return []row{{
+		Figure: fmt.Sprintf("protected servers and channels, %d of 48 recording servers failing at once with %d standbys",
+			o.failures, o.standbys),
+		Target:   "= optimum",
+		Measured: fmt.Sprintf("optimum in %d/%d groups", o.optimal, o.groups),
+		Baseline: fmt.Sprintf("first-fit: %.1f%% of the optimum's channels (worst %.1f%%)", 100*o.firstFitMean, 100*o.firstFitWorst),
+		Met:      verdict(o.optimal == o.groups),
+	}}, nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
+
+func writeText(w io.Writer, rows []row) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "figure\ttarget\tmeasured\tbaseline\tratio\tmet")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Figure, r.Target, r.Measured, r.Baseline, r.Ratio, r.Met)
+	}
+	tw.Flush()
+}
+
+func writeMarkdown(w io.Writer, rows []row) {
+	fmt.Fprintln(w, "| figure | target | measured | baseline | ratio | met |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.Figure, r.Target, r.Measured, r.Baseline, r.Ratio, r.Met)
+	}
+}
