@@ -37,7 +37,7 @@ type campaign struct {
 	falseNV, falseBL int
 	// failures are the worlds stopped by any other violation.
 	failures []*simulator.Report
-	wall                time.Duration
+	wall     time.Duration
 	// complete is false when maxWall stopped the campaign first.
 	complete bool
 }
