@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,13 +64,14 @@ func machineCosts() []row {
 // simSpeed runs the noisy-LAN world for simulated time d with groups
 // copies of its group, and returns simulated seconds per wall second.
 func simSpeed(groups int, d time.Duration) (float64, error) {
-	var cfg simulator.Config
-	simulator.NoisyLANScenario().Apply(&cfg)
-	g := cfg.World.Groups[0]
-	cfg.World.Groups = nil
-	for range groups {
-		cfg.World.Groups = append(cfg.World.Groups, g)
+	// The scenario's header, with as many groups as asked.
+	text := strings.Replace(simulator.NoisyLANScenario().String(), "\ngroups 1\n", fmt.Sprintf("\ngroups %d\n", groups), 1)
+	sc, err := simulator.ParseScenario(strings.NewReader(text))
+	if err != nil {
+		return 0, err
 	}
+	var cfg simulator.Config
+	sc.Apply(&cfg)
 	cfg.Seed, cfg.Duration = 1, d
 	w, err := simulator.New(cfg)
 	if err != nil {
