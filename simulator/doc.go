@@ -303,7 +303,10 @@
 // window of the same server's previous failback. Availability is the share
 // of camera-time recorded. The report also carries every server's status,
 // footage and fault timeline, every takeover with its outcome, and the gap
-// samples, for a renderer.
+// samples, for a renderer: [Report.WriteText] prints the summary table,
+// [WriteHTML] writes one self-contained HTML page (a timeline of statuses,
+// takeovers, footage and faults per server, the distribution of recording
+// gaps, the incidents), and the Report encodes as JSON.
 //
 // # Baseline
 //
@@ -311,5 +314,8 @@
 // and assignment: a poll every 0.5 s and a server down after 5 s (10
 // consecutive misses), Milestone XProtect's published timings, and the
 // naive first-fit standby choice (failover.AssignFirstFit). The failback
-// policy and everything else stay as configured.
+// policy and everything else stay as configured. The nemesis sizes pauses
+// by nvrha's acceptable pause either way, so both face the same world.
+// [NoisyLANScenario] is the standard world the performance figures pool
+// (simulator/cmd/nvrbench, docs/performance.md).
 package simulator
