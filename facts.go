@@ -42,6 +42,14 @@ type Facts struct {
 	RecordingSpaces []RecordingSpace `json:"recording_spaces"`
 }
 
+// Equal reports whether f and g are the same facts, camera lists and
+// recording spaces compared element by element.
+func (f Facts) Equal(g Facts) bool {
+	return f.ID == g.ID && f.Name == g.Name && f.Product == g.Product && f.AdvancedMode == g.AdvancedMode &&
+		f.LicenseChannels == g.LicenseChannels && slices.Equal(f.Cameras, g.Cameras) &&
+		slices.Equal(f.RecordingSpaces, g.RecordingSpaces)
+}
+
 // DisplayName returns the name, or the ID when no name is set.
 func (f Facts) DisplayName() string {
 	if f.Name != "" {

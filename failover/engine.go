@@ -105,7 +105,11 @@ func (m *Machine) Step(now time.Time, r Result) error {
 	case CmdInventory:
 		if mem != nil && o == &mem.inventory {
 			m.drop(&mem.inventory)
-			if r.Err == nil && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
+			unchanged := r.Facts.Equal(mem.facts) && (!mem.spaceKnown || mem.spaceEmpty == r.Facts.HasEmptyRecordingSpace())
+			if r.Err == nil && !unchanged && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
+				// Only a change is persisted: a center reads every
+				// server's inventory over and over, and nearly every
+				// answer is the same.
 				mem.facts = r.Facts.Clone()
 				mem.spaceKnown = false
 				m.touch()

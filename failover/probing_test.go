@@ -144,3 +144,33 @@ func TestLateTakeoverAnswerCounts(t *testing.T) {
 		t.Fatalf("%s covers %q", ok[0].Peer, got)
 	}
 }
+
+// A center reads every server's inventory again and again; an answer that
+// changes nothing changes no state, so nothing is persisted for it.
+func TestUnchangedInventoryPersistsNothing(t *testing.T) {
+	w := settled(t, failover.Config{InventoryInterval: time.Second},
+		[]nvrha.Facts{standbyFacts("sb-1", 16)}, []nvrha.Facts{recordingFacts("rec-1", 16)})
+	w.saved = nil
+	inventories := 0
+	w.observe = func(rd failover.Ready) {
+		for _, c := range rd.Commands {
+			if c.Kind == failover.CmdInventory {
+				inventories++
+			}
+		}
+	}
+	w.run(10 * time.Second)
+	if inventories < 10 {
+		t.Fatalf("%d inventory reads in 10s, want one a second per server", inventories)
+	}
+	if w.saved != nil {
+		t.Fatalf("a State was persisted though no answer changed anything")
+	}
+	// A real change is persisted.
+	f := with(recordingFacts("rec-1", 16), func(f *nvrha.Facts) { f.Name = "lobby" })
+	w.replaceAgent(f)
+	w.run(2 * time.Second)
+	if w.saved == nil || w.member("rec-1").Name != "lobby" {
+		t.Fatalf("the renamed server's facts were not persisted")
+	}
+}
