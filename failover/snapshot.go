@@ -67,6 +67,7 @@ func (m *Machine) Snapshot() Snapshot {
 			Capacity:   eligibility.MaxServersPerGroup(m.cfg.Platform),
 			Members:    make([]MemberSnapshot, 0, len(g.members)),
 		}
+		free := freeStandbyChannels(g)
 		for _, mem := range g.members {
 			ms := MemberSnapshot{
 				ID:                  mem.facts.ID,
@@ -84,7 +85,7 @@ func (m *Machine) Snapshot() Snapshot {
 			if mem.role == RoleStandby {
 				ms.Standby = standbyStatus(mem)
 			} else {
-				ms.Recording = recordingStatus(mem)
+				ms.Recording = recordingStatus(mem, free)
 			}
 			gs.Members = append(gs.Members, ms)
 		}
@@ -93,12 +94,14 @@ func (m *Machine) Snapshot() Snapshot {
 	return out
 }
 
-func recordingStatus(r *member) status.Recording {
+// recordingStatus derives r's status; free is freeStandbyChannels of its
+// group.
+func recordingStatus(r *member, free int) status.Recording {
 	return status.OfRecording(status.RecordingFacts{
 		Enabled:          r.active(),
 		Functional:       r.health.Functional(),
 		TakenOver:        r.coveredBy() != nil && r.tk.phase != PhaseStarting,
-		StandbyAvailable: standbyAvailable(r),
+		StandbyAvailable: standbyAvailable(r, free),
 	})
 }
 
@@ -112,19 +115,31 @@ func standbyStatus(s *member) status.Standby {
 	})
 }
 
+// freeStandbyChannels returns the most license channels among the standbys
+// of g that could take a server over now (ready and free), or -1 if none
+// can. Statuses are derived for a whole group at once, so the standbys are
+// walked once per group, not once per recording server.
+func freeStandbyChannels(g *group) int {
+	best := -1
+	for _, s := range g.members {
+		if s.role == RoleStandby && s.tk == nil && s.ready() {
+			best = max(best, s.facts.LicenseChannels)
+		}
+	}
+	return best
+}
+
 // standbyAvailable reports whether some standby of r's group could take r
-// over now (ready, free and with enough license channels) or already does.
-func standbyAvailable(r *member) bool {
+// over now (ready, free and with enough license channels) or already does;
+// free is freeStandbyChannels of the group. The license rule
+// (eligibility.CanCover) only asks for enough channels, so the free standby
+// with the most channels covers whatever any free standby covers.
+func standbyAvailable(r *member, free int) bool {
 	if s := r.coveredBy(); s != nil && (r.tk.phase != PhaseStarting || s.ready()) {
 		// Covered, or being covered by a standby fit to do it.
 		return true
 	}
-	for _, s := range r.group.members {
-		if s.role == RoleStandby && s.tk == nil && s.ready() && eligibility.CanCover(s.facts, r.facts) {
-			return true
-		}
-	}
-	return false
+	return free >= 0 && eligibility.CanCover(nvrha.Facts{LicenseChannels: free}, r.facts)
 }
 
 // refreshStatuses publishes a StatusChanged event for every member whose
@@ -135,10 +150,11 @@ func (m *Machine) refreshStatuses() {
 	}
 	m.statusDirty = false
 	for _, g := range m.groups {
+		free := freeStandbyChannels(g)
 		for _, mem := range g.members {
 			var from, to string
 			if mem.role == RoleRecording {
-				st := recordingStatus(mem)
+				st := recordingStatus(mem, free)
 				if st == mem.lastRec {
 					continue
 				}
