@@ -41,12 +41,8 @@ func (iv Interval) Contains(t time.Time) bool {
 type ledger struct {
 	limit int
 	cams  map[nvrha.CameraID][]entry
-	// sorted lists the cameras of cams in order, for export; stale when
-	// its length differs (cameras are never removed; a restored ledger
-	// sorts them at its first export).
-	sorted []nvrha.CameraID
-	names  []nvrha.ServerID
-	index  map[nvrha.ServerID]uint32
+	names []nvrha.ServerID
+	index map[nvrha.ServerID]uint32
 }
 
 // entry is the compact form of an Interval.
@@ -118,9 +114,6 @@ func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvr
 		if slices.ContainsFunc(es, func(x entry) bool { return x.server == sv && x.to == noTime }) {
 			continue
 		}
-		if es == nil {
-			l.addCamera(c)
-		}
 		es = append(es, entry{server: sv, owner: ow, epoch: e, from: f, to: noTime})
 		if l.limit > 0 && len(es) > l.limit {
 			es = slices.Delete(es, 0, len(es)-l.limit)
@@ -165,33 +158,19 @@ func (m *Machine) HoldersAt(camera nvrha.CameraID, t time.Time) []Interval {
 	return out
 }
 
-// addCamera inserts a new camera into the sorted list, if it is current.
-func (l *ledger) addCamera(c nvrha.CameraID) {
-	if len(l.sorted) != len(l.cams) {
-		return
-	}
-	i, found := slices.BinarySearch(l.sorted, c)
-	if !found {
-		l.sorted = slices.Insert(l.sorted, i, c)
-	}
-}
-
 // export returns the ledger for a State: cameras sorted, every list its
-// own copy. It runs at every persisted change, so the sorted camera list is
-// kept up to date as cameras are added, and the intervals share one
-// allocation.
+// own copy. It runs at every persisted change, so the intervals share one
+// allocation. (Keeping the cameras sorted between exports would save the
+// sort, at 16 bytes a camera: memory per server matters more.)
 func (l *ledger) export() []CameraLedger {
-	if len(l.sorted) != len(l.cams) {
-		// Only a restored ledger gets here: open keeps the list.
-		l.sorted = slices.Sorted(maps.Keys(l.cams))
-	}
+	sorted := slices.Sorted(maps.Keys(l.cams))
 	n := 0
 	for _, es := range l.cams {
 		n += len(es)
 	}
 	all := make([]Interval, 0, n)
-	out := make([]CameraLedger, 0, len(l.sorted))
-	for _, c := range l.sorted {
+	out := make([]CameraLedger, 0, len(sorted))
+	for _, c := range sorted {
 		from := len(all)
 		for _, e := range l.cams[c] {
 			all = append(all, l.interval(e))
