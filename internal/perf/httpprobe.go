@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -78,6 +77,9 @@ type HTTPProbeConfig struct {
 	Window time.Duration
 	// Driver drives the probes (DriveController by default).
 	Driver ProbeDriver
+	// Engine is the client's engine (ClientConfig.Engine): the package's
+	// default if zero.
+	Engine httptransport.Engine
 	// NoVerify turns off ClientConfig.VerifyResponses, which is on by
 	// default: the measurement includes checking every response's
 	// signature.
@@ -98,6 +100,7 @@ type HTTPProbeResult struct {
 	Agents   int
 	Interval time.Duration
 	Driver   ProbeDriver
+	Engine   httptransport.Engine
 	// Wall is the measured window's wall time and CPU the user and system
 	// CPU time the controller's process spent in it.
 	Wall, CPU time.Duration
@@ -141,8 +144,8 @@ func (r HTTPProbeResult) CPUPerProbe() float64 {
 }
 
 func (r HTTPProbeResult) String() string {
-	return fmt.Sprintf("%s agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d saves, %d downs",
-		r.Driver, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.Saves, r.Downs)
+	return fmt.Sprintf("%s %v agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d saves, %d downs",
+		r.Driver, r.Engine, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.Saves, r.Downs)
 }
 
 // Check fails a measurement that did not measure what it claims: a probe
@@ -192,7 +195,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 	if cfg.Window == 0 {
 		cfg.Window = max(5*time.Second, 10*cfg.Interval)
 	}
-	res := HTTPProbeResult{Agents: cfg.Agents, Interval: cfg.Interval, Driver: cfg.Driver}
+	res := HTTPProbeResult{Agents: cfg.Agents, Interval: cfg.Interval, Driver: cfg.Driver, Engine: cfg.Engine}
 	// Each agent costs a connection, with some slack for redials.
 	if err := RaiseFileLimit(uint64(2*cfg.Agents + 256)); err != nil {
 		return res, err
@@ -214,16 +217,15 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 		}
 	}
 	var dials atomic.Int64
-	ht := httptransport.NewHTTPTransport(nil)
-	dial := ht.DialContext
-	ht.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dials.Add(1)
-		return dial(ctx, network, addr)
-	}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	client, err := httptransport.NewClient(httptransport.ClientConfig{
-		Resolver:        agents.urls,
-		Auth:            httptransport.Auth{Keys: []httptransport.Key{clientKey}},
-		HTTPClient:      &http.Client{Transport: ht},
+		Resolver: agents.urls,
+		Auth:     httptransport.Auth{Keys: []httptransport.Key{clientKey}},
+		Engine:   cfg.Engine,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return dialer.DialContext(ctx, network, addr)
+		},
 		VerifyResponses: !cfg.NoVerify,
 	})
 	if err != nil {

@@ -16,6 +16,9 @@ import (
 var probeProfile = flag.String("httpprobe.cpuprofile", "",
 	"write a CPU profile of each HTTPProbe benchmark's measured window to `prefix`-<case>.prof")
 
+var probeWindow = flag.Duration("httpprobe.window", 0,
+	"measure each HTTPProbe benchmark case over `duration` of wall time (0: HTTPProbeConfig's default)")
+
 func TestMain(m *testing.M) {
 	MaybeServeAgents()
 	os.Exit(m.Run())
@@ -27,23 +30,35 @@ func TestMain(m *testing.M) {
 //
 //	go test -run '^$' -bench HTTPProbe -benchtime 1x ./internal/perf
 func BenchmarkHTTPProbe(b *testing.B) {
-	benchHTTPProbe(b, DriveController, detector.DefaultProbeInterval)
+	benchHTTPProbe(b, DriveController, detector.DefaultProbeInterval, httptransport.EngineDefault)
 }
 
 // BenchmarkHTTPProbeIntervals is BenchmarkHTTPProbe at 200, 300 and 500 ms.
 func BenchmarkHTTPProbeIntervals(b *testing.B) {
 	for _, iv := range []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond} {
-		b.Run(fmt.Sprintf("interval=%v", iv), func(b *testing.B) { benchHTTPProbe(b, DriveController, iv) })
+		b.Run(fmt.Sprintf("interval=%v", iv), func(b *testing.B) { benchHTTPProbe(b, DriveController, iv, httptransport.EngineDefault) })
+	}
+}
+
+// BenchmarkHTTPProbeEngines is BenchmarkHTTPProbe with each client engine,
+// at 200 and 500 ms. To compare them at 1,024 agents:
+//
+//	go test -run '^$' -bench 'HTTPProbeEngines/.*/agents=1024' -benchtime 1x -count 3 ./internal/perf
+func BenchmarkHTTPProbeEngines(b *testing.B) {
+	for _, e := range []httptransport.Engine{httptransport.EngineNetHTTP, httptransport.EngineFastHTTP} {
+		for _, iv := range []time.Duration{200 * time.Millisecond, 500 * time.Millisecond} {
+			b.Run(fmt.Sprintf("engine=%v/interval=%v", e, iv), func(b *testing.B) { benchHTTPProbe(b, DriveController, iv, e) })
+		}
 	}
 }
 
 // BenchmarkHTTPProbeLoop is BenchmarkHTTPProbe with a bare probe loop
 // instead of a Controller: the cost of the transport alone.
 func BenchmarkHTTPProbeLoop(b *testing.B) {
-	benchHTTPProbe(b, DriveLoop, detector.DefaultProbeInterval)
+	benchHTTPProbe(b, DriveLoop, detector.DefaultProbeInterval, httptransport.EngineDefault)
 }
 
-func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration) {
+func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration, e httptransport.Engine) {
 	for _, n := range []int{8, 64, 256, 1024} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			if n > 256 && testing.Short() {
@@ -51,7 +66,7 @@ func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration) {
 			}
 			var cpu, perProbe, rate, dials float64
 			for i := 0; i < b.N; i++ {
-				cfg := HTTPProbeConfig{Agents: n, Interval: interval, Driver: d}
+				cfg := HTTPProbeConfig{Agents: n, Interval: interval, Driver: d, Engine: e, Window: *probeWindow}
 				if *probeProfile != "" {
 					name := *probeProfile + "-" + strings.NewReplacer("/", "_", "=", "").Replace(b.Name()) + ".prof"
 					f, err := os.Create(name)
@@ -87,10 +102,14 @@ func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration) {
 // TestHTTPProbe runs a small measurement end to end: it must see every
 // probe succeed on reused connections. Its figures are not judged.
 func TestHTTPProbe(t *testing.T) {
-	for _, d := range []ProbeDriver{DriveController, DriveLoop} {
-		t.Run(d.String(), func(t *testing.T) {
+	for _, c := range []struct {
+		d ProbeDriver
+		e httptransport.Engine
+	}{{DriveController, httptransport.EngineNetHTTP}, {DriveLoop, httptransport.EngineNetHTTP},
+		{DriveController, httptransport.EngineFastHTTP}, {DriveLoop, httptransport.EngineFastHTTP}} {
+		t.Run(c.d.String()+"/"+c.e.String(), func(t *testing.T) {
 			r, err := HTTPProbe(HTTPProbeConfig{Agents: 4, Interval: 100 * time.Millisecond,
-				Warmup: 300 * time.Millisecond, Window: 500 * time.Millisecond, Driver: d})
+				Warmup: 300 * time.Millisecond, Window: 500 * time.Millisecond, Driver: c.d, Engine: c.e})
 			if err != nil {
 				t.Fatal(err)
 			}

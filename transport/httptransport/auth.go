@@ -145,6 +145,9 @@ const (
 type signedRequest struct {
 	method, path, server, keyID, timestamp, nonce string
 	body                                          []byte
+	// fullPath is the path the request goes to, path with the base URL's
+	// prefix in front; the signature does not cover it.
+	fullPath string
 }
 
 // canonical is the string a request signature is computed over: the scheme

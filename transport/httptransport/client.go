@@ -109,8 +109,16 @@ type ClientConfig struct {
 	// HTTPClient, if set, carries the requests instead of the client's own
 	// (a keep-alive http.Transport with the pool limits the package
 	// documentation lists). The Client never follows redirects, whatever its
-	// CheckRedirect says.
+	// CheckRedirect says. Only with EngineNetHTTP.
 	HTTPClient *http.Client
+	// Engine is the HTTP client implementation that carries the requests;
+	// the zero value, EngineDefault, is the package's choice. See [Engine].
+	Engine Engine
+	// DialContext, if set, opens the client's connections, for either
+	// engine; nil means a net.Dialer with a 5 s timeout and TCP keep-alive
+	// every 30 s. With EngineFastHTTP its context carries only the dial's
+	// deadline, not the call's context. Ignored when HTTPClient is set.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Timeout bounds a call whose context has no deadline; zero means
 	// DefaultTimeout. A deadline in the context always wins.
 	Timeout time.Duration
@@ -132,7 +140,8 @@ type ClientConfig struct {
 type Client struct {
 	resolver Resolver
 	keys     *keyring
-	http     *http.Client
+	http     *http.Client // EngineNetHTTP
+	fast     *fastEngine  // EngineFastHTTP
 	timeout  time.Duration
 	maxResp  int64
 	verify   bool
@@ -152,6 +161,9 @@ type target struct {
 	url   url.URL // scheme and host; its Path is set per request
 	host  string  // the request's Host, as http.NewRequest sets it
 	paths map[transport.Method]string
+	// uris holds the absolute URL of every method, its path escaped as
+	// net/http sends it, for the fasthttp engine.
+	uris map[transport.Method]string
 }
 
 var _ transport.Transport = (*Client)(nil)
@@ -171,6 +183,19 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
 		return nil, errors.New("httptransport: negative Timeout or MaxResponseBytes")
+	}
+	engine := cfg.Engine
+	if engine == EngineDefault {
+		engine = defaultEngine
+		if cfg.HTTPClient != nil {
+			engine = EngineNetHTTP
+		}
+	}
+	switch {
+	case engine != EngineNetHTTP && engine != EngineFastHTTP:
+		return nil, fmt.Errorf("httptransport: unknown engine %v", engine)
+	case engine == EngineFastHTTP && cfg.HTTPClient != nil:
+		return nil, errors.New("httptransport: HTTPClient is for EngineNetHTTP, not EngineFastHTTP")
 	}
 	c := &Client{
 		resolver: cfg.Resolver,
@@ -193,14 +218,57 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if cfg.HTTPClient != nil {
+	switch {
+	case engine == EngineFastHTTP:
+		c.fast = newFastEngine(cfg.TLSConfig, cfg.DialContext, c.maxResp)
+	case cfg.HTTPClient != nil:
 		hc := *cfg.HTTPClient
 		c.http = &hc
-	} else {
-		c.http = &http.Client{Transport: NewHTTPTransport(cfg.TLSConfig)}
+	default:
+		t := NewHTTPTransport(cfg.TLSConfig)
+		if cfg.DialContext != nil {
+			t.DialContext = cfg.DialContext
+		}
+		c.http = &http.Client{Transport: t}
 	}
-	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if c.http != nil {
+		c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
 	return c, nil
+}
+
+// Engine names the HTTP client implementation a Client sends its requests
+// with. Both speak the same protocol, sign and verify the same way and
+// return the same errors; they differ in cost and in a few limits (see the
+// package documentation).
+type Engine uint8
+
+const (
+	// EngineDefault is the package's choice: EngineNetHTTP in this version,
+	// or whenever ClientConfig.HTTPClient is set.
+	EngineDefault Engine = iota
+	// EngineNetHTTP sends requests with net/http (an http.Client and
+	// [NewHTTPTransport], or ClientConfig.HTTPClient).
+	EngineNetHTTP
+	// EngineFastHTTP sends requests with github.com/valyala/fasthttp, which
+	// costs the center less CPU per call: HTTP/1.1 only, and see the package
+	// documentation for how it honours contexts.
+	EngineFastHTTP
+)
+
+// defaultEngine is what EngineDefault means.
+const defaultEngine = EngineNetHTTP
+
+func (e Engine) String() string {
+	switch e {
+	case EngineDefault:
+		return "EngineDefault"
+	case EngineNetHTTP:
+		return "EngineNetHTTP"
+	case EngineFastHTTP:
+		return "EngineFastHTTP"
+	}
+	return "Engine(" + strconv.Itoa(int(e)) + ")"
 }
 
 // NewHTTPTransport returns the keep-alive http.Transport a Client uses unless
@@ -228,7 +296,13 @@ func NewHTTPTransport(tlsConfig *tls.Config) *http.Transport {
 }
 
 // Close closes the client's idle connections. The client stays usable.
-func (c *Client) Close() { c.http.CloseIdleConnections() }
+func (c *Client) Close() {
+	if c.fast != nil {
+		c.fast.client.CloseIdleConnections()
+		return
+	}
+	c.http.CloseIdleConnections()
+}
 
 // Probe asks server's agent for a ProbeReport.
 func (c *Client) Probe(ctx context.Context, server nvrha.ServerID) (transport.ProbeReport, error) {
@@ -272,7 +346,7 @@ func (c *Client) Resume(ctx context.Context, recording nvrha.ServerID, o transpo
 }
 
 // call is the one path every method takes: validate, resolve, sign, send,
-// read, verify, decode.
+// read, verify, decode. Only sending and reading depend on the engine.
 func (c *Client) call(ctx context.Context, server nvrha.ServerID, m transport.Method, order interface{ Validate() error }, out any) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("httptransport: %s %s: %w", m, server, err)
@@ -296,90 +370,138 @@ func (c *Client) call(ctx context.Context, server nvrha.ServerID, m transport.Me
 		}
 		return fmt.Errorf("httptransport: %s %s: resolve: %w", m, server, err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
+	cancellable := ctx.Done() != nil
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(c.timeout)
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		ctx, cancel = context.WithDeadline(ctx, deadline)
 		defer cancel()
 	}
-	req, signed, err := c.newRequest(ctx, base, server, m, body)
+	t, err := c.target(base)
 	if err != nil {
 		return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, err)
 	}
+	path, ok := t.paths[m]
+	if !ok {
+		return fmt.Errorf("httptransport: %s %s: %w: no path for method %q", m, server, transport.ErrUnreachable, m)
+	}
+	signed, sig, err := c.signed(path, body, server)
+	if err != nil {
+		return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, err)
+	}
+	x := outcall{server: server, method: m, signed: &signed, signature: sig, body: body, out: out}
+	if c.fast != nil {
+		return c.fast.do(ctx, c, t, deadline, cancellable, &x)
+	}
+	return c.doNetHTTP(ctx, t, &x)
+}
+
+// outcall is one call as the engines see it: the signed request going out
+// and where its answer goes.
+type outcall struct {
+	server    nvrha.ServerID
+	method    transport.Method
+	signed    *signedRequest
+	signature string // the request's Nvrha-Signature
+	body      []byte // the request body; nil for none
+	out       any    // decodes a 2xx answer; nil for none
+}
+
+// answer is a response as an engine read it, for Client.finish.
+type answer struct {
+	status                        int
+	contentType, keyID, signature string // keyID and signature only if the client verifies
+	body                          []byte // valid until finish returns
+}
+
+// doNetHTTP sends x with the net/http engine.
+func (c *Client) doNetHTTP(ctx context.Context, t *target, x *outcall) error {
+	req, err := c.newRequest(ctx, t, x)
+	if err != nil {
+		return fmt.Errorf("httptransport: %s %s: %w: %w", x.method, x.server, transport.ErrUnreachable, err)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.lost(ctx, server, m, err)
+		return c.lost(ctx, x, err)
 	}
 	defer resp.Body.Close()
 	buf := getBuffer()
 	defer putBuffer(buf)
 	_, err = buf.ReadFrom(io.LimitReader(resp.Body, c.maxResp+1))
 	if err != nil {
-		return c.lost(ctx, server, m, err)
+		return c.lost(ctx, x, err)
 	}
-	// respBody lives in buf: nothing below may keep it.
-	respBody := buf.Bytes()
-	if int64(len(respBody)) > c.maxResp {
-		return c.lost(ctx, server, m, fmt.Errorf("response larger than %d bytes", c.maxResp))
+	a := answer{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: buf.Bytes()}
+	if c.verify {
+		a.keyID, a.signature = resp.Header.Get(HeaderKeyID), resp.Header.Get(HeaderSignature)
+	}
+	return c.finish(ctx, x, &a)
+}
+
+// finish checks the answer to x whichever engine read it: its size, its
+// signature if the client verifies responses, its status, and decodes it.
+// Nothing may keep a.body.
+func (c *Client) finish(ctx context.Context, x *outcall, a *answer) error {
+	if int64(len(a.body)) > c.maxResp {
+		return c.lost(ctx, x, c.tooLarge())
 	}
 	if c.verify {
-		if err := c.verifyResponse(resp, signed, respBody); err != nil {
+		if err := c.verifyResponse(a, x.signed); err != nil {
 			detail := ""
-			if b, ok := parseErrorBody(resp.Header, respBody); ok {
-				detail = fmt.Sprintf(" (it says %d %s: %s)", resp.StatusCode, b.Code, b.Message)
+			if b, ok := parseErrorBody(a.contentType, a.body); ok {
+				detail = fmt.Sprintf(" (it says %d %s: %s)", a.status, b.Code, b.Message)
 			}
-			return fmt.Errorf("httptransport: %s %s: %w: %w%s", m, server, transport.ErrUnreachable, err, detail)
+			return fmt.Errorf("httptransport: %s %s: %w: %w%s", x.method, x.server, transport.ErrUnreachable, err, detail)
 		}
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return decodeError(server, m, resp.StatusCode, resp.Header, respBody, c.reasons)
+	if a.status < 200 || a.status > 299 {
+		return decodeError(x.server, x.method, a.status, a.contentType, a.body, c.reasons)
 	}
-	if out != nil {
-		if err := json.Unmarshal(respBody, out); err != nil {
-			return c.lost(ctx, server, m, fmt.Errorf("decoding the answer: %w", err))
+	if x.out != nil {
+		if err := json.Unmarshal(a.body, x.out); err != nil {
+			return c.lost(ctx, x, fmt.Errorf("decoding the answer: %w", err))
 		}
 	}
 	return nil
 }
 
+// tooLarge is the error of a response body larger than the client accepts.
+func (c *Client) tooLarge() error { return fmt.Errorf("response larger than %d bytes", c.maxResp) }
+
 // lost reports a call whose answer did not arrive: the outcome is unknown.
 // It also wraps the context's error if that is why.
-func (c *Client) lost(ctx context.Context, server nvrha.ServerID, m transport.Method, err error) error {
+func (c *Client) lost(ctx context.Context, x *outcall, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
-		return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, cerr)
+		return fmt.Errorf("httptransport: %s %s: %w: %w", x.method, x.server, transport.ErrUnreachable, cerr)
 	}
-	return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, err)
+	return fmt.Errorf("httptransport: %s %s: %w: %w", x.method, x.server, transport.ErrUnreachable, err)
 }
 
-// newRequest builds and signs the request for m.
-func (c *Client) newRequest(ctx context.Context, base string, server nvrha.ServerID, m transport.Method, body []byte) (*http.Request, signedRequest, error) {
-	t, err := c.target(base)
-	if err != nil {
-		return nil, signedRequest{}, err
-	}
-	path, ok := t.paths[m]
-	if !ok {
-		return nil, signedRequest{}, fmt.Errorf("no path for method %q", m)
-	}
+// newRequest builds the net/http request of x, with its signature.
+func (c *Client) newRequest(ctx context.Context, t *target, x *outcall) (*http.Request, error) {
 	// An empty URL costs no parsing; the target's parsed one replaces it.
-	req, err := http.NewRequestWithContext(ctx, routeMethod, "", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, routeMethod, "", bytes.NewReader(x.body))
 	if err != nil {
-		return nil, signedRequest{}, err
+		return nil, err
 	}
 	u := t.url
-	u.Path = path
+	u.Path = x.signed.fullPath
 	req.URL, req.Host = &u, t.host
 	// One make for the headers and one array for their values; the keys
 	// are canonical already.
 	h := make(http.Header, 8)
 	vals := make([]string, 7)
 	set := func(i int, k, v string) { vals[i] = v; h[k] = vals[i : i+1 : i+1] }
-	if body != nil {
+	if x.body != nil {
 		set(6, "Content-Type", "application/json")
 	}
 	set(5, "Accept", "application/json")
+	for i, kv := range x.signed.headers(x.signature) {
+		set(i, kv[0], kv[1])
+	}
 	req.Header = h
-	s, err := c.sign(req, body, server, vals)
-	return req, s, err
+	return req, nil
 }
 
 // target returns the parsed base, from the cache if it is there.
@@ -395,9 +517,13 @@ func (c *Client) target(base string) (*target, error) {
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	// As http.NewRequest does it: a host with an empty port loses its colon.
 	u.Host = strings.TrimSuffix(u.Host, ":")
-	t := &target{url: *u, host: u.Host, paths: make(map[transport.Method]string, len(routes))}
+	t := &target{url: *u, host: u.Host, paths: make(map[transport.Method]string, len(routes)),
+		uris: make(map[transport.Method]string, len(routes))}
 	for _, m := range routes {
-		t.paths[m] = prefix + Path(m)
+		p := prefix + Path(m)
+		t.paths[m] = p
+		// What net/http puts on the request line: the escaped path.
+		t.uris[m] = u.Scheme + "://" + u.Host + (&url.URL{Path: p}).EscapedPath()
 	}
 	if c.basesSize.Add(1) > maxCachedBases {
 		c.bases.Clear()
@@ -407,26 +533,29 @@ func (c *Client) target(base string) (*target, error) {
 	return t, nil
 }
 
-// sign adds the authentication headers to req, as signRequest does, with
-// the client's key, clock and MAC states; the header values go to vals[0:5].
-func (c *Client) sign(req *http.Request, body []byte, server nvrha.ServerID, vals []string) (signedRequest, error) {
+// signed returns the fields a signature of a request to path with body
+// covers, with the client's key, clock and a fresh nonce, and the
+// signature.
+func (c *Client) signed(path string, body []byte, server nvrha.ServerID) (signedRequest, string, error) {
 	key := c.keys.sign
-	s, err := newSignedRequest(req, body, server, key.ID, c.now())
+	s, err := newSignedRequest(routeMethod, path, body, server, key.ID, c.now())
 	if err != nil {
-		return signedRequest{}, err
+		return signedRequest{}, "", err
 	}
-	h := req.Header
-	for j, kv := range [...][2]string{
+	return s, c.keys.macs[key.ID].signRequest(&s), nil
+}
+
+// headers returns the authentication headers of s, with its signature sig,
+// in the order [HeaderKeyID], [HeaderTimestamp], [HeaderNonce],
+// [HeaderServer], [HeaderSignature].
+func (s *signedRequest) headers(sig string) [5][2]string {
+	return [...][2]string{
 		{HeaderKeyID, s.keyID},
 		{HeaderTimestamp, s.timestamp},
 		{HeaderNonce, s.nonce},
 		{HeaderServer, s.server},
-		{HeaderSignature, c.keys.macs[key.ID].signRequest(&s)},
-	} {
-		vals[j] = kv[1]
-		h[kv[0]] = vals[j : j+1 : j+1]
+		{HeaderSignature, sig},
 	}
-	return s, nil
 }
 
 // SignRequest adds the authentication headers to r, a request of this
@@ -443,33 +572,32 @@ func SignRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, n
 }
 
 func signRequest(r *http.Request, body []byte, server nvrha.ServerID, key Key, now time.Time) (signedRequest, error) {
-	s, err := newSignedRequest(r, body, server, key.ID, now)
+	s, err := newSignedRequest(r.Method, r.URL.Path, body, server, key.ID, now)
 	if err != nil {
 		return signedRequest{}, err
 	}
-	h := r.Header
-	h.Set(HeaderKeyID, s.keyID)
-	h.Set(HeaderTimestamp, s.timestamp)
-	h.Set(HeaderNonce, s.nonce)
-	h.Set(HeaderServer, s.server)
-	h.Set(HeaderSignature, sign(key.Secret, s.canonical()))
+	for _, kv := range s.headers(sign(key.Secret, s.canonical())) {
+		r.Header.Set(kv[0], kv[1])
+	}
 	return s, nil
 }
 
-// newSignedRequest returns the fields a signature of r covers, with a fresh
-// nonce.
-func newSignedRequest(r *http.Request, body []byte, server nvrha.ServerID, keyID string, now time.Time) (signedRequest, error) {
-	i := strings.Index(r.URL.Path, PathPrefix)
+// newSignedRequest returns the fields a signature of a request covers, for
+// a request with method to fullPath (a base URL's prefix, if any, and the
+// protocol path), with a fresh nonce.
+func newSignedRequest(method, fullPath string, body []byte, server nvrha.ServerID, keyID string, now time.Time) (signedRequest, error) {
+	i := strings.Index(fullPath, PathPrefix)
 	if i < 0 {
-		return signedRequest{}, fmt.Errorf("path %q is not a path of this protocol", r.URL.Path)
+		return signedRequest{}, fmt.Errorf("path %q is not a path of this protocol", fullPath)
 	}
 	nonce, err := newNonce()
 	if err != nil {
 		return signedRequest{}, err
 	}
 	return signedRequest{
-		method:    r.Method,
-		path:      r.URL.Path[i:],
+		method:    method,
+		path:      fullPath[i:],
+		fullPath:  fullPath,
 		server:    url.PathEscape(string(server)),
 		keyID:     keyID,
 		timestamp: strconv.FormatInt(now.Unix(), 10),
@@ -478,15 +606,14 @@ func newSignedRequest(r *http.Request, body []byte, server nvrha.ServerID, keyID
 	}, nil
 }
 
-// verifyResponse checks a response's signature against the keys the client
+// verifyResponse checks an answer's signature against the keys the client
 // accepts.
-func (c *Client) verifyResponse(resp *http.Response, req signedRequest, body []byte) error {
-	keyID, sig := resp.Header.Get(HeaderKeyID), resp.Header.Get(HeaderSignature)
-	p, ok := c.keys.macs[keyID]
-	if !ok || sig == "" {
+func (c *Client) verifyResponse(a *answer, req *signedRequest) error {
+	p, ok := c.keys.macs[a.keyID]
+	if !ok || a.signature == "" {
 		return ErrResponseNotAuthentic
 	}
-	if !p.verifyResponse(sig, resp.StatusCode, req.path, req.server, keyID, req.nonce, body) {
+	if !p.verifyResponse(a.signature, a.status, req.path, req.server, a.keyID, req.nonce, a.body) {
 		return ErrResponseNotAuthentic
 	}
 	return nil
@@ -539,8 +666,8 @@ func (e *RemoteError) Unwrap() []error { return e.wrapped }
 
 // parseErrorBody reads an error body of this protocol: JSON with a non-empty
 // code of the expected shape.
-func parseErrorBody(h http.Header, body []byte) (ErrorBody, bool) {
-	if mt, _, err := mime.ParseMediaType(h.Get("Content-Type")); err != nil || mt != "application/json" {
+func parseErrorBody(contentType string, body []byte) (ErrorBody, bool) {
+	if mt, _, err := mime.ParseMediaType(contentType); err != nil || mt != "application/json" {
 		return ErrorBody{}, false
 	}
 	var b ErrorBody
@@ -554,8 +681,8 @@ func parseErrorBody(h http.Header, body []byte) (ErrorBody, bool) {
 // response that is not an error body of this protocol (a proxy's page, a
 // truncated body) says nothing about whether the agent acted, so it is
 // reported as unreachable.
-func decodeError(server nvrha.ServerID, m transport.Method, status int, h http.Header, body []byte, reasons map[string]error) error {
-	b, ok := parseErrorBody(h, body)
+func decodeError(server nvrha.ServerID, m transport.Method, status int, contentType string, body []byte, reasons map[string]error) error {
+	b, ok := parseErrorBody(contentType, body)
 	if !ok {
 		snippet := body
 		if len(snippet) > 200 {

@@ -24,7 +24,7 @@ var agentReasons = []httptransport.Reason{
 
 // serveAgents starts one loopback HTTP server per agent and returns a client
 // that reaches them, and a function that closes one server for good.
-func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify bool) (*httptransport.Client, func(nvrha.ServerID)) {
+func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify bool, engine httptransport.Engine) (*httptransport.Client, func(nvrha.ServerID)) {
 	t.Helper()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	urls := httptransport.StaticResolver{}
@@ -39,7 +39,7 @@ func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify
 		urls[id] = srv.URL
 		servers[id] = srv
 	}
-	c, err := httptransport.NewClient(httptransport.ClientConfig{Resolver: urls, Auth: auth, Reasons: agentReasons, VerifyResponses: verify})
+	c, err := httptransport.NewClient(httptransport.ClientConfig{Resolver: urls, Auth: auth, Reasons: agentReasons, VerifyResponses: verify, Engine: engine})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,8 +56,11 @@ func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify
 }
 
 // TestConformance runs the conformance suite against the HTTP transport over
-// loopback sockets, with agenttest's refusals registered as Reasons.
-func TestConformance(t *testing.T) {
+// loopback sockets, with agenttest's refusals registered as Reasons, with
+// each engine.
+func TestConformance(t *testing.T) { forEachEngine(t, testConformance) }
+
+func testConformance(t *testing.T, engine httptransport.Engine) {
 	for _, verify := range []bool{false, true} {
 		name := "Unsigned responses"
 		if verify {
@@ -66,7 +69,7 @@ func TestConformance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			transporttest.Run(t, transporttest.Harness{
 				New: func(t *testing.T, agents map[nvrha.ServerID]transport.Agent) transporttest.Network {
-					c, kill := serveAgents(t, agents, verify)
+					c, kill := serveAgents(t, agents, verify, engine)
 					return transporttest.Network{Transport: c, Kill: kill}
 				},
 				Sentinels: []error{agenttest.ErrBusy, agenttest.ErrUnhealthy, agenttest.ErrNoEmptyRecordingSpace},

@@ -217,7 +217,7 @@ func FuzzDecodeError(f *testing.F) {
 	f.Add(409, "application/json; charset=utf-8", []byte(`{"code":"stale_epoch","got":-1}`))
 	f.Add(500, "application/json", []byte(`{"code":"agent_error","reason":"no_such_reason"}`))
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
-		hdr := http.Header{"Content-Type": {contentType}}
+		hdr := contentType
 		reasons := map[string]error{"busy": errBusyForFuzz}
 		err := decodeError("rec-1", transport.MethodTakeover, status, hdr, body, reasons)
 		if err == nil {

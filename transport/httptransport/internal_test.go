@@ -84,7 +84,7 @@ func TestDecodeErrorMapsEveryCode(t *testing.T) {
 	if len(cases) != len(codeStatus) {
 		t.Fatalf("%d cases for %d codes", len(cases), len(codeStatus))
 	}
-	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	h := "application/json; charset=utf-8"
 	for body, w := range cases {
 		err := decodeError("rec-1", transport.MethodTakeover, 400, h, []byte(body), nil)
 		got := want{

@@ -286,7 +286,9 @@ func TestClockSkew(t *testing.T) {
 
 // TestClientClockSkew checks what a center with a wrong clock sees: a
 // definite refusal wrapping ErrUnauthenticated, not an unreachable server.
-func TestClientClockSkew(t *testing.T) {
+func TestClientClockSkew(t *testing.T) { forEachEngine(t, testClientClockSkew) }
+
+func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
 	agent := newStandby()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "standby-1", Auth: auth})
@@ -297,7 +299,7 @@ func TestClientClockSkew(t *testing.T) {
 	defer srv.Close()
 	c, err := httptransport.NewClient(httptransport.ClientConfig{
 		Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: auth,
-		Now: func() time.Time { return time.Now().Add(-2 * time.Minute) },
+		Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }, Engine: engine,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +315,9 @@ func TestClientClockSkew(t *testing.T) {
 	}
 }
 
-func TestKeyRotation(t *testing.T) {
+func TestKeyRotation(t *testing.T) { forEachEngine(t, testKeyRotation) }
+
+func testKeyRotation(t *testing.T, engine httptransport.Engine) {
 	oldKey := httptransport.Key{ID: "k-2025", Secret: bytes.Repeat([]byte("o"), 32)}
 	newKey := httptransport.Key{ID: "k-2026", Secret: bytes.Repeat([]byte("n"), 32)}
 	agent := newStandby()
@@ -329,7 +333,7 @@ func TestKeyRotation(t *testing.T) {
 	defer srv.Close()
 	client := func(keys ...httptransport.Key) *httptransport.Client {
 		c, err := httptransport.NewClient(httptransport.ClientConfig{
-			Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: httptransport.Auth{Keys: keys}, VerifyResponses: true,
+			Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: httptransport.Auth{Keys: keys}, VerifyResponses: true, Engine: engine,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -390,6 +394,15 @@ func TestWeakConfigurationIsRefused(t *testing.T) {
 	if _, err := httptransport.NewClient(httptransport.ClientConfig{Resolver: httptransport.StaticResolver{}}); err == nil {
 		t.Error("client without keys accepted")
 	}
+	for name, cfg := range map[string]httptransport.ClientConfig{
+		"unknown engine":           {Engine: 99},
+		"HTTPClient with fasthttp": {Engine: httptransport.EngineFastHTTP, HTTPClient: &http.Client{}},
+	} {
+		cfg.Resolver, cfg.Auth = httptransport.StaticResolver{}, httptransport.Auth{Keys: []httptransport.Key{testKey}}
+		if _, err := httptransport.NewClient(cfg); err == nil {
+			t.Errorf("client with %s accepted", name)
+		}
+	}
 	k, err := httptransport.NewKey("fresh")
 	if err != nil || len(k.Secret) != httptransport.MinSecretBytes {
 		t.Errorf("NewKey: %v, %d bytes", err, len(k.Secret))
@@ -411,9 +424,11 @@ func TestStaleEpochIs409(t *testing.T) {
 }
 
 // TestClientStaleEpoch checks the 409 as the center sees it.
-func TestClientStaleEpoch(t *testing.T) {
+func TestClientStaleEpoch(t *testing.T) { forEachEngine(t, testClientStaleEpoch) }
+
+func testClientStaleEpoch(t *testing.T, engine httptransport.Engine) {
 	agent := newStandby()
-	c, _ := serveAgents(t, map[nvrha.ServerID]transport.Agent{"standby-1": agent}, true)
+	c, _ := serveAgents(t, map[nvrha.ServerID]transport.Agent{"standby-1": agent}, true, engine)
 	ctx := context.Background()
 	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 7}); err != nil {
 		t.Fatal(err)
