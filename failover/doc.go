@@ -44,10 +44,15 @@
 //
 // # Detection, takeover, failback
 //
-// Every server is probed each Detector.ProbeInterval. A failure detector
+// Every server is probed each Detector.ProbeInterval. A server whose answer
+// is overdue is probed each Detector.SuspectInterval until it answers, with
+// every probe it was sent still awaited: a paused server answers them all
+// when it resumes, so its silence ends with its pause. A failure detector
 // (phi accrual by default, or consecutive misses) declares a server failed
 // from the timing of its answers; a pause shorter than the acceptable pause
-// never does. When recording servers fail, the free standbys that are
+// never does. Orders (takeover, release, stand-down, resume) are sent again
+// after CommandTimeout without an answer, unchanged and under the same
+// epoch; a late answer to the attempt before still counts. When recording servers fail, the free standbys that are
 // enabled, up, not failed, with an empty recording space, are assigned to
 // them optimally (package assign): most servers covered, then most channels,
 // then the smallest standby that fits.
