@@ -99,7 +99,12 @@ type Controller struct {
 	// retryBase and retryMax shape the backoff of Store saves.
 	retryBase, retryMax time.Duration
 
-	sem     *semaphore.Weighted
+	sem *semaphore.Weighted
+	// calls go to long-lived workers, as many as the semaphore's slots up
+	// to maxWorkers: a goroutine per call would grow a new stack for each
+	// probe, a fifth of a center's CPU at a thousand servers.
+	calls   chan call
+	workers int
 	reqs    chan *request // unbuffered: a send is the loop taking it
 	results chan Result
 	queue   cmdQueue
@@ -186,6 +191,8 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		retryBase: mcfg.RetryBase,
 		retryMax:  mcfg.RetryMax,
 		sem:       semaphore.NewWeighted(cfg.MaxInFlight),
+		calls:     make(chan call, min(cfg.MaxInFlight, maxWorkers)),
+		workers:   int(min(cfg.MaxInFlight, maxWorkers)),
 		reqs:      make(chan *request),
 		results:   make(chan Result, min(cfg.MaxInFlight, 1024)),
 		queue:     cmdQueue{wake: make(chan struct{}, 1)},
@@ -207,7 +214,13 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	defer close(c.stopped)
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return c.dispatch(gctx, g) })
+	for range c.workers {
+		g.Go(func() error {
+			c.work(gctx)
+			return nil
+		})
+	}
+	g.Go(func() error { return c.dispatch(gctx) })
 	g.Go(func() error { return c.loop(gctx) })
 	err := g.Wait()
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -399,7 +412,7 @@ func (q *cmdQueue) take() []Command {
 
 // dispatch starts the queued commands in order, each once it has a slot of
 // the semaphore, so calls start in the order the Machine issued them.
-func (c *Controller) dispatch(ctx context.Context, g *errgroup.Group) error {
+func (c *Controller) dispatch(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -410,15 +423,26 @@ func (c *Controller) dispatch(ctx context.Context, g *errgroup.Group) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			c.start(ctx, g, cmd)
+			c.start(ctx, cmd)
 		}
 	}
 }
 
-// start runs one command in its own goroutine once a slot is free. A
-// command that gets no slot before its deadline is dropped: the Machine
-// counts it as failed when the deadline passes.
-func (c *Controller) start(ctx context.Context, g *errgroup.Group, cmd Command) {
+// maxWorkers caps the worker goroutines; a larger MaxInFlight still
+// bounds the calls in flight, which then wait for a worker.
+const maxWorkers = 1024
+
+// call is one command handed to a worker, with the slot it holds.
+type call struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	cmd    Command
+}
+
+// start hands one command to a worker once a slot is free. A command that
+// gets no slot before its deadline is dropped: the Machine counts it as
+// failed when the deadline passes.
+func (c *Controller) start(ctx context.Context, cmd Command) {
 	callCtx, cancel := c.withDeadline(ctx, cmd.Deadline)
 	if err := c.sem.Acquire(callCtx, 1); err != nil {
 		cancel()
@@ -427,20 +451,47 @@ func (c *Controller) start(ctx context.Context, g *errgroup.Group, cmd Command) 
 		}
 		return
 	}
-	g.Go(func() error {
-		defer cancel()
-		r := c.execute(callCtx, cmd)
+	select {
+	case c.calls <- call{ctx: callCtx, cancel: cancel, cmd: cmd}:
+	case <-ctx.Done():
+		cancel()
 		c.sem.Release(1)
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.logResult(cmd, r)
+	}
+}
+
+// work runs calls until ctx ends, then releases the ones still queued.
+func (c *Controller) work(ctx context.Context) {
+	for {
 		select {
-		case c.results <- r:
+		case cl := <-c.calls:
+			c.run(ctx, cl)
 		case <-ctx.Done():
+			for {
+				select {
+				case cl := <-c.calls:
+					cl.cancel()
+					c.sem.Release(1)
+				default:
+					return
+				}
+			}
 		}
-		return nil
-	})
+	}
+}
+
+// run makes one call and hands its result to the loop.
+func (c *Controller) run(ctx context.Context, cl call) {
+	defer cl.cancel()
+	r := c.execute(cl.ctx, cl.cmd)
+	c.sem.Release(1)
+	if ctx.Err() != nil {
+		return
+	}
+	c.logResult(cl.cmd, r)
+	select {
+	case c.results <- r:
+	case <-ctx.Done():
+	}
 }
 
 // withDeadline bounds ctx by a deadline on the Controller's clock, the clock
