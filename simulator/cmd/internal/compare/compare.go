@@ -55,7 +55,10 @@ type Side struct {
 	falseTakeovers, unexplained int
 	takeovers                   int
 	lost, cameraTime            time.Duration
-	incomplete                  bool
+	// cameraSeconds is cameraTime in seconds, which a campaign of many
+	// worlds overflows (a time.Duration holds 292 years).
+	cameraSeconds float64
+	incomplete    bool
 	// Failed are the reports of runs that broke an invariant or an
 	// expectation.
 	Failed []*simulator.Report
@@ -92,6 +95,7 @@ func (s *Side) Add(r *simulator.Report) {
 		cams += sv.Cameras
 	}
 	s.cameraTime += time.Duration(cams) * r.Simulated
+	s.cameraSeconds += float64(cams) * r.Simulated.Seconds()
 	if !r.OK() {
 		s.Failed = append(s.Failed, r)
 	}
@@ -129,8 +133,8 @@ func (s *Side) Summary() Summary {
 		TakeoversStarted: s.takeovers, FalseTakeovers: s.falseTakeovers, UnexplainedFalseTakeovers: s.unexplained,
 		FootageLost: s.lost, CameraTime: s.cameraTime, GapSamplesIncomplete: s.incomplete, Failed: len(s.Failed),
 	}
-	if s.cameraTime > 0 {
-		out.Availability = 1 - float64(s.lost)/float64(s.cameraTime)
+	if s.cameraSeconds > 0 {
+		out.Availability = 1 - s.lost.Seconds()/s.cameraSeconds
 	}
 	return out
 }
