@@ -60,12 +60,10 @@ func (m *Machine) Step(now time.Time, r Result) error {
 		}
 		return nil
 	}
+	prober := m.probeOwner(o) // the member whose probe this is, or nil
 	current := r.ID == o.cmd.ID && o.inFlight()
 	earlier := (r.ID == o.prev || r.ID == o.cmd.ID && !o.inFlight()) && r.Err == nil
-	older := false
-	if owner := m.probeOwner(o); owner != nil && !current && !earlier && r.Err == nil {
-		older = slices.Contains(owner.olderProbes[:], r.ID)
-	}
+	older := prober != nil && !current && !earlier && r.Err == nil && slices.Contains(prober.olderProbes[:], r.ID)
 	if !current && !earlier && !older {
 		// Superseded, or a failure of an attempt already retried.
 		if r.ID != o.cmd.ID {
@@ -90,23 +88,21 @@ func (m *Machine) Step(now time.Time, r Result) error {
 		delete(m.ops, o.prev)
 		o.prev, o.prevSent = 0, 0
 	}
-	if owner := m.probeOwner(o); owner != nil {
-		m.forgetOlderProbes(owner)
+	if prober != nil {
+		m.forgetOlderProbes(prober)
 	}
 	// The answer is the order's, whichever attempt carried it.
 	o.sentAt, o.retryAt = sent, 0
 	r.ID = o.cmd.ID
-	mem := m.servers[o.cmd.Server]
 	switch o.cmd.Kind {
 	case CmdProbe:
-		if mem != nil && o == &mem.probe {
-			m.probeResult(mem, r)
+		if prober != nil {
+			m.probeResult(prober, r)
 		}
 	case CmdInventory:
-		if mem != nil && o == &mem.inventory {
+		if mem := m.servers[o.cmd.Server]; mem != nil && o == &mem.inventory {
 			m.drop(&mem.inventory)
-			unchanged := r.Facts.Equal(mem.facts) && (!mem.spaceKnown || mem.spaceEmpty == r.Facts.HasEmptyRecordingSpace())
-			if r.Err == nil && !unchanged && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
+			if r.Err == nil && !m.sameInventory(mem, r.Facts) && r.Facts.ID == mem.facts.ID && r.Facts.Validate() == nil {
 				// Only a change is persisted: a center reads every
 				// server's inventory over and over, and nearly every
 				// answer is the same.
@@ -172,6 +168,13 @@ func (m *Machine) send(o *op, c Command) {
 func sameOrder(a, b Command) bool {
 	return a.Kind == b.Kind && a.Server == b.Server && a.Recording == b.Recording && a.Epoch == b.Epoch &&
 		slices.Equal(a.Cameras, b.Cameras)
+}
+
+// sameInventory reports whether an inventory answer tells nothing new: the
+// same facts, and no disagreement with what the last probe said about an
+// empty recording space.
+func (m *Machine) sameInventory(mem *member, f nvrha.Facts) bool {
+	return f.Equal(mem.facts) && (!mem.spaceKnown || mem.spaceEmpty == f.HasEmptyRecordingSpace())
 }
 
 // drop stops awaiting o's command and its previous attempts, and clears o.

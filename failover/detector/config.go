@@ -86,9 +86,10 @@ type Config struct {
 	Misses int
 }
 
-// DefaultConfig returns the default configuration: phi accrual, 200ms probes,
-// 1s acceptable pause, threshold 4, 50ms minimum standard deviation, a window
-// of 100 samples, and 3 misses for the consecutive-miss detector.
+// DefaultConfig returns the default configuration: phi accrual, 200ms probes
+// (50ms for a suspect), 1s acceptable pause, threshold 4, 50ms minimum
+// standard deviation, a window of 100 samples, and 3 misses for the
+// consecutive-miss detector.
 func DefaultConfig() Config {
 	return Config{
 		Kind:            KindPhiAccrual,

@@ -54,9 +54,9 @@ type Side struct {
 	incidents, lostIncidents    int
 	falseTakeovers, unexplained int
 	takeovers                   int
-	lost, cameraTime            time.Duration
-	// cameraSeconds is cameraTime in seconds, which a campaign of many
-	// worlds overflows (a time.Duration holds 292 years).
+	lost                        time.Duration
+	// cameraSeconds is the camera-time pooled, in seconds: a campaign of
+	// many worlds overflows a time.Duration (292 years).
 	cameraSeconds float64
 	incomplete    bool
 	// Failed are the reports of runs that broke an invariant or an
@@ -94,7 +94,6 @@ func (s *Side) Add(r *simulator.Report) {
 	for _, sv := range r.World.Servers() {
 		cams += sv.Cameras
 	}
-	s.cameraTime += time.Duration(cams) * r.Simulated
 	s.cameraSeconds += float64(cams) * r.Simulated.Seconds()
 	if !r.OK() {
 		s.Failed = append(s.Failed, r)
@@ -131,12 +130,21 @@ func (s *Side) Summary() Summary {
 		Name: s.Name, Detector: s.Detector, Runs: s.Runs, Incidents: s.incidents, LostFootage: s.lostIncidents,
 		Detect: simulator.StatsOf(s.detect), Takeover: simulator.StatsOf(s.takeover), GapPerCamera: simulator.StatsOf(s.gap),
 		TakeoversStarted: s.takeovers, FalseTakeovers: s.falseTakeovers, UnexplainedFalseTakeovers: s.unexplained,
-		FootageLost: s.lost, CameraTime: s.cameraTime, GapSamplesIncomplete: s.incomplete, Failed: len(s.Failed),
+		FootageLost: s.lost, CameraTime: durationOf(s.cameraSeconds), GapSamplesIncomplete: s.incomplete, Failed: len(s.Failed),
 	}
 	if s.cameraSeconds > 0 {
 		out.Availability = 1 - s.lost.Seconds()/s.cameraSeconds
 	}
 	return out
+}
+
+// durationOf converts seconds to a Duration, saturating where it would
+// overflow.
+func durationOf(sec float64) time.Duration {
+	if sec >= float64(math.MaxInt64)/float64(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(sec * float64(time.Second))
 }
 
 // Comparison pools runs of the same worlds under nvrha and the baseline.
