@@ -408,13 +408,16 @@ func (m *Machine) markDown(mem *member) {
 	m.statusDirty = true
 	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
 	if mem.role == RoleRecording {
-		m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
+		changed := m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
 		if mem.active() && mem.tk == nil {
 			// A server still covered (after a center restart) is not in a
 			// new outage: counting it again would double its hold-down.
 			m.noteFailure(mem)
+			changed = true
 		}
-		m.stateGen++
+		if changed {
+			m.stateGen++
+		}
 		if t := mem.tk; t != nil {
 			m.recordingDownInTakeover(t)
 		}
@@ -439,8 +442,11 @@ func (m *Machine) markUp(mem *member) {
 	case mem.tk == nil && !mem.stoodDown:
 		// An uncovered recording server that is up records its own cameras
 		// (a stood-down one only once it acknowledges its resume).
-		m.ledger.open(mem.facts.Cameras, mem.facts.ID, mem.facts.ID, m.epochs[mem.facts.ID], m.now)
-		m.stateGen++
+		// After a center restart the intervals are usually open still:
+		// nothing to persist then.
+		if m.ledger.open(mem.facts.Cameras, mem.facts.ID, mem.facts.ID, m.epochs[mem.facts.ID], m.now) {
+			m.stateGen++
+		}
 	}
 }
 

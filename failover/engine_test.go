@@ -1011,6 +1011,41 @@ func TestRestartFromStateResumesTakeover(t *testing.T) {
 // A center that restarts during failback must not take the cameras back
 // from the recording server that records them again: the failback goes on
 // to its end, and the standby records nothing once it let go.
+// TestRestartedCenterPersistsNothingForServersFoundUp: after a restart every
+// server is found up again, and a server whose intervals are still open in
+// the ledger changes nothing that must persist. A center of 1,024 servers
+// used to save its whole State once per server here.
+func TestRestartedCenterPersistsNothingForServersFoundUp(t *testing.T) {
+	sbs := []nvrha.Facts{standbyFacts("sb-1", 16)}
+	var recs []nvrha.Facts
+	for i := range 8 {
+		recs = append(recs, recordingFacts(nvrha.ServerID(fmt.Sprintf("rec-%d", i+1)), 16))
+	}
+	w := settled(t, failover.Config{}, sbs, recs)
+	saved := *w.saved
+	w.restart()
+	saves := 0
+	w.observe = func(rd failover.Ready) {
+		if rd.State != nil {
+			saves++
+		}
+	}
+	w.run(3 * time.Second)
+	for _, f := range append(sbs, recs...) {
+		if h := w.member(f.ID).Health; h != nvrha.HealthUp {
+			t.Fatalf("%s is %v after the restart", f.ID, h)
+		}
+	}
+	if saves != 0 {
+		t.Errorf("%d States saved after the restart while the servers were found up; want 0", saves)
+	}
+	if got := w.m.State(); !slices.EqualFunc(got.Ledger, saved.Ledger, func(a, b failover.CameraLedger) bool {
+		return a.Camera == b.Camera && slices.Equal(a.Intervals, b.Intervals)
+	}) {
+		t.Errorf("ledger changed across the restart:\n got %+v\nwant %+v", got.Ledger, saved.Ledger)
+	}
+}
+
 func TestRestartDuringFailbackCompletesIt(t *testing.T) {
 	cfg := failover.Config{Failback: failover.FailbackPolicy{HoldDown: 5 * time.Second}}
 	for _, tc := range []struct {

@@ -106,9 +106,12 @@ func (l *ledger) intervals(c nvrha.CameraID) []Interval {
 }
 
 // open starts an interval for each camera on server, unless one is open
-// there already (the server kept recording).
-func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvrha.Epoch, from time.Time) {
+// there already (the server kept recording). It reports whether it started
+// any: a server found up again after a center restart usually changes
+// nothing, and an unchanged ledger need not be persisted.
+func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvrha.Epoch, from time.Time) bool {
 	sv, ow, f := l.intern(server), l.intern(owner), encodeTime(from)
+	changed := false
 	for _, c := range cams {
 		es := l.cams[c]
 		if slices.ContainsFunc(es, func(x entry) bool { return x.server == sv && x.to == noTime }) {
@@ -119,25 +122,30 @@ func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvr
 			es = slices.Delete(es, 0, len(es)-l.limit)
 		}
 		l.cams[c] = es
+		changed = true
 	}
+	return changed
 }
 
 // close ends the open intervals of server for each camera at to (never
-// before they began).
-func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Time) {
+// before they began). It reports whether it ended any.
+func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Time) bool {
 	sv, ok := l.index[server]
 	if !ok {
-		return
+		return false
 	}
 	t := encodeTime(to)
+	changed := false
 	for _, c := range cams {
 		es := l.cams[c]
 		for i := range es {
 			if x := &es[i]; x.server == sv && x.to == noTime {
 				x.to = max(t, x.from)
+				changed = true
 			}
 		}
 	}
+	return changed
 }
 
 // Ledger returns the intervals recorded for a camera, oldest first.
