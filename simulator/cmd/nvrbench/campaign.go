@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"slices"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,10 @@ type campaignConfig struct {
 	serverDays float64       // server-days without a crash to reach
 	workers    int
 	maxWall    time.Duration // stop early, with what was reached, after this long
+	// runsPath, if set, is a file of runs (compare.WriteRun lines): the
+	// pairs in it from firstSeed on are pooled without running them again,
+	// and every pair run is appended to it.
+	runsPath string
 }
 
 // campaign is what the worlds pooled, in seed order.
@@ -35,16 +40,18 @@ type campaign struct {
 	// lost a few messages to the LAN's noise: the simulator stops such a
 	// world at once (invariant 7), and its figures up to then are pooled.
 	falseNV, falseBL int
-	// failures are the worlds stopped by any other violation.
-	failures []*simulator.Report
-	wall     time.Duration
+	// failures are the runs stopped by any other violation.
+	failures []compare.Run
+	// loaded counts the worlds pooled from runsPath.
+	loaded int
+	wall   time.Duration
 	// complete is false when maxWall stopped the campaign first.
 	complete bool
 }
 
 type pair struct {
 	seed   uint64
-	nv, bl *simulator.Report
+	nv, bl compare.Run
 	err    error
 }
 
@@ -62,6 +69,35 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		ctx, stop = context.WithTimeout(ctx, cfg.maxWall)
 		defer stop()
 	}
+	c := &campaign{cmp: compare.New()}
+	reached := func() bool { return c.crashes >= cfg.incidents && c.serverDays >= cfg.serverDays }
+	next := cfg.firstSeed
+	var out *os.File
+	if cfg.runsPath != "" {
+		f, pairs, err := openRuns(cfg.runsPath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		out = f
+		for ; !reached(); next++ {
+			p, ok := pairs[next]
+			if !ok {
+				break
+			}
+			c.add(p)
+			c.loaded++
+		}
+		if c.loaded > 0 {
+			fmt.Fprintf(progress, "noisy LAN: %d worlds from %s, %d crash incidents, %.0f server-days without a crash\n",
+				c.loaded, cfg.runsPath, c.crashes, c.serverDays)
+		}
+		if reached() {
+			c.complete = true
+			c.wall = time.Since(start)
+			return c, nil
+		}
+	}
 	seeds := make(chan uint64)
 	done := make(chan pair)
 	var wg sync.WaitGroup
@@ -76,7 +112,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 	}
 	go func() {
 		defer close(seeds)
-		for s := cfg.firstSeed; ; s++ {
+		for s := next; ; s++ {
 			select {
 			case seeds <- s:
 			case <-ctx.Done():
@@ -89,10 +125,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		close(done)
 	}()
 
-	c := &campaign{cmp: compare.New()}
 	waiting := map[uint64]pair{}
-	next := cfg.firstSeed
-	reached := func() bool { return c.crashes >= cfg.incidents && c.serverDays >= cfg.serverDays }
 	var firstErr error
 	last := time.Now()
 	for p := range done {
@@ -107,6 +140,9 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 			}
 			delete(waiting, next)
 			next++
+			if q.err == nil && out != nil {
+				q.err = appendPair(out, q)
+			}
 			if q.err != nil {
 				firstErr = q.err
 				cancel()
@@ -141,33 +177,79 @@ func runWorld(seed uint64, day time.Duration) pair {
 	p := pair{seed: seed}
 	for _, side := range []struct {
 		cfg simulator.Config
-		out **simulator.Report
+		out *compare.Run
 	}{{nvCfg, &p.nv}, {blCfg, &p.bl}} {
 		w, err := simulator.New(side.cfg)
 		if err != nil {
 			p.err = fmt.Errorf("seed %d: %w", seed, err)
 			return p
 		}
-		*side.out = w.Run()
+		*side.out = compare.RunOf(w.Run())
 	}
 	return p
 }
 
-func (c *campaign) add(p pair) {
-	c.cmp.Add(p.nv, p.bl)
-	var crashed time.Duration
-	for _, inc := range p.nv.Incidents {
-		if slices.Contains(inc.Faults, simulator.FaultCrash) {
-			c.crashes++
-			crashed += inc.Closed - inc.Start
+// openRuns opens the runs file at path for appending, creating it if need
+// be, and returns the pairs it holds by seed. A last line cut short is cut
+// off, so that the next line appended starts clean.
+func openRuns(path string) (*os.File, map[uint64]pair, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	runs, good, err := compare.ReadRuns(f)
+	if err == nil {
+		err = f.Truncate(good)
+	}
+	if err == nil {
+		_, err = f.Seek(good, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	nv, bl := map[uint64]compare.Run{}, map[uint64]compare.Run{}
+	for _, r := range runs {
+		if r.Baseline {
+			bl[r.Seed] = r
+		} else {
+			nv[r.Seed] = r
 		}
 	}
-	servers := len(p.nv.World.Servers())
-	c.serverDays += (time.Duration(servers)*p.nv.Simulated - crashed).Hours() / 24
-	for i, r := range []*simulator.Report{p.nv, p.bl} {
-		switch v := r.Violation; {
-		case v == nil:
-		case v.Invariant == 7 && strings.Contains(v.Detail, "only paused within the acceptable pause"):
+	pairs := map[uint64]pair{}
+	for seed, n := range nv {
+		if b, ok := bl[seed]; ok {
+			pairs[seed] = pair{seed: seed, nv: n, bl: b}
+		}
+	}
+	return f, pairs, nil
+}
+
+// appendPair writes the two runs of a world, nvrha's first.
+func appendPair(f *os.File, p pair) error {
+	var b bytes.Buffer
+	if err := compare.WriteRun(&b, p.nv); err != nil {
+		return err
+	}
+	if err := compare.WriteRun(&b, p.bl); err != nil {
+		return err
+	}
+	if _, err := f.Write(b.Bytes()); err != nil {
+		return fmt.Errorf("writing runs: %w", err)
+	}
+	return nil
+}
+
+func (c *campaign) add(p pair) {
+	c.cmp.AddRuns(p.nv, p.bl)
+	c.crashes += p.nv.Crashes
+	c.serverDays += (time.Duration(p.nv.Servers)*p.nv.Simulated - p.nv.Crashed).Hours() / 24
+	for i, r := range []compare.Run{p.nv, p.bl} {
+		switch f := r.Failure; {
+		case f == nil || f.Invariant == 0:
+			// Only the scenario's expectations failed: "settled" does
+			// not hold in a world shorter than the nemesis's quiet end.
+		case f.Invariant == 7 && strings.Contains(f.Detail, "only paused within the acceptable pause"):
 			if i == 0 {
 				c.falseNV++
 			} else {

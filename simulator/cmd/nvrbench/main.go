@@ -6,6 +6,7 @@
 //	go run ./simulator/cmd/nvrbench                     # everything, at full size (long)
 //	go run ./simulator/cmd/nvrbench -quick              # a few minutes, to try it
 //	go run ./simulator/cmd/nvrbench -only campaign -server-days 2000 -incidents 2000
+//	go run ./simulator/cmd/nvrbench -only campaign -runs campaign.jsonl -max-wall 1h   # again later to go on
 //	go run ./simulator/cmd/nvrbench -markdown > table.md
 //
 // The sections (-only picks some, comma-separated):
@@ -15,7 +16,12 @@
 //     baseline (a poll every 0.5 s, down after 5 s, first-fit standbys),
 //     pooled in seed order until -incidents crash incidents and
 //     -server-days server-days without a crash are reached: detection, the
-//     recording gap per camera, and false takeovers, side by side.
+//     recording gap per camera, and false takeovers, side by side. With
+//     -runs FILE every world's two runs are appended to FILE as one line of
+//     JSON each, and the worlds already in FILE are pooled instead of run
+//     again: a long campaign can stop (-max-wall, or killed) and go on
+//     later, and shards run elsewhere (-seed N -runs shard.jsonl) pool by
+//     concatenating their files.
 //   - assign: random 64-server groups in which 32 recording servers fail at
 //     once; nvrha's standby choice and first-fit against the optimum,
 //     found by an independent exact search.
@@ -94,6 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 	seed := fs.Uint64("seed", 1, "campaign: the first world's seed")
 	workers := fs.Int("workers", runtime.NumCPU(), "campaign: worlds run at once")
 	maxWall := fs.Duration("max-wall", 0, "campaign: stop after this long with what was reached (0: no limit)")
+	runsPath := fs.String("runs", "", "campaign: a file of runs: the worlds in it are pooled, not run again, and every world run is appended")
 	asJSON := fs.Bool("json", false, "print the table as JSON")
 	markdown := fs.Bool("markdown", false, "print the table as Markdown")
 	if err := fs.Parse(args); err != nil {
@@ -129,7 +136,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		switch s {
 		case "campaign":
 			got, err = campaignRows(ctx, campaignConfig{firstSeed: *seed, day: *day, incidents: *incidents,
-				serverDays: *serverDays, workers: *workers, maxWall: *maxWall}, stderr)
+				serverDays: *serverDays, workers: *workers, maxWall: *maxWall, runsPath: *runsPath}, stderr)
 		case "assign":
 			groups := 20
 			if *quick {
@@ -218,8 +225,8 @@ func campaignRows(ctx context.Context, cfg campaignConfig, progress io.Writer) (
 	)
 	if len(c.failures) > 0 {
 		for _, r := range c.failures {
-			fmt.Fprintf(progress, "nvrbench: seed %d broke invariant %d: %s\n  replay: %s\n", r.Seed, r.Violation.Invariant,
-				r.Violation.Detail, r.Replay)
+			fmt.Fprintf(progress, "nvrbench: seed %d (%s) broke invariant %d: %s\n  replay: %s\n", r.Seed, r.Detector,
+				r.Failure.Invariant, r.Failure.Detail, r.Failure.Replay)
 		}
 		return rows, fmt.Errorf("%d worlds broke an invariant", len(c.failures))
 	}

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,5 +82,63 @@ func TestBadFlags(t *testing.T) {
 		if code, _ := run(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestCampaignGoesOnFromItsRunsFile: a campaign with -runs appends every
+// world; run again with larger targets it pools those worlds without
+// running them and goes on from the next seed, to the same figures as one
+// campaign run straight through.
+func TestCampaignGoesOnFromItsRunsFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs noisy-LAN worlds")
+	}
+	runs := filepath.Join(t.TempDir(), "campaign.jsonl")
+	// A world of 64 servers for a minute holds 0.044 server-days.
+	campaign := func(serverDays string, extra ...string) ([]row, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args := append([]string{"-only", "campaign", "-day", "1m", "-incidents", "0", "-server-days", serverDays,
+			"-workers", "2", "-json"}, extra...)
+		code, err := run(context.Background(), args, &out, &errOut)
+		if err != nil || code != 0 {
+			t.Fatalf("%v: code %d, err %v\n%s", args, code, err, errOut.String())
+		}
+		var rows []row
+		if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+			t.Fatal(err)
+		}
+		return rows, errOut.String()
+	}
+	lines := func() int {
+		b, err := os.ReadFile(runs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.Count(b, []byte("\n"))
+	}
+
+	campaign("0.1", "-runs", runs)
+	first := lines()
+	if first < 2 || first%2 != 0 {
+		t.Fatalf("%d lines after the first campaign; want two per world", first)
+	}
+	straight, _ := campaign("0.2")
+	resumed, progress := campaign("0.2", "-runs", runs)
+	if !strings.Contains(progress, fmt.Sprintf("%d worlds from %s", first/2, runs)) {
+		t.Errorf("the resumed campaign did not pool the %d worlds of its file:\n%s", first/2, progress)
+	}
+	if lines() <= first {
+		t.Errorf("the resumed campaign appended nothing (%d lines)", lines())
+	}
+	// The header row names the wall time; every figure must match.
+	if !slices.Equal(straight[1:], resumed[1:]) {
+		t.Errorf("straight through:\n%+v\nresumed:\n%+v", straight, resumed)
+	}
+	// Nothing left to run: the file stays as it is.
+	before := lines()
+	campaign("0.2", "-runs", runs)
+	if lines() != before {
+		t.Errorf("a campaign already reached ran more worlds: %d lines, was %d", lines(), before)
 	}
 }

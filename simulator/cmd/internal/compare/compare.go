@@ -59,42 +59,15 @@ type Side struct {
 	// many worlds overflows a time.Duration (292 years).
 	cameraSeconds float64
 	incomplete    bool
-	// Failed are the reports of runs that broke an invariant or an
-	// expectation.
+	failedRuns    int
+	// Failed are the reports added with Add of runs that broke an
+	// invariant or an expectation (AddRun counts them, in Summary.Failed).
 	Failed []*simulator.Report
 }
 
 // Add pools one report.
 func (s *Side) Add(r *simulator.Report) {
-	if s.Runs == 0 {
-		s.Detector = r.Detector
-	}
-	s.Runs++
-	for _, inc := range r.Incidents {
-		s.incidents++
-		if !inc.LostFootage {
-			continue
-		}
-		s.lostIncidents++
-		if inc.Detected {
-			s.detect = append(s.detect, inc.Detect)
-		}
-		if inc.TakenOver {
-			s.takeover = append(s.takeover, inc.Takeover)
-		}
-	}
-	gaps, complete := r.CameraGaps()
-	s.gap = append(s.gap, gaps...)
-	s.incomplete = s.incomplete || !complete
-	s.falseTakeovers += r.FalseTakeovers
-	s.unexplained += r.UnexplainedFalseTakeovers
-	s.takeovers += r.TakeoversStarted
-	s.lost += r.FootageLost
-	cams := 0
-	for _, sv := range r.World.Servers() {
-		cams += sv.Cameras
-	}
-	s.cameraSeconds += float64(cams) * r.Simulated.Seconds()
+	s.AddRun(RunOf(r))
 	if !r.OK() {
 		s.Failed = append(s.Failed, r)
 	}
@@ -130,7 +103,7 @@ func (s *Side) Summary() Summary {
 		Name: s.Name, Detector: s.Detector, Runs: s.Runs, Incidents: s.incidents, LostFootage: s.lostIncidents,
 		Detect: simulator.StatsOf(s.detect), Takeover: simulator.StatsOf(s.takeover), GapPerCamera: simulator.StatsOf(s.gap),
 		TakeoversStarted: s.takeovers, FalseTakeovers: s.falseTakeovers, UnexplainedFalseTakeovers: s.unexplained,
-		FootageLost: s.lost, CameraTime: durationOf(s.cameraSeconds), GapSamplesIncomplete: s.incomplete, Failed: len(s.Failed),
+		FootageLost: s.lost, CameraTime: durationOf(s.cameraSeconds), GapSamplesIncomplete: s.incomplete, Failed: s.failedRuns,
 	}
 	if s.cameraSeconds > 0 {
 		out.Availability = 1 - s.lost.Seconds()/s.cameraSeconds

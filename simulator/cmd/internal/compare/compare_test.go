@@ -1,7 +1,9 @@
 package compare
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -94,5 +96,51 @@ func TestRatios(t *testing.T) {
 	if !strings.Contains(string(out), `"measure":"false takeovers","nvrha":"0","baseline":"3","ratio":null`) ||
 		!strings.Contains(string(out), `"measure":"time to detect p50","nvrha":"1.000s","baseline":"5.000s","ratio":5`) {
 		t.Errorf("JSON %s", out)
+	}
+}
+
+// TestRunsFilePoolsLikeReports: runs written and read back pool to the
+// same figures as the reports they came from, and a line cut short at the
+// end is dropped while a bad line before it is an error.
+func TestRunsFilePoolsLikeReports(t *testing.T) {
+	direct, viaFile := New(), New()
+	var buf bytes.Buffer
+	for seed := uint64(1); seed <= 3; seed++ {
+		cfg := simulator.Config{Seed: seed, Duration: 10 * time.Minute, World: simulator.UniformWorld(1, 6, 2, 8, 0, 0),
+			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 3}}
+		nv, base := Pair(cfg)
+		rn, rb := runCfg(t, nv), runCfg(t, base)
+		direct.Add(rn, rb)
+		for _, r := range []*simulator.Report{rn, rb} {
+			if err := WriteRun(&buf, RunOf(r)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	whole := buf.Len()
+	buf.WriteString(`{"seed": 4, "base`) // a writer killed mid-line
+	runs, good, err := ReadRuns(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 6 || good != int64(whole) {
+		t.Fatalf("read %d runs, %d good bytes; want 6 runs, %d bytes", len(runs), good, whole)
+	}
+	for i := 0; i < len(runs); i += 2 {
+		viaFile.AddRuns(runs[i], runs[i+1])
+	}
+	for _, x := range []struct{ a, b Summary }{{direct.NVRHA.Summary(), viaFile.NVRHA.Summary()},
+		{direct.Baseline.Summary(), viaFile.Baseline.Summary()}} {
+		if x.a != x.b {
+			t.Errorf("pooled from reports %+v\npooled from the file %+v", x.a, x.b)
+		}
+	}
+	if direct.NVRHA.Summary().Incidents == 0 {
+		t.Fatal("no incidents: the comparison compares nothing")
+	}
+
+	bad := bytes.Replace(buf.Bytes()[:whole], []byte(`"seed":2`), []byte(`"seed":"two"`), 1)
+	if _, _, err := ReadRuns(bytes.NewReader(bad)); !errors.Is(err, ErrBadRuns) || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("a bad line 3: error %v, want ErrBadRuns naming line 3", err)
 	}
 }
