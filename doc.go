@@ -22,7 +22,19 @@
 //   - [github.com/nvrha/nvrha/status]: the recording-server and standby-server
 //     Failover Statuses with their labels and descriptions, derived from facts.
 //   - [github.com/nvrha/nvrha/failover]: the Failover Groups and the pure,
-//     deterministic state machine (Machine) that manages them.
+//     deterministic state machine (Machine) that manages them: detection,
+//     standby assignment, takeover, failback, fencing and the footage
+//     ledger; the Controller that runs it over a transport and a clock; the
+//     Store that persists it. Its subpackages
+//     [github.com/nvrha/nvrha/failover/detector] (failure detectors) and
+//     [github.com/nvrha/nvrha/failover/assign] (standby assignment) hold
+//     the pure maths.
+//   - [github.com/nvrha/nvrha/transport]: the contract between a center and
+//     its servers, an in-memory implementation, and
+//     [github.com/nvrha/nvrha/transport/httptransport], the HTTP one.
+//   - [github.com/nvrha/nvrha/simulator]: a deterministic world on virtual
+//     time that drives the real Machine under faults and checks every
+//     invariant after every event.
 //   - examples/: small programs to copy from (go run ./examples/quickstart).
 //
 // # Wiring it up
@@ -30,9 +42,9 @@
 // A vendor describes each server by its facts, builds a Machine for its
 // center, and manages groups through it:
 //
-//	m := failover.NewMachine(failover.Config{Platform: nvrha.PlatformX86_64})
+//	m, err := failover.NewMachine(failover.Config{Platform: nvrha.PlatformX86_64})
 //	g := m.DefaultGroup()
-//	err := m.AddRecordingServers(g, rec1, rec2)
+//	err = m.AddRecordingServers(g, rec1, rec2)
 //	err = m.AddStandbyServers(g, standby1)
 //	var refused *failover.RejectedError
 //	if errors.As(err, &refused) {
@@ -42,7 +54,7 @@
 //	}
 //	for _, grp := range m.Snapshot().Groups {
 //		for _, mem := range grp.Members {
-//			fmt.Println(mem.ID, mem.Status)
+//			fmt.Println(mem.ID, mem.Status())
 //		}
 //	}
 package nvrha
