@@ -1183,6 +1183,42 @@ func TestProtectionSwitch(t *testing.T) {
 
 // --- Snapshots ---------------------------------------------------------------
 
+// TestSnapshotIntoReusesItsMemory: SnapshotInto gives what Snapshot gives
+// as groups and members come and go, and allocates nothing once its
+// snapshot has grown to the center's size.
+func TestSnapshotIntoReusesItsMemory(t *testing.T) {
+	m := newMachine(t, nvrha.PlatformX86_64)
+	var s failover.Snapshot
+	same := func(when string) {
+		t.Helper()
+		m.SnapshotInto(&s)
+		if want := m.Snapshot(); !reflect.DeepEqual(s, want) {
+			t.Fatalf("%s: SnapshotInto gave\n%+v\nSnapshot gives\n%+v", when, s, want)
+		}
+	}
+	same("an empty center")
+	g := m.DefaultGroup()
+	mustAddRecording(t, m, g, recordingFacts("rec-1", 8), recordingFacts("rec-2", 8))
+	mustAddStandby(t, m, g, standbyFacts("sb-1", 16))
+	g2, err := m.AddGroup("Second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAddRecording(t, m, g2, recordingFacts("rec-3", 8))
+	same("two groups")
+	if err := m.RemoveRecordingServers(g, "rec-1"); err != nil {
+		t.Fatal(err)
+	}
+	same("a member fewer")
+	if _, err := m.DeleteGroup(g2, approve(t, "delete group")); err != nil {
+		t.Fatal(err)
+	}
+	same("a group fewer")
+	if n := testing.AllocsPerRun(100, func() { m.SnapshotInto(&s) }); n != 0 {
+		t.Errorf("SnapshotInto allocates %v times a call once grown; want 0", n)
+	}
+}
+
 func TestSnapshotIsACopy(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()

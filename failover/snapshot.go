@@ -57,15 +57,29 @@ func (s MemberSnapshot) Status() string {
 // Snapshot returns every group in ID order, each with its members in join
 // order and their current statuses.
 func (m *Machine) Snapshot() Snapshot {
-	out := Snapshot{Groups: make([]GroupSnapshot, 0, len(m.groups))}
+	var s Snapshot
+	m.SnapshotInto(&s)
+	return s
+}
+
+// SnapshotInto is Snapshot written into s, reusing the memory of its groups
+// and members: a caller that looks often (a UI refreshing every second, a
+// simulator checking after every event) allocates nothing once s has grown
+// to the center's size. Whatever s held is overwritten, so a caller keeps
+// no reference into s across calls.
+func (m *Machine) SnapshotInto(s *Snapshot) {
+	if s.Groups == nil {
+		s.Groups = make([]GroupSnapshot, 0, len(m.groups))
+	}
+	s.Groups = s.Groups[:0]
+	capacity := eligibility.MaxServersPerGroup(m.cfg.Platform)
 	for _, g := range m.groups {
-		gs := GroupSnapshot{
-			ID:         g.id,
-			Name:       g.name,
-			Default:    g.id == DefaultGroupID,
-			Protection: g.protection,
-			Capacity:   eligibility.MaxServersPerGroup(m.cfg.Platform),
-			Members:    make([]MemberSnapshot, 0, len(g.members)),
+		var members []MemberSnapshot
+		if n := len(s.Groups); n < cap(s.Groups) {
+			members = s.Groups[:n+1][n].Members[:0]
+		}
+		if members == nil {
+			members = make([]MemberSnapshot, 0, len(g.members))
 		}
 		free := freeStandbyChannels(g)
 		for _, mem := range g.members {
@@ -87,11 +101,17 @@ func (m *Machine) Snapshot() Snapshot {
 			} else {
 				ms.Recording = recordingStatus(mem, free)
 			}
-			gs.Members = append(gs.Members, ms)
+			members = append(members, ms)
 		}
-		out.Groups = append(out.Groups, gs)
+		s.Groups = append(s.Groups, GroupSnapshot{
+			ID:         g.id,
+			Name:       g.name,
+			Default:    g.id == DefaultGroupID,
+			Protection: g.protection,
+			Capacity:   capacity,
+			Members:    members,
+		})
 	}
-	return out
 }
 
 // recordingStatus derives r's status; free is freeStandbyChannels of its

@@ -119,6 +119,9 @@ type checker struct {
 	// tickSnap is the snapshot checkTimed took at this tick, which
 	// checkMachine checks too: no call into the Machine comes between.
 	tickSnap *failover.Snapshot
+	// tickBuf and machBuf are the memory of checkTimed's and
+	// checkMachine's snapshots, reused event after event.
+	tickBuf, machBuf failover.Snapshot
 	// view is tickSnap's members by server index, for checkTimed.
 	view []*failover.MemberSnapshot
 }
@@ -181,6 +184,18 @@ func (w *World) fail(inv int, detail string) {
 }
 
 func (w *World) snapshot() failover.Snapshot { return w.c.m.Snapshot() }
+
+// snapshotInto is snapshot into buf's memory: the checks take one after
+// nearly every event. Only the real Machine's is reused; a wrapped one
+// (a test's broken Machine) is asked for its Snapshot, which it may
+// change.
+func (w *World) snapshotInto(buf *failover.Snapshot) {
+	if m, ok := w.c.m.(*failover.Machine); ok {
+		m.SnapshotInto(buf)
+		return
+	}
+	*buf = w.c.m.Snapshot()
+}
 
 // checkAfterEvent runs the invariants an event may have changed, and only
 // those:
@@ -258,7 +273,8 @@ func (w *World) checkMachine() {
 	if c.tickSnap != nil {
 		snap = *c.tickSnap
 	} else {
-		snap = m.Snapshot()
+		w.snapshotInto(&c.machBuf)
+		snap = c.machBuf
 	}
 	if len(c.mem) != len(w.servers) {
 		c.mem = make([]snapMember, len(w.servers))
@@ -716,8 +732,9 @@ func (w *World) checkTimed() {
 	if !w.c.up {
 		return
 	}
-	snap := w.snapshot()
-	c.tickSnap = &snap
+	w.snapshotInto(&c.tickBuf)
+	snap := c.tickBuf
+	c.tickSnap = &c.tickBuf
 	// peer(i) is server i's entry in the snapshot (the last one, should
 	// the Machine list it twice), or a zero one.
 	clear(c.view)

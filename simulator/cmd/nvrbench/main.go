@@ -51,6 +51,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -62,6 +63,11 @@ import (
 
 func main() {
 	perf.MaybeServeAgents()
+	if os.Getenv("GOGC") == "" {
+		// A world's heap is small and mostly short-lived: collecting at
+		// 400% growth instead of 100% runs it about a fifth faster.
+		debug.SetGCPercent(400)
+	}
 	code, err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nvrbench:", err)
