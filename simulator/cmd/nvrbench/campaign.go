@@ -53,6 +53,8 @@ type pair struct {
 	seed   uint64
 	nv, bl compare.Run
 	err    error
+	// cut marks a world the campaign stopped before its end: never pooled.
+	cut bool
 }
 
 // runCampaign runs noisy-LAN worlds, seeds firstSeed, firstSeed+1, ..., on
@@ -106,7 +108,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		go func() {
 			defer wg.Done()
 			for seed := range seeds {
-				done <- runWorld(seed, cfg.day)
+				done <- runWorld(ctx, seed, cfg.day)
 			}
 		}()
 	}
@@ -129,7 +131,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 	var firstErr error
 	last := time.Now()
 	for p := range done {
-		if reached() || firstErr != nil {
+		if reached() || firstErr != nil || p.cut || ctx.Err() != nil {
 			continue // draining the workers
 		}
 		waiting[p.seed] = p
@@ -168,7 +170,9 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 	return c, nil
 }
 
-func runWorld(seed uint64, day time.Duration) pair {
+// runWorld runs one world with nvrha and with the baseline. A campaign
+// stopped (ctx done) cuts it short, a simulated hour at most later.
+func runWorld(ctx context.Context, seed uint64, day time.Duration) pair {
 	var cfg simulator.Config
 	simulator.NoisyLANScenario().Apply(&cfg)
 	cfg.ScenarioPath = "simulator/scenarios/noisy-lan.nvrsim"
@@ -184,7 +188,13 @@ func runWorld(seed uint64, day time.Duration) pair {
 			p.err = fmt.Errorf("seed %d: %w", seed, err)
 			return p
 		}
-		*side.out = compare.RunOf(w.Run())
+		for t := time.Hour; w.RunUntil(t); t += time.Hour {
+			if ctx.Err() != nil {
+				p.cut = true
+				return p
+			}
+		}
+		*side.out = compare.RunOf(w.Report())
 	}
 	return p
 }

@@ -142,3 +142,22 @@ func TestCampaignGoesOnFromItsRunsFile(t *testing.T) {
 		t.Errorf("a campaign already reached ran more worlds: %d lines, was %d", lines(), before)
 	}
 }
+
+// TestStoppedCampaignPrintsWhatItPooled: a campaign whose context ends (an
+// interrupt) pools no world cut short and still prints its table.
+func TestStoppedCampaignPrintsWhatItPooled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	code, err := run(ctx, []string{"-only", "campaign", "-day", "1m", "-json"}, &out, &errOut)
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, err %v\n%s", code, err, errOut.String())
+	}
+	var rows []row
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 || !strings.Contains(rows[0].Figure, "0 worlds") || !strings.Contains(rows[0].Figure, "stopped early") {
+		t.Fatalf("rows: %+v", rows)
+	}
+}
