@@ -16,7 +16,8 @@
 // starts them again, Probe reports the server's own health. Everything else
 // here (fencing every order by its epoch, keeping the epochs in a state file
 // written before acting, validating orders, serving the handler with bounded
-// timeouts) is what any agent must do as well.
+// timeouts, answering probes over UDP too) is what any agent should do as
+// well.
 package main
 
 import (
@@ -129,6 +130,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Probes over UDP on the same port: a datagram each way instead of an
+	// HTTP exchange, which costs the center far less; the center falls
+	// back to HTTP wherever datagrams do not get through.
+	probes, err := httptransport.ListenProbes(ln.Addr().String(), h)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer probes.Close()
 	srv := httptransport.NewServer(ln.Addr().String(), h)
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	fmt.Fprintf(stdout, "nvrha agent %s listening on http://%s\n", cfg.id, ln.Addr())

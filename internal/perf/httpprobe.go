@@ -80,6 +80,9 @@ type HTTPProbeConfig struct {
 	// Engine is the client's engine (ClientConfig.Engine): the package's
 	// default if zero.
 	Engine httptransport.Engine
+	// HTTPOnly sets ClientConfig.DisableUDPProbes: every probe goes over
+	// HTTP, as before the UDP probe channel existed.
+	HTTPOnly bool
 	// NoVerify turns off ClientConfig.VerifyResponses, which is on by
 	// default: the measurement includes checking every response's
 	// signature.
@@ -101,6 +104,7 @@ type HTTPProbeResult struct {
 	Interval time.Duration
 	Driver   ProbeDriver
 	Engine   httptransport.Engine
+	HTTPOnly bool
 	// Wall is the measured window's wall time and CPU the user and system
 	// CPU time the controller's process spent in it.
 	Wall, CPU time.Duration
@@ -112,6 +116,10 @@ type HTTPProbeResult struct {
 	// Dials is how many connections the client opened in the window: zero
 	// when connections are reused as they should be.
 	Dials int64
+	// HTTPWrites is how many writes the client made on its HTTP
+	// connections in the window, about one per HTTP request: probes that
+	// went over UDP make none.
+	HTTPWrites int64
 	// Saves is how many times the Controller saved its State in the window
 	// (DriveController): a steady center saves nothing.
 	Saves int
@@ -144,8 +152,12 @@ func (r HTTPProbeResult) CPUPerProbe() float64 {
 }
 
 func (r HTTPProbeResult) String() string {
-	return fmt.Sprintf("%s %v agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d saves, %d downs",
-		r.Driver, r.Engine, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.Saves, r.Downs)
+	probes := "udp+http"
+	if r.HTTPOnly {
+		probes = "http"
+	}
+	return fmt.Sprintf("%s %v probes=%s agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d HTTP writes, %d saves, %d downs",
+		r.Driver, r.Engine, probes, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.HTTPWrites, r.Saves, r.Downs)
 }
 
 // Check fails a measurement that did not measure what it claims: a probe
@@ -195,7 +207,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 	if cfg.Window == 0 {
 		cfg.Window = max(5*time.Second, 10*cfg.Interval)
 	}
-	res := HTTPProbeResult{Agents: cfg.Agents, Interval: cfg.Interval, Driver: cfg.Driver, Engine: cfg.Engine}
+	res := HTTPProbeResult{Agents: cfg.Agents, Interval: cfg.Interval, Driver: cfg.Driver, Engine: cfg.Engine, HTTPOnly: cfg.HTTPOnly}
 	// Each agent costs a connection, with some slack for redials.
 	if err := RaiseFileLimit(uint64(2*cfg.Agents + 256)); err != nil {
 		return res, err
@@ -216,7 +228,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 			return res, err
 		}
 	}
-	var dials atomic.Int64
+	var dials, writes atomic.Int64
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	client, err := httptransport.NewClient(httptransport.ClientConfig{
 		Resolver: agents.urls,
@@ -224,9 +236,14 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 		Engine:   cfg.Engine,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dials.Add(1)
-			return dialer.DialContext(ctx, network, addr)
+			conn, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &countingConn{Conn: conn, writes: &writes}, nil
 		},
-		VerifyResponses: !cfg.NoVerify,
+		VerifyResponses:  !cfg.NoVerify,
+		DisableUDPProbes: cfg.HTTPOnly,
 	})
 	if err != nil {
 		return res, err
@@ -269,7 +286,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 		return res, fmt.Errorf("perf: the %v stopped during warm-up: %v", cfg.Driver, err)
 	}
 	_, downs0 := watch.state()
-	probes0, dials0, saves0 := tr.probes.Load(), dials.Load(), store.Saves()
+	probes0, dials0, writes0, saves0 := tr.probes.Load(), dials.Load(), writes.Load(), store.Saves()
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			cancel()
@@ -289,7 +306,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 	if cfg.CPUProfile != nil {
 		pprof.StopCPUProfile()
 	}
-	probes1, dials1, saves1 := tr.probes.Load(), dials.Load(), store.Saves()
+	probes1, dials1, writes1, saves1 := tr.probes.Load(), dials.Load(), writes.Load(), store.Saves()
 	_, downs1 := watch.state()
 	tr.stopping.Store(true) // what fails from here on is the shutdown
 	cancel()
@@ -299,6 +316,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 
 	res.Wall, res.CPU = t1.Sub(t0), cpu1-cpu0
 	res.Probes, res.Dials, res.Saves = probes1-probes0, dials1-dials0, saves1-saves0
+	res.HTTPWrites = writes1 - writes0
 	res.Downs = downs1 - downs0
 	res.Errors = tr.errors.Load()
 	if e := tr.firstErr.Load(); e != nil {
@@ -342,6 +360,17 @@ func RaiseFileLimit(need uint64) error {
 		}
 	}
 	return fmt.Errorf("perf: %d open files needed, the limit is %d (hard %d)", need, lim.Cur, lim.Max)
+}
+
+// countingConn counts the writes on a connection.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
 }
 
 // countingTransport counts the probes that complete and those that fail.
@@ -575,7 +604,8 @@ func (p *agentProcess) stop() {
 // that runs HTTPProbe.
 //
 // The agent process serves AgentsEnv agenttest servers, each with its own
-// httptransport handler on its own loopback listener, accepting the key
+// httptransport handler on its own loopback listener and its UDP probe
+// channel on the same port, accepting the key
 // whose secret is KeyEnv; it prints their addresses on stdout, one a line,
 // in order, and exits when its stdin closes.
 func MaybeServeAgents() {
@@ -615,6 +645,11 @@ func serveAgents(count, secret string, stdin io.Reader, stdout io.Writer) error 
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
+			return err
+		}
+		// The probe channel over UDP, on the HTTP listener's port; it
+		// lives as long as the process.
+		if _, err := httptransport.ListenProbes(ln.Addr().String(), h); err != nil {
 			return err
 		}
 		srv := httptransport.NewServer("", h)

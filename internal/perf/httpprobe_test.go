@@ -40,14 +40,26 @@ func BenchmarkHTTPProbeIntervals(b *testing.B) {
 	}
 }
 
-// BenchmarkHTTPProbeEngines is BenchmarkHTTPProbe with each client engine,
+// BenchmarkHTTPProbeEngines is BenchmarkHTTPProbe with each client engine
+// probing over HTTP alone, as before the UDP probe channel, and with the
+// default configuration (probes over UDP, everything else over net/http),
 // at 200 and 500 ms. To compare them at 1,024 agents:
 //
 //	go test -run '^$' -bench 'HTTPProbeEngines/.*/agents=1024' -benchtime 1x -count 3 ./internal/perf
 func BenchmarkHTTPProbeEngines(b *testing.B) {
-	for _, e := range []httptransport.Engine{httptransport.EngineNetHTTP, httptransport.EngineFastHTTP} {
+	for _, c := range []struct {
+		name     string
+		engine   httptransport.Engine
+		httpOnly bool
+	}{
+		{"http-only,engine=EngineNetHTTP", httptransport.EngineNetHTTP, true},
+		{"http-only,engine=EngineFastHTTP", httptransport.EngineFastHTTP, true},
+		{"default", httptransport.EngineDefault, false},
+	} {
 		for _, iv := range []time.Duration{200 * time.Millisecond, 500 * time.Millisecond} {
-			b.Run(fmt.Sprintf("engine=%v/interval=%v", e, iv), func(b *testing.B) { benchHTTPProbe(b, DriveController, iv, e) })
+			b.Run(fmt.Sprintf("%s/interval=%v", c.name, iv), func(b *testing.B) {
+				benchHTTPProbeCase(b, HTTPProbeConfig{Driver: DriveController, Interval: iv, Engine: c.engine, HTTPOnly: c.httpOnly})
+			})
 		}
 	}
 }
@@ -59,14 +71,20 @@ func BenchmarkHTTPProbeLoop(b *testing.B) {
 }
 
 func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration, e httptransport.Engine) {
+	benchHTTPProbeCase(b, HTTPProbeConfig{Driver: d, Interval: interval, Engine: e})
+}
+
+// benchHTTPProbeCase runs base at 8, 64, 256 and 1,024 agents.
+func benchHTTPProbeCase(b *testing.B, base HTTPProbeConfig) {
 	for _, n := range []int{8, 64, 256, 1024} {
 		b.Run(fmt.Sprintf("agents=%d", n), func(b *testing.B) {
 			if n > 256 && testing.Short() {
 				b.Skip("slow; not with -short")
 			}
-			var cpu, perProbe, rate, dials float64
+			var cpu, perProbe, rate, dials, writes float64
 			for i := 0; i < b.N; i++ {
-				cfg := HTTPProbeConfig{Agents: n, Interval: interval, Driver: d, Engine: e, Window: *probeWindow}
+				cfg := base
+				cfg.Agents, cfg.Window = n, *probeWindow
 				if *probeProfile != "" {
 					name := *probeProfile + "-" + strings.NewReplacer("/", "_", "=", "").Replace(b.Name()) + ".prof"
 					f, err := os.Create(name)
@@ -88,6 +106,7 @@ func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration, e httpt
 				perProbe += r.CPUPerProbe()
 				rate += r.ProbesPerSecond()
 				dials += float64(r.Dials)
+				writes += float64(r.HTTPWrites) / r.Wall.Seconds()
 			}
 			k := float64(b.N)
 			b.ReportMetric(0, "ns/op") // one op is a whole measurement
@@ -95,6 +114,7 @@ func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration, e httpt
 			b.ReportMetric(perProbe/k, "cpu-µs/probe")
 			b.ReportMetric(rate/k, "probes/s")
 			b.ReportMetric(dials/k, "dials")
+			b.ReportMetric(writes/k, "http-writes/s")
 		})
 	}
 }

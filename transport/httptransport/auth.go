@@ -294,6 +294,29 @@ func (p *macPool) verifyResponse(sig string, status int, path, server, keyID, no
 	return hmac.Equal(got[:], st.sum[:])
 }
 
+// appendMAC appends the HMAC-SHA256 of msg to b; msg may be part of b.
+func (p *macPool) appendMAC(b, msg []byte) []byte {
+	st := p.get()
+	defer p.put(st)
+	st.h.Reset()
+	st.h.Write(msg)
+	st.h.Sum(st.sum[:0])
+	return append(b, st.sum[:]...)
+}
+
+// verifyMAC reports whether mac is the HMAC-SHA256 of msg, in constant time.
+func (p *macPool) verifyMAC(msg, mac []byte) bool {
+	if len(mac) != sha256.Size {
+		return false
+	}
+	st := p.get()
+	defer p.put(st)
+	st.h.Reset()
+	st.h.Write(msg)
+	st.h.Sum(st.sum[:0])
+	return hmac.Equal(mac, st.sum[:])
+}
+
 // fromHexChar decodes one hex digit of either case, as hex.DecodeString does.
 func fromHexChar(c byte) (byte, bool) {
 	switch {

@@ -16,7 +16,7 @@ import (
 // of a call, without sockets or a handler.
 type answeringRoundTripper struct{ key Key }
 
-var probeAnswer = []byte(`{"server":"standby-1","healthy":true,"recording":false,"epoch":0,"has_empty_recording_space":true}`)
+var probeAnswerBody = []byte(`{"server":"standby-1","healthy":true,"recording":false,"epoch":0,"has_empty_recording_space":true}`)
 
 func (rt answeringRoundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Body != nil {
@@ -25,12 +25,12 @@ func (rt answeringRoundTripper) RoundTrip(r *http.Request) (*http.Response, erro
 	}
 	h := make(http.Header, 4)
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(probeAnswer)))
+	h.Set("Content-Length", strconv.Itoa(len(probeAnswerBody)))
 	h.Set(HeaderKeyID, rt.key.ID)
 	h.Set(HeaderSignature, sign(rt.key.Secret, responseCanonical(http.StatusOK, Path(transport.MethodProbe),
-		r.Header.Get(HeaderServer), rt.key.ID, r.Header.Get(HeaderNonce), probeAnswer)))
-	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(bytes.NewReader(probeAnswer)),
-		ContentLength: int64(len(probeAnswer)), Request: r}, nil
+		r.Header.Get(HeaderServer), rt.key.ID, r.Header.Get(HeaderNonce), probeAnswerBody)))
+	return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(bytes.NewReader(probeAnswerBody)),
+		ContentLength: int64(len(probeAnswerBody)), Request: r}, nil
 }
 
 // BenchmarkClientProbe measures a Client's own CPU and allocations per probe

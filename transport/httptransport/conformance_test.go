@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/transport"
@@ -22,13 +23,27 @@ var agentReasons = []httptransport.Reason{
 	{Code: "unhealthy", Err: agenttest.ErrUnhealthy},
 }
 
-// serveAgents starts one loopback HTTP server per agent and returns a client
-// that reaches them, and a function that closes one server for good.
+// serveAgents starts one loopback HTTP server per agent, each with its UDP
+// probe channel on the same port, and returns a client that reaches them
+// (probing over UDP unless httpOnly), and a function that closes one
+// server, both channels, for good.
 func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify bool, engine httptransport.Engine) (*httptransport.Client, func(nvrha.ServerID)) {
+	return serveAgentsWith(t, agents, agentSetup{verify: verify, engine: engine})
+}
+
+// agentSetup is how serveAgentsWith connects a client to its agents.
+type agentSetup struct {
+	verify   bool
+	engine   httptransport.Engine
+	httpOnly bool // the client probes over HTTP only
+	noUDP    bool // the agents serve no UDP probe channel
+}
+
+func serveAgentsWith(t *testing.T, agents map[nvrha.ServerID]transport.Agent, s agentSetup) (*httptransport.Client, func(nvrha.ServerID)) {
 	t.Helper()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	urls := httptransport.StaticResolver{}
-	servers := map[nvrha.ServerID]*httptest.Server{}
+	closers := map[nvrha.ServerID][]func(){}
 	for id, a := range agents {
 		h, err := httptransport.NewHandler(a, httptransport.HandlerConfig{Server: id, Auth: auth, Reasons: agentReasons})
 		if err != nil {
@@ -37,9 +52,22 @@ func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify
 		srv := httptest.NewServer(h)
 		t.Cleanup(srv.Close)
 		urls[id] = srv.URL
-		servers[id] = srv
+		closers[id] = append(closers[id], srv.Close)
+		if !s.noUDP {
+			probes, err := httptransport.ListenProbes(srv.Listener.Addr().String(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = probes.Close() })
+			closers[id] = append(closers[id], func() { _ = probes.Close() })
+		}
 	}
-	c, err := httptransport.NewClient(httptransport.ClientConfig{Resolver: urls, Auth: auth, Reasons: agentReasons, VerifyResponses: verify, Engine: engine})
+	c, err := httptransport.NewClient(httptransport.ClientConfig{Resolver: urls, Auth: auth, Reasons: agentReasons,
+		VerifyResponses: s.verify, Engine: s.engine, DisableUDPProbes: s.httpOnly,
+		// Generous, so that a slow machine does not make the client ask a
+		// second time over HTTP, which the suite would count as a second
+		// delivery.
+		UDPProbeWait: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,8 +76,8 @@ func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify
 	kill := func(id nvrha.ServerID) {
 		mu.Lock()
 		defer mu.Unlock()
-		if srv, ok := servers[id]; ok {
-			srv.Close()
+		for _, f := range closers[id] {
+			f()
 		}
 	}
 	return c, kill
@@ -57,23 +85,30 @@ func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify
 
 // TestConformance runs the conformance suite against the HTTP transport over
 // loopback sockets, with agenttest's refusals registered as Reasons, with
-// each engine.
+// each engine, with probes over UDP (the default) and over HTTP alone.
 func TestConformance(t *testing.T) { forEachEngine(t, testConformance) }
 
 func testConformance(t *testing.T, engine httptransport.Engine) {
 	for _, verify := range []bool{false, true} {
-		name := "Unsigned responses"
-		if verify {
-			name = "VerifyResponses"
-		}
-		t.Run(name, func(t *testing.T) {
-			transporttest.Run(t, transporttest.Harness{
-				New: func(t *testing.T, agents map[nvrha.ServerID]transport.Agent) transporttest.Network {
-					c, kill := serveAgents(t, agents, verify, engine)
-					return transporttest.Network{Transport: c, Kill: kill}
-				},
-				Sentinels: []error{agenttest.ErrBusy, agenttest.ErrUnhealthy, agenttest.ErrNoEmptyRecordingSpace},
+		for _, httpOnly := range []bool{false, true} {
+			name := "Unsigned responses"
+			if verify {
+				name = "VerifyResponses"
+			}
+			if httpOnly {
+				name += "/HTTP probes"
+			} else {
+				name += "/UDP probes"
+			}
+			t.Run(name, func(t *testing.T) {
+				transporttest.Run(t, transporttest.Harness{
+					New: func(t *testing.T, agents map[nvrha.ServerID]transport.Agent) transporttest.Network {
+						c, kill := serveAgentsWith(t, agents, agentSetup{verify: verify, engine: engine, httpOnly: httpOnly})
+						return transporttest.Network{Transport: c, Kill: kill}
+					},
+					Sentinels: []error{agenttest.ErrBusy, agenttest.ErrUnhealthy, agenttest.ErrNoEmptyRecordingSpace},
+				})
 			})
-		})
+		}
 	}
 }

@@ -6,9 +6,10 @@
 //
 // # Protocol (version 1)
 //
-// Every call is a POST to a fixed path, one per Transport method:
+// Every call is a POST to a fixed path, one per Transport method (probes
+// may also go over UDP; see "Probes over UDP"):
 //
-//	POST /nvrha/v1/probe       no body             200 ProbeReport
+//	POST /nvrha/v1/probe       no body             200 ProbeReport (+ udp_port)
 //	POST /nvrha/v1/inventory   no body             200 Facts
 //	POST /nvrha/v1/takeover    TakeoverOrder       204
 //	POST /nvrha/v1/release     ReleaseOrder        204
@@ -111,6 +112,83 @@
 // center and servers is not TLS or passes through something that terminates
 // it.
 //
+// # Probes over UDP
+//
+// Probes are most of a center's traffic: every server, five times a second
+// by default. Besides the HTTP path, an agent may answer them over a light
+// channel, one UDP datagram each way, as SWIM and memberlist do: on
+// loopback it costs the center well under half the CPU of an HTTP probe.
+// An agent serves it with one more line, [ListenProbes], on the port its
+// HTTP server listens on; every HTTP probe answer then carries that port
+// in the field udp_port. A [Client] (unless [ClientConfig.DisableUDPProbes])
+// probes such a server over HTTP once, learns the port, and from then on
+// sends its probes there, to the host of the server's base URL. Every other
+// call stays on HTTP, and an agent without the channel is probed over HTTP
+// as before.
+//
+// HTTP stays the authority: a probe whose answer does not come over UDP
+// within its wait ([ClientConfig.UDPProbeWait]: by default four times the
+// server's smoothed round trip, 20 to 100 ms, and never more than half of
+// the call's remaining time) is made again over HTTP within the caller's
+// deadline. After the second such miss in a row (or the first, for a
+// server that has never answered over UDP) the server is probed over HTTP
+// alone for 5 s, doubling with each further miss up to 5 minutes; an
+// answer over UDP, even a late one, ends that. So a firewall that drops the
+// datagrams costs the center some CPU, never a failed probe; a probe fails
+// (with an error wrapping [transport.ErrUnreachable]) only when HTTP fails
+// too.
+//
+// Both datagrams are signed with HMAC-SHA256 under the keys of [Auth]. The
+// request:
+//
+//	"NVU1"          4 bytes, magic: protocol and version
+//	0x01            1 byte, kind: probe request
+//	key ID          1 byte length, then the Nvrha-Key-Id of HTTP
+//	server ID       1 byte length, then the server's ID (UTF-8, not escaped)
+//	timestamp       8 bytes, Unix seconds, big-endian
+//	nonce           16 random bytes
+//	wait            4 bytes, milliseconds the center waits, big-endian
+//	MAC             32 bytes, HMAC-SHA256 of every byte before it
+//
+// The agent drops, without an answer and without calling the agent, a
+// datagram that is malformed, names an unknown key, has a wrong MAC, a
+// timestamp more than [Auth.MaxSkew] from its clock, another server's ID,
+// or a nonce it has accepted (over either channel) within the window; it
+// logs why, as the HTTP handler does. Answering only fresh, authentic
+// requests means the channel can be used neither to forge nor to reflect
+// traffic; the center, hearing nothing, asks over HTTP, whose answer says
+// what is wrong. The agent has at most [MaxProbeWait] (and the request's
+// wait) to report; the answer:
+//
+//	"NVU1"          4 bytes, magic
+//	0x02            1 byte, kind: probe answer
+//	key ID          1 byte length, then the request's key ID
+//	server ID       1 byte length, then the request's server ID
+//	nonce           16 bytes, the request's nonce
+//	status          2 bytes, big-endian: 200, an error's HTTP status, or 0
+//	body length     2 bytes, big-endian
+//	body            for 200 a report (below); for an error the JSON
+//	                ErrorBody HTTP would carry (message at most 512 bytes);
+//	                for 0 nothing: ask over HTTP (the report does not fit)
+//	MAC             32 bytes, HMAC-SHA256 of every byte before it, under
+//	                the key that signed the request
+//
+// and the report:
+//
+//	flags           1 byte: 0x01 healthy, 0x02 recording,
+//	                0x04 has_empty_recording_space; other bits zero
+//	epoch           8 bytes, big-endian
+//	server          1 byte length, then ProbeReport.Server (UTF-8)
+//	covering        1 byte length, then ProbeReport.Covering (UTF-8)
+//
+// The client accepts an answer only for a probe it is waiting for (by
+// nonce), signed with that probe's key for that server; anything else is
+// dropped. Unlike HTTP answers, which a client checks only with
+// [ClientConfig.VerifyResponses], every answer over UDP is checked. The
+// datagrams are not encrypted: a probe report (health, epoch, which server
+// a standby covers) travels in clear, authenticated. A center that wants
+// even that inside TLS sets DisableUDPProbes.
+//
 // # TLS and mutual TLS
 //
 // The signature authenticates the center to the agent but does not hide
@@ -166,6 +244,8 @@
 // WriteTimeout, IdleTimeout, MaxHeaderBytes) into your own http.Server. The
 // handler passes the request's context to the agent, so an agent that
 // honours its context stops working on an order whose center has given up.
+// Close a [ProbeListener] when its HTTP server stops, or the agent keeps
+// answering probes while its orders cannot reach it.
 // The client keeps connections alive in a pool ([NewHTTPTransport], or
 // fasthttp's: see Engines) and never follows redirects.
 package httptransport

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/transport"
+	"github.com/nvrha/nvrha/transport/agenttest"
 )
 
 // The fuzz targets run their seeds as ordinary tests; scripts/fuzz runs each
@@ -284,6 +286,9 @@ func FuzzClientResponse(f *testing.F) {
 				Auth:            Auth{Keys: []Key{internalKey}},
 				HTTPClient:      &http.Client{Transport: rt},
 				VerifyResponses: verify,
+				// A fuzzed answer may offer a UDP port; nothing may be
+				// sent to the address above.
+				DisableUDPProbes: true,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -306,4 +311,85 @@ func FuzzClientResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzProbeDatagrams feeds the UDP probe channel's decoders any bytes: none
+// panics, and what one accepts is exactly what its encoder writes, so no
+// two datagrams decode alike.
+func FuzzProbeDatagrams(f *testing.F) {
+	nonce := [nonceSize]byte{7}
+	req := appendProbeRequest(nil, internalKey.ID, "standby-1", 1767254400, &nonce, 200)
+	f.Add(newMACPool(internalKey.Secret).appendMAC(req, req))
+	report := appendReport(nil, transport.ProbeReport{Server: "standby-1", Healthy: true, Covering: "rec-«1»", Epoch: 9})
+	f.Add(report)
+	ans := appendProbeAnswer(nil, internalKey.ID, []byte("standby-1"), &nonce, 200, report)
+	f.Add(newMACPool(internalKey.Secret).appendMAC(ans, ans))
+	ans = appendProbeAnswer(nil, internalKey.ID, []byte("standby-1"), &nonce, 409, []byte(`{"code":"stale_epoch","message":"m"}`))
+	f.Add(newMACPool(internalKey.Secret).appendMAC(ans, ans))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, ok := parseProbeRequest(b); ok {
+			again := appendProbeRequest(nil, string(r.keyID), nvrha.ServerID(r.server), r.timestamp, &r.nonce, r.waitMillis)
+			if !bytes.Equal(append(again, r.mac...), b) || !bytes.Equal(r.signed, again) {
+				t.Fatalf("request %x re-encodes as %x", b, again)
+			}
+		}
+		if a, ok := parseProbeAnswer(b); ok {
+			again := appendProbeAnswer(nil, string(a.keyID), a.server, &a.nonce, a.status, a.body)
+			if !bytes.Equal(append(again, a.mac...), b) || !bytes.Equal(a.signed, again) {
+				t.Fatalf("answer %x re-encodes as %x", b, again)
+			}
+		}
+		if rep, ok := parseReport(b, "standby-1"); ok {
+			if again := appendReport(nil, rep); !bytes.Equal(again, b) {
+				t.Fatalf("report %x re-encodes as %x", b, again)
+			}
+		}
+	})
+}
+
+// FuzzProbeListenerAuth sends the probe channel any datagram, and checks
+// that it accepts only a request signed with the handler's key, for its
+// server, within the clock skew, with a nonce it has not seen.
+func FuzzProbeListenerAuth(f *testing.F) {
+	now := time.Unix(1767254400, 0)
+	a := &countingAgent{Agent: transport.Agent(nil)}
+	h, err := NewHandler(agentOrStub(a), HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return now }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	l, err := ListenProbes("127.0.0.1:0", h)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = l.Close() })
+	for i := range 3 {
+		nonce := [nonceSize]byte{byte(i)}
+		req := appendProbeRequest(nil, internalKey.ID, "standby-1", uint64(now.Unix())-uint64(i*20), &nonce, 200)
+		f.Add(newMACPool(internalKey.Secret).appendMAC(req, req))
+	}
+	f.Add([]byte(datagramMagic + "\x01"))
+	from := netip.MustParseAddrPort("127.0.0.1:9")
+	mac := newMACPool(internalKey.Secret)
+	seen := map[[nonceSize]byte]bool{}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, parsed := parseProbeRequest(b)
+		ts := time.Unix(int64(min(r.timestamp, 1<<62)), 0)
+		valid := parsed && string(r.keyID) == internalKey.ID && mac.verifyMAC(r.signed, r.mac) &&
+			string(r.server) == "standby-1" && ts.Sub(now).Abs() <= DefaultMaxSkew && !seen[r.nonce]
+		_, ok := l.authenticate(b, from)
+		if ok != valid {
+			t.Fatalf("datagram %x: accepted %v, want %v", b, ok, valid)
+		}
+		if ok {
+			seen[r.nonce] = true
+		}
+	})
+}
+
+// agentOrStub returns a, or an agenttest standby where a wraps none.
+func agentOrStub(a *countingAgent) transport.Agent {
+	if a.Agent == nil {
+		a.Agent = agenttest.New(nvrha.Facts{ID: "standby-1", Product: nvrha.ProductQVRPro})
+	}
+	return a
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -53,6 +54,10 @@ type handler struct {
 	log     *slog.Logger
 	now     func() time.Time
 	paths   map[string]transport.Method
+	// probePort is the port of the UDP probe channel that ListenProbes
+	// serves for this handler, advertised in every HTTP probe answer; 0
+	// for none.
+	probePort atomic.Uint32
 }
 
 // NewHandler returns an http.Handler that serves agent under the paths of the
@@ -257,11 +262,8 @@ func (h *handler) serve(x *exchange, body []byte) {
 	ctx := x.r.Context()
 	switch x.method {
 	case transport.MethodProbe:
-		rep, err := h.agent.Probe(ctx)
-		if err == nil && !validReport(rep) {
-			err = errors.New("probe report holds text that is not valid UTF-8")
-		}
-		h.answer(x, rep, err)
+		rep, err := h.probe(ctx)
+		h.answer(x, probeAnswer{ProbeReport: rep, UDPPort: h.udpPort()}, err)
 	case transport.MethodInventory:
 		f, err := h.agent.Inventory(ctx)
 		if err == nil && !validFacts(f) {
@@ -290,6 +292,19 @@ func (h *handler) serve(x *exchange, body []byte) {
 		}
 	}
 }
+
+// probe asks the agent for its report and checks that it can cross the
+// wire faithfully.
+func (h *handler) probe(ctx context.Context) (transport.ProbeReport, error) {
+	rep, err := h.agent.Probe(ctx)
+	if err == nil && !validReport(rep) {
+		err = errors.New("probe report holds text that is not valid UTF-8")
+	}
+	return rep, err
+}
+
+// udpPort is the port of the handler's UDP probe channel, 0 if it has none.
+func (h *handler) udpPort() uint16 { return uint16(h.probePort.Load()) }
 
 // decode reads body into the order v points to, strictly, and validates it,
 // answering the request and returning false on failure.
@@ -346,15 +361,19 @@ func (h *handler) answer(x *exchange, out any, err error) {
 
 // agentFailed maps an agent's error to an error body; see the package
 // documentation.
-func (h *handler) agentFailed(x *exchange, err error) {
+func (h *handler) agentFailed(x *exchange, err error) { h.writeError(x, h.errorBody(err)) }
+
+// errorBody is the error body of an agent's error, whichever channel
+// carries it.
+func (h *handler) errorBody(err error) ErrorBody {
 	var stale *transport.StaleEpochError
 	switch {
 	case errors.As(err, &stale):
-		h.writeError(x, ErrorBody{Code: CodeStaleEpoch, Message: err.Error(), Key: stale.Key, Got: stale.Got, Newest: stale.Newest})
+		return ErrorBody{Code: CodeStaleEpoch, Message: err.Error(), Key: stale.Key, Got: stale.Got, Newest: stale.Newest}
 	case errors.Is(err, transport.ErrInvalidOrder):
-		h.fail(x, CodeInvalidOrder, err.Error())
+		return ErrorBody{Code: CodeInvalidOrder, Message: err.Error()}
 	case errors.Is(err, transport.ErrUnreachable), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		h.fail(x, CodeUnavailable, err.Error())
+		return ErrorBody{Code: CodeUnavailable, Message: err.Error()}
 	default:
 		b := ErrorBody{Code: CodeAgentError, Message: err.Error()}
 		for _, r := range h.reasons {
@@ -363,7 +382,7 @@ func (h *handler) agentFailed(x *exchange, err error) {
 				break
 			}
 		}
-		h.writeError(x, b)
+		return b
 	}
 }
 
@@ -409,12 +428,15 @@ func (h *handler) reply(x *exchange, status int, body []byte) {
 }
 
 // clip makes s valid UTF-8 of at most maxMessageBytes bytes.
-func clip(s string) string {
+func clip(s string) string { return clipTo(s, maxMessageBytes) }
+
+// clipTo makes s valid UTF-8 of at most n bytes, and an ellipsis if cut.
+func clipTo(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= maxMessageBytes {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxMessageBytes
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -219,7 +219,7 @@ func TestOpenAPIDescribesEveryRouteAndNothingElse(t *testing.T) {
 	// Schemas have exactly the Go types' JSON fields.
 	schemas := doc.path("components", "schemas")
 	for name, typ := range map[string]reflect.Type{
-		"ProbeReport":    reflect.TypeFor[transport.ProbeReport](),
+		"ProbeReport":    reflect.TypeFor[probeAnswer](),
 		"Facts":          reflect.TypeFor[nvrha.Facts](),
 		"RecordingSpace": reflect.TypeFor[nvrha.RecordingSpace](),
 		"TakeoverOrder":  reflect.TypeFor[transport.TakeoverOrder](),
@@ -228,14 +228,7 @@ func TestOpenAPIDescribesEveryRouteAndNothingElse(t *testing.T) {
 		"ResumeOrder":    reflect.TypeFor[transport.ResumeOrder](),
 		"Error":          reflect.TypeFor[ErrorBody](),
 	} {
-		var fields []string
-		for f := range typ.Fields() {
-			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if tag == "" || tag == "-" {
-				t.Fatalf("%s.%s has no JSON name", typ, f.Name)
-			}
-			fields = append(fields, tag)
-		}
+		fields := jsonFields(t, typ)
 		props := schemas.path(name, "properties").keys()
 		if !slices.Equal(sorted(props), sorted(fields)) {
 			t.Errorf("schema %s documents %v, the Go type has %v", name, sorted(props), sorted(fields))
@@ -285,6 +278,24 @@ func TestOpenAPIDescribesEveryRouteAndNothingElse(t *testing.T) {
 			t.Errorf("the document does not give the canonical string's first line %s", scheme)
 		}
 	}
+}
+
+// jsonFields lists the JSON names of typ's fields, those of embedded
+// structs included, as encoding/json flattens them.
+func jsonFields(t *testing.T, typ reflect.Type) []string {
+	var fields []string
+	for f := range typ.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct && f.Tag.Get("json") == "" {
+			fields = append(fields, jsonFields(t, f.Type)...)
+			continue
+		}
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "" || tag == "-" {
+			t.Fatalf("%s.%s has no JSON name", typ, f.Name)
+		}
+		fields = append(fields, tag)
+	}
+	return fields
 }
 
 func statusesOfCodes() []int {

@@ -148,3 +148,12 @@ const (
 	// maxMessageBytes bounds the message of an error body.
 	maxMessageBytes = 8 << 10
 )
+
+// probeAnswer is the body of a successful probe over HTTP: the agent's
+// report and, if the handler also answers probes over UDP (see
+// [ListenProbes]), the port to send them to. A center that does not know
+// udp_port ignores it, as every v1 client ignores fields it does not know.
+type probeAnswer struct {
+	transport.ProbeReport
+	UDPPort uint16 `json:"udp_port,omitempty"`
+}
