@@ -90,7 +90,7 @@ func newMachine(t testing.TB, p nvrha.Platform) *failover.Machine {
 }
 
 // approve returns the Approval of a first admin verification that succeeded.
-func approve(t testing.TB, op string) failover.Approval {
+func approve(t testing.TB, op failover.Operation) failover.Approval {
 	t.Helper()
 	a, err := failover.VerifyFirstAdmin(context.Background(),
 		failover.VerifierFunc(func(context.Context) error { return nil }), op)

@@ -54,8 +54,8 @@ func (m *Machine) DeleteGroup(id GroupID, a Approval) ([]Takeover, error) {
 	if id == DefaultGroupID {
 		return nil, fmt.Errorf("%w: %q", ErrDefaultGroup, g.name)
 	}
-	if !a.valid() {
-		return nil, fmt.Errorf("%w: deleting group %q", ErrVerificationRequired, g.name)
+	if !a.approves(OpDeleteGroup) {
+		return nil, fmt.Errorf("%w: deleting group %q%s", ErrVerificationRequired, g.name, approvedOther(a))
 	}
 	// Protection off first, so that no interrupted server is told to
 	// resume: it leaves the center's care.

@@ -64,7 +64,7 @@ func TestDefaultGroupCannotBeDeleted(t *testing.T) {
 		name string
 		a    failover.Approval
 	}{
-		{"verified", approve(t, "delete group")},
+		{"verified", approve(t, failover.OpDeleteGroup)},
 		{"not verified", failover.Approval{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestDefaultGroupCannotBeDeleted(t *testing.T) {
 			t.Fatalf("RenameGroup(default): %v", err)
 		}
 		before := m.Snapshot()
-		_, err := m.DeleteGroup(g, approve(t, "delete group"))
+		_, err := m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
 		refused(t, m, before, err, failover.ErrDefaultGroup)
 		if !groupOf(t, m.Snapshot(), g).Default {
 			t.Error("the renamed default group is no longer marked Default")
@@ -114,7 +114,7 @@ func TestAtMost16Groups(t *testing.T) {
 
 	// Deleting a group makes room again; the new group gets an ID that was
 	// never used, so a stale ID cannot reach it.
-	if _, err := m.DeleteGroup(ids[3], approve(t, "delete group")); err != nil {
+	if _, err := m.DeleteGroup(ids[3], approve(t, failover.OpDeleteGroup)); err != nil {
 		t.Fatalf("DeleteGroup: %v", err)
 	}
 	id = mustAddGroup(t, m, "Group 17")
@@ -363,7 +363,7 @@ func TestDeleteGroupRequiresFirstAdminVerification(t *testing.T) {
 
 	t.Run("verified", func(t *testing.T) {
 		m, g := setup(t)
-		tks, err := m.DeleteGroup(g, approve(t, "delete group"))
+		tks, err := m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
 		if err != nil {
 			t.Fatalf("DeleteGroup: %v", err)
 		}
@@ -379,19 +379,31 @@ func TestDeleteGroupRequiresFirstAdminVerification(t *testing.T) {
 		mustAddStandby(t, m, m.DefaultGroup(), standbyFacts("sb-1", 16))
 
 		before := m.Snapshot()
-		_, err = m.DeleteGroup(g, approve(t, "delete group"))
+		_, err = m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
 		refused(t, m, before, err, failover.ErrGroupNotFound)
 	})
 
-	t.Run("an empty operation name still verifies", func(t *testing.T) {
-		m, g := setup(t)
-		a, err := failover.VerifyFirstAdmin(context.Background(),
-			failover.VerifierFunc(func(context.Context) error { return nil }), "")
-		if err != nil {
-			t.Fatalf("VerifyFirstAdmin: %v", err)
+	t.Run("an unknown operation is not verified", func(t *testing.T) {
+		asked := false
+		for _, op := range []failover.Operation{"", "delete", "remove recording servers"} {
+			a, err := failover.VerifyFirstAdmin(context.Background(),
+				failover.VerifierFunc(func(context.Context) error { asked = true; return nil }), op)
+			if !errors.Is(err, failover.ErrVerificationFailed) || a != (failover.Approval{}) {
+				t.Errorf("VerifyFirstAdmin(%q) = %+v, %v; want the zero Approval and ErrVerificationFailed", op, a, err)
+			}
 		}
-		if _, err := m.DeleteGroup(g, a); err != nil {
-			t.Errorf("DeleteGroup with a verified Approval: %v", err)
+		if asked {
+			t.Error("the verifier was asked to verify an unknown operation")
+		}
+	})
+
+	t.Run("an approval to remove standbys does not delete a group", func(t *testing.T) {
+		m, g := setup(t)
+		before := m.Snapshot()
+		_, err := m.DeleteGroup(g, approve(t, failover.OpRemoveStandbyServers))
+		refused(t, m, before, err, failover.ErrVerificationRequired)
+		if !strings.Contains(err.Error(), string(failover.OpRemoveStandbyServers)) {
+			t.Errorf("the refusal %q does not say which operation the approval was for", err)
 		}
 	})
 }
@@ -415,7 +427,7 @@ func TestRemoveStandbyRequiresFirstAdminVerification(t *testing.T) {
 		m, g := setup(t)
 		locked := errors.New("account locked")
 		a, err := failover.VerifyFirstAdmin(context.Background(),
-			failover.VerifierFunc(func(context.Context) error { return locked }), "remove standby")
+			failover.VerifierFunc(func(context.Context) error { return locked }), failover.OpRemoveStandbyServers)
 		if !errors.Is(err, failover.ErrVerificationFailed) || !errors.Is(err, locked) {
 			t.Fatalf("VerifyFirstAdmin = %v", err)
 		}
@@ -423,9 +435,16 @@ func TestRemoveStandbyRequiresFirstAdminVerification(t *testing.T) {
 		refused(t, m, before, m.RemoveStandbyServers(g, a, "sb-1"), failover.ErrVerificationRequired)
 	})
 
+	t.Run("an approval to delete a group does not remove a standby", func(t *testing.T) {
+		m, g := setup(t)
+		before := m.Snapshot()
+		refused(t, m, before, m.RemoveStandbyServers(g, approve(t, failover.OpDeleteGroup), "sb-1"),
+			failover.ErrVerificationRequired)
+	})
+
 	t.Run("verified", func(t *testing.T) {
 		m, g := setup(t)
-		if err := m.RemoveStandbyServers(g, approve(t, "remove standby"), "sb-1"); err != nil {
+		if err := m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1"); err != nil {
 			t.Fatalf("RemoveStandbyServers: %v", err)
 		}
 		if got, want := memberIDs(groupOf(t, m.Snapshot(), g)), []string{"rec-1/recording", "sb-2/standby"}; !reflect.DeepEqual(got, want) {
@@ -601,7 +620,7 @@ func TestServerInAtMostOneGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustAddRecording(t, m, parking, recordingFacts("rec-1", 8))
-		if err := m.RemoveStandbyServers(lobby, approve(t, "remove standby"), "sb-1"); err != nil {
+		if err := m.RemoveStandbyServers(lobby, approve(t, failover.OpRemoveStandbyServers), "sb-1"); err != nil {
 			t.Fatal(err)
 		}
 		mustAddStandby(t, m, parking, standbyFacts("sb-1", 8))
@@ -927,7 +946,7 @@ func TestDuplicateServerInBatch(t *testing.T) {
 	g := m.DefaultGroup()
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8), recordingFacts("rec-2", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 8), standbyFacts("sb-2", 8))
-	a := approve(t, "remove standby")
+	a := approve(t, failover.OpRemoveStandbyServers)
 
 	before := m.Snapshot()
 	for _, tc := range []struct {
@@ -957,7 +976,7 @@ func TestEmptyBatch(t *testing.T) {
 	g := m.DefaultGroup()
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 8))
-	a := approve(t, "remove standby")
+	a := approve(t, failover.OpRemoveStandbyServers)
 
 	before := m.Snapshot()
 	refused(t, m, before, m.AddRecordingServers(g), failover.ErrEmptyBatch)
@@ -980,7 +999,7 @@ func TestRemoveServers(t *testing.T) {
 		mustAddStandby(t, m, parking, standbyFacts("sb-9", 8))
 		return m, lobby, parking
 	}
-	a := approve(t, "remove standby")
+	a := approve(t, failover.OpRemoveStandbyServers)
 
 	t.Run("recording servers, order of the rest kept", func(t *testing.T) {
 		m, lobby, parking := setup(t)
@@ -1157,7 +1176,7 @@ func TestProtectionSwitch(t *testing.T) {
 	if got := memberOf(t, m.Snapshot(), "sb-2").Status(); got != "Disabled" {
 		t.Errorf("server added with protection off: status %q", got)
 	}
-	if err := m.RemoveStandbyServers(lobby, approve(t, "remove standby"), "sb-2"); err != nil {
+	if err := m.RemoveStandbyServers(lobby, approve(t, failover.OpRemoveStandbyServers), "sb-2"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -1210,7 +1229,7 @@ func TestSnapshotIntoReusesItsMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	same("a member fewer")
-	if _, err := m.DeleteGroup(g2, approve(t, "delete group")); err != nil {
+	if _, err := m.DeleteGroup(g2, approve(t, failover.OpDeleteGroup)); err != nil {
 		t.Fatal(err)
 	}
 	same("a group fewer")
@@ -1561,10 +1580,10 @@ func TestNoPanicOnBadInput(t *testing.T) {
 	mustAddRecording(t, m, m.DefaultGroup(), recordingFacts("rec-1", 8))
 	mustAddStandby(t, m, m.DefaultGroup(), standbyFacts("sb-1", 8))
 	deleted := mustAddGroup(t, m, "Gone")
-	if _, err := m.DeleteGroup(deleted, approve(t, "delete group")); err != nil {
+	if _, err := m.DeleteGroup(deleted, approve(t, failover.OpDeleteGroup)); err != nil {
 		t.Fatal(err)
 	}
-	a := approve(t, "test")
+	a, rm := approve(t, failover.OpDeleteGroup), approve(t, failover.OpRemoveStandbyServers)
 
 	t.Run("unknown group IDs", func(t *testing.T) {
 		for _, id := range []failover.GroupID{0, deleted, 1000, math.MaxUint32} {
@@ -1577,7 +1596,7 @@ func TestNoPanicOnBadInput(t *testing.T) {
 			refused(t, m, before, m.AddRecordingServers(id, recordingFacts("rec-2", 8)), failover.ErrGroupNotFound)
 			refused(t, m, before, m.AddStandbyServers(id, standbyFacts("sb-2", 8)), failover.ErrGroupNotFound)
 			refused(t, m, before, m.RemoveRecordingServers(id, "rec-1"), failover.ErrGroupNotFound)
-			refused(t, m, before, m.RemoveStandbyServers(id, a, "sb-1"), failover.ErrGroupNotFound)
+			refused(t, m, before, m.RemoveStandbyServers(id, rm, "sb-1"), failover.ErrGroupNotFound)
 		}
 	})
 
@@ -1588,7 +1607,7 @@ func TestNoPanicOnBadInput(t *testing.T) {
 			refused(t, m, before, err, failover.ErrServerNotFound)
 			refused(t, m, before, m.UpdateFacts(nvrha.Facts{ID: id}), failover.ErrServerNotFound)
 			refused(t, m, before, m.RemoveRecordingServers(m.DefaultGroup(), id), failover.ErrNotMember)
-			refused(t, m, before, m.RemoveStandbyServers(m.DefaultGroup(), a, id), failover.ErrNotMember)
+			refused(t, m, before, m.RemoveStandbyServers(m.DefaultGroup(), rm, id), failover.ErrNotMember)
 		}
 	})
 
@@ -1734,7 +1753,7 @@ func inTakeover(t *testing.T) (*fleet, failover.GroupID) {
 func TestServerInTakeoverCannotBeRemoved(t *testing.T) {
 	f, g := inTakeover(t)
 	m := f.m
-	a := approve(t, "remove standby")
+	a := approve(t, failover.OpRemoveStandbyServers)
 	for _, tc := range []struct {
 		name         string
 		op           func() error
@@ -1766,7 +1785,7 @@ func TestDisableServerInTakeoverThenRemove(t *testing.T) {
 			return m.RemoveRecordingServers(g, "rec-1")
 		}},
 		{"standby", "sb-1", func(m *failover.Machine, g failover.GroupID) error {
-			return m.RemoveStandbyServers(g, approve(t, "remove standby"), "sb-1")
+			return m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1800,7 +1819,7 @@ func TestDisableServerInTakeoverThenRemove(t *testing.T) {
 
 func TestDeleteGroupInterruptsTakeovers(t *testing.T) {
 	f, g := inTakeover(t)
-	tks, err := f.m.DeleteGroup(g, approve(t, "delete group"))
+	tks, err := f.m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1864,12 +1883,12 @@ func TestReleaseOfRemovedStandbyIsRetried(t *testing.T) {
 			if _, err := m.SetServerEnabled("sb-1", false); err != nil {
 				t.Fatal(err)
 			}
-			if err := m.RemoveStandbyServers(g, approve(t, "remove standby"), "sb-1"); err != nil {
+			if err := m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1"); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"group deleted", func(t *testing.T, m *failover.Machine, g failover.GroupID) {
-			if _, err := m.DeleteGroup(g, approve(t, "delete group")); err != nil {
+			if _, err := m.DeleteGroup(g, approve(t, failover.OpDeleteGroup)); err != nil {
 				t.Fatal(err)
 			}
 		}},

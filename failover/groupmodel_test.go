@@ -38,7 +38,8 @@ func TestGroupOperationsAgainstModel(t *testing.T) {
 		for _, id := range md.pool {
 			md.world[id] = factsGen(id).Draw(t, "facts of "+string(id))
 		}
-		h := &modelHarness{m: m, md: md, approval: approveRapid(t)}
+		h := &modelHarness{m: m, md: md, removeOK: approveRapid(t, failover.OpRemoveStandbyServers),
+			deleteOK: approveRapid(t, failover.OpDeleteGroup)}
 		// Start from a random center, so that the limits are reached
 		// within a run: some groups, some servers, all checked like any
 		// other step.
@@ -293,14 +294,15 @@ func hasDuplicates(ids []nvrha.ServerID) bool {
 // --- Driving both ------------------------------------------------------------
 
 type modelHarness struct {
-	m        *failover.Machine
-	md       *groupModel
-	approval failover.Approval
+	m  *failover.Machine
+	md *groupModel
+	// removeOK and deleteOK approve removing standbys and deleting a group.
+	removeOK, deleteOK failover.Approval
 }
 
-func approveRapid(t *rapid.T) failover.Approval {
+func approveRapid(t *rapid.T, op failover.Operation) failover.Approval {
 	a, err := failover.VerifyFirstAdmin(context.Background(),
-		failover.VerifierFunc(func(context.Context) error { return nil }), "model")
+		failover.VerifierFunc(func(context.Context) error { return nil }), op)
 	if err != nil {
 		t.Fatalf("VerifyFirstAdmin: %v", err)
 	}
@@ -399,10 +401,15 @@ func (h *modelHarness) renameGroup(t *rapid.T) {
 
 func (h *modelHarness) deleteGroup(t *rapid.T) {
 	id := h.groupIDGen().Draw(t, "group")
-	approved := rapid.IntRange(0, 3).Draw(t, "approved") > 0
+	// None, one for the other guarded operation, or the right one.
+	kind := rapid.IntRange(0, 3).Draw(t, "approval")
+	approved := kind >= 2
 	a := failover.Approval{}
-	if approved {
-		a = h.approval
+	switch {
+	case approved:
+		a = h.deleteOK
+	case kind == 1:
+		a = h.removeOK
 	}
 	var broken []error
 	if h.md.group(id) == nil {
@@ -564,9 +571,11 @@ func (h *modelHarness) removeServers(t *rapid.T, role failover.Role) {
 	} else {
 		ids = rapid.SliceOfN(rapid.SampledFrom(h.md.pool), 1, 4).Draw(t, "servers")
 	}
-	approved := true
+	approved, kind := true, 3
 	if role == failover.RoleStandby {
-		approved = rapid.IntRange(0, 3).Draw(t, "approved") > 0
+		// None, one for the other guarded operation, or the right one.
+		kind = rapid.IntRange(0, 3).Draw(t, "approval")
+		approved = kind >= 2
 	}
 
 	var broken []error
@@ -593,8 +602,11 @@ func (h *modelHarness) removeServers(t *rapid.T, role failover.Role) {
 			return h.m.RemoveRecordingServers(id, ids...)
 		}
 		a := failover.Approval{}
-		if approved {
-			a = h.approval
+		switch {
+		case approved:
+			a = h.removeOK
+		case kind == 1:
+			a = h.deleteOK
 		}
 		return h.m.RemoveStandbyServers(id, a, ids...)
 	}); !ok {

@@ -54,7 +54,7 @@ func seedMachine(t *testing.T, p nvrha.Platform) *failover.Machine {
 }
 
 // seedApproval verifies the first admin user with a verifier that accepts.
-func seedApproval(t *testing.T, op string) failover.Approval {
+func seedApproval(t *testing.T, op failover.Operation) failover.Approval {
 	t.Helper()
 	a, err := failover.VerifyFirstAdmin(context.Background(),
 		failover.VerifierFunc(func(context.Context) error { return nil }), op)
@@ -381,7 +381,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 		want error
 	}{
 		{"Failover Group 1 cannot be deleted", func(t *testing.T, m *failover.Machine, _ failover.GroupID) error {
-			_, err := m.DeleteGroup(m.DefaultGroup(), seedApproval(t, "delete group"))
+			_, err := m.DeleteGroup(m.DefaultGroup(), seedApproval(t, failover.OpDeleteGroup))
 			return err
 		}, failover.ErrDefaultGroup},
 		{"deleting a group needs the first admin user", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
@@ -399,7 +399,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 			return m.RemoveRecordingServers(g, "rec-2", "rec-1")
 		}, failover.ErrInTakeover},
 		{"a server in the takeover process cannot be removed: standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
-			return m.RemoveStandbyServers(g, seedApproval(t, "remove standby"), "sb-1")
+			return m.RemoveStandbyServers(g, seedApproval(t, failover.OpRemoveStandbyServers), "sb-1")
 		}, failover.ErrInTakeover},
 		{"an ineligible standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
 			return m.AddStandbyServers(g, seedStandby("nvr-8", 16), ineligibleStandby)

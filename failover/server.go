@@ -79,8 +79,8 @@ func (m *Machine) RemoveRecordingServers(id GroupID, servers ...nvrha.ServerID) 
 // or nothing. It needs an Approval from [VerifyFirstAdmin]. A standby in the
 // takeover process cannot be removed (*InTakeoverError): disable it first.
 func (m *Machine) RemoveStandbyServers(id GroupID, a Approval, servers ...nvrha.ServerID) error {
-	if !a.valid() {
-		return fmt.Errorf("%w: removing standby servers", ErrVerificationRequired)
+	if !a.approves(OpRemoveStandbyServers) {
+		return fmt.Errorf("%w: removing standby servers%s", ErrVerificationRequired, approvedOther(a))
 	}
 	return m.removeServers(id, RoleStandby, servers)
 }

@@ -248,7 +248,7 @@ func (c *center) restart() {
 
 // approval returns a first-admin approval for op, as a vendor's UI would
 // after the first admin user verified.
-func approval(op string) failover.Approval {
+func approval(op failover.Operation) failover.Approval {
 	a, err := failover.VerifyFirstAdmin(context.Background(),
 		failover.VerifierFunc(func(context.Context) error { return nil }), op)
 	if err != nil {
