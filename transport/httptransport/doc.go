@@ -117,7 +117,8 @@
 // Probes are most of a center's traffic: every server, five times a second
 // by default. Besides the HTTP path, an agent may answer them over a light
 // channel, one UDP datagram each way, as SWIM and memberlist do: on
-// loopback it costs the center well under half the CPU of an HTTP probe.
+// loopback it costs the center under half the CPU of an HTTP probe with
+// net/http (about 20 against 55 µs at 1,024 agents).
 // An agent serves it with one more line, [ListenProbes], on the port its
 // HTTP server listens on; every HTTP probe answer then carries that port
 // in the field udp_port. A [Client] (unless [ClientConfig.DisableUDPProbes])

@@ -238,10 +238,18 @@ func (u *udpProber) read(conn net.PacketConn, udp *net.UDPConn, done chan struct
 			n, _, err = conn.ReadFrom(buf)
 		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+			if !errors.Is(err, net.ErrClosed) {
+				// A socket that fails is dropped, not read in a loop: the
+				// next probe over UDP opens another, and the probes in
+				// flight are made again over HTTP.
+				u.mu.Lock()
+				if u.conn == conn {
+					u.conn, u.udp, u.done = nil, nil, nil
+				}
+				u.mu.Unlock()
+				_ = conn.Close()
 			}
-			continue
+			return
 		}
 		u.deliver(buf[:n], time.Now())
 	}
