@@ -109,6 +109,9 @@ type Controller struct {
 	results chan Result
 	queue   cmdQueue
 	flights singleflight.Group
+	// shared is the deadline context of the calls the dispatcher started
+	// last; owned by the dispatcher.
+	shared *sharedDeadline
 
 	started atomic.Bool
 	stopped chan struct{} // closed when Run returns
@@ -413,6 +416,12 @@ func (q *cmdQueue) take() []Command {
 // dispatch starts the queued commands in order, each once it has a slot of
 // the semaphore, so calls start in the order the Machine issued them.
 func (c *Controller) dispatch(ctx context.Context) error {
+	defer func() {
+		if c.shared != nil {
+			c.shared.release()
+			c.shared = nil
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -439,11 +448,52 @@ type call struct {
 	cmd    Command
 }
 
+// sharedDeadline is one deadline context for the calls started with the
+// same deadline: the Machine gives every probe of a Tick the same one, and
+// a context with its own timer for each probe was a twentieth of a
+// center's CPU at a thousand servers. The last call to release it (or the
+// dispatcher moving on to another deadline) cancels it.
+type sharedDeadline struct {
+	deadline time.Time
+	ctx      context.Context
+	cancel   context.CancelFunc
+	refs     atomic.Int32
+}
+
+func (d *sharedDeadline) release() {
+	if d.refs.Add(-1) == 0 {
+		d.cancel()
+	}
+}
+
+// callContext returns the context of a call with the given deadline: the
+// shared one of the calls started just before when their deadline is the
+// same, else a new one the next calls may share. The dispatcher holds a
+// reference to the newest until the deadline changes, so that the calls
+// ending before the next one starts do not cancel it.
+func (c *Controller) callContext(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
+	if deadline.IsZero() {
+		return context.WithCancel(ctx)
+	}
+	d := c.shared
+	if d == nil || !d.deadline.Equal(deadline) {
+		if d != nil {
+			d.release()
+		}
+		d = &sharedDeadline{deadline: deadline}
+		d.ctx, d.cancel = c.withDeadline(ctx, deadline)
+		d.refs.Store(1)
+		c.shared = d
+	}
+	d.refs.Add(1)
+	return d.ctx, d.release
+}
+
 // start hands one command to a worker once a slot is free. A command that
 // gets no slot before its deadline is dropped: the Machine counts it as
 // failed when the deadline passes.
 func (c *Controller) start(ctx context.Context, cmd Command) {
-	callCtx, cancel := c.withDeadline(ctx, cmd.Deadline)
+	callCtx, cancel := c.callContext(ctx, cmd.Deadline)
 	if err := c.sem.Acquire(callCtx, 1); err != nil {
 		cancel()
 		if ctx.Err() == nil {
