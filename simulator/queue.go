@@ -33,51 +33,83 @@ type event struct {
 }
 
 // eventQueue is a binary min-heap on (at, seq). seq is unique, so the order
-// is total and no two runs can pop equal events differently.
-type eventQueue struct{ h []event }
+// is total and no two runs can pop equal events differently. The heap
+// moves small keys without pointers; the events stay in slots until popped
+// (moving 64-byte events with pointers up and down the heap, write barriers
+// and all, was a tenth of a run).
+type eventQueue struct {
+	h     []qkey
+	slots []event
+	free  []int32
+}
+
+// qkey is an event's place in the heap: its order and its slot.
+type qkey struct {
+	at   time.Duration
+	seq  uint64
+	slot int32
+}
 
 func (q *eventQueue) len() int { return len(q.h) }
 
-func less(a, b *event) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
+func less(a, b *qkey) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
 
 func (q *eventQueue) push(e event) {
-	q.h = append(q.h, e)
-	i := len(q.h) - 1
+	var slot int32
+	if n := len(q.free); n > 0 {
+		slot = q.free[n-1]
+		q.free = q.free[:n-1]
+		q.slots[slot] = e
+	} else {
+		slot = int32(len(q.slots))
+		q.slots = append(q.slots, e)
+	}
+	k := qkey{at: e.at, seq: e.seq, slot: slot}
+	i := len(q.h)
+	q.h = append(q.h, k)
 	for i > 0 {
 		p := (i - 1) / 2
-		if !less(&q.h[i], &q.h[p]) {
+		if !less(&k, &q.h[p]) {
 			break
 		}
-		q.h[i], q.h[p] = q.h[p], q.h[i]
+		q.h[i] = q.h[p]
 		i = p
 	}
+	q.h[i] = k
 }
 
-func (q *eventQueue) peek() *event { return &q.h[0] }
+// peek returns the first event's time.
+func (q *eventQueue) peek() time.Duration { return q.h[0].at }
 
 func (q *eventQueue) pop() event {
 	top := q.h[0]
 	n := len(q.h) - 1
-	q.h[0] = q.h[n]
-	q.h[n] = event{}
+	last := q.h[n]
 	q.h = q.h[:n]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
+	if n > 0 {
+		// Sift the last key down from the root, moving the hole.
+		i := 0
+		for {
+			l := 2*i + 1
+			if l >= n {
+				break
+			}
+			m := l
+			if r := l + 1; r < n && less(&q.h[r], &q.h[l]) {
+				m = r
+			}
+			if !less(&q.h[m], &last) {
+				break
+			}
+			q.h[i] = q.h[m]
+			i = m
 		}
-		m := l
-		if r := l + 1; r < n && less(&q.h[r], &q.h[l]) {
-			m = r
-		}
-		if !less(&q.h[m], &q.h[i]) {
-			break
-		}
-		q.h[i], q.h[m] = q.h[m], q.h[i]
-		i = m
+		q.h[i] = last
 	}
-	return top
+	e := q.slots[top.slot]
+	q.slots[top.slot] = event{}
+	q.free = append(q.free, top.slot)
+	return e
 }
 
 // tracer hashes the canonical line of every event (FNV-64a), keeps the last

@@ -209,7 +209,7 @@ func (w *World) Run() *Report {
 // the run) and reports whether the run goes on. A progress display calls
 // it in steps.
 func (w *World) RunUntil(t time.Duration) bool {
-	for !w.finished && w.q.len() > 0 && w.q.peek().at <= t {
+	for !w.finished && w.q.len() > 0 && w.q.peek() <= t {
 		ev := w.q.pop()
 		w.now = ev.at
 		w.events++
