@@ -61,9 +61,10 @@ func machineCosts() []row {
 	return rows
 }
 
-// simSpeed runs the noisy-LAN world for simulated time d with groups
-// copies of its group, and returns simulated seconds per wall second.
-func simSpeed(groups int, d time.Duration) (float64, error) {
+// simSpeed runs the noisy-LAN world with groups copies of its group for
+// simulated time warm, untimed, then for d, and returns simulated seconds
+// per wall second of the second part.
+func simSpeed(groups int, warm, d time.Duration) (float64, error) {
 	// The scenario's header, with as many groups as asked.
 	text := strings.Replace(simulator.NoisyLANScenario().String(), "\ngroups 1\n", fmt.Sprintf("\ngroups %d\n", groups), 1)
 	sc, err := simulator.ParseScenario(strings.NewReader(text))
@@ -72,37 +73,51 @@ func simSpeed(groups int, d time.Duration) (float64, error) {
 	}
 	var cfg simulator.Config
 	sc.Apply(&cfg)
-	cfg.Seed, cfg.Duration = 1, d
+	cfg.Seed, cfg.Duration = 1, warm+d
 	w, err := simulator.New(cfg)
 	if err != nil {
 		return 0, err
 	}
+	w.RunUntil(warm)
 	start := time.Now()
 	r := w.Run()
 	wall := time.Since(start)
 	if r.Violation != nil {
 		return 0, fmt.Errorf("%d-group world: %v", groups, r.Violation)
 	}
-	return r.Simulated.Seconds() / wall.Seconds(), nil
+	return (r.Simulated - warm).Seconds() / wall.Seconds(), nil
 }
 
 func simCosts(quick bool) ([]row, error) {
-	d64, d1024 := 2*time.Hour, 5*time.Minute
+	long, short := 2*time.Hour, 5*time.Minute
 	if quick {
-		d64, d1024 = 10*time.Minute, 30*time.Second
+		long, short = 10*time.Minute, 30*time.Second
 	}
 	var rows []row
 	for _, c := range []struct {
-		groups int
-		d      time.Duration
-		target float64
-	}{{1, d64, 10000}, {16, d1024, 300}} {
-		x, err := simSpeed(c.groups, c.d)
+		groups   int
+		warm, d  time.Duration
+		target   float64
+		whatWarm string
+	}{
+		{1, 0, long, 10000, ""},
+		{4, 0, short, 0, ""},
+		{16, 0, short, 300, ""},
+		// The start of a large center is quadratic in the simulator: the
+		// simulated center persists its State after each server's first
+		// answer, where the Controller would batch them.
+		{16, 30 * time.Second, short, 0, ", after its first 30 s"},
+	} {
+		x, err := simSpeed(c.groups, c.warm, c.d)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, row{Figure: fmt.Sprintf("simulator speed, %d servers (noisy LAN, %s)", 64*c.groups, c.d),
-			Target: fmt.Sprintf(">= %.0fx", c.target), Measured: fmt.Sprintf("%.0fx", x), Met: verdict(x >= c.target)})
+		r := row{Figure: fmt.Sprintf("simulator speed, %d servers (noisy LAN, %s%s)", 64*c.groups, c.d, c.whatWarm),
+			Measured: fmt.Sprintf("%.0fx", x)}
+		if c.target > 0 {
+			r.Target, r.Met = fmt.Sprintf(">= %.0fx", c.target), verdict(x >= c.target)
+		}
+		rows = append(rows, r)
 	}
 	return rows, nil
 }
