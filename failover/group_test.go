@@ -1648,13 +1648,14 @@ type fleet struct {
 	facts    map[nvrha.ServerID]nvrha.Facts
 	down     map[nvrha.ServerID]bool
 	lost     map[failover.CommandKind]bool // commands of these kinds are lost
+	noSpace  map[nvrha.ServerID]bool       // these report no empty recording space
 	covering map[nvrha.ServerID]nvrha.ServerID
 	sent     []failover.Command
 }
 
 func newFleet(t testing.TB, m *failover.Machine, fs ...nvrha.Facts) *fleet {
 	f := &fleet{t: t, m: m, now: t0, facts: map[nvrha.ServerID]nvrha.Facts{}, down: map[nvrha.ServerID]bool{},
-		lost: map[failover.CommandKind]bool{}, covering: map[nvrha.ServerID]nvrha.ServerID{}}
+		lost: map[failover.CommandKind]bool{}, noSpace: map[nvrha.ServerID]bool{}, covering: map[nvrha.ServerID]nvrha.ServerID{}}
 	for _, x := range fs {
 		f.facts[x.ID] = x.Clone()
 	}
@@ -1668,6 +1669,17 @@ func (f *fleet) run(d time.Duration) {
 		f.now = f.now.Add(50 * time.Millisecond)
 		f.m.Tick(f.now)
 		f.flush()
+	}
+}
+
+// until runs until cond holds, for at most limit of virtual time.
+func (f *fleet) until(limit time.Duration, what string, cond func() bool) {
+	f.t.Helper()
+	for end := f.now.Add(limit); !cond(); {
+		if !f.now.Before(end) {
+			f.t.Fatalf("after %v: %s never happened", limit, what)
+		}
+		f.run(50 * time.Millisecond)
 	}
 }
 
@@ -1693,7 +1705,7 @@ func (f *fleet) flush() {
 			case failover.CmdProbe:
 				fs := f.facts[c.Server]
 				r.Report = transport.ProbeReport{Server: c.Server, Healthy: true, Covering: f.covering[c.Server],
-					Recording: len(fs.Cameras) > 0, HasEmptyRecordingSpace: fs.HasEmptyRecordingSpace()}
+					Recording: len(fs.Cameras) > 0, HasEmptyRecordingSpace: fs.HasEmptyRecordingSpace() && !f.noSpace[c.Server]}
 			case failover.CmdInventory:
 				r.Facts = f.facts[c.Server].Clone()
 			case failover.CmdTakeover:

@@ -1,7 +1,6 @@
 package failover_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -13,17 +12,13 @@ import (
 	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/status"
-	"github.com/nvrha/nvrha/transport"
 )
 
 // Tests named after the items of QVR Center's failover management page that
 // no other test names: adding a Failover Group, adding one or more recording
 // and standby servers, the statuses a center shows when a server stops
 // working or a standby cannot take over, and that a refused operation of the
-// page leaves nothing behind, not even a change to persist. The helpers here
-// are this file's own, prefixed "seed".
-
-var seedT0 = time.Date(2025, 6, 2, 8, 0, 0, 0, time.UTC)
+// page leaves nothing behind, not even a change to persist.
 
 // seedRecording returns a QVR Pro recording server with Advanced Mode on, two
 // cameras and its only recording space in use.
@@ -44,26 +39,6 @@ func seedStandby(id nvrha.ServerID, channels int) nvrha.Facts {
 	}
 }
 
-func seedMachine(t *testing.T, p nvrha.Platform) *failover.Machine {
-	t.Helper()
-	m, err := failover.NewMachine(failover.Config{Platform: p})
-	if err != nil {
-		t.Fatalf("NewMachine(%v): %v", p, err)
-	}
-	return m
-}
-
-// seedApproval verifies the first admin user with a verifier that accepts.
-func seedApproval(t *testing.T, op failover.Operation) failover.Approval {
-	t.Helper()
-	a, err := failover.VerifyFirstAdmin(context.Background(),
-		failover.VerifierFunc(func(context.Context) error { return nil }), op)
-	if err != nil {
-		t.Fatalf("VerifyFirstAdmin(%q): %v", op, err)
-	}
-	return a
-}
-
 func seedMember(t *testing.T, s failover.Snapshot, id nvrha.ServerID) failover.MemberSnapshot {
 	t.Helper()
 	for _, g := range s.Groups {
@@ -77,17 +52,6 @@ func seedMember(t *testing.T, s failover.Snapshot, id nvrha.ServerID) failover.M
 	return failover.MemberSnapshot{}
 }
 
-func seedGroup(t *testing.T, s failover.Snapshot, id failover.GroupID) failover.GroupSnapshot {
-	t.Helper()
-	for _, g := range s.Groups {
-		if g.ID == id {
-			return g
-		}
-	}
-	t.Fatalf("group %v not in %+v", id, s)
-	return failover.GroupSnapshot{}
-}
-
 // seedStatuses returns "id: status" for the given servers, for comparisons
 // whose failure message shows the whole picture.
 func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []string {
@@ -96,100 +60,6 @@ func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []st
 	out := make([]string, len(ids))
 	for i, id := range ids {
 		out[i] = fmt.Sprintf("%s: %s", id, seedMember(t, s, id).Status())
-	}
-	return out
-}
-
-// seedFleet answers a Machine's commands on virtual time: servers marked
-// down do not answer; a server in noSpace answers that it has no empty
-// recording space; every other order is done as told.
-type seedFleet struct {
-	t        *testing.T
-	m        *failover.Machine
-	now      time.Time
-	facts    map[nvrha.ServerID]nvrha.Facts
-	down     map[nvrha.ServerID]bool
-	noSpace  map[nvrha.ServerID]bool
-	covering map[nvrha.ServerID]nvrha.ServerID
-	sent     []failover.Command
-}
-
-func newSeedFleet(t *testing.T, m *failover.Machine, fs ...nvrha.Facts) *seedFleet {
-	f := &seedFleet{t: t, m: m, now: seedT0, facts: map[nvrha.ServerID]nvrha.Facts{},
-		down: map[nvrha.ServerID]bool{}, noSpace: map[nvrha.ServerID]bool{}, covering: map[nvrha.ServerID]nvrha.ServerID{}}
-	for _, x := range fs {
-		f.facts[x.ID] = x.Clone()
-	}
-	return f
-}
-
-// run lets d of virtual time pass in ticks of 50 ms.
-func (f *seedFleet) run(d time.Duration) {
-	f.t.Helper()
-	for end := f.now.Add(d); f.now.Before(end); {
-		f.now = f.now.Add(50 * time.Millisecond)
-		f.m.Tick(f.now)
-		f.flush()
-	}
-}
-
-// until runs until cond holds, for at most limit of virtual time.
-func (f *seedFleet) until(limit time.Duration, what string, cond func() bool) {
-	f.t.Helper()
-	for end := f.now.Add(limit); !cond(); {
-		if !f.now.Before(end) {
-			f.t.Fatalf("after %v: %s never happened", limit, what)
-		}
-		f.run(50 * time.Millisecond)
-	}
-}
-
-// flush answers commands until the Machine has nothing more to say.
-func (f *seedFleet) flush() {
-	f.t.Helper()
-	for i := 0; f.m.HasReady(); i++ {
-		if i > 1000 {
-			f.t.Fatal("the Machine never became quiet")
-		}
-		rd := f.m.Ready()
-		f.m.Advance(rd)
-		for _, c := range rd.Commands {
-			f.sent = append(f.sent, c)
-			r := failover.Result{ID: c.ID}
-			if f.down[c.Server] {
-				r.Err = transport.ErrUnreachable
-			} else {
-				switch c.Kind {
-				case failover.CmdProbe:
-					fs := f.facts[c.Server]
-					r.Report = transport.ProbeReport{Server: c.Server, Healthy: true, Covering: f.covering[c.Server],
-						Recording:              len(fs.Cameras) > 0,
-						HasEmptyRecordingSpace: fs.HasEmptyRecordingSpace() && !f.noSpace[c.Server]}
-				case failover.CmdInventory:
-					r.Facts = f.facts[c.Server].Clone()
-				case failover.CmdTakeover:
-					f.covering[c.Server] = c.Recording
-				case failover.CmdRelease:
-					if f.covering[c.Server] == c.Recording {
-						delete(f.covering, c.Server)
-					}
-				}
-			}
-			if err := f.m.Step(f.now, r); err != nil {
-				f.t.Fatalf("Step(%v): %v", c, err)
-			}
-		}
-	}
-}
-
-// takeoversTo returns the takeover orders sent to a server from index i of
-// f.sent on.
-func (f *seedFleet) takeoversTo(i int, server nvrha.ServerID) []failover.Command {
-	var out []failover.Command
-	for _, c := range f.sent[i:] {
-		if c.Kind == failover.CmdTakeover && c.Server == server {
-			out = append(out, c)
-		}
 	}
 	return out
 }
@@ -227,7 +97,7 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 		capacity int
 	}{{nvrha.PlatformX86_64, 64}, {nvrha.PlatformARM64, 8}} {
 		t.Run(tc.platform.String(), func(t *testing.T) {
-			m := seedMachine(t, tc.platform)
+			m := newMachine(t, tc.platform)
 			id, err := m.AddGroup("  Parking garage ")
 			if err != nil {
 				t.Fatalf("AddGroup: %v", err)
@@ -253,10 +123,10 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 			if err := m.AddStandbyServers(id, seedStandby("sb-1", 8)); err != nil {
 				t.Fatalf("AddStandbyServers to the new group: %v", err)
 			}
-			if n := len(seedGroup(t, m.Snapshot(), id).Members); n != 2 {
+			if n := len(groupOf(t, m.Snapshot(), id).Members); n != 2 {
 				t.Errorf("new group holds %d servers after adding two", n)
 			}
-			if n := len(seedGroup(t, m.Snapshot(), m.DefaultGroup()).Members); n != 0 {
+			if n := len(groupOf(t, m.Snapshot(), m.DefaultGroup()).Members); n != 0 {
 				t.Errorf("the default group holds %d servers; the servers went to the new group", n)
 			}
 		})
@@ -269,7 +139,7 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 // Apply": one server, then several at once, into "Failover Group 1"; each
 // joins enabled, as a recording server, in the order given.
 func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
 	if err := m.AddRecordingServers(g, seedRecording("rec-1", 8)); err != nil {
 		t.Fatalf("adding one recording server: %v", err)
@@ -277,7 +147,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 	if err := m.AddRecordingServers(g, seedRecording("rec-2", 16), seedRecording("rec-3", 32)); err != nil {
 		t.Fatalf("adding two recording servers at once: %v", err)
 	}
-	members := seedGroup(t, m.Snapshot(), g).Members
+	members := groupOf(t, m.Snapshot(), g).Members
 	var got []string
 	for _, mem := range members {
 		got = append(got, fmt.Sprintf("%s/%s/%d/%d/%v", mem.ID, mem.Role, mem.LicenseChannels, mem.Cameras, mem.Enabled))
@@ -308,7 +178,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 // Apply": one, then several at once; each joins enabled, as a standby, with no
 // cameras and an empty recording space.
 func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
 	if err := m.AddRecordingServers(g, seedRecording("rec-1", 16)); err != nil {
 		t.Fatal(err)
@@ -319,7 +189,7 @@ func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
 	if err := m.AddStandbyServers(g, seedStandby("sb-2", 32), seedStandby("sb-3", 64)); err != nil {
 		t.Fatalf("adding two standby servers at once: %v", err)
 	}
-	members := seedGroup(t, m.Snapshot(), g).Members
+	members := groupOf(t, m.Snapshot(), g).Members
 	var got []string
 	for _, mem := range members {
 		got = append(got, fmt.Sprintf("%s/%s/%d", mem.ID, mem.Role, mem.LicenseChannels))
@@ -339,9 +209,9 @@ func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
 // seedBusyCenter returns a center in which sb-1 takes over rec-1 in group
 // "Lobby" (rec-1 and rec-2 with 8 channels, sb-1 with 16), with all 16
 // Failover Groups in use, quiet: nothing left to persist, send or publish.
-func seedBusyCenter(t *testing.T) (*seedFleet, failover.GroupID) {
+func seedBusyCenter(t *testing.T) (*fleet, failover.GroupID) {
 	t.Helper()
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	lobby, err := m.AddGroup("Lobby")
 	if err != nil {
 		t.Fatal(err)
@@ -358,7 +228,7 @@ func seedBusyCenter(t *testing.T) (*seedFleet, failover.GroupID) {
 	if err := m.AddStandbyServers(lobby, fs[2]); err != nil {
 		t.Fatal(err)
 	}
-	f := newSeedFleet(t, m, fs...)
+	f := newFleet(t, m, fs...)
 	f.run(2 * time.Second)
 	f.down["rec-1"] = true
 	f.until(10*time.Second, "the takeover of rec-1 by sb-1", func() bool {
@@ -381,7 +251,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 		want error
 	}{
 		{"Failover Group 1 cannot be deleted", func(t *testing.T, m *failover.Machine, _ failover.GroupID) error {
-			_, err := m.DeleteGroup(m.DefaultGroup(), seedApproval(t, failover.OpDeleteGroup))
+			_, err := m.DeleteGroup(m.DefaultGroup(), approve(t, failover.OpDeleteGroup))
 			return err
 		}, failover.ErrDefaultGroup},
 		{"deleting a group needs the first admin user", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
@@ -399,7 +269,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 			return m.RemoveRecordingServers(g, "rec-2", "rec-1")
 		}, failover.ErrInTakeover},
 		{"a server in the takeover process cannot be removed: standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
-			return m.RemoveStandbyServers(g, seedApproval(t, failover.OpRemoveStandbyServers), "sb-1")
+			return m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1")
 		}, failover.ErrInTakeover},
 		{"an ineligible standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
 			return m.AddStandbyServers(g, seedStandby("nvr-8", 16), ineligibleStandby)
@@ -432,7 +302,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 // The group capacity refusal on an ARM64 center (8 servers a group) leaves
 // nothing behind either.
 func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformARM64)
+	m := newMachine(t, nvrha.PlatformARM64)
 	g := m.DefaultGroup()
 	var recs []nvrha.Facts
 	for i := 1; i <= 7; i++ {
@@ -459,12 +329,12 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 // "Abnormal, unprotected ... because there are no available standby server":
 // a recording server alone in its group that stops working.
 func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	rec := seedRecording("rec-1", 8)
 	if err := m.AddRecordingServers(m.DefaultGroup(), rec); err != nil {
 		t.Fatal(err)
 	}
-	f := newSeedFleet(t, m, rec)
+	f := newFleet(t, m, rec)
 	f.run(2 * time.Second)
 	if got := seedMember(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalUnprotected {
 		t.Fatalf("working rec-1 without a standby is %v, want Normal, unprotected", got)
@@ -486,7 +356,7 @@ func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 // channels. When that server fails, the standby is never ordered to take it
 // over, and stays ready for the servers it does fit.
 func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
 	small, sb, big := seedRecording("rec-small", 8), seedStandby("sb-1", 16), seedRecording("rec-big", 32)
 	if err := m.AddRecordingServers(g, small); err != nil {
@@ -498,7 +368,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	if err := m.AddRecordingServers(g, big); err != nil {
 		t.Fatal(err)
 	}
-	f := newSeedFleet(t, m, small, sb, big)
+	f := newFleet(t, m, small, sb, big)
 	f.run(2 * time.Second)
 	want := []string{"rec-small: Normal, protected", "sb-1: Normal, protection ready", "rec-big: Normal, unprotected"}
 	if got := seedStatuses(t, m, "rec-small", "sb-1", "rec-big"); !slices.Equal(got, want) {
@@ -515,7 +385,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	if got := seedStatuses(t, m, "rec-small", "sb-1", "rec-big"); !slices.Equal(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
-	if tk := f.takeoversTo(i, "sb-1"); len(tk) != 0 {
+	if tk := f.sentSince(i, failover.CmdTakeover, "sb-1"); len(tk) != 0 {
 		t.Errorf("sb-1 (16 channels) was ordered to take over rec-big (32 channels): %v", tk)
 	}
 }
@@ -524,7 +394,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 // to take over recording server". Its recording servers lose their
 // protection until it works again.
 func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := seedRecording("rec-1", 8), seedStandby("sb-1", 8)
 	if err := m.AddRecordingServers(m.DefaultGroup(), rec); err != nil {
 		t.Fatal(err)
@@ -532,7 +402,7 @@ func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 	if err := m.AddStandbyServers(m.DefaultGroup(), sb); err != nil {
 		t.Fatal(err)
 	}
-	f := newSeedFleet(t, m, rec, sb)
+	f := newFleet(t, m, rec, sb)
 	f.run(2 * time.Second)
 	f.down["sb-1"] = true
 	f.until(10*time.Second, "sb-1 showing Abnormal", func() bool {
@@ -554,7 +424,7 @@ func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 // recording server because it does not have a recording space", as its own
 // probe reports. It is not ordered to take over a failed recording server.
 func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
-	m := seedMachine(t, nvrha.PlatformX86_64)
+	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := seedRecording("rec-1", 8), seedStandby("sb-1", 8)
 	if err := m.AddRecordingServers(m.DefaultGroup(), rec); err != nil {
 		t.Fatal(err)
@@ -562,7 +432,7 @@ func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	if err := m.AddStandbyServers(m.DefaultGroup(), sb); err != nil {
 		t.Fatal(err)
 	}
-	f := newSeedFleet(t, m, rec, sb)
+	f := newFleet(t, m, rec, sb)
 	f.noSpace["sb-1"] = true
 	f.run(2 * time.Second)
 	want := []string{"rec-1: Normal, unprotected", "sb-1: Warning"}
@@ -579,7 +449,7 @@ func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	if got := seedStatuses(t, m, "rec-1", "sb-1"); !slices.Equal(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
-	if tk := f.takeoversTo(i, "sb-1"); len(tk) != 0 {
+	if tk := f.sentSince(i, failover.CmdTakeover, "sb-1"); len(tk) != 0 {
 		t.Errorf("sb-1 without a recording space was ordered to take over: %v", tk)
 	}
 	// Space freed: it takes over at once.
