@@ -481,7 +481,9 @@ func (c *Controller) callContext(ctx context.Context, deadline time.Time) (conte
 			d.release()
 		}
 		d = &sharedDeadline{deadline: deadline}
-		d.ctx, d.cancel = c.withDeadline(ctx, deadline)
+		// On the Controller's clock, the one the Machine's deadlines
+		// were computed from.
+		d.ctx, d.cancel = c.clock.WithDeadline(ctx, deadline)
 		d.refs.Store(1)
 		c.shared = d
 	}
@@ -542,15 +544,6 @@ func (c *Controller) run(ctx context.Context, cl call) {
 	case c.results <- r:
 	case <-ctx.Done():
 	}
-}
-
-// withDeadline bounds ctx by a deadline on the Controller's clock, the clock
-// the Machine's deadlines were computed from.
-func (c *Controller) withDeadline(ctx context.Context, deadline time.Time) (context.Context, context.CancelFunc) {
-	if deadline.IsZero() {
-		return context.WithCancel(ctx)
-	}
-	return c.clock.WithDeadline(ctx, deadline)
 }
 
 // execute makes cmd's call within ctx, which carries its deadline. A probe

@@ -39,19 +39,6 @@ func seedStandby(id nvrha.ServerID, channels int) nvrha.Facts {
 	}
 }
 
-func seedMember(t *testing.T, s failover.Snapshot, id nvrha.ServerID) failover.MemberSnapshot {
-	t.Helper()
-	for _, g := range s.Groups {
-		for _, mem := range g.Members {
-			if mem.ID == id {
-				return mem
-			}
-		}
-	}
-	t.Fatalf("server %s is in no group of %+v", id, s)
-	return failover.MemberSnapshot{}
-}
-
 // seedStatuses returns "id: status" for the given servers, for comparisons
 // whose failure message shows the whole picture.
 func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []string {
@@ -59,7 +46,7 @@ func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []st
 	s := m.Snapshot()
 	out := make([]string, len(ids))
 	for i, id := range ids {
-		out[i] = fmt.Sprintf("%s: %s", id, seedMember(t, s, id).Status())
+		out[i] = fmt.Sprintf("%s: %s", id, memberOf(t, s, id).Status())
 	}
 	return out
 }
@@ -180,9 +167,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
-	if err := m.AddRecordingServers(g, seedRecording("rec-1", 16)); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, g, seedRecording("rec-1", 16))
 	if err := m.AddStandbyServers(g, seedStandby("sb-1", 16)); err != nil {
 		t.Fatalf("adding one standby server: %v", err)
 	}
@@ -222,17 +207,13 @@ func seedBusyCenter(t *testing.T) (*fleet, failover.GroupID) {
 		}
 	}
 	fs := []nvrha.Facts{seedRecording("rec-1", 8), seedRecording("rec-2", 8), seedStandby("sb-1", 16)}
-	if err := m.AddRecordingServers(lobby, fs[0], fs[1]); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddStandbyServers(lobby, fs[2]); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, lobby, fs[0], fs[1])
+	mustAddStandby(t, m, lobby, fs[2])
 	f := newFleet(t, m, fs...)
 	f.run(2 * time.Second)
 	f.down["rec-1"] = true
 	f.until(10*time.Second, "the takeover of rec-1 by sb-1", func() bool {
-		return seedMember(t, m.Snapshot(), "rec-1").Recording == status.RecordingAbnormalProtected
+		return memberOf(t, m.Snapshot(), "rec-1").Recording == status.RecordingAbnormalProtected
 	})
 	if f.m.HasReady() {
 		t.Fatal("the center is not quiet after flush")
@@ -308,9 +289,7 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 	for i := 1; i <= 7; i++ {
 		recs = append(recs, seedRecording(nvrha.ServerID(fmt.Sprintf("rec-%d", i)), 8))
 	}
-	if err := m.AddRecordingServers(g, recs...); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, g, recs...)
 	if err := m.AddStandbyServers(g, seedStandby("sb-1", 8)); err != nil {
 		t.Fatalf("the 8th server of an ARM64 group: %v", err)
 	}
@@ -331,20 +310,18 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec := seedRecording("rec-1", 8)
-	if err := m.AddRecordingServers(m.DefaultGroup(), rec); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, m.DefaultGroup(), rec)
 	f := newFleet(t, m, rec)
 	f.run(2 * time.Second)
-	if got := seedMember(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalUnprotected {
+	if got := memberOf(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalUnprotected {
 		t.Fatalf("working rec-1 without a standby is %v, want Normal, unprotected", got)
 	}
 	f.down["rec-1"] = true
 	f.until(10*time.Second, "rec-1 failing", func() bool {
-		return seedMember(t, m.Snapshot(), "rec-1").Health == nvrha.HealthDown
+		return memberOf(t, m.Snapshot(), "rec-1").Health == nvrha.HealthDown
 	})
 	f.run(5 * time.Second)
-	mem := seedMember(t, m.Snapshot(), "rec-1")
+	mem := memberOf(t, m.Snapshot(), "rec-1")
 	if mem.Recording != status.RecordingAbnormalUnprotected || mem.Peer != "" {
 		t.Errorf("failed rec-1 without a standby: %v, peer %q; want Abnormal, unprotected", mem.Recording, mem.Peer)
 	}
@@ -359,15 +336,9 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
 	small, sb, big := seedRecording("rec-small", 8), seedStandby("sb-1", 16), seedRecording("rec-big", 32)
-	if err := m.AddRecordingServers(g, small); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddStandbyServers(g, sb); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddRecordingServers(g, big); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, g, small)
+	mustAddStandby(t, m, g, sb)
+	mustAddRecording(t, m, g, big)
 	f := newFleet(t, m, small, sb, big)
 	f.run(2 * time.Second)
 	want := []string{"rec-small: Normal, protected", "sb-1: Normal, protection ready", "rec-big: Normal, unprotected"}
@@ -378,7 +349,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	i := len(f.sent)
 	f.down["rec-big"] = true
 	f.until(10*time.Second, "rec-big failing", func() bool {
-		return seedMember(t, m.Snapshot(), "rec-big").Health == nvrha.HealthDown
+		return memberOf(t, m.Snapshot(), "rec-big").Health == nvrha.HealthDown
 	})
 	f.run(5 * time.Second)
 	want = []string{"rec-small: Normal, protected", "sb-1: Normal, protection ready", "rec-big: Abnormal, unprotected"}
@@ -396,26 +367,22 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := seedRecording("rec-1", 8), seedStandby("sb-1", 8)
-	if err := m.AddRecordingServers(m.DefaultGroup(), rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddStandbyServers(m.DefaultGroup(), sb); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, m.DefaultGroup(), rec)
+	mustAddStandby(t, m, m.DefaultGroup(), sb)
 	f := newFleet(t, m, rec, sb)
 	f.run(2 * time.Second)
 	f.down["sb-1"] = true
 	f.until(10*time.Second, "sb-1 showing Abnormal", func() bool {
-		return seedMember(t, m.Snapshot(), "sb-1").Standby == status.StandbyAbnormal
+		return memberOf(t, m.Snapshot(), "sb-1").Standby == status.StandbyAbnormal
 	})
-	if got := seedMember(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalUnprotected {
+	if got := memberOf(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalUnprotected {
 		t.Errorf("rec-1 with its only standby abnormal is %v, want Normal, unprotected", got)
 	}
 	f.down["sb-1"] = false
 	f.until(10*time.Second, "sb-1 recovering", func() bool {
-		return seedMember(t, m.Snapshot(), "sb-1").Standby == status.StandbyNormalProtectionReady
+		return memberOf(t, m.Snapshot(), "sb-1").Standby == status.StandbyNormalProtectionReady
 	})
-	if got := seedMember(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalProtected {
+	if got := memberOf(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalProtected {
 		t.Errorf("rec-1 with its standby working again is %v, want Normal, protected", got)
 	}
 }
@@ -426,12 +393,8 @@ func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := seedRecording("rec-1", 8), seedStandby("sb-1", 8)
-	if err := m.AddRecordingServers(m.DefaultGroup(), rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddStandbyServers(m.DefaultGroup(), sb); err != nil {
-		t.Fatal(err)
-	}
+	mustAddRecording(t, m, m.DefaultGroup(), rec)
+	mustAddStandby(t, m, m.DefaultGroup(), sb)
 	f := newFleet(t, m, rec, sb)
 	f.noSpace["sb-1"] = true
 	f.run(2 * time.Second)
@@ -442,7 +405,7 @@ func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	i := len(f.sent)
 	f.down["rec-1"] = true
 	f.until(10*time.Second, "rec-1 failing", func() bool {
-		return seedMember(t, m.Snapshot(), "rec-1").Health == nvrha.HealthDown
+		return memberOf(t, m.Snapshot(), "rec-1").Health == nvrha.HealthDown
 	})
 	f.run(5 * time.Second)
 	want = []string{"rec-1: Abnormal, unprotected", "sb-1: Warning"}
@@ -455,9 +418,9 @@ func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	// Space freed: it takes over at once.
 	f.noSpace["sb-1"] = false
 	f.until(10*time.Second, "the takeover of rec-1 once sb-1 has space", func() bool {
-		return seedMember(t, m.Snapshot(), "rec-1").Recording == status.RecordingAbnormalProtected
+		return memberOf(t, m.Snapshot(), "rec-1").Recording == status.RecordingAbnormalProtected
 	})
-	if got := seedMember(t, m.Snapshot(), "sb-1").Standby; got != status.StandbyNormalProtecting {
+	if got := memberOf(t, m.Snapshot(), "sb-1").Standby; got != status.StandbyNormalProtecting {
 		t.Errorf("sb-1 covering rec-1 is %v, want Normal, protecting", got)
 	}
 }

@@ -119,9 +119,10 @@ type checker struct {
 	// tickSnap is the snapshot checkTimed took at this tick, which
 	// checkMachine checks too: no call into the Machine comes between.
 	tickSnap *failover.Snapshot
-	// tickBuf and machBuf are the memory of checkTimed's and
-	// checkMachine's snapshots, reused event after event.
-	tickBuf, machBuf failover.Snapshot
+	// snapBuf is the memory of the snapshot checkTimed or checkMachine
+	// takes, reused event after event: checkMachine takes its own only
+	// when checkTimed took none in the same event.
+	snapBuf failover.Snapshot
 	// view is tickSnap's members by server index, for checkTimed.
 	view []*failover.MemberSnapshot
 }
@@ -279,8 +280,8 @@ func (w *World) checkMachine() {
 	if c.tickSnap != nil {
 		snap = *c.tickSnap
 	} else {
-		w.snapshotInto(&c.machBuf)
-		snap = c.machBuf
+		w.snapshotInto(&c.snapBuf)
+		snap = c.snapBuf
 	}
 	if len(c.mem) != len(w.servers) {
 		c.mem = make([]snapMember, len(w.servers))
@@ -741,9 +742,9 @@ func (w *World) checkTimed() {
 	if !w.c.up {
 		return
 	}
-	w.snapshotInto(&c.tickBuf)
-	snap := c.tickBuf
-	c.tickSnap = &c.tickBuf
+	w.snapshotInto(&c.snapBuf)
+	snap := c.snapBuf
+	c.tickSnap = &c.snapBuf
 	// peer(i) is server i's entry in the snapshot (the last one, should
 	// the Machine list it twice), or a zero one.
 	clear(c.view)

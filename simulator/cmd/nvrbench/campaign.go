@@ -42,9 +42,7 @@ type campaign struct {
 	falseNV, falseBL int
 	// failures are the runs stopped by any other violation.
 	failures []compare.Run
-	// loaded counts the worlds pooled from runsPath.
-	loaded int
-	wall   time.Duration
+	wall     time.Duration
 	// complete is false when maxWall stopped the campaign first.
 	complete bool
 }
@@ -82,17 +80,18 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		}
 		defer f.Close()
 		out = f
+		loaded := 0
 		for ; !reached(); next++ {
 			p, ok := pairs[next]
 			if !ok {
 				break
 			}
 			c.add(p)
-			c.loaded++
+			loaded++
 		}
-		if c.loaded > 0 {
+		if loaded > 0 {
 			fmt.Fprintf(progress, "noisy LAN: %d worlds from %s, %d crash incidents, %.0f server-days without a crash\n",
-				c.loaded, cfg.runsPath, c.crashes, c.serverDays)
+				loaded, cfg.runsPath, c.crashes, c.serverDays)
 		}
 		if reached() {
 			c.complete = true

@@ -29,9 +29,10 @@
 //     them): probe results per second, a Tick, the Tick that detects and
 //     assigns, memory per server, from 8 to 1,024 servers.
 //   - sim: the simulator's speed on the noisy-LAN world, 64 and 1,024 servers.
-//   - http: the controller's CPU probing 8 to 1,024 agents over HTTP on
-//     loopback at the default probe interval (the agents run in a child
-//     process).
+//   - http: the controller's CPU probing 8 to 1,024 agents on loopback at
+//     the default probe interval with httptransport's defaults (probes over
+//     UDP, HTTP as fallback), and at 1,024 with every probe over HTTP as
+//     the baseline (the agents run in a child process).
 //
 // Ratios are nvrha's figure over the baseline's (below 1 is better for
 // times). Costs are measured on this machine in this run; quote them as
