@@ -20,25 +20,6 @@ import (
 // working or a standby cannot take over, and that a refused operation of the
 // page leaves nothing behind, not even a change to persist.
 
-// seedRecording returns a QVR Pro recording server with Advanced Mode on, two
-// cameras and its only recording space in use.
-func seedRecording(id nvrha.ServerID, channels int) nvrha.Facts {
-	return nvrha.Facts{
-		ID: id, Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: channels,
-		Cameras:         []nvrha.CameraID{nvrha.CameraID(id + "/cam-1"), nvrha.CameraID(id + "/cam-2")},
-		RecordingSpaces: []nvrha.RecordingSpace{{Name: "vol1", CapacityBytes: 4 << 40}},
-	}
-}
-
-// seedStandby returns a QVR Elite server that meets every standby rule of a
-// group whose recording servers have at most channels license channels.
-func seedStandby(id nvrha.ServerID, channels int) nvrha.Facts {
-	return nvrha.Facts{
-		ID: id, Product: nvrha.ProductQVRElite, AdvancedMode: true, LicenseChannels: channels,
-		RecordingSpaces: []nvrha.RecordingSpace{{Name: "vol1", CapacityBytes: 4 << 40, Empty: true}},
-	}
-}
-
 // seedStatuses returns "id: status" for the given servers, for comparisons
 // whose failure message shows the whole picture.
 func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []string {
@@ -104,10 +85,10 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 				t.Errorf("persistent state %+v does not hold the new group", st.Groups)
 			}
 			// Servers join it like the default group.
-			if err := m.AddRecordingServers(id, seedRecording("rec-1", 8)); err != nil {
+			if err := m.AddRecordingServers(id, recordingFacts("rec-1", 8)); err != nil {
 				t.Fatalf("AddRecordingServers to the new group: %v", err)
 			}
-			if err := m.AddStandbyServers(id, seedStandby("sb-1", 8)); err != nil {
+			if err := m.AddStandbyServers(id, standbyFacts("sb-1", 8)); err != nil {
 				t.Fatalf("AddStandbyServers to the new group: %v", err)
 			}
 			if n := len(groupOf(t, m.Snapshot(), id).Members); n != 2 {
@@ -128,10 +109,10 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
-	if err := m.AddRecordingServers(g, seedRecording("rec-1", 8)); err != nil {
+	if err := m.AddRecordingServers(g, recordingFacts("rec-1", 8)); err != nil {
 		t.Fatalf("adding one recording server: %v", err)
 	}
-	if err := m.AddRecordingServers(g, seedRecording("rec-2", 16), seedRecording("rec-3", 32)); err != nil {
+	if err := m.AddRecordingServers(g, recordingFacts("rec-2", 16), recordingFacts("rec-3", 32)); err != nil {
 		t.Fatalf("adding two recording servers at once: %v", err)
 	}
 	members := groupOf(t, m.Snapshot(), g).Members
@@ -152,7 +133,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 	// Adding one of them again, in a batch, is refused and changes nothing.
 	m.Advance(m.Ready())
 	beforeSnap, beforeState := m.Snapshot(), m.State()
-	err := m.AddRecordingServers(g, seedRecording("rec-4", 8), seedRecording("rec-2", 16))
+	err := m.AddRecordingServers(g, recordingFacts("rec-4", 8), recordingFacts("rec-2", 16))
 	seedNothingChanged(t, m, beforeSnap, beforeState, err, failover.ErrIneligible)
 	var rej *failover.RejectedError
 	if !errors.As(err, &rej) || len(rej.Servers) != 1 || rej.Servers[0].Server != "rec-2" ||
@@ -167,11 +148,11 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
-	mustAddRecording(t, m, g, seedRecording("rec-1", 16))
-	if err := m.AddStandbyServers(g, seedStandby("sb-1", 16)); err != nil {
+	mustAddRecording(t, m, g, recordingFacts("rec-1", 16))
+	if err := m.AddStandbyServers(g, standbyFacts("sb-1", 16)); err != nil {
 		t.Fatalf("adding one standby server: %v", err)
 	}
-	if err := m.AddStandbyServers(g, seedStandby("sb-2", 32), seedStandby("sb-3", 64)); err != nil {
+	if err := m.AddStandbyServers(g, standbyFacts("sb-2", 32), standbyFacts("sb-3", 64)); err != nil {
 		t.Fatalf("adding two standby servers at once: %v", err)
 	}
 	members := groupOf(t, m.Snapshot(), g).Members
@@ -206,7 +187,7 @@ func seedBusyCenter(t *testing.T) (*fleet, failover.GroupID) {
 			t.Fatal(err)
 		}
 	}
-	fs := []nvrha.Facts{seedRecording("rec-1", 8), seedRecording("rec-2", 8), seedStandby("sb-1", 16)}
+	fs := []nvrha.Facts{recordingFacts("rec-1", 8), recordingFacts("rec-2", 8), standbyFacts("sb-1", 16)}
 	mustAddRecording(t, m, lobby, fs[0], fs[1])
 	mustAddStandby(t, m, lobby, fs[2])
 	f := newFleet(t, m, fs...)
@@ -225,7 +206,7 @@ func seedBusyCenter(t *testing.T) (*fleet, failover.GroupID) {
 // exactly as it was: the snapshot a UI shows, the state the center persists,
 // and no command, event or state change pending.
 func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
-	ineligibleStandby := seedStandby("nvr-9", 4) // fewer channels than rec-1
+	ineligibleStandby := standbyFacts("nvr-9", 4) // fewer channels than rec-1
 	for _, tc := range []struct {
 		name string
 		op   func(*testing.T, *failover.Machine, failover.GroupID) error
@@ -253,10 +234,10 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 			return m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1")
 		}, failover.ErrInTakeover},
 		{"an ineligible standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
-			return m.AddStandbyServers(g, seedStandby("nvr-8", 16), ineligibleStandby)
+			return m.AddStandbyServers(g, standbyFacts("nvr-8", 16), ineligibleStandby)
 		}, failover.ErrIneligible},
 		{"a server already in another Failover Group", func(t *testing.T, m *failover.Machine, _ failover.GroupID) error {
-			return m.AddRecordingServers(m.DefaultGroup(), seedRecording("rec-2", 8))
+			return m.AddRecordingServers(m.DefaultGroup(), recordingFacts("rec-2", 8))
 		}, failover.ErrIneligible},
 		{"a duplicate group name", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
 			return m.RenameGroup(g, "failover group 1")
@@ -287,15 +268,15 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 	g := m.DefaultGroup()
 	var recs []nvrha.Facts
 	for i := 1; i <= 7; i++ {
-		recs = append(recs, seedRecording(nvrha.ServerID(fmt.Sprintf("rec-%d", i)), 8))
+		recs = append(recs, recordingFacts(nvrha.ServerID(fmt.Sprintf("rec-%d", i)), 8))
 	}
 	mustAddRecording(t, m, g, recs...)
-	if err := m.AddStandbyServers(g, seedStandby("sb-1", 8)); err != nil {
+	if err := m.AddStandbyServers(g, standbyFacts("sb-1", 8)); err != nil {
 		t.Fatalf("the 8th server of an ARM64 group: %v", err)
 	}
 	m.Advance(m.Ready())
 	beforeSnap, beforeState := m.Snapshot(), m.State()
-	err := m.AddStandbyServers(g, seedStandby("sb-2", 8))
+	err := m.AddStandbyServers(g, standbyFacts("sb-2", 8))
 	seedNothingChanged(t, m, beforeSnap, beforeState, err, failover.ErrIneligible)
 	var rej *failover.RejectedError
 	if !errors.As(err, &rej) || len(rej.Servers) != 1 || !rej.Servers[0].Reasons.Has(eligibility.CodeGroupFull) {
@@ -309,7 +290,7 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 // a recording server alone in its group that stops working.
 func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	rec := seedRecording("rec-1", 8)
+	rec := recordingFacts("rec-1", 8)
 	mustAddRecording(t, m, m.DefaultGroup(), rec)
 	f := newFleet(t, m, rec)
 	f.run(2 * time.Second)
@@ -335,7 +316,7 @@ func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := m.DefaultGroup()
-	small, sb, big := seedRecording("rec-small", 8), seedStandby("sb-1", 16), seedRecording("rec-big", 32)
+	small, sb, big := recordingFacts("rec-small", 8), standbyFacts("sb-1", 16), recordingFacts("rec-big", 32)
 	mustAddRecording(t, m, g, small)
 	mustAddStandby(t, m, g, sb)
 	mustAddRecording(t, m, g, big)
@@ -366,7 +347,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 // protection until it works again.
 func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	rec, sb := seedRecording("rec-1", 8), seedStandby("sb-1", 8)
+	rec, sb := recordingFacts("rec-1", 8), standbyFacts("sb-1", 8)
 	mustAddRecording(t, m, m.DefaultGroup(), rec)
 	mustAddStandby(t, m, m.DefaultGroup(), sb)
 	f := newFleet(t, m, rec, sb)
@@ -392,7 +373,7 @@ func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 // probe reports. It is not ordered to take over a failed recording server.
 func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	rec, sb := seedRecording("rec-1", 8), seedStandby("sb-1", 8)
+	rec, sb := recordingFacts("rec-1", 8), standbyFacts("sb-1", 8)
 	mustAddRecording(t, m, m.DefaultGroup(), rec)
 	mustAddStandby(t, m, m.DefaultGroup(), sb)
 	f := newFleet(t, m, rec, sb)
