@@ -85,7 +85,8 @@ type keyring struct {
 	sign    Key
 	byID    map[string]Key
 	maxSkew time.Duration
-	// macs holds a macPool per key ID, for the client.
+	// macs holds a macPool per key ID, for the client and the UDP probe
+	// channel.
 	macs map[string]*macPool
 }
 
@@ -119,7 +120,7 @@ func newKeyring(a Auth) (*keyring, error) {
 
 // validToken reports whether s is lo to hi characters of [A-Za-z0-9_-], and
 // '.' too if dot.
-func validToken(s string, lo, hi int, dot bool) bool {
+func validToken[T string | []byte](s T, lo, hi int, dot bool) bool {
 	if len(s) < lo || len(s) > hi {
 		return false
 	}
@@ -253,10 +254,10 @@ func (p *macPool) put(st *macState) {
 	p.pool.Put(st)
 }
 
-// mac computes the HMAC of st.buf into st.sum.
-func (st *macState) mac() {
+// mac computes the HMAC of msg into st.sum.
+func (st *macState) mac(msg []byte) {
 	st.h.Reset()
-	st.h.Write(st.buf)
+	st.h.Write(msg)
 	st.h.Sum(st.sum[:0])
 }
 
@@ -266,7 +267,7 @@ func (p *macPool) signRequest(s *signedRequest) string {
 	st := p.get()
 	defer p.put(st)
 	st.buf = s.appendCanonical(st.buf[:0])
-	st.mac()
+	st.mac(st.buf)
 	hex.Encode(st.hex[:], st.sum[:])
 	return string(st.hex[:])
 }
@@ -290,7 +291,7 @@ func (p *macPool) verifyResponse(sig string, status int, path, server, keyID, no
 		got[i] = hi<<4 | lo
 	}
 	st.buf = appendResponseCanonical(st.buf[:0], status, path, server, keyID, nonce, body)
-	st.mac()
+	st.mac(st.buf)
 	return hmac.Equal(got[:], st.sum[:])
 }
 
@@ -298,9 +299,7 @@ func (p *macPool) verifyResponse(sig string, status int, path, server, keyID, no
 func (p *macPool) appendMAC(b, msg []byte) []byte {
 	st := p.get()
 	defer p.put(st)
-	st.h.Reset()
-	st.h.Write(msg)
-	st.h.Sum(st.sum[:0])
+	st.mac(msg)
 	return append(b, st.sum[:]...)
 }
 
@@ -311,9 +310,7 @@ func (p *macPool) verifyMAC(msg, mac []byte) bool {
 	}
 	st := p.get()
 	defer p.put(st)
-	st.h.Reset()
-	st.h.Write(msg)
-	st.h.Sum(st.sum[:0])
+	st.mac(msg)
 	return hmac.Equal(mac, st.sum[:])
 }
 

@@ -82,7 +82,7 @@ func parseProbeRequest(b []byte) (probeRequest, bool) {
 	if !d.ok || d.off != len(b) {
 		return r, false
 	}
-	if !validTokenBytes(r.keyID, 1, 64) || !utf8.Valid(r.server) || nvrha.ServerID(r.server).Validate() != nil {
+	if !validToken(r.keyID, 1, 64, true) || !utf8.Valid(r.server) || nvrha.ServerID(r.server).Validate() != nil {
 		return r, false
 	}
 	return r, true
@@ -104,8 +104,7 @@ func appendProbeAnswer(b []byte, keyID string, server []byte, nonce *[nonceSize]
 	b = append(b, datagramMagic...)
 	b = append(b, kindProbeAnswer)
 	b = appendShortString(b, keyID)
-	b = append(b, byte(len(server)))
-	b = append(b, server...)
+	b = appendShortString(b, server)
 	b = append(b, nonce[:]...)
 	b = binary.BigEndian.AppendUint16(b, status)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(body)))
@@ -182,24 +181,9 @@ func parseReport(b []byte, asked nvrha.ServerID) (transport.ProbeReport, bool) {
 
 // appendShortString appends s with its length in one byte; s is at most
 // 255 bytes.
-func appendShortString(b []byte, s string) []byte {
+func appendShortString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, byte(len(s)))
 	return append(b, s...)
-}
-
-// validTokenBytes is validToken for bytes, without '.'-less variants.
-func validTokenBytes(b []byte, lo, hi int) bool {
-	if len(b) < lo || len(b) > hi {
-		return false
-	}
-	for _, c := range b {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '-', c == '.':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // datagramReader reads a datagram front to back; once a read runs past the

@@ -352,8 +352,8 @@ func FuzzProbeDatagrams(f *testing.F) {
 // server, within the clock skew, with a nonce it has not seen.
 func FuzzProbeListenerAuth(f *testing.F) {
 	now := time.Unix(1767254400, 0)
-	a := &countingAgent{Agent: transport.Agent(nil)}
-	h, err := NewHandler(agentOrStub(a), HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return now }})
+	a := agenttest.New(nvrha.Facts{ID: "standby-1", Product: nvrha.ProductQVRPro})
+	h, err := NewHandler(a, HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return now }})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -384,12 +384,4 @@ func FuzzProbeListenerAuth(f *testing.F) {
 			seen[r.nonce] = true
 		}
 	})
-}
-
-// agentOrStub returns a, or an agenttest standby where a wraps none.
-func agentOrStub(a *countingAgent) transport.Agent {
-	if a.Agent == nil {
-		a.Agent = agenttest.New(nvrha.Facts{ID: "standby-1", Product: nvrha.ProductQVRPro})
-	}
-	return a
 }

@@ -411,15 +411,13 @@ func (c *Client) probeUDPFirst(ctx context.Context, server nvrha.ServerID) (tran
 		return rep, err
 	case udpNoAnswer:
 		rep, err := c.probeHTTP(ctx, server)
-		if call == nil {
-			p.missed(time.Now())
-			return rep, err
+		if call != nil {
+			if late, rtt := c.udp.finish(call); late {
+				p.answered(rtt) // slow, not blocked: it waits longer next time
+				return rep, err
+			}
 		}
-		if late, rtt := c.udp.finish(call); late {
-			p.answered(rtt) // slow, not blocked: it waits longer next time
-		} else {
-			p.missed(time.Now())
-		}
+		p.missed(time.Now())
 		return rep, err
 	}
 	return c.probeHTTP(ctx, server)
