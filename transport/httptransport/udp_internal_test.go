@@ -564,3 +564,37 @@ func TestProbesGoOverUDP(t *testing.T) {
 		t.Errorf("agent saw %d probes, want 10", got)
 	}
 }
+
+// TestUDPBackoffAfterMisses: a server that has answered over UDP is
+// forgiven one miss, then probed over HTTP for 5 s, doubling with each
+// further miss up to 5 min; one that never answered gets the 5 s at once.
+func TestUDPBackoffAfterMisses(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		confirmed bool
+		want      []time.Duration // backoff after miss 1, 2, ...; 0 for none
+	}{
+		{true, []time.Duration{0, 5 * time.Second, 10 * time.Second, 20 * time.Second}},
+		{false, []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second}},
+	} {
+		p := &udpPeer{confirmed: tc.confirmed}
+		for i, want := range tc.want {
+			p.retryAt = time.Time{}
+			p.missed(now)
+			var got time.Duration
+			if !p.retryAt.IsZero() {
+				got = p.retryAt.Sub(now)
+			}
+			if got != want {
+				t.Errorf("confirmed %v, miss %d: HTTP only for %v, want %v", tc.confirmed, i+1, got, want)
+			}
+		}
+	}
+	p := &udpPeer{}
+	for range 20 {
+		p.missed(now)
+	}
+	if got := p.retryAt.Sub(now); got != maxUDPBackoff {
+		t.Errorf("after 20 misses: HTTP only for %v, want the cap %v", got, maxUDPBackoff)
+	}
+}

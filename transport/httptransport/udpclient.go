@@ -130,10 +130,14 @@ func (p *udpPeer) missed(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.misses++
-	if p.confirmed && p.misses < 2 {
-		return // one lost datagram is nothing unusual
+	counted := p.misses // the misses that count toward the backoff
+	if p.confirmed {
+		counted-- // one lost datagram is nothing unusual
 	}
-	d := udpBackoff << min(p.misses-1, 10)
+	if counted == 0 {
+		return
+	}
+	d := udpBackoff << min(counted-1, 10)
 	p.retryAt = now.Add(min(d, maxUDPBackoff))
 }
 
