@@ -369,6 +369,9 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
 		m.statusDirty = true
 	}
+	if mem.role == RoleRecording && t == nil {
+		m.checkRecordsItself(mem, r.Report.Recording, sent)
+	}
 	if t == nil || sent.Before(t.confirmedAt) {
 		// A probe sent before the confirmation says nothing about it.
 		return
@@ -386,6 +389,35 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	case t.rec == mem && t.phase == PhaseResuming && !t.resumedAt.IsZero() && !sent.Before(t.resumedAt) && r.Report.Recording:
 		m.beginRelease(t)
 	}
+}
+
+// checkRecordsItself is the safeguard behind "Normal" for an uncovered
+// recording server: it answered healthy, so it must record its own cameras.
+// One that says it does not (an agent that restarted stood down, an order
+// lost with the debt it created, a bug on either side) is told to resume,
+// and its ledger interval ends where it was last seen recording: the ledger
+// never names a server as holding footage it says it is not recording.
+//
+// A server is given the acceptable pause after it came up or acknowledged
+// a resume before its answer counts, since a stream takes a moment to start.
+func (m *Machine) checkRecordsItself(mem *member, recording bool, sent time.Time) {
+	if recording {
+		mem.seenRecording = instantOf(sent)
+		return
+	}
+	if len(mem.facts.Cameras) == 0 || mem.stoodDown || mem.resume.pending() {
+		return
+	}
+	grace := m.cfg.Detector.AcceptablePause
+	if sent.Before(mem.upSince.time().Add(grace)) || sent.Before(mem.resumed.time().Add(grace)) {
+		return
+	}
+	m.ledger.close(mem.facts.Cameras, mem.facts.ID, max(mem.seenRecording, mem.upSince).time())
+	mem.stoodDown = true
+	m.orderResume(mem)
+	m.statusDirty = true
+	m.emit(Event{Kind: EventNotRecording, Group: mem.group.id, Server: mem.facts.ID,
+		Detail: "answered healthy but not recording its cameras: resume ordered"})
 }
 
 // observe feeds the detector and applies the health transitions it implies.
@@ -487,6 +519,7 @@ func (m *Machine) commandResult(o *op, err error) {
 		m.owedOrderDone(o)
 		m.drop(&mem.resume)
 		mem.stoodDown = false
+		mem.resumed = instantOf(m.now)
 		m.stateGen++
 	case o == &mem.standDown:
 		if err != nil && stale == nil {

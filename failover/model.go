@@ -125,6 +125,11 @@ type member struct {
 	// is owed a resume until one is acknowledged.
 	standDown op
 	stoodDown bool
+	// seenRecording is when the latest healthy probe that showed the server
+	// recording its own cameras was sent; resumed is when its latest owed
+	// resume was acknowledged. They date the footage of a recording server
+	// that is found not to record (see checkRecordsItself).
+	seenRecording, resumed instant
 
 	// last statuses published, to emit StatusChanged events.
 	lastRec status.Recording

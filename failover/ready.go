@@ -135,7 +135,13 @@ const (
 	EventFailbackStarted
 	EventFailbackCompleted
 	EventUnprotected
+	// EventNotRecording: an uncovered recording server answered healthy
+	// but said it does not record its cameras; it is ordered to resume.
+	EventNotRecording
 )
+
+// lastEventKind is the highest EventKind; UnmarshalText walks up to it.
+const lastEventKind = EventNotRecording
 
 // String returns the kind's name.
 func (k EventKind) String() string {
@@ -160,12 +166,26 @@ func (k EventKind) String() string {
 		return "failback-completed"
 	case EventUnprotected:
 		return "unprotected"
+	case EventNotRecording:
+		return "not-recording"
 	}
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // MarshalText encodes the kind as its name.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a kind from its name, so that an Event survives a
+// JSON round trip.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	for q := EventStatusChanged; q <= lastEventKind; q++ {
+		if q.String() == string(b) {
+			*k = q
+			return nil
+		}
+	}
+	return fmt.Errorf("failover: unknown event kind %q: %w", b, strconv.ErrSyntax)
+}
 
 // Event is something that happened, for logs, UIs and alerts.
 type Event struct {

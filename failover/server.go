@@ -236,7 +236,12 @@ func (m *Machine) adopt(mem *member) {
 		}
 		dst := &mem.fence
 		if o.cmd.Kind == CmdResume {
+			// The debt comes back whole: a server owed a resume is one
+			// that was stood down, and stays so until it acknowledges.
+			// Without the flag, a takeover of it would drop the resume
+			// and nothing would ever tell it to record again.
 			dst = &mem.resume
+			mem.stoodDown = true
 		}
 		*dst = *o
 		m.track(dst)

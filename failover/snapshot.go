@@ -155,8 +155,10 @@ func freeStandbyChannels(g *group) int {
 // (eligibility.CanCover) only asks for enough channels, so the free standby
 // with the most channels covers whatever any free standby covers.
 func standbyAvailable(r *member, free int) bool {
-	if s := r.coveredBy(); s != nil && (r.tk.phase != PhaseStarting || s.ready()) {
-		// Covered, or being covered by a standby fit to do it.
+	if s := r.coveredBy(); s != nil && (r.tk.phase != PhaseStarting || s.ready() && eligibility.CanCover(s.facts, r.facts)) {
+		// Covered, or being covered by a standby fit to do it: ready, and
+		// with the channels the server has now (a license may have grown
+		// since the takeover was ordered).
 		return true
 	}
 	return free >= 0 && eligibility.CanCover(nvrha.Facts{LicenseChannels: free}, r.facts)
