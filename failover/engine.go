@@ -268,8 +268,36 @@ func (m *Machine) emit(e Event) {
 	m.events = append(m.events, e)
 }
 
+// Bounds on epochs. A center issues epochs one at a time, so a recording
+// server's epoch grows by one per change of who records its cameras: a real
+// center never comes near the end of 64 bits, and only a stale-epoch answer
+// can move it further. Such an answer is believed only within MaxEpochJump
+// of the center's own epoch and below MaxEpoch, so that no answer can make
+// epochs wrap or strand the center at the edge of their range.
+const (
+	// MaxEpoch is the highest epoch a Machine adopts from an answer; it
+	// leaves 2^63 epochs of room above it.
+	MaxEpoch nvrha.Epoch = 1 << 63
+	// MaxEpochJump is the furthest one stale-epoch answer moves a recording
+	// server's epoch forward: a center restored from a copy of its store
+	// older than 2^32 takeovers is not a case to serve.
+	MaxEpochJump nvrha.Epoch = 1 << 32
+)
+
+// plausibleEpoch reports whether an agent's newest epoch, above the
+// center's own, is one a center of ours can have issued.
+func plausibleEpoch(own, newest nvrha.Epoch) bool {
+	return newest <= MaxEpoch && newest-own <= MaxEpochJump
+}
+
+// nextEpoch draws the next epoch for rec's cameras. Epochs only reach
+// MaxEpoch + 2^63 after 2^63 takeovers of one server; were that ever so,
+// the epoch stays where it is rather than wrap to zero.
 func (m *Machine) nextEpoch(rec nvrha.ServerID) nvrha.Epoch {
-	e := m.epochs[rec] + 1
+	e := m.epochs[rec]
+	if e < ^nvrha.Epoch(0) {
+		e++
+	}
 	m.epochs[rec] = e
 	m.stateGen++
 	return e
@@ -487,10 +515,19 @@ func (m *Machine) markUp(mem *member) {
 func (m *Machine) commandResult(o *op, err error) {
 	var stale *transport.StaleEpochError
 	if errors.As(err, &stale) && stale.Newest > m.epochs[o.cmd.Recording] && o.cmd.Recording != "" {
-		// Someone holds a newer epoch than this center issued (a store
-		// restored from an old copy): jump past it so the next attempt wins.
-		m.epochs[o.cmd.Recording] = stale.Newest
-		m.stateGen++
+		if !plausibleEpoch(m.epochs[o.cmd.Recording], stale.Newest) {
+			// No center of ours issued that epoch: a broken or hostile
+			// agent. Adopting it would push the epochs to the edge of
+			// their range; the answer counts as a plain refusal instead,
+			// and a standby that keeps refusing is given up.
+			stale = nil
+		} else {
+			// Someone holds a newer epoch than this center issued (a store
+			// restored from an old copy): jump past it so the next attempt
+			// wins.
+			m.epochs[o.cmd.Recording] = stale.Newest
+			m.stateGen++
+		}
 	}
 	mem := m.servers[o.cmd.Server]
 	owed := mem == nil || o == &mem.fence || o == &mem.resume
