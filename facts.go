@@ -7,9 +7,16 @@ import (
 
 // Limits on facts, so that a malformed inventory cannot make the center
 // allocate without bound.
+//
+// MaxCamerasPerServer is also what makes every server that can join a group
+// one that can be taken over: a takeover order lists the server's cameras,
+// and with at most 1,024 cameras of at most MaxIDLength bytes the largest
+// order encodes to under 800 KB of JSON (every ID byte escaped), within the
+// 1 MiB an agent accepts by default (httptransport.DefaultMaxBodyBytes). A
+// server with more cameras is refused where it joins, not when it fails.
 const (
 	MaxLicenseChannels  = 1 << 16
-	MaxCamerasPerServer = 1 << 16
+	MaxCamerasPerServer = 1 << 10
 	MaxRecordingSpaces  = 1 << 10
 	MaxNameLength       = 256
 )
