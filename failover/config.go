@@ -76,6 +76,9 @@ type Config struct {
 	// LedgerLimit is how many intervals the ledger keeps per camera; the
 	// oldest are dropped first.
 	LedgerLimit int
+	// ApprovalTTL is how long an Approval from VerifyFirstAdmin stays
+	// valid on the Machine's clock (default DefaultApprovalTTL, 1 minute).
+	ApprovalTTL time.Duration
 	// Assignment chooses standbys for failed servers: AssignOptimal (the
 	// default) or AssignFirstFit, the naive baseline kept for comparisons.
 	Assignment Assignment
@@ -171,6 +174,7 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.Failback.HoldDown, DefaultHoldDown)
 	setDefault(&c.Failback.MaxHoldDown, DefaultMaxHoldDown)
 	setDefault(&c.Failback.FlapWindow, DefaultFlapWindow)
+	setDefault(&c.ApprovalTTL, DefaultApprovalTTL)
 	if c.TakeoverAttempts == 0 {
 		c.TakeoverAttempts = DefaultTakeoverAttempts
 	}
@@ -209,6 +213,7 @@ func (c Config) Validate() error {
 		{"RetryBase", c.RetryBase}, {"RetryMax", c.RetryMax}, {"TakeoverTimeout", c.TakeoverTimeout},
 		{"InventoryInterval", c.InventoryInterval}, {"Failback.HoldDown", c.Failback.HoldDown},
 		{"Failback.MaxHoldDown", c.Failback.MaxHoldDown}, {"Failback.FlapWindow", c.Failback.FlapWindow},
+		{"ApprovalTTL", c.ApprovalTTL},
 	} {
 		if d.d < 0 {
 			return fmt.Errorf("%w: %s is negative", ErrInvalidConfig, d.name)

@@ -690,7 +690,7 @@ func (c *Controller) RenameGroup(ctx context.Context, id GroupID, name string) e
 // Machine.DeleteGroup. The releases of the takeovers it interrupts are sent
 // at once.
 func (c *Controller) DeleteGroup(ctx context.Context, id GroupID, v FirstAdminVerifier) ([]Takeover, error) {
-	a, err := VerifyFirstAdmin(ctx, v, OpDeleteGroup)
+	a, err := VerifyFirstAdminAt(ctx, v, OpDeleteGroup, c.clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -721,7 +721,7 @@ func (c *Controller) RemoveRecordingServers(ctx context.Context, g GroupID, serv
 // RemoveStandbyServers verifies the first admin user with v, then runs
 // Machine.RemoveStandbyServers.
 func (c *Controller) RemoveStandbyServers(ctx context.Context, g GroupID, v FirstAdminVerifier, servers ...nvrha.ServerID) error {
-	a, err := VerifyFirstAdmin(ctx, v, OpRemoveStandbyServers)
+	a, err := VerifyFirstAdminAt(ctx, v, OpRemoveStandbyServers, c.clock.Now())
 	if err != nil {
 		return err
 	}

@@ -773,7 +773,9 @@ func TestRemovingServerInTakeoverFails(t *testing.T) {
 		remove   func() error
 	}{
 		{"rec-1", "sb-1", func() error { return w.m.RemoveRecordingServers(g, "rec-1") }},
-		{"sb-1", "rec-1", func() error { return w.m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1") }},
+		{"sb-1", "rec-1", func() error {
+			return w.m.RemoveStandbyServers(g, approveAt(t, failover.OpRemoveStandbyServers, w.now), "sb-1")
+		}},
 	} {
 		err := tc.remove()
 		var ite *failover.InTakeoverError
@@ -784,7 +786,7 @@ func TestRemovingServerInTakeoverFails(t *testing.T) {
 	}
 	// In a batch with a server that may go, nothing goes.
 	w2 := coveredWorld(t, true)
-	err := w2.m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-2", "sb-1")
+	err := w2.m.RemoveStandbyServers(g, approveAt(t, failover.OpRemoveStandbyServers, w2.now), "sb-2", "sb-1")
 	var ite *failover.InTakeoverError
 	if !errors.As(err, &ite) || ite.Server != "sb-1" {
 		t.Errorf("removing sb-2 and sb-1: %v", err)
@@ -799,7 +801,7 @@ func TestRemovingServerInTakeoverFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.run(time.Second)
-	if err := w.m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1"); err != nil {
+	if err := w.m.RemoveStandbyServers(g, approveAt(t, failover.OpRemoveStandbyServers, w.now), "sb-1"); err != nil {
 		t.Fatalf("removing disabled sb-1: %v", err)
 	}
 	if err := w.m.RemoveRecordingServers(g, "rec-1"); err != nil {
@@ -835,7 +837,7 @@ func TestDeletingGroupInterruptsTakeovers(t *testing.T) {
 			if unreachable {
 				w.tr.SetHook(want[0].Standby, transport.Drop())
 			}
-			got, err := w.m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
+			got, err := w.m.DeleteGroup(g, approveAt(t, failover.OpDeleteGroup, w.now))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1440,7 +1442,7 @@ func scripted(t *testing.T) []byte {
 	if _, err := w.m.SetServerEnabled("sb-1", false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.m.DeleteGroup(g2, approve(t, failover.OpDeleteGroup)); err != nil {
+	if _, err := w.m.DeleteGroup(g2, approveAt(t, failover.OpDeleteGroup, w.now)); err != nil {
 		t.Fatal(err)
 	}
 	w.run(20 * time.Second)

@@ -533,7 +533,7 @@ func (s *engineModel) remove(rt *rapid.T) {
 	if mem.Role == failover.RoleRecording {
 		err = s.w.m.RemoveRecordingServers(gid, id)
 	} else {
-		err = s.w.m.RemoveStandbyServers(gid, approve(s.tb, failover.OpRemoveStandbyServers), id)
+		err = s.w.m.RemoveStandbyServers(gid, approveAt(s.tb, failover.OpRemoveStandbyServers, s.w.now), id)
 	}
 	if mem.Peer != "" {
 		var ite *failover.InTakeoverError
@@ -618,7 +618,7 @@ func groupPairs(g failover.GroupSnapshot) [][2]nvrha.ServerID {
 func (s *engineModel) deleteGroup(rt *rapid.T) {
 	groups := s.w.m.Snapshot().Groups
 	g := rapid.SampledFrom(groups).Draw(rt, "delete group")
-	got, err := s.w.m.DeleteGroup(g.ID, approve(s.tb, failover.OpDeleteGroup))
+	got, err := s.w.m.DeleteGroup(g.ID, approveAt(s.tb, failover.OpDeleteGroup, s.w.now))
 	if g.Default {
 		if !errors.Is(err, failover.ErrDefaultGroup) {
 			rt.Fatalf("deleting the default group: %v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
@@ -89,11 +90,19 @@ func newMachine(t testing.TB, p nvrha.Platform) *failover.Machine {
 	return m
 }
 
-// approve returns the Approval of a first admin verification that succeeded.
+// approve returns the Approval of a first admin verification that
+// succeeded at epoch0, for Machines that have not been given a time.
 func approve(t testing.TB, op failover.Operation) failover.Approval {
 	t.Helper()
-	a, err := failover.VerifyFirstAdmin(context.Background(),
-		failover.VerifierFunc(func(context.Context) error { return nil }), op)
+	return approveAt(t, op, epoch0)
+}
+
+// approveAt returns the Approval of a first admin verification that
+// succeeded at now, on the Machine's clock.
+func approveAt(t testing.TB, op failover.Operation, now time.Time) failover.Approval {
+	t.Helper()
+	a, err := failover.VerifyFirstAdminAt(context.Background(),
+		failover.VerifierFunc(func(context.Context) error { return nil }), op, now)
 	if err != nil {
 		t.Fatalf("VerifyFirstAdmin(%q) with a verifier that accepts: %v", op, err)
 	}

@@ -54,9 +54,10 @@ func (m *Machine) DeleteGroup(id GroupID, a Approval) ([]Takeover, error) {
 	if id == DefaultGroupID {
 		return nil, fmt.Errorf("%w: %q", ErrDefaultGroup, g.name)
 	}
-	if !a.approves(OpDeleteGroup) {
-		return nil, fmt.Errorf("%w: deleting group %q%s", ErrVerificationRequired, g.name, approvedOther(a))
+	if err := m.checkApproval(a, OpDeleteGroup, fmt.Sprintf("deleting group %q", g.name)); err != nil {
+		return nil, err
 	}
+	m.spend(a)
 	// Protection off first, so that no interrupted server is told to
 	// resume: it leaves the center's care.
 	g.protection = false

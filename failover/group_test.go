@@ -454,6 +454,57 @@ func TestRemoveStandbyRequiresFirstAdminVerification(t *testing.T) {
 		mustAddStandby(t, m, other, standbyFacts("sb-1", 16))
 	})
 
+	t.Run("an approval approves one removal, once", func(t *testing.T) {
+		m, g := setup(t)
+		a := approve(t, failover.OpRemoveStandbyServers)
+		if err := m.RemoveStandbyServers(g, a, "sb-1"); err != nil {
+			t.Fatalf("RemoveStandbyServers: %v", err)
+		}
+		before := m.Snapshot()
+		err := m.RemoveStandbyServers(g, a, "sb-2")
+		refused(t, m, before, err, failover.ErrApprovalUsed)
+		if !errors.Is(err, failover.ErrVerificationRequired) {
+			t.Errorf("a spent approval's refusal %v does not ask for verification", err)
+		}
+	})
+
+	t.Run("a refused removal does not spend the approval", func(t *testing.T) {
+		m, g := setup(t)
+		a := approve(t, failover.OpRemoveStandbyServers)
+		before := m.Snapshot()
+		refused(t, m, before, m.RemoveStandbyServers(g, a, "sb-9"), failover.ErrNotMember)
+		if err := m.RemoveStandbyServers(g, a, "sb-1"); err != nil {
+			t.Fatalf("the approval of a refused removal no longer approves: %v", err)
+		}
+	})
+
+	t.Run("an approval expires on the Machine's clock", func(t *testing.T) {
+		m, g := setup(t)
+		m.Tick(t0)
+		a := approveAt(t, failover.OpRemoveStandbyServers, t0)
+		m.Tick(t0.Add(failover.DefaultApprovalTTL + time.Millisecond))
+		before := m.Snapshot()
+		refused(t, m, before, m.RemoveStandbyServers(g, a, "sb-1"), failover.ErrApprovalExpired)
+		future := approveAt(t, failover.OpRemoveStandbyServers, m.Now().Add(failover.DefaultApprovalTTL+time.Second))
+		refused(t, m, before, m.RemoveStandbyServers(g, future, "sb-1"), failover.ErrApprovalExpired)
+		fresh := approveAt(t, failover.OpRemoveStandbyServers, m.Now().Add(-time.Second))
+		if err := m.RemoveStandbyServers(g, fresh, "sb-1"); err != nil {
+			t.Fatalf("a fresh approval: %v", err)
+		}
+	})
+
+	t.Run("an approval from before a restore is refused", func(t *testing.T) {
+		m, g := setup(t)
+		m.Tick(t0)
+		a := approveAt(t, failover.OpRemoveStandbyServers, t0)
+		restored, err := failover.RestoreMachine(m.Config(), m.State(), t0.Add(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := restored.Snapshot()
+		refused(t, restored, before, restored.RemoveStandbyServers(g, a, "sb-1"), failover.ErrApprovalExpired)
+	})
+
 	t.Run("removing a recording server needs no verification", func(t *testing.T) {
 		m, g := setup(t)
 		if err := m.RemoveRecordingServers(g, "rec-1"); err != nil {
@@ -1765,7 +1816,7 @@ func inTakeover(t *testing.T) (*fleet, failover.GroupID) {
 func TestServerInTakeoverCannotBeRemoved(t *testing.T) {
 	f, g := inTakeover(t)
 	m := f.m
-	a := approve(t, failover.OpRemoveStandbyServers)
+	a := approveAt(t, failover.OpRemoveStandbyServers, m.Now())
 	for _, tc := range []struct {
 		name         string
 		op           func() error
@@ -1797,7 +1848,7 @@ func TestDisableServerInTakeoverThenRemove(t *testing.T) {
 			return m.RemoveRecordingServers(g, "rec-1")
 		}},
 		{"standby", "sb-1", func(m *failover.Machine, g failover.GroupID) error {
-			return m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1")
+			return m.RemoveStandbyServers(g, approveAt(t, failover.OpRemoveStandbyServers, m.Now()), "sb-1")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1831,7 +1882,7 @@ func TestDisableServerInTakeoverThenRemove(t *testing.T) {
 
 func TestDeleteGroupInterruptsTakeovers(t *testing.T) {
 	f, g := inTakeover(t)
-	tks, err := f.m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
+	tks, err := f.m.DeleteGroup(g, approveAt(t, failover.OpDeleteGroup, f.m.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1895,12 +1946,12 @@ func TestReleaseOfRemovedStandbyIsRetried(t *testing.T) {
 			if _, err := m.SetServerEnabled("sb-1", false); err != nil {
 				t.Fatal(err)
 			}
-			if err := m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1"); err != nil {
+			if err := m.RemoveStandbyServers(g, approveAt(t, failover.OpRemoveStandbyServers, m.Now()), "sb-1"); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"group deleted", func(t *testing.T, m *failover.Machine, g failover.GroupID) {
-			if _, err := m.DeleteGroup(g, approve(t, failover.OpDeleteGroup)); err != nil {
+			if _, err := m.DeleteGroup(g, approveAt(t, failover.OpDeleteGroup, m.Now())); err != nil {
 				t.Fatal(err)
 			}
 		}},

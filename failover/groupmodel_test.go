@@ -38,8 +38,7 @@ func TestGroupOperationsAgainstModel(t *testing.T) {
 		for _, id := range md.pool {
 			md.world[id] = factsGen(id).Draw(t, "facts of "+string(id))
 		}
-		h := &modelHarness{m: m, md: md, removeOK: approveRapid(t, failover.OpRemoveStandbyServers),
-			deleteOK: approveRapid(t, failover.OpDeleteGroup)}
+		h := &modelHarness{m: m, md: md}
 		// Start from a random center, so that the limits are reached
 		// within a run: some groups, some servers, all checked like any
 		// other step.
@@ -296,8 +295,33 @@ func hasDuplicates(ids []nvrha.ServerID) bool {
 type modelHarness struct {
 	m  *failover.Machine
 	md *groupModel
-	// removeOK and deleteOK approve removing standbys and deleting a group.
-	removeOK, deleteOK failover.Approval
+	// spent are approvals that already approved an operation: an
+	// Approval approves one operation, once.
+	spent []failover.Approval
+}
+
+// approval draws the Approval an operation op is attempted with: none, one
+// for the other guarded operation, one already spent, or a fresh one for
+// op. It returns the approval and the rule it breaks, nil for a fresh one.
+func (h *modelHarness) approval(t *rapid.T, op failover.Operation) (failover.Approval, error) {
+	other := failover.OpDeleteGroup
+	if op == failover.OpDeleteGroup {
+		other = failover.OpRemoveStandbyServers
+	}
+	kind := rapid.IntRange(0, 4).Draw(t, "approval")
+	switch {
+	case kind == 0:
+		return failover.Approval{}, failover.ErrVerificationRequired
+	case kind == 1:
+		return approveRapid(t, other), failover.ErrVerificationRequired
+	case kind == 2 && len(h.spent) > 0:
+		a := rapid.SampledFrom(h.spent).Draw(t, "spent approval")
+		if a.Operation() != op {
+			return a, failover.ErrVerificationRequired
+		}
+		return a, failover.ErrApprovalUsed
+	}
+	return approveRapid(t, op), nil
 }
 
 func approveRapid(t *rapid.T, op failover.Operation) failover.Approval {
@@ -401,16 +425,8 @@ func (h *modelHarness) renameGroup(t *rapid.T) {
 
 func (h *modelHarness) deleteGroup(t *rapid.T) {
 	id := h.groupIDGen().Draw(t, "group")
-	// None, one for the other guarded operation, or the right one.
-	kind := rapid.IntRange(0, 3).Draw(t, "approval")
-	approved := kind >= 2
-	a := failover.Approval{}
-	switch {
-	case approved:
-		a = h.deleteOK
-	case kind == 1:
-		a = h.removeOK
-	}
+	a, refusal := h.approval(t, failover.OpDeleteGroup)
+	approved := refusal == nil
 	var broken []error
 	if h.md.group(id) == nil {
 		broken = append(broken, failover.ErrGroupNotFound)
@@ -419,7 +435,7 @@ func (h *modelHarness) deleteGroup(t *rapid.T) {
 		broken = append(broken, failover.ErrDefaultGroup)
 	}
 	if !approved {
-		broken = append(broken, failover.ErrVerificationRequired)
+		broken = append(broken, refusal)
 	}
 	var tks []failover.Takeover
 	if _, ok := h.outcome(t, fmt.Sprintf("DeleteGroup(%v, approved %v)", id, approved), broken, func() (err error) {
@@ -428,6 +444,7 @@ func (h *modelHarness) deleteGroup(t *rapid.T) {
 	}); !ok {
 		return
 	}
+	h.spent = append(h.spent, a)
 	if len(tks) != 0 {
 		t.Fatalf("DeleteGroup(%v) interrupted %v, but nothing was taken over", id, tks)
 	}
@@ -571,16 +588,15 @@ func (h *modelHarness) removeServers(t *rapid.T, role failover.Role) {
 	} else {
 		ids = rapid.SliceOfN(rapid.SampledFrom(h.md.pool), 1, 4).Draw(t, "servers")
 	}
-	approved, kind := true, 3
+	approved, a, refusal := true, failover.Approval{}, error(nil)
 	if role == failover.RoleStandby {
-		// None, one for the other guarded operation, or the right one.
-		kind = rapid.IntRange(0, 3).Draw(t, "approval")
-		approved = kind >= 2
+		a, refusal = h.approval(t, failover.OpRemoveStandbyServers)
+		approved = refusal == nil
 	}
 
 	var broken []error
 	if !approved {
-		broken = append(broken, failover.ErrVerificationRequired)
+		broken = append(broken, refusal)
 	}
 	if g == nil {
 		broken = append(broken, failover.ErrGroupNotFound)
@@ -601,16 +617,12 @@ func (h *modelHarness) removeServers(t *rapid.T, role failover.Role) {
 		if role == failover.RoleRecording {
 			return h.m.RemoveRecordingServers(id, ids...)
 		}
-		a := failover.Approval{}
-		switch {
-		case approved:
-			a = h.removeOK
-		case kind == 1:
-			a = h.deleteOK
-		}
 		return h.m.RemoveStandbyServers(id, a, ids...)
 	}); !ok {
 		return
+	}
+	if role == failover.RoleStandby {
+		h.spent = append(h.spent, a)
 	}
 	g.members = slices.DeleteFunc(g.members, func(mem modelMember) bool { return slices.Contains(ids, mem.id) })
 	for _, sid := range ids {

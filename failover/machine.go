@@ -47,6 +47,14 @@ type Machine struct {
 	// statusDirty is set when a status may have changed.
 	statusDirty bool
 
+	// spentApprovals holds the IDs of the Approvals that approved an
+	// operation (spentAt, when they were issued, to forget them once
+	// expired); approvalsFrom is when the Machine was restored: approvals
+	// from before it are refused, since the set is not persisted.
+	spentApprovals map[[16]byte]bool
+	spentAt        map[[16]byte]time.Time
+	approvalsFrom  time.Time
+
 	scratch   assign.Scratch
 	needCover []assign.Recording
 	free      []assign.Standby

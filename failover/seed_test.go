@@ -213,7 +213,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 		want error
 	}{
 		{"Failover Group 1 cannot be deleted", func(t *testing.T, m *failover.Machine, _ failover.GroupID) error {
-			_, err := m.DeleteGroup(m.DefaultGroup(), approve(t, failover.OpDeleteGroup))
+			_, err := m.DeleteGroup(m.DefaultGroup(), approveAt(t, failover.OpDeleteGroup, m.Now()))
 			return err
 		}, failover.ErrDefaultGroup},
 		{"deleting a group needs the first admin user", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
@@ -231,8 +231,13 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 			return m.RemoveRecordingServers(g, "rec-2", "rec-1")
 		}, failover.ErrInTakeover},
 		{"a server in the takeover process cannot be removed: standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
-			return m.RemoveStandbyServers(g, approve(t, failover.OpRemoveStandbyServers), "sb-1")
+			return m.RemoveStandbyServers(g, approveAt(t, failover.OpRemoveStandbyServers, m.Now()), "sb-1")
 		}, failover.ErrInTakeover},
+		{"a verification expires", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
+			stale := m.Now().Add(-failover.DefaultApprovalTTL - time.Second)
+			_, err := m.DeleteGroup(g, approveAt(t, failover.OpDeleteGroup, stale))
+			return err
+		}, failover.ErrApprovalExpired},
 		{"an ineligible standby server", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
 			return m.AddStandbyServers(g, standbyFacts("nvr-8", 16), ineligibleStandby)
 		}, failover.ErrIneligible},

@@ -79,10 +79,14 @@ func (m *Machine) RemoveRecordingServers(id GroupID, servers ...nvrha.ServerID) 
 // or nothing. It needs an Approval from [VerifyFirstAdmin]. A standby in the
 // takeover process cannot be removed (*InTakeoverError): disable it first.
 func (m *Machine) RemoveStandbyServers(id GroupID, a Approval, servers ...nvrha.ServerID) error {
-	if !a.approves(OpRemoveStandbyServers) {
-		return fmt.Errorf("%w: removing standby servers%s", ErrVerificationRequired, approvedOther(a))
+	if err := m.checkApproval(a, OpRemoveStandbyServers, "removing standby servers"); err != nil {
+		return err
 	}
-	return m.removeServers(id, RoleStandby, servers)
+	if err := m.removeServers(id, RoleStandby, servers); err != nil {
+		return err
+	}
+	m.spend(a)
+	return nil
 }
 
 func (m *Machine) removeServers(id GroupID, role Role, servers []nvrha.ServerID) error {

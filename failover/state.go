@@ -154,6 +154,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 	}
 	m := newMachine(cfg)
 	m.now = now
+	m.approvalsFrom = now
 	m.nextGroupID = st.NextGroupID
 	// Command IDs jump well past any the previous run may have used since it
 	// last persisted, so a late answer to one of those never matches a new

@@ -247,10 +247,10 @@ func (c *center) restart() {
 }
 
 // approval returns a first-admin approval for op, as a vendor's UI would
-// after the first admin user verified.
-func approval(op failover.Operation) failover.Approval {
-	a, err := failover.VerifyFirstAdmin(context.Background(),
-		failover.VerifierFunc(func(context.Context) error { return nil }), op)
+// after the first admin user verified at now.
+func approval(op failover.Operation, now time.Time) failover.Approval {
+	a, err := failover.VerifyFirstAdminAt(context.Background(),
+		failover.VerifierFunc(func(context.Context) error { return nil }), op, now)
 	if err != nil {
 		panic(err) // a nil verifier result always approves
 	}

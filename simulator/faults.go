@@ -690,7 +690,7 @@ func (w *World) removeCall(s *Server) error {
 	if s.role == failover.RoleRecording {
 		return w.c.m.RemoveRecordingServers(s.group.id, s.spec.ID)
 	}
-	return w.c.m.RemoveStandbyServers(s.group.id, approval(failover.OpRemoveStandbyServers), s.spec.ID)
+	return w.c.m.RemoveStandbyServers(s.group.id, approval(failover.OpRemoveStandbyServers, w.abs(w.now)), s.spec.ID)
 }
 
 func errString(err error) string {
@@ -755,7 +755,7 @@ func (w *World) deleteGroup(g *groupModel) {
 	if !w.c.up || !g.exists {
 		return
 	}
-	_, err := w.c.m.DeleteGroup(g.id, approval(failover.OpDeleteGroup))
+	_, err := w.c.m.DeleteGroup(g.id, approval(failover.OpDeleteGroup, w.abs(w.now)))
 	w.machineTouched = true
 	w.adminResult("delete-group "+groupRef(g.index), err)
 	if g.id == failover.DefaultGroupID {
