@@ -1,0 +1,257 @@
+package failover_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/transport"
+	"pgregory.net/rapid"
+)
+
+// The Machine is fed by agents it does not control: whatever a broken or
+// hostile agent answers, whatever times the caller passes, it must not
+// panic, its epochs must only grow and never approach the end of their
+// range, and every State it asks to persist must restore. The same driver
+// runs under the fuzzer (FuzzMachineArbitraryInputs) and under rapid
+// (TestMachineArbitraryInputs).
+
+// source is what the driver draws its inputs from.
+type source interface {
+	intn(n int, label string) int
+	u64(label string) uint64
+}
+
+// byteSource draws from a fuzzer's bytes; past their end it draws zeros.
+type byteSource struct{ b []byte }
+
+func (s *byteSource) next() byte {
+	if len(s.b) == 0 {
+		return 0
+	}
+	c := s.b[0]
+	s.b = s.b[1:]
+	return c
+}
+
+func (s *byteSource) intn(n int, _ string) int {
+	if n <= 256 {
+		return int(s.next()) % n
+	}
+	return int(s.u64("") % uint64(n))
+}
+
+func (s *byteSource) u64(string) uint64 {
+	var v uint64
+	for range 8 {
+		v = v<<8 | uint64(s.next())
+	}
+	return v
+}
+
+func (s *byteSource) done() bool { return len(s.b) == 0 }
+
+type rapidSource struct{ t *rapid.T }
+
+func (s rapidSource) intn(n int, label string) int { return rapid.IntRange(0, n-1).Draw(s.t, label) }
+func (s rapidSource) u64(label string) uint64 {
+	// Mostly small values and the edges, where the bugs are.
+	return rapid.OneOf(rapid.Uint64Range(0, 64), rapid.Uint64(),
+		rapid.SampledFrom([]uint64{1 << 32, 1<<32 + 1, 1 << 63, 1<<63 + 1, 1<<64 - 2, 1<<64 - 1})).Draw(s.t, label)
+}
+
+// arbitraryWorld is a Machine fed arbitrary answers and times.
+type arbitraryWorld struct {
+	t        testing.TB
+	cfg      failover.Config
+	m        *failover.Machine
+	now      time.Time
+	sent     []failover.Command // commands sent and not yet answered, oldest first
+	epochs   map[nvrha.ServerID]nvrha.Epoch
+	issued   map[nvrha.ServerID]int // epochs drawn by the center since the last check
+	restores int
+}
+
+var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
+
+func newArbitraryWorld(t testing.TB) *arbitraryWorld {
+	cfg := failover.Config{Failback: failover.FailbackPolicy{HoldDown: 2 * time.Second}}
+	m, err := failover.NewMachine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &arbitraryWorld{t: t, cfg: cfg, m: m, now: epoch0, epochs: map[nvrha.ServerID]nvrha.Epoch{}}
+	g := m.DefaultGroup()
+	mustAddStandby(t, m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
+	mustAddRecording(t, m, g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 8), recordingFacts("rec-3", 32))
+	g2 := mustAddGroup(t, m, "Annex")
+	mustAddStandby(t, m, g2, standbyFacts("sb-x", 8))
+	mustAddRecording(t, m, g2, recordingFacts("rec-x", 8))
+	return w
+}
+
+// step applies one arbitrary input.
+func (w *arbitraryWorld) step(src source) {
+	switch src.intn(8, "input") {
+	case 0, 1:
+		// Time passes: mostly a little, sometimes a lot, sometimes backwards.
+		var d time.Duration
+		switch src.intn(4, "time kind") {
+		case 0:
+			d = time.Duration(src.intn(2000, "ms")) * time.Millisecond
+		case 1:
+			d = time.Duration(src.intn(120, "s")) * time.Second
+		case 2:
+			d = -time.Duration(src.intn(10000, "ms back")) * time.Millisecond
+		default:
+			d = time.Duration(src.u64("any duration") % uint64(1<<62))
+		}
+		t := w.now.Add(d)
+		if d >= 0 {
+			w.now = t
+		}
+		w.m.Tick(t)
+	case 2, 3, 4:
+		w.answer(src)
+	case 5:
+		// A result for a command the Machine may never have sent.
+		_ = w.m.Step(w.now, failover.Result{ID: src.u64("id"), Err: w.err(src)})
+	case 6:
+		id := arbitraryServers[src.intn(len(arbitraryServers), "server")]
+		_, _ = w.m.SetServerEnabled(id, src.intn(2, "enabled") == 1)
+	case 7:
+		id := arbitraryServers[src.intn(len(arbitraryServers), "server")]
+		_ = w.m.Failback(id)
+	}
+	w.flush()
+}
+
+// answer hands the Machine an arbitrary result for one of its commands.
+func (w *arbitraryWorld) answer(src source) {
+	if len(w.sent) == 0 {
+		return
+	}
+	i := src.intn(len(w.sent), "command")
+	if src.intn(2, "prefer an order") == 1 {
+		// Orders are few beside probes; they are where epochs move.
+		for j := len(w.sent) - 1; j >= 0; j-- {
+			if k := w.sent[j].Kind; k != failover.CmdProbe && k != failover.CmdInventory {
+				i = j
+				break
+			}
+		}
+	}
+	c := w.sent[i]
+	if src.intn(4, "keep") != 0 {
+		// Answered at most once, mostly: a duplicate now and then.
+		w.sent = append(w.sent[:i], w.sent[i+1:]...)
+	}
+	r := failover.Result{ID: c.ID, Err: w.err(src)}
+	switch c.Kind {
+	case failover.CmdProbe:
+		r.Report = transport.ProbeReport{
+			Server:                 c.Server,
+			Healthy:                src.intn(4, "healthy") != 0,
+			Recording:              src.intn(2, "recording") == 1,
+			Epoch:                  nvrha.Epoch(src.u64("report epoch")),
+			HasEmptyRecordingSpace: src.intn(3, "space") != 0,
+		}
+		if src.intn(3, "covering") == 0 {
+			r.Report.Covering = arbitraryServers[src.intn(len(arbitraryServers), "covers")]
+		}
+		if src.intn(8, "impostor") == 0 {
+			r.Report.Server = arbitraryServers[src.intn(len(arbitraryServers), "answers as")]
+		}
+	case failover.CmdInventory:
+		f := standbyFacts(c.Server, 8*(1+src.intn(8, "channels")))
+		if c.Server[0] == 'r' {
+			f = recordingFacts(c.Server, 8*(1+src.intn(8, "channels")))
+		}
+		if src.intn(4, "other id") == 0 {
+			f.ID = arbitraryServers[src.intn(len(arbitraryServers), "facts of")]
+		}
+		if src.intn(8, "malformed") == 0 {
+			f.LicenseChannels = -1
+		}
+		r.Facts = f
+	}
+	if err := w.m.Step(w.now.Add(time.Duration(src.intn(500, "latency"))*time.Millisecond), r); err != nil &&
+		!errors.Is(err, failover.ErrUnknownCommand) {
+		w.t.Fatalf("Step(%v) = %v", c, err)
+	}
+}
+
+func (w *arbitraryWorld) err(src source) error {
+	switch src.intn(6, "error") {
+	case 0:
+		return transport.ErrUnreachable
+	case 1:
+		return &transport.StaleEpochError{Got: 1, Newest: nvrha.Epoch(src.u64("newest"))}
+	case 2:
+		return fmt.Errorf("agent: %w", transport.ErrInvalidOrder)
+	}
+	return nil
+}
+
+// flush takes every Ready: its State must restore, its epochs only grow.
+func (w *arbitraryWorld) flush() {
+	for i := 0; w.m.HasReady(); i++ {
+		if i > 100 {
+			w.t.Fatal("the Machine never settles")
+		}
+		rd := w.m.Ready()
+		if rd.State != nil {
+			w.checkState(*rd.State)
+		}
+		w.sent = append(w.sent, rd.Commands...)
+		if len(w.sent) > 256 {
+			w.sent = w.sent[len(w.sent)-256:]
+		}
+		w.m.Advance(rd)
+	}
+}
+
+func (w *arbitraryWorld) checkState(st failover.State) {
+	for _, es := range st.Epochs {
+		if old := w.epochs[es.Server]; es.Epoch < old {
+			w.t.Fatalf("epoch of %s went back from %d to %d", es.Server, old, es.Epoch)
+		}
+		if es.Epoch > failover.MaxEpoch+failover.MaxEpochJump {
+			w.t.Fatalf("epoch of %s pushed to %d, near the end of its range", es.Server, es.Epoch)
+		}
+		w.epochs[es.Server] = es.Epoch
+	}
+	if _, err := failover.RestoreMachine(w.cfg, st, w.now); err != nil {
+		w.t.Fatalf("a State the Machine persisted does not restore: %v", err)
+	}
+	w.restores++
+}
+
+func FuzzMachineArbitraryInputs(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 2, 0, 1})
+	f.Add([]byte{0, 1, 30, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 3, 3, 3, 0, 1, 100})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w := newArbitraryWorld(t)
+		src := &byteSource{b: data}
+		for n := 0; n < 2000 && !src.done(); n++ {
+			w.step(src)
+		}
+		w.checkState(w.m.State())
+	})
+}
+
+func TestMachineArbitraryInputs(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		w := newArbitraryWorld(rapidTB{t, rt})
+		src := rapidSource{rt}
+		n := rapid.IntRange(1, 300).Draw(rt, "inputs")
+		for range n {
+			w.step(src)
+		}
+		w.checkState(w.m.State())
+	})
+}
