@@ -39,6 +39,11 @@ const (
 	DefaultMaxHoldDown       = 10 * time.Minute
 	DefaultFlapWindow        = 10 * time.Minute
 	DefaultLedgerLimit       = 1024
+	// A standby that fails a takeover while it answers is ordered again
+	// after 1 minute, then 2, 4, ... up to 16: with 6 attempts a try, it
+	// never gets more than 6 takeover orders in a minute.
+	DefaultFailedStandbyBackoff    = time.Minute
+	DefaultFailedStandbyMaxBackoff = 16 * time.Minute
 )
 
 // Config configures a Machine. Zero fields take the documented defaults, so
@@ -76,6 +81,11 @@ type Config struct {
 	// LedgerLimit is how many intervals the ledger keeps per camera; the
 	// oldest are dropped first.
 	LedgerLimit int
+	// FailedStandbyBackoff and FailedStandbyMaxBackoff bound the back-off
+	// of a standby that failed a takeover while it answered probes: it is
+	// not ordered again for FailedStandbyBackoff, doubled for each further
+	// failure in a row, up to FailedStandbyMaxBackoff.
+	FailedStandbyBackoff, FailedStandbyMaxBackoff time.Duration
 	// ApprovalTTL is how long an Approval from VerifyFirstAdmin stays
 	// valid on the Machine's clock (default DefaultApprovalTTL, 1 minute).
 	ApprovalTTL time.Duration
@@ -175,6 +185,8 @@ func (c Config) WithDefaults() Config {
 	setDefault(&c.Failback.MaxHoldDown, DefaultMaxHoldDown)
 	setDefault(&c.Failback.FlapWindow, DefaultFlapWindow)
 	setDefault(&c.ApprovalTTL, DefaultApprovalTTL)
+	setDefault(&c.FailedStandbyBackoff, DefaultFailedStandbyBackoff)
+	setDefault(&c.FailedStandbyMaxBackoff, DefaultFailedStandbyMaxBackoff)
 	if c.TakeoverAttempts == 0 {
 		c.TakeoverAttempts = DefaultTakeoverAttempts
 	}
@@ -213,7 +225,8 @@ func (c Config) Validate() error {
 		{"RetryBase", c.RetryBase}, {"RetryMax", c.RetryMax}, {"TakeoverTimeout", c.TakeoverTimeout},
 		{"InventoryInterval", c.InventoryInterval}, {"Failback.HoldDown", c.Failback.HoldDown},
 		{"Failback.MaxHoldDown", c.Failback.MaxHoldDown}, {"Failback.FlapWindow", c.Failback.FlapWindow},
-		{"ApprovalTTL", c.ApprovalTTL},
+		{"ApprovalTTL", c.ApprovalTTL}, {"FailedStandbyBackoff", c.FailedStandbyBackoff},
+		{"FailedStandbyMaxBackoff", c.FailedStandbyMaxBackoff},
 	} {
 		if d.d < 0 {
 			return fmt.Errorf("%w: %s is negative", ErrInvalidConfig, d.name)
@@ -230,6 +243,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: unknown assignment %d", ErrInvalidConfig, c.Assignment)
 	case c.Failback.Mode > FailbackScheduled:
 		return fmt.Errorf("%w: unknown failback mode %v", ErrInvalidConfig, c.Failback.Mode)
+	case c.FailedStandbyMaxBackoff < c.FailedStandbyBackoff:
+		return fmt.Errorf("%w: FailedStandbyMaxBackoff below FailedStandbyBackoff", ErrInvalidConfig)
 	case c.Failback.MaxHoldDown < c.Failback.HoldDown:
 		return fmt.Errorf("%w: Failback.MaxHoldDown below Failback.HoldDown", ErrInvalidConfig)
 	case c.Failback.Window.Start < 0 || c.Failback.Window.Start >= 24*time.Hour ||

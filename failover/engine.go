@@ -370,6 +370,11 @@ func (m *Machine) tickMember(mem *member) {
 			m.drop(&mem.standDown)
 		}
 	}
+	if mem.retryAt != 0 && !mem.retryNoted && !m.now.Before(mem.retryAt.time()) {
+		// Its back-off is over: it may be assigned again.
+		mem.retryNoted = true
+		m.statusDirty = true
+	}
 	if mem.stoodDown && mem.tk == nil && !mem.resume.pending() {
 		// Stood down, and nobody covers it now: it must record again, or
 		// its cameras record nowhere.
@@ -495,7 +500,7 @@ func (m *Machine) markUp(mem *member) {
 	m.emit(Event{Kind: EventServerUp, Group: mem.group.id, Server: mem.facts.ID})
 	switch {
 	case mem.role == RoleStandby:
-		if mem.takeoverFailed && !mem.fence.pending() {
+		if mem.takeoverFailed && mem.retryAt == 0 && !mem.fence.pending() {
 			mem.takeoverFailed = false
 			m.stateGen++
 		}
@@ -548,7 +553,7 @@ func (m *Machine) commandResult(o *op, err error) {
 	case o == &mem.fence:
 		m.owedOrderDone(o)
 		m.drop(&mem.fence)
-		if mem.takeoverFailed && mem.health == nvrha.HealthUp {
+		if mem.takeoverFailed && mem.retryAt == 0 && mem.health == nvrha.HealthUp {
 			mem.takeoverFailed = false
 		}
 		m.touch()

@@ -102,6 +102,13 @@ type member struct {
 	// cleared when the standby is up again and has acknowledged the release
 	// that fences it off.
 	takeoverFailed bool
+	// refusals counts the takeovers in a row the standby failed while it
+	// answered probes (it refused or never confirmed), and retryAt is when
+	// it may be ordered again. Such a standby stays "Abnormal, protection
+	// failed" until a takeover by it is confirmed; see standbyFailed.
+	refusals   uint8
+	retryAt    instant
+	retryNoted bool
 	// failovers holds the recent takeover times of a recording server, newest
 	// last, for flap damping.
 	failovers []time.Time

@@ -137,8 +137,12 @@ func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeo
 		interrupted = append(interrupted, m.interrupt(r, "server "+string(server)+" disabled"))
 	}
 	if enabled {
-		// A re-enabled server is judged afresh, not on silence from before.
+		// A re-enabled server is judged afresh, not on silence from before
+		// nor on takeovers it failed: the operator has looked at it.
 		mem.det.Reset()
+		if mem.retryAt != 0 {
+			mem.takeoverFailed, mem.refusals, mem.retryAt = false, 0, 0
+		}
 	}
 	m.touch()
 	m.settle()

@@ -48,6 +48,10 @@ type MemberState struct {
 	Role           Role        `json:"role"`
 	Enabled        bool        `json:"enabled"`
 	TakeoverFailed bool        `json:"takeover_failed,omitempty"`
+	// Refusals counts the takeovers in a row a standby failed while it
+	// answered; RetryAt is when it may be ordered again.
+	Refusals int       `json:"refusals,omitempty"`
+	RetryAt  time.Time `json:"retry_at,omitzero"`
 	// StoodDown marks a recording server told to stand down and not yet
 	// resumed: it is owed a resume.
 	StoodDown bool        `json:"stood_down,omitempty"`
@@ -108,7 +112,7 @@ func (m *Machine) State() State {
 		for _, mem := range g.members {
 			gs.Members = append(gs.Members, MemberState{
 				Facts: mem.facts.Clone(), Role: mem.role, Enabled: mem.enabled,
-				TakeoverFailed: mem.takeoverFailed, StoodDown: mem.stoodDown, Failovers: slices.Clone(mem.failovers),
+				TakeoverFailed: mem.takeoverFailed, Refusals: int(mem.refusals), RetryAt: mem.retryAt.time(), StoodDown: mem.stoodDown, Failovers: slices.Clone(mem.failovers),
 			})
 			if t := mem.tk; t != nil && t.rec == mem {
 				st.Takeovers = append(st.Takeovers, TakeoverState{
@@ -188,6 +192,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 			}
 			mem := m.newMember(ms.Facts, ms.Role, g, ms.Enabled)
 			mem.takeoverFailed = ms.TakeoverFailed
+			mem.refusals, mem.retryAt = uint8(min(max(ms.Refusals, 0), 16)), instantOf(ms.RetryAt)
 			mem.stoodDown = ms.StoodDown
 			mem.failovers = slices.Clone(ms.Failovers)
 			g.members = append(g.members, mem)

@@ -3,6 +3,7 @@ package failover
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover/assign"
@@ -25,24 +26,57 @@ func (m *Machine) assignStandbys() {
 				m.free = append(m.free, assign.Standby{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
 			}
 		}
-		if len(m.needCover) == 0 || len(m.free) == 0 {
+		if len(m.needCover) == 0 {
 			continue
 		}
-		var err error
-		if m.cfg.Assignment == AssignFirstFit {
-			m.pairs, err = assign.FirstFit(m.needCover, m.free)
-		} else {
-			m.pairs, err = assign.AssignInto(m.pairs[:0], &m.scratch, m.needCover, m.free)
-		}
-		if err != nil {
-			// IDs are unique and channels validated, so this cannot happen;
-			// assigning nothing is the safe answer if it ever does.
+		m.assignFrom(m.free)
+		if len(m.needCover) == 0 {
 			continue
 		}
-		for _, p := range m.pairs {
-			m.startTakeover(m.servers[p.Recording], m.servers[p.Standby])
+		// Standbys that failed a takeover go last, once their back-off is
+		// over, to the servers nothing else could cover.
+		m.free = m.free[:0]
+		for _, mem := range g.members {
+			if mem.role == RoleStandby && mem.tk == nil && mem.retryable(m.now) {
+				m.free = append(m.free, assign.Standby{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
+			}
 		}
+		m.assignFrom(m.free)
 	}
+}
+
+// assignFrom starts the takeovers that assign m.needCover to free standbys,
+// and leaves in m.needCover the servers still uncovered.
+func (m *Machine) assignFrom(free []assign.Standby) {
+	if len(free) == 0 {
+		return
+	}
+	var err error
+	if m.cfg.Assignment == AssignFirstFit {
+		m.pairs, err = assign.FirstFit(m.needCover, free)
+	} else {
+		m.pairs, err = assign.AssignInto(m.pairs[:0], &m.scratch, m.needCover, free)
+	}
+	if err != nil {
+		// IDs are unique and channels validated, so this cannot happen;
+		// assigning nothing is the safe answer if it ever does.
+		return
+	}
+	for _, p := range m.pairs {
+		m.startTakeover(m.servers[p.Recording], m.servers[p.Standby])
+	}
+	if len(m.pairs) > 0 {
+		m.needCover = slices.DeleteFunc(m.needCover, func(r assign.Recording) bool { return m.servers[r.ID].tk != nil })
+	}
+}
+
+// retryable reports whether a standby that failed a takeover while it
+// answered probes has served its back-off and may be tried again, as a
+// last resort: it is not "ready" (statuses never count on it), but a failed
+// server with no other standby is better served by a retry than by none.
+func (s *member) retryable(now time.Time) bool {
+	return s.takeoverFailed && s.retryAt != 0 && !now.Before(s.retryAt.time()) &&
+		s.active() && s.health == nvrha.HealthUp && !s.fence.pending() && s.hasSpace()
 }
 
 // ready reports whether a standby can take over someone now, busy or not.
@@ -167,6 +201,10 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 	switch t.phase {
 	case PhaseStarting:
 		t.phase = PhaseActive
+		if s := t.sb; s.retryAt != 0 {
+			// Proven again: a confirmed takeover clears its record.
+			s.takeoverFailed, s.refusals, s.retryAt = false, 0, 0
+		}
 		t.started = t.cmd.sentAt.time()
 		t.confirmedAt = m.now
 		m.drop(&t.cmd)
@@ -212,9 +250,28 @@ func (m *Machine) end(t *takeover) {
 // is free for the next eligible standby in the same step. The standby's
 // ledger intervals stay open until it acknowledges the release: it may well
 // record until then.
+//
+// A standby that failed while it answered probes (it refused the order, or
+// never confirmed it) is one that is not functioning properly, in QVR
+// Center's manual's words: it stays "Abnormal, protection failed" until a
+// takeover by it is confirmed, and is ordered again only after a back-off
+// that doubles with each such failure in a row (Config.FailedStandbyBackoff
+// up to Config.FailedStandbyMaxBackoff), and only when no other standby
+// fits. A standby that failed because it went down is judged by its
+// detector instead: once up and fenced off, it is ready again.
 func (m *Machine) standbyFailed(t *takeover, why string) {
 	s, r := t.sb, t.rec
 	s.takeoverFailed = true
+	if s.health == nvrha.HealthUp {
+		s.refusals = min(s.refusals+1, 16)
+		d := m.cfg.FailedStandbyBackoff
+		for i := uint8(1); i < s.refusals && d < m.cfg.FailedStandbyMaxBackoff; i++ {
+			d *= 2
+		}
+		d = min(d, m.cfg.FailedStandbyMaxBackoff)
+		s.retryAt, s.retryNoted = instantOf(m.now.Add(d)), false
+		why = fmt.Sprintf("%s; not ordered again before %v", why, d)
+	}
 	m.end(t)
 	m.fenceOff(s, r)
 	m.emit(Event{Kind: EventTakeoverFailed, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
