@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -843,6 +846,58 @@ func TestControllerServesWhileStoreFails(t *testing.T) {
 		}
 		if err := r.ctl.AddStandbyServers(t.Context(), failover.DefaultGroupID, sb3); err != nil {
 			t.Errorf("AddStandbyServers once the store recovered: %v", err)
+		}
+	})
+}
+
+// TestControllerFileStoreOutage runs the outage on a real FileStore whose
+// directory disappears (an unmounted volume) and comes back.
+func TestControllerFileStoreOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		store := failover.NewFileStore(filepath.Join(dir, "state.json"))
+		r := newRig(t, store)
+		r.start()
+		defer r.stop()
+		r.join()
+
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		r.agents["rec-1"].Crash()
+		if _, ok := waitFor(15*time.Second, func() bool { return r.ctl.StoreHealth().Failing() }); !ok {
+			t.Fatal("the store never failed")
+		}
+		time.Sleep(3 * time.Second)
+		at := time.Now()
+		if _, err := r.ctl.Snapshot(t.Context()); err != nil || time.Since(at) != 0 {
+			t.Errorf("Snapshot while the directory is gone: %v after %v", err, time.Since(at))
+		}
+		if h := r.ctl.StoreHealth(); !errors.Is(h.Err, fs.ErrNotExist) || !strings.Contains(h.Err.Error(), store.Path()) {
+			t.Errorf("store health %+v; want the missing directory, naming the path", h)
+		}
+		if _, err := r.ctl.AddGroup(t.Context(), "Lobby"); !errors.Is(err, failover.ErrStoreFailing) || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("AddGroup while the directory is gone: %v", err)
+		}
+		if got := r.covering("sb-1"); got != "" {
+			t.Errorf("sb-1 covers %q before the takeover's epoch was saved", got)
+		}
+
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := waitFor(20*time.Second, func() bool { return r.covering("sb-1") == "rec-1" }); !ok {
+			t.Fatalf("no takeover once the directory was back; events: %v", r.allEvents())
+		}
+		st, err := store.Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Takeovers) != 1 || len(st.Groups) != 1 {
+			t.Errorf("saved takeovers %+v, groups %d; want rec-1's takeover and no Lobby", st.Takeovers, len(st.Groups))
 		}
 	})
 }
