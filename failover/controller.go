@@ -23,6 +23,63 @@ import (
 // has returned, and by a second call of Run.
 var ErrControllerStopped = errors.New("failover: controller stopped")
 
+// Errors of a Controller's admin operations while its Store refuses saves.
+var (
+	// ErrStoreFailing means the operation was refused because the Store
+	// refuses saves: nothing was applied, and trying again once the Store
+	// recovers is safe. The error is a *StoreFailingError.
+	ErrStoreFailing = errors.New("failover: store failing")
+	// ErrSavePending means the operation was applied but its ctx ended
+	// before its change was saved: the change stands, shows in Snapshot,
+	// and is saved as soon as the Store accepts it (unless Run stops
+	// first). The error wraps ctx's error too.
+	ErrSavePending = errors.New("failover: change applied, save pending")
+)
+
+// StoreFailingError refuses an admin operation while the Controller's Store
+// refuses saves. errors.Is(err, ErrStoreFailing) holds, and so does
+// errors.Is with the Store's own error (fs.ErrPermission, say).
+type StoreFailingError struct {
+	// Since is when the first of the failed saves in a row failed, on the
+	// Controller's clock.
+	Since time.Time
+	// Failures is how many saves have failed in a row.
+	Failures int
+	// Err is the Store's last error.
+	Err error
+}
+
+func (e *StoreFailingError) Error() string {
+	return fmt.Sprintf("failover: operation refused: the store has refused saves since %s (%d attempts): %v",
+		e.Since.Format(time.RFC3339), e.Failures, e.Err)
+}
+
+// Unwrap returns ErrStoreFailing and the Store's error.
+func (e *StoreFailingError) Unwrap() []error { return []error{ErrStoreFailing, e.Err} }
+
+// StoreHealth is how a Controller's saves are going, for a status page: a
+// center whose saves fail keeps showing its servers, but can neither order
+// a takeover nor accept a change until they succeed again.
+type StoreHealth struct {
+	// Err is the error of the last save while saves fail in a row; nil once
+	// one succeeds.
+	Err error
+	// FailingSince is when the first of those failed saves failed; zero
+	// when Err is nil.
+	FailingSince time.Time
+	// Failures is how many saves have failed in a row.
+	Failures int
+	// UnsavedSince is when the Controller began saving the State it holds
+	// commands for; zero when nothing waits for the Store. A save that
+	// hangs rather than fails shows here.
+	UnsavedSince time.Time
+	// LastSaved is when a save last succeeded; zero before the first.
+	LastSaved time.Time
+}
+
+// Failing reports whether the last save failed.
+func (h StoreHealth) Failing() bool { return h.Err != nil }
+
 // DefaultMaxInFlight bounds a Controller's concurrent transport calls unless
 // ControllerConfig.MaxInFlight says otherwise.
 const DefaultMaxInFlight = 64
@@ -54,6 +111,10 @@ type ControllerConfig struct {
 	// goroutine that owns the Machine. It must not block: the Machine waits
 	// for it.
 	OnEvent func(Event)
+	// OnStoreHealth, if set, is called from the same goroutine when saves
+	// begin to fail (with the first error) and when one succeeds again. It
+	// must not block either.
+	OnStoreHealth func(StoreHealth)
 }
 
 // ControllerConfigError reports a ControllerConfig field the Controller
@@ -82,11 +143,30 @@ func (e *ControllerConfigError) Unwrap() error { return ErrInvalidConfig }
 // takes it returns ctx's error and is never applied; one that fails returns
 // the Machine's error and changed nothing. One that succeeds returns once its
 // change is saved in the Store, so an acknowledged change survives a crash.
-// If ctx ends while that save waits (the Store keeps refusing it), it returns
-// ctx's error and the change stands: it is saved as soon as the Store
-// accepts it, unless Run stops first. Snapshot and Ledger change nothing and
-// return without waiting for a save. Once Run has returned, every operation
-// returns ErrControllerStopped.
+// Snapshot and Ledger change nothing and never wait for a save. Once Run has
+// returned, every operation returns ErrControllerStopped.
+//
+// Events are published as the Machine makes them, before their State is
+// saved; commands always wait for it. While a save fails (a full disk, a
+// read-only volume) or hangs, the Controller retries it with exponential
+// backoff and holds the Machine still: no tick, no result applied, no
+// command sent. (The first tick after a long outage finds a gap beyond the
+// acceptable pause, which the Machine takes for the center's own stall, not
+// the servers' silence.) It keeps answering, though:
+//   - Snapshot and Ledger answer at once, from the Machine as it stands,
+//     including the change that waits to be saved;
+//   - StoreHealth reports the failure, and OnStoreHealth hears when saves
+//     begin to fail and when they recover;
+//   - an admin operation taken while saves fail is refused at once with a
+//     *StoreFailingError (ErrStoreFailing) and changes nothing, rather than
+//     piling up changes behind a disk nobody can see from the UI; it can be
+//     tried again once the Store recovers; while a save merely hangs, an
+//     operation waits for its turn instead, as nothing has failed yet;
+//   - one applied before its save began failing waits for that save. If
+//     its ctx ends first it returns an error wrapping ErrSavePending and
+//     ctx's error: the change stands and is saved, and its commands sent,
+//     as soon as the Store accepts it. If Run stops first, a caller still
+//     waiting gets ErrControllerStopped and the change is lost.
 type Controller struct {
 	m       *Machine // owned by the loop goroutine once Run starts
 	tr      transport.Transport
@@ -95,6 +175,7 @@ type Controller struct {
 	log     *slog.Logger
 	tick    time.Duration
 	onEvent func(Event)
+	onStore func(StoreHealth)
 	cmdTTL  time.Duration // the Machine's CommandTimeout
 	// retryBase and retryMax shape the backoff of Store saves.
 	retryBase, retryMax time.Duration
@@ -105,13 +186,28 @@ type Controller struct {
 	// probe, a fifth of a center's CPU at a thousand servers.
 	calls   chan call
 	workers int
-	reqs    chan *request // unbuffered: a send is the loop taking it
+	// reads and writes are unbuffered: a send is the loop taking it. Reads
+	// are taken at any time, writes only when a change can be saved.
+	reads   chan *request
+	writes  chan *request
 	results chan Result
+	// saveReq and saveRes carry one save at a time to the saver and back;
+	// each has room for it, so neither side ever blocks on them.
+	saveReq chan State
+	saveRes chan error
 	queue   cmdQueue
 	flights singleflight.Group
 	// shared is the deadline context of the calls the dispatcher started
 	// last; owned by the dispatcher.
 	shared *sharedDeadline
+
+	// Owned by the loop goroutine: the save under way, and the operations
+	// applied since the last Ready that wait for the next save.
+	saving  *pendingSave
+	waiters []chan error
+
+	healthMu sync.Mutex
+	health   StoreHealth
 
 	started atomic.Bool
 	stopped chan struct{} // closed when Run returns
@@ -119,12 +215,20 @@ type Controller struct {
 
 // request is an admin operation handed to the loop.
 type request struct {
-	fn func(*Machine) error
-	// readOnly operations change nothing, so they are answered without
-	// waiting for a save.
-	readOnly bool
-	ran      chan error // fn's own result, as soon as it returns
-	saved    chan error // nil once what fn changed is saved
+	fn    func(*Machine) error
+	ran   chan error // fn's own result, as soon as it returns
+	saved chan error // for a write: nil once what fn changed is saved
+}
+
+// pendingSave is a Ready whose State is being saved; its commands wait for
+// the save, and so do the operations whose change it holds.
+type pendingSave struct {
+	rd       Ready
+	waiters  []chan error
+	b        *backoff.ExponentialBackOff
+	failures int
+	inFlight bool         // a Save is out with the saver
+	timer    *clock.Timer // the next attempt's, while none is out
 }
 
 // NewController validates cfg, loads the Store and returns a Controller
@@ -190,14 +294,18 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		log:       cfg.Logger,
 		tick:      cfg.TickInterval,
 		onEvent:   cfg.OnEvent,
+		onStore:   cfg.OnStoreHealth,
 		cmdTTL:    mcfg.CommandTimeout,
 		retryBase: mcfg.RetryBase,
 		retryMax:  mcfg.RetryMax,
 		sem:       semaphore.NewWeighted(cfg.MaxInFlight),
 		calls:     make(chan call, min(cfg.MaxInFlight, maxWorkers)),
 		workers:   int(min(cfg.MaxInFlight, maxWorkers)),
-		reqs:      make(chan *request),
+		reads:     make(chan *request),
+		writes:    make(chan *request),
 		results:   make(chan Result, min(cfg.MaxInFlight, 1024)),
+		saveReq:   make(chan State, 1),
+		saveRes:   make(chan error, 1),
 		queue:     cmdQueue{wake: make(chan struct{}, 1)},
 		stopped:   make(chan struct{}),
 	}, nil
@@ -209,8 +317,8 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 // call returns ErrControllerStopped.
 //
 // While the Store refuses a State, Run retries the save with exponential
-// backoff and sends nothing, takes no admin operation and does not tick:
-// an epoch must be durable before any server sees it.
+// backoff and sends nothing (an epoch must be durable before any server sees
+// it); see Controller for what it still answers.
 func (c *Controller) Run(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return fmt.Errorf("%w: Run called twice", ErrControllerStopped)
@@ -224,6 +332,10 @@ func (c *Controller) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return c.dispatch(gctx) })
+	g.Go(func() error {
+		c.saver(gctx)
+		return nil
+	})
 	g.Go(func() error { return c.loop(gctx) })
 	err := g.Wait()
 	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
@@ -232,30 +344,61 @@ func (c *Controller) Run(ctx context.Context) error {
 	return err
 }
 
-// loop owns the Machine.
+// loop owns the Machine. It takes ticks, results and writes only when no
+// save is under way, so that the Machine stands still between a Ready and
+// its Advance; reads are answered whatever the Store does.
 func (c *Controller) loop(ctx context.Context) error {
 	ticker := c.clock.Ticker(c.tick)
 	defer ticker.Stop()
+	defer c.abandon()
 	c.m.Tick(c.clock.Now())
 	for {
-		if err := c.flush(ctx); err != nil {
-			return stopErr(ctx, err)
+		if c.saving == nil {
+			c.pump()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		var (
+			ticks   <-chan time.Time
+			results <-chan Result
+			writes  <-chan *request
+			saved   <-chan error
+			retry   <-chan time.Time
+		)
+		if s := c.saving; s == nil {
+			ticks, results, writes = ticker.C, c.results, c.writes
+		} else {
+			if s.inFlight {
+				saved = c.saveRes
+			} else {
+				retry = s.timer.C
+			}
+			if s.failures > 0 {
+				// Taken only to be refused: waiting for the Store would
+				// leave the caller guessing until its ctx ends.
+				writes = c.writes
+			}
 		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-ticker.C:
+		case <-ticks:
 			c.m.Tick(c.clock.Now())
-		case r := <-c.results:
+		case r := <-results:
 			c.step(r)
-			// Apply the results already waiting before the next flush: one
+			// Apply the results already waiting before the next Ready: one
 			// save then covers them all, so a burst (a center restart, a
 			// thousand servers coming up) costs one State, not one each.
 			c.drainResults()
-		case req := <-c.reqs:
-			if err := c.serve(ctx, req); err != nil {
-				return stopErr(ctx, err)
-			}
+		case req := <-c.reads:
+			req.ran <- req.fn(c.m)
+		case req := <-writes:
+			c.serveWrite(req)
+		case err := <-saved:
+			c.saveDone(ctx, err)
+		case <-retry:
+			c.attempt()
 		}
 	}
 }
@@ -279,80 +422,168 @@ func (c *Controller) drainResults() {
 	}
 }
 
-// stopErr turns an error caused by ctx ending into a clean stop.
-func stopErr(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
+// serveWrite applies an admin operation, or refuses it while saves fail.
+// An applied one waits for the save of the next Ready, which the loop takes
+// at once, so that what it started (the release of an interrupted takeover)
+// goes out now.
+func (c *Controller) serveWrite(req *request) {
+	if c.saving != nil {
+		h := c.StoreHealth()
+		req.ran <- &StoreFailingError{Since: h.FailingSince, Failures: h.Failures, Err: h.Err}
+		return
 	}
-	return err
-}
-
-// serve applies an admin operation, then runs the Ready loop at once so
-// that what it started (the release of an interrupted takeover) goes out
-// now, and answers once its change is saved.
-func (c *Controller) serve(ctx context.Context, req *request) error {
 	err := req.fn(c.m)
 	req.ran <- err
-	if req.readOnly {
-		return nil
+	if err == nil {
+		c.waiters = append(c.waiters, req.saved)
 	}
-	if ferr := c.flush(ctx); ferr != nil {
-		req.saved <- fmt.Errorf("%w: the change was not saved", ErrControllerStopped)
-		return ferr
-	}
-	req.saved <- nil
-	return nil
 }
 
-// flush runs the Ready loop: persist, send, publish, advance. It returns an
-// error only when ctx ends while a save is being retried; then nothing of
-// that Ready is sent.
-func (c *Controller) flush(ctx context.Context) error {
+// pump runs the Ready loop (publish, persist, send, advance) until a State
+// needs saving, which it starts, or the Machine has nothing more.
+func (c *Controller) pump() {
 	for c.m.HasReady() {
 		rd := c.m.Ready()
+		// Events report what the Machine decided, which a status page
+		// needs most when the disk is full: they do not wait for the save.
+		for _, e := range rd.Events {
+			c.publish(e)
+		}
 		if rd.State != nil {
-			if err := c.save(ctx, *rd.State); err != nil {
-				return err
-			}
+			c.startSave(rd)
+			return
 		}
 		if len(rd.Commands) > 0 {
 			c.queue.push(rd.Commands)
 		}
-		for _, e := range rd.Events {
-			c.publish(e)
-		}
 		c.m.Advance(rd)
 	}
-	return nil
+	// Nothing the waiting operations changed needs saving (any more).
+	for _, w := range c.waiters {
+		w <- nil
+	}
+	c.waiters = c.waiters[:0]
 }
 
-// save persists st, retrying with exponential backoff on the Controller's
-// clock until the Store accepts it or ctx ends.
-func (c *Controller) save(ctx context.Context, st State) error {
+// startSave begins saving rd's State; its commands wait for the save.
+func (c *Controller) startSave(rd Ready) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = c.retryBase
 	b.MaxInterval = c.retryMax
 	b.Multiplier = 2
-	b.MaxElapsedTime = 0 // until it works or ctx ends
+	b.MaxElapsedTime = 0 // until it works or Run stops
 	b.Clock = c.clock
-	attempts := 0
-	op := func() error {
-		attempts++
-		err := c.store.Save(ctx, st)
-		if err != nil && ctx.Err() != nil {
-			return backoff.Permanent(ctx.Err())
+	b.Reset()
+	c.saving = &pendingSave{rd: rd, waiters: c.waiters, b: b}
+	c.waiters = nil
+	c.healthMu.Lock()
+	c.health.UnsavedSince = c.clock.Now()
+	c.healthMu.Unlock()
+	c.attempt()
+}
+
+// attempt hands the pending State to the saver.
+func (c *Controller) attempt() {
+	s := c.saving
+	s.inFlight = true
+	c.saveReq <- *s.rd.State
+}
+
+// saver makes the saves the loop asks for, so that a Store that is slow or
+// hangs never keeps the loop from answering.
+func (c *Controller) saver(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case st := <-c.saveReq:
+			c.saveRes <- c.store.Save(ctx, st)
 		}
-		return err
 	}
-	notify := func(err error, next time.Duration) {
-		c.log.Warn("failover: saving state failed; commands held until it succeeds",
-			"err", err, "attempt", attempts, "retry_in", next)
+}
+
+// saveDone takes the outcome of a save: on success the held commands go
+// out and the waiting operations return; on failure the next attempt is
+// scheduled.
+func (c *Controller) saveDone(ctx context.Context, err error) {
+	s := c.saving
+	s.inFlight = false
+	now := c.clock.Now()
+	if err == nil {
+		if len(s.rd.Commands) > 0 {
+			c.queue.push(s.rd.Commands)
+		}
+		c.m.Advance(s.rd)
+		c.saving = nil
+		for _, w := range s.waiters {
+			w <- nil
+		}
+		c.healthMu.Lock()
+		was := c.health
+		c.health = StoreHealth{LastSaved: now}
+		h := c.health
+		c.healthMu.Unlock()
+		if was.Err != nil {
+			c.log.Info("failover: state saved after failures; commands go out",
+				"failures", was.Failures, "held", now.Sub(was.UnsavedSince))
+			c.storeHealthChanged(h)
+		}
+		return
 	}
-	err := backoff.RetryNotifyWithTimer(op, backoff.WithContext(b, ctx), notify, &clockTimer{clock: c.clock})
-	if err == nil && attempts > 1 {
-		c.log.Info("failover: state saved after retries", "attempts", attempts)
+	if ctx.Err() != nil {
+		return // Run is stopping; the loop ends at its next turn.
 	}
-	return err
+	s.failures++
+	next := s.b.NextBackOff()
+	if s.timer == nil {
+		s.timer = c.clock.Timer(next)
+	} else {
+		s.timer.Reset(next)
+	}
+	c.healthMu.Lock()
+	first := c.health.Err == nil
+	if first {
+		c.health.FailingSince = now
+	}
+	c.health.Err = err
+	c.health.Failures = s.failures
+	h := c.health
+	c.healthMu.Unlock()
+	c.log.Warn("failover: saving state failed; commands held and admin operations refused until it succeeds",
+		"err", err, "attempt", s.failures, "retry_in", next)
+	if first {
+		c.storeHealthChanged(h)
+	}
+}
+
+func (c *Controller) storeHealthChanged(h StoreHealth) {
+	if c.onStore != nil {
+		c.onStore(h)
+	}
+}
+
+// abandon answers the operations still waiting for a save when the loop
+// ends: their change was not saved.
+func (c *Controller) abandon() {
+	waiters := c.waiters
+	if s := c.saving; s != nil {
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		waiters = append(waiters, s.waiters...)
+	}
+	for _, w := range waiters {
+		w <- fmt.Errorf("%w: the change was not saved", ErrControllerStopped)
+	}
+	c.saving, c.waiters = nil, nil
+}
+
+// StoreHealth returns how the Controller's saves are going. It does not wait
+// for the Controller and may be called at any time.
+func (c *Controller) StoreHealth() StoreHealth {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	return c.health
 }
 
 func (c *Controller) publish(e Event) {
@@ -634,9 +865,13 @@ func (c *Controller) submit(ctx context.Context, readOnly bool, fn func(*Machine
 		return ErrControllerStopped
 	default:
 	}
-	req := &request{fn: fn, readOnly: readOnly, ran: make(chan error, 1), saved: make(chan error, 1)}
+	req := &request{fn: fn, ran: make(chan error, 1), saved: make(chan error, 1)}
+	to := c.writes
+	if readOnly {
+		to = c.reads
+	}
 	select {
-	case c.reqs <- req:
+	case to <- req:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-c.stopped:
@@ -654,8 +889,12 @@ func (c *Controller) submit(ctx context.Context, readOnly bool, fn func(*Machine
 		case err := <-req.saved:
 			return err
 		default:
-			return ctx.Err()
 		}
+		if h := c.StoreHealth(); h.Err != nil {
+			return fmt.Errorf("%w (the store has refused saves since %s: %v): %w",
+				ErrSavePending, h.FailingSince.Format(time.RFC3339), h.Err, ctx.Err())
+		}
+		return fmt.Errorf("%w: %w", ErrSavePending, ctx.Err())
 	}
 }
 

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"math"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -610,13 +614,14 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 		}); !ok {
 			t.Fatal("no save after the crash")
 		}
-		// An operation the loop cannot take while it waits for the store
-		// ends with its ctx and is never applied.
-		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-		if _, err := r.ctl.AddGroup(ctx, "while the disk is full"); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("AddGroup during the outage: %v, want a deadline error", err)
+		// An operation asked for while the store refuses saves is refused
+		// at once and never applied.
+		at := time.Now()
+		if _, err := r.ctl.AddGroup(t.Context(), "while the disk is full"); !errors.Is(err, failover.ErrStoreFailing) || !errors.Is(err, errDiskFull) {
+			t.Errorf("AddGroup during the outage: %v, want ErrStoreFailing", err)
+		} else if d := time.Since(at); d != 0 {
+			t.Errorf("AddGroup during the outage was refused after %v, want at once", d)
 		}
-		cancel()
 
 		if _, ok := waitFor(20*time.Second, func() bool { return r.covering("sb-1") == "rec-1" }); !ok {
 			t.Fatalf("no takeover after the store recovered; events: %v", r.allEvents())
@@ -659,12 +664,12 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 		if st, err := store.inner.Load(t.Context()); err != nil || len(st.Groups) != 2 || st.Groups[1].Name != "saved" {
 			t.Errorf("AddGroup returned before its group was saved (after %v): %+v, %v", waited, st.Groups, err)
 		}
-		// One whose ctx ends while the save is retried reports ctx's error;
-		// the change stands and is saved once the store accepts it.
+		// One whose ctx ends while the save is retried says so, with ctx's
+		// error; the change stands and is saved once the store accepts it.
 		store.failSaves(3)
-		ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
-		if _, err := r.ctl.AddGroup(ctx, "outcome unknown"); !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("AddGroup whose ctx ended during the save: %v", err)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		if _, err := r.ctl.AddGroup(ctx, "outcome unknown"); !errors.Is(err, failover.ErrSavePending) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("AddGroup whose ctx ended during the save: %v, want ErrSavePending and DeadlineExceeded", err)
 		}
 		cancel()
 		if _, ok := waitFor(10*time.Second, func() bool {
@@ -672,6 +677,336 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 			return err == nil && len(st.Groups) == 3
 		}); !ok {
 			t.Error("the change of an AddGroup whose ctx ended during the save was never saved")
+		}
+	})
+}
+
+// healthLog records what OnStoreHealth hears.
+type healthLog struct {
+	mu  sync.Mutex
+	got []failover.StoreHealth
+}
+
+func (l *healthLog) add(h failover.StoreHealth) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.got = append(l.got, h)
+}
+
+func (l *healthLog) all() []failover.StoreHealth {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.got)
+}
+
+// TestControllerServesWhileStoreFails: with the store refusing every save
+// for 8.5 s, a status page keeps getting snapshots, the ledger and events
+// at once and sees the failure; admin operations are refused and change
+// nothing; no order goes out until its State is saved, and then it does.
+func TestControllerServesWhileStoreFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyStore{}
+		r := newRig(t, store)
+		health := &healthLog{}
+		r.edit = func(cfg *failover.ControllerConfig) { cfg.OnStoreHealth = health.add }
+		sb3 := standbyFacts("sb-3", 32)
+		if err := r.tr.Register(sb3.ID, agenttest.New(sb3)); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			mu           sync.Mutex
+			whileFailing []string
+			unsaved      []string
+			takeovers    int
+		)
+		for _, id := range []nvrha.ServerID{"rec-1", "rec-2", "sb-1", "sb-2", "sb-3"} {
+			r.tr.SetHook(id, func(_ context.Context, c transport.Call) error {
+				store.mu.Lock()
+				defer store.mu.Unlock()
+				mu.Lock()
+				defer mu.Unlock()
+				if !store.pendingSince.IsZero() && time.Now().After(store.pendingSince) {
+					whileFailing = append(whileFailing, fmt.Sprintf("%s %s", c.Method, c.Server))
+				}
+				if key, e, ok := orderEpoch(c); ok && e > store.saved[key] {
+					unsaved = append(unsaved, fmt.Sprintf("%s %s epoch %d for %s, saved %d", c.Method, c.Server, e, key, store.saved[key]))
+				}
+				if c.Method == transport.MethodTakeover {
+					takeovers++
+				}
+				return nil
+			})
+		}
+		r.start()
+		defer r.stop()
+		r.join()
+		if h := r.ctl.StoreHealth(); h.Failing() || h.LastSaved.IsZero() || !h.UnsavedSince.IsZero() {
+			t.Errorf("health of a working store: %+v", h)
+		}
+
+		store.failSaves(math.MaxInt)
+		r.agents["rec-1"].Crash()
+		if _, ok := waitFor(15*time.Second, func() bool {
+			store.mu.Lock()
+			defer store.mu.Unlock()
+			return store.fails > 0
+		}); !ok {
+			t.Fatal("no save after the crash")
+		}
+		store.mu.Lock()
+		failedAt := store.pendingSince
+		store.mu.Unlock()
+		// What the Machine decided is published although its State is not
+		// saved; the order it needs is not sent.
+		if len(r.eventsOf(failover.EventServerDown, "rec-1")) != 1 || len(r.eventsOf(failover.EventTakeoverStarted, "rec-1")) != 1 {
+			t.Errorf("events while the store fails: %v; want rec-1 down and its takeover started", r.allEvents())
+		}
+
+		const outage = 8500 * time.Millisecond
+		for time.Since(failedAt) < outage {
+			at := time.Now()
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			s, err := r.ctl.Snapshot(ctx)
+			if err != nil {
+				t.Fatalf("Snapshot %v into the outage: %v", at.Sub(failedAt), err)
+			}
+			if _, err := r.ctl.Ledger(ctx, "rec-1-cam-1"); err != nil {
+				t.Fatalf("Ledger %v into the outage: %v", at.Sub(failedAt), err)
+			}
+			cancel()
+			if d := time.Since(at); d != 0 {
+				t.Errorf("Snapshot and Ledger took %v during the outage, want no time", d)
+			}
+			if m := memberOf(t, s, "rec-1"); m.Health.Functional() || m.Peer != "sb-1" {
+				t.Errorf("rec-1 during the outage: health %v, peer %q; want failed, taken over by sb-1", m.Health, m.Peer)
+			}
+			h := r.ctl.StoreHealth()
+			if !h.Failing() || !errors.Is(h.Err, errDiskFull) || !h.FailingSince.Equal(failedAt) || h.Failures < 1 ||
+				!h.UnsavedSince.Equal(failedAt) || h.LastSaved.After(failedAt) {
+				t.Errorf("health %v into the outage: %+v; want failing with disk full since %v", at.Sub(failedAt), h, failedAt)
+			}
+			time.Sleep(time.Second)
+		}
+		if h := r.ctl.StoreHealth(); h.Failures < 4 {
+			t.Errorf("%d save attempts in %v, want retries", h.Failures, outage)
+		}
+
+		// An admin operation is refused at once and changes nothing.
+		at := time.Now()
+		err := r.ctl.AddStandbyServers(t.Context(), failover.DefaultGroupID, sb3)
+		var sfe *failover.StoreFailingError
+		if !errors.As(err, &sfe) || !errors.Is(err, failover.ErrStoreFailing) || !errors.Is(err, errDiskFull) ||
+			!sfe.Since.Equal(failedAt) || sfe.Failures < 1 {
+			t.Errorf("AddStandbyServers while the store fails: %v, want a *StoreFailingError since %v", err, failedAt)
+		}
+		if d := time.Since(at); d != 0 {
+			t.Errorf("AddStandbyServers was refused after %v, want at once", d)
+		}
+		if s, err := r.ctl.Snapshot(t.Context()); err != nil {
+			t.Fatal(err)
+		} else if n := len(s.Groups[0].Members); n != 4 {
+			t.Errorf("%d members after a refused AddStandbyServers, want 4", n)
+		}
+		mu.Lock()
+		if len(whileFailing) > 0 || takeovers > 0 {
+			t.Errorf("calls while the store failed: %v (%d takeover orders)", whileFailing, takeovers)
+		}
+		mu.Unlock()
+		if got := health.all(); len(got) != 1 || !errors.Is(got[0].Err, errDiskFull) || !got[0].FailingSince.Equal(failedAt) {
+			t.Errorf("OnStoreHealth heard %+v, want one failure since %v", got, failedAt)
+		}
+
+		store.failSaves(0)
+		if _, ok := waitFor(20*time.Second, func() bool { return r.covering("sb-1") == "rec-1" }); !ok {
+			t.Fatalf("no takeover after the store recovered; events: %v", r.allEvents())
+		}
+		h := r.ctl.StoreHealth()
+		if h.Failing() || h.Failures != 0 || !h.FailingSince.IsZero() || !h.LastSaved.After(failedAt) {
+			t.Errorf("health after recovery: %+v", h)
+		}
+		if got := health.all(); len(got) != 2 || got[1].Failing() || !got[1].LastSaved.After(failedAt) {
+			t.Errorf("OnStoreHealth heard %+v, want a failure then a recovery", got)
+		}
+		mu.Lock()
+		if len(unsaved) > 0 {
+			t.Errorf("orders sent before their epoch was saved: %v", unsaved)
+		}
+		if takeovers == 0 {
+			t.Error("no takeover order after recovery")
+		}
+		mu.Unlock()
+		st, err := store.inner.Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range st.Groups[0].Members {
+			if m.Facts.ID == sb3.ID {
+				t.Error("the refused AddStandbyServers was saved")
+			}
+		}
+		if err := r.ctl.AddStandbyServers(t.Context(), failover.DefaultGroupID, sb3); err != nil {
+			t.Errorf("AddStandbyServers once the store recovered: %v", err)
+		}
+	})
+}
+
+// TestControllerFileStoreOutage runs the outage on a real FileStore whose
+// directory disappears (an unmounted volume) and comes back.
+func TestControllerFileStoreOutage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "state")
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		store := failover.NewFileStore(filepath.Join(dir, "state.json"))
+		r := newRig(t, store)
+		r.start()
+		defer r.stop()
+		r.join()
+
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		r.agents["rec-1"].Crash()
+		if _, ok := waitFor(15*time.Second, func() bool { return r.ctl.StoreHealth().Failing() }); !ok {
+			t.Fatal("the store never failed")
+		}
+		time.Sleep(3 * time.Second)
+		at := time.Now()
+		if _, err := r.ctl.Snapshot(t.Context()); err != nil || time.Since(at) != 0 {
+			t.Errorf("Snapshot while the directory is gone: %v after %v", err, time.Since(at))
+		}
+		if h := r.ctl.StoreHealth(); !errors.Is(h.Err, fs.ErrNotExist) || !strings.Contains(h.Err.Error(), store.Path()) {
+			t.Errorf("store health %+v; want the missing directory, naming the path", h)
+		}
+		if _, err := r.ctl.AddGroup(t.Context(), "Lobby"); !errors.Is(err, failover.ErrStoreFailing) || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("AddGroup while the directory is gone: %v", err)
+		}
+		if got := r.covering("sb-1"); got != "" {
+			t.Errorf("sb-1 covers %q before the takeover's epoch was saved", got)
+		}
+
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := waitFor(20*time.Second, func() bool { return r.covering("sb-1") == "rec-1" }); !ok {
+			t.Fatalf("no takeover once the directory was back; events: %v", r.allEvents())
+		}
+		st, err := store.Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Takeovers) != 1 || len(st.Groups) != 1 {
+			t.Errorf("saved takeovers %+v, groups %d; want rec-1's takeover and no Lobby", st.Takeovers, len(st.Groups))
+		}
+	})
+}
+
+// hangingStore is a MemoryStore whose saves can be made to hang.
+type hangingStore struct {
+	failover.MemoryStore
+	mu   sync.Mutex
+	gate chan struct{} // non-nil: Save waits for it to close
+}
+
+func (s *hangingStore) Save(ctx context.Context, st failover.State) error {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.MemoryStore.Save(ctx, st)
+}
+
+// TestControllerServesWhileSaveHangs: a save that neither returns nor fails
+// (a stuck network volume) does not keep Snapshot waiting, and shows as
+// unsaved state; an admin operation waits for it, since the store has not
+// refused anything yet.
+func TestControllerServesWhileSaveHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &hangingStore{}
+		r := newRig(t, store)
+		r.start()
+		defer r.stop()
+		r.join()
+
+		gate := make(chan struct{})
+		store.mu.Lock()
+		store.gate = gate
+		store.mu.Unlock()
+		hungAt := time.Now()
+		added := make(chan error, 1)
+		go func() {
+			_, err := r.ctl.AddGroup(t.Context(), "stuck")
+			added <- err
+		}()
+		synctest.Wait()
+		time.Sleep(5 * time.Second)
+
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		at := time.Now()
+		s, err := r.ctl.Snapshot(ctx)
+		if err != nil || time.Since(at) != 0 {
+			t.Fatalf("Snapshot while a save hangs: %v after %v", err, time.Since(at))
+		}
+		if len(s.Groups) != 2 {
+			t.Errorf("%d groups; the snapshot shows the Machine, with the unsaved group", len(s.Groups))
+		}
+		if h := r.ctl.StoreHealth(); h.Failing() || !h.UnsavedSince.Equal(hungAt) {
+			t.Errorf("health while a save hangs: %+v; want not failing, unsaved since %v", h, hungAt)
+		}
+		select {
+		case err := <-added:
+			t.Fatalf("AddGroup returned %v before its save", err)
+		default:
+		}
+		// Another operation waits its turn: the store has refused nothing.
+		if _, err := r.ctl.AddGroup(ctx, "later"); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, failover.ErrSavePending) {
+			t.Errorf("AddGroup while a save hangs: %v, want ctx's deadline, not applied", err)
+		}
+
+		close(gate)
+		if err := <-added; err != nil {
+			t.Errorf("AddGroup once its save went through: %v", err)
+		}
+		if h := r.ctl.StoreHealth(); h.Failing() || !h.UnsavedSince.IsZero() || h.LastSaved.Before(at) {
+			t.Errorf("health after the save went through: %+v", h)
+		}
+		st, err := store.Load(t.Context())
+		if err != nil || len(st.Groups) != 2 {
+			t.Errorf("saved groups %+v, %v; want the default one and \"stuck\"", st.Groups, err)
+		}
+	})
+}
+
+// TestControllerStopWhileSaveFails: an operation applied before the store
+// began refusing, still waiting for its save when Run stops, learns that its
+// change was not saved.
+func TestControllerStopWhileSaveFails(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &flakyStore{}
+		r := newRig(t, store)
+		r.start()
+		r.join()
+		store.failSaves(math.MaxInt)
+		added := make(chan error, 1)
+		go func() {
+			_, err := r.ctl.AddGroup(context.Background(), "never saved")
+			added <- err
+		}()
+		time.Sleep(time.Second)
+		r.stop()
+		if err := <-added; !errors.Is(err, failover.ErrControllerStopped) {
+			t.Errorf("AddGroup when Run stopped during its save: %v, want ErrControllerStopped", err)
+		}
+		if st, err := store.inner.Load(t.Context()); err != nil || len(st.Groups) != 1 {
+			t.Errorf("saved groups %+v, %v", st.Groups, err)
 		}
 	})
 }

@@ -62,12 +62,16 @@ const (
 //   - a missing directory: an error wrapping fs.ErrNotExist but not
 //     ErrNoState, since it more likely means a volume that is not mounted
 //     yet than a center that never saved;
+//   - an empty path, a path that names a directory, a device, a pipe or a
+//     socket, or one that goes through a file as if it were a directory:
+//     ErrStorePath (Save returns it too, before it writes anything);
 //   - an empty, truncated, oversized (MaxStateFileSize) or garbled file, a
 //     checksum mismatch, or a State that does not decode: ErrCorruptStore;
 //   - a JSON object of another format, or of another version of this one:
 //     ErrUnknownStoreFormat;
 //   - a file that cannot be opened or read (permissions, a device error):
-//     that error, wrapped, with no sentinel, since the file may be intact.
+//     that error, wrapped (errors.Is(err, fs.ErrPermission) holds for a
+//     permission), with no sentinel, since the file may be intact.
 //
 // Errors name the path and wrap their cause.
 type FileStore struct {
@@ -100,7 +104,7 @@ func (s *FileStore) Load(ctx context.Context) (State, error) {
 		return State{}, err
 	}
 	if s.path == "" {
-		return State{}, errors.New("failover: FileStore has no path")
+		return State{}, errNoPath
 	}
 	data, err := s.read()
 	if err != nil {
@@ -109,34 +113,51 @@ func (s *FileStore) Load(ctx context.Context) (State, error) {
 	return s.decode(data)
 }
 
+// errNoPath is the error of a FileStore made with an empty path.
+var errNoPath = fmt.Errorf("%w: FileStore has no path", ErrStorePath)
+
 // read returns the file's bytes, at most MaxStateFileSize of them.
 func (s *FileStore) read() ([]byte, error) {
-	f, err := os.Open(s.path)
+	// Looked at before it is opened: opening a named pipe would block until
+	// something writes to it, and a directory opens fine on Unix only to
+	// fail on the first read, under a message that names neither.
+	fi, err := os.Stat(s.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Only a missing file in a directory that is there means "never
 		// saved". A missing directory is more likely a volume that is not
 		// mounted yet: starting empty then, and later saving over the real
 		// file, would lose the center's configuration.
 		dir := filepath.Dir(s.path)
-		if fi, derr := os.Stat(dir); derr != nil || !fi.IsDir() {
-			return nil, fmt.Errorf("failover: load state: directory of %s: %w", s.path, cmpOr(derr, fs.ErrNotExist))
+		dfi, derr := os.Stat(dir)
+		switch {
+		case derr != nil:
+			return nil, fmt.Errorf("failover: load state: directory of %s: %w", s.path, derr)
+		case !dfi.IsDir():
+			return nil, fmt.Errorf("%w: %s: %s is not a directory", ErrStorePath, s.path, dir)
 		}
 		return nil, fmt.Errorf("%w: %s does not exist", ErrNoState, s.path)
 	}
+	if err != nil {
+		return nil, s.statError("load state", err)
+	}
+	if err := s.checkKind(fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path)
 	if err != nil {
 		// Not corruption: the file may be fine and the process unable to
 		// open it (permissions, a device error). Nothing is assumed.
 		return nil, fmt.Errorf("failover: load state: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	// Again on what was opened: the path may have been replaced since.
+	if fi, err = f.Stat(); err != nil {
 		return nil, fmt.Errorf("failover: load state: %w", err)
 	}
-	switch {
-	case !fi.Mode().IsRegular():
-		return nil, fmt.Errorf("%w: %s is not a regular file", ErrCorruptStore, s.path)
-	case fi.Size() > MaxStateFileSize:
+	if err := s.checkKind(fi); err != nil {
+		return nil, err
+	}
+	if fi.Size() > MaxStateFileSize {
 		return nil, fmt.Errorf("%w: %s has %d bytes, more than %d", ErrCorruptStore, s.path, fi.Size(), MaxStateFileSize)
 	}
 	// The limit holds even if the file grows while it is read.
@@ -148,6 +169,28 @@ func (s *FileStore) read() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrCorruptStore, s.path, MaxStateFileSize)
 	}
 	return data, nil
+}
+
+// checkKind returns ErrStorePath unless fi is a regular file: what sits at
+// the path is not a state file at all, so it is not a corrupt one either.
+func (s *FileStore) checkKind(fi fs.FileInfo) error {
+	switch mode := fi.Mode(); {
+	case mode.IsRegular():
+		return nil
+	case mode.IsDir():
+		return fmt.Errorf("%w: %s is a directory", ErrStorePath, s.path)
+	default:
+		return fmt.Errorf("%w: %s is not a regular file (%v)", ErrStorePath, s.path, mode.Type())
+	}
+}
+
+// statError wraps an error of looking at the path: ErrStorePath when a
+// parent of the path is a file, else the error as it is.
+func (s *FileStore) statError(what string, err error) error {
+	if errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w: %s: a parent is not a directory: %w", ErrStorePath, s.path, err)
+	}
+	return fmt.Errorf("failover: %s: %w", what, err)
 }
 
 // decode checks the envelope and decodes the State inside.
@@ -213,7 +256,7 @@ func (s *FileStore) Save(ctx context.Context, st State) error {
 		return err
 	}
 	if s.path == "" {
-		return errors.New("failover: FileStore has no path")
+		return errNoPath
 	}
 	data, err := encodeStateFile(st)
 	if err != nil {
@@ -228,10 +271,19 @@ func (s *FileStore) Save(ctx context.Context, st State) error {
 	if dir == "" {
 		dir = "."
 	}
+	// A directory (or a pipe) at the path would only fail the rename, after
+	// the work, under the platform's own words.
+	if fi, err := os.Stat(s.path); err == nil {
+		if err := s.checkKind(fi); err != nil {
+			return err
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return s.statError("save state to "+s.path, err)
+	}
 	prefix := tempPrefix(base)
 	tmp, err := os.CreateTemp(dir, prefix+"*")
 	if err != nil {
-		return fmt.Errorf("failover: save state to %s: %w", s.path, err)
+		return s.statError("save state to "+s.path, err)
 	}
 	tmpName := tmp.Name()
 	done := false
@@ -254,6 +306,10 @@ func (s *FileStore) Save(ctx context.Context, st State) error {
 		return err
 	}
 	if err := os.Rename(tmpName, s.path); err != nil {
+		if errors.Is(err, syscall.EISDIR) {
+			// A directory appeared at the path since it was looked at.
+			return fmt.Errorf("%w: %s is a directory: %w", ErrStorePath, s.path, err)
+		}
 		return fmt.Errorf("failover: save state to %s: rename: %w", s.path, err)
 	}
 	done = true
@@ -262,14 +318,6 @@ func (s *FileStore) Save(ctx context.Context, st State) error {
 	}
 	removeStaleTemps(dir, prefix)
 	return nil
-}
-
-// cmpOr returns err, or def when err is nil.
-func cmpOr(err, def error) error {
-	if err != nil {
-		return err
-	}
-	return def
 }
 
 // tempPrefix is the start of the name of every temporary file a Save of

@@ -418,20 +418,95 @@ func TestFileStoreFileMode(t *testing.T) {
 	}
 }
 
+// TestFileStoreDirectoryAtPath: a path that names a directory is a
+// configuration error, reported as such by Load and Save, not a corrupt
+// store and not a center that never saved; nothing is written.
 func TestFileStoreDirectoryAtPath(t *testing.T) {
-	s := failover.NewFileStore(t.TempDir())
-	if st, err := s.Load(context.Background()); err == nil || errors.Is(err, failover.ErrNoState) {
-		t.Errorf("Load of a directory: %+v, %v", st, err)
+	dir := t.TempDir()
+	s := failover.NewFileStore(dir)
+	err := loadFails(t, s, failover.ErrStorePath)
+	if errors.Is(err, failover.ErrCorruptStore) || errors.Is(err, failover.ErrNoState) ||
+		!strings.Contains(err.Error(), "is a directory") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("Load of a directory: %v", err)
 	}
+	err = s.Save(context.Background(), storeMachine(t).State())
+	if !errors.Is(err, failover.ErrStorePath) || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("Save over a directory: %v, want ErrStorePath", err)
+	}
+	parent := filepath.Dir(dir)
+	if got := dirNames(t, parent); !slices.Equal(got, []string{filepath.Base(dir)}) {
+		t.Errorf("Save over a directory left %v in %s", got, parent)
+	}
+	if got := dirNames(t, dir); len(got) != 0 {
+		t.Errorf("Save over a directory wrote %v into it", got)
+	}
+}
+
+// TestFileStoreFileAsDirectory: a path through a file ("state.json/x") is
+// a configuration error, not a missing volume.
+func TestFileStoreFileAsDirectory(t *testing.T) {
+	s0, _, _ := savedFile(t)
+	s := failover.NewFileStore(filepath.Join(s0.Path(), "state.json"))
+	err := loadFails(t, s, failover.ErrStorePath)
+	if errors.Is(err, failover.ErrNoState) || errors.Is(err, failover.ErrCorruptStore) {
+		t.Errorf("Load through a file: %v", err)
+	}
+	if err := s.Save(context.Background(), storeMachine(t).State()); !errors.Is(err, failover.ErrStorePath) {
+		t.Errorf("Save through a file: %v, want ErrStorePath", err)
+	}
+	// The file in the way is untouched.
+	mustLoad(t, s0)
+}
+
+// TestFileStorePermissionDenied: a file or directory the process may not
+// use is neither corrupt nor a bad path; the error says what was refused.
+func TestFileStorePermissionDenied(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("root ignores file permissions")
+	}
+	s, _, _ := savedFile(t)
+	dir := filepath.Dir(s.Path())
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, fs.ErrPermission) || errors.Is(err, failover.ErrCorruptStore) ||
+			errors.Is(err, failover.ErrStorePath) || errors.Is(err, failover.ErrNoState) || !strings.Contains(err.Error(), s.Path()) {
+			t.Errorf("%s: %v, want a permission error naming the path", op, err)
+		}
+	}
+
+	if err := os.Chmod(s.Path(), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Load(context.Background())
+	check("Load of an unreadable file", err)
+	if err := os.Chmod(s.Path(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(dir, 0o700)
+	check("Save into a read-only directory", s.Save(context.Background(), storeMachine(t).State()))
+	mustLoad(t, s)
+
+	if err := os.Chmod(dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Load(context.Background())
+	check("Load from a directory that cannot be searched", err)
 }
 
 func TestFileStoreEmptyPath(t *testing.T) {
 	s := failover.NewFileStore("")
-	if err := s.Save(context.Background(), failover.State{}); err == nil {
-		t.Error("Save with no path succeeded")
+	if err := s.Save(context.Background(), failover.State{}); !errors.Is(err, failover.ErrStorePath) {
+		t.Errorf("Save with no path: %v, want ErrStorePath", err)
 	}
-	if _, err := s.Load(context.Background()); err == nil || errors.Is(err, failover.ErrNoState) {
-		t.Errorf("Load with no path: %v", err)
+	if _, err := s.Load(context.Background()); !errors.Is(err, failover.ErrStorePath) || errors.Is(err, failover.ErrNoState) {
+		t.Errorf("Load with no path: %v, want ErrStorePath", err)
 	}
 }
 

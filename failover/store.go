@@ -15,7 +15,8 @@ import (
 //
 // A Store never turns a bad record into an empty center: Load returns an
 // error wrapping ErrNoState only when nothing was ever saved, and a clear
-// error (ErrCorruptStore, ErrUnknownStoreFormat) for anything it cannot read.
+// error (ErrCorruptStore, ErrUnknownStoreFormat, ErrStorePath) for anything
+// it cannot read.
 // It does not interpret the State either: one whose Version is not
 // StateVersion is returned as it is, for RestoreMachine to reject with
 // ErrUnknownStateVersion.
@@ -38,6 +39,12 @@ var (
 	// ErrUnknownStoreFormat means the record was written in another format,
 	// or another version of this one, than this build reads.
 	ErrUnknownStoreFormat = errors.New("failover: unknown store format")
+	// ErrStorePath means the Store's location cannot hold a State as
+	// configured: the path is empty, names a directory or something else
+	// that is not a file, or goes through a file as if it were a directory.
+	// Nothing was read or written; the configuration needs fixing. It is
+	// returned by Save as well as by Load.
+	ErrStorePath = errors.New("failover: unusable store path")
 )
 
 // MemoryStore is a Store in memory, for tests and simulations. It keeps the
