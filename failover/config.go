@@ -148,6 +148,12 @@ type FailbackPolicy struct {
 	MaxHoldDown time.Duration
 	// Window is the daily window of FailbackScheduled.
 	Window DailyWindow
+	// NoReclaim keeps a standby with a recovered server until its failback
+	// is due, even while another failed server of the group has no
+	// standby. By default such a standby is reclaimed: the recovered server
+	// fails back at once, make-before-break, whatever the mode, and the
+	// standby goes to the server that waits.
+	NoReclaim bool
 }
 
 // DailyWindow is a time-of-day range, [Start, End) after midnight in

@@ -47,12 +47,12 @@ func (m *Machine) failbackDue(t *takeover) bool {
 // startFailback begins make-before-break failback: the recording server is
 // told to resume under a new epoch; the standby is told to release only once
 // that is confirmed.
-func (m *Machine) startFailback(t *takeover) {
+func (m *Machine) startFailback(t *takeover, why string) {
 	t.epoch = m.nextEpoch(t.rec.facts.ID)
 	t.phase = PhaseResuming
 	t.cmd.attempts = 0
 	m.send(&t.cmd, resumeCommand(t))
-	m.emit(Event{Kind: EventFailbackStarted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
+	m.emit(Event{Kind: EventFailbackStarted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch, Detail: why})
 }
 
 // resumeCommand is the failback's order to t's recording server to record
@@ -79,7 +79,7 @@ func (m *Machine) Failback(recording nvrha.ServerID) error {
 	case r.tk.phase != PhaseActive:
 		return fmt.Errorf("%w: %s is %v", ErrFailbackBusy, recording, r.tk.phase)
 	}
-	m.startFailback(r.tk)
+	m.startFailback(r.tk, "manual")
 	m.settle()
 	return nil
 }

@@ -1,6 +1,8 @@
 package failover
 
 import (
+	"time"
+
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/status"
@@ -44,6 +46,10 @@ type MemberSnapshot struct {
 	// Peer is the other server of a takeover in progress: the standby that
 	// covers a recording server, or the recording server a standby covers.
 	Peer nvrha.ServerID `json:"peer,omitempty"`
+	// RetryAt is, for a standby that failed a takeover while it answered
+	// ("Abnormal, protection failed"), when it may be ordered to take over
+	// again; zero otherwise.
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
 
 // Status returns the label of the member's Failover Status, whatever its role.
@@ -95,6 +101,9 @@ func (m *Machine) SnapshotInto(s *Snapshot) {
 			}
 			if peer := mem.inTakeover(); peer != nil {
 				ms.Peer = peer.facts.ID
+			}
+			if mem.takeoverFailed {
+				ms.RetryAt = mem.retryAt.time()
 			}
 			if mem.role == RoleStandby {
 				ms.Standby = standbyStatus(mem)

@@ -1,11 +1,13 @@
 package failover
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover/assign"
 )
 
@@ -42,7 +44,73 @@ func (m *Machine) assignStandbys() {
 			}
 		}
 		m.assignFrom(m.free)
+		m.reclaim(g)
 	}
+}
+
+// reclaim frees standbys for the failed servers of g that no free standby
+// could cover (m.needCover): a standby that covers a server which has
+// recovered and only waits out its hold-down saves no footage, while the
+// waiting server loses footage every second. Such a takeover fails back
+// now, make-before-break, so the recovered server loses nothing; the freed
+// standby goes to the waiting server as soon as it is released.
+//
+// Each waiting server, most cameras first, first counts on a failback
+// already under way whose standby fits it; otherwise it reclaims the
+// standby of the recovered server that flapped least (fewest outages in
+// the flap window, then longest up), so a flapping server keeps its
+// standby longest. Config.Failback.NoReclaim turns this off.
+func (m *Machine) reclaim(g *group) {
+	if m.cfg.Failback.NoReclaim || len(m.needCover) == 0 {
+		return
+	}
+	var freeing, held []*takeover
+	for _, mem := range g.members {
+		t := mem.tk
+		if t == nil || t.rec != mem || mem.health != nvrha.HealthUp {
+			continue
+		}
+		switch t.phase {
+		case PhaseResuming, PhaseReleasing:
+			freeing = append(freeing, t)
+		case PhaseActive:
+			held = append(held, t)
+		}
+	}
+	if len(freeing)+len(held) == 0 {
+		return
+	}
+	slices.SortStableFunc(held, func(a, b *takeover) int {
+		return cmp.Or(cmp.Compare(m.recentOutages(a.rec), m.recentOutages(b.rec)), cmp.Compare(a.rec.upSince, b.rec.upSince))
+	})
+	slices.SortStableFunc(m.needCover, func(a, b assign.Recording) int {
+		return cmp.Compare(len(m.servers[b.ID].facts.Cameras), len(m.servers[a.ID].facts.Cameras))
+	})
+	for _, need := range m.needCover {
+		r := m.servers[need.ID]
+		fits := func(t *takeover) bool { return t != nil && eligibility.CanCover(t.sb.facts, r.facts) }
+		if i := slices.IndexFunc(freeing, fits); i >= 0 {
+			freeing[i] = nil
+			continue
+		}
+		if i := slices.IndexFunc(held, fits); i >= 0 {
+			t := held[i]
+			held[i] = nil
+			m.startFailback(t, "standby reclaimed for "+string(r.facts.ID))
+		}
+	}
+}
+
+// recentOutages counts r's outages within the flap window.
+func (m *Machine) recentOutages(r *member) int {
+	since := m.now.Add(-m.cfg.Failback.FlapWindow)
+	n := 0
+	for _, at := range r.failovers {
+		if at.After(since) {
+			n++
+		}
+	}
+	return n
 }
 
 // assignFrom starts the takeovers that assign m.needCover to free standbys,
@@ -156,7 +224,7 @@ func (m *Machine) tickTakeover(t *takeover) {
 		}
 	case PhaseActive:
 		if m.failbackDue(t) {
-			m.startFailback(t)
+			m.startFailback(t, "")
 		}
 	case PhaseResuming:
 		if !t.resumedAt.IsZero() {

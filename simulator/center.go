@@ -134,6 +134,15 @@ type center struct {
 
 func (w *World) abs(d time.Duration) time.Time { return Start.Add(d) }
 
+// rel is the virtual time of an instant of the Machine's clock; 0 for the
+// zero time.
+func (w *World) rel(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Sub(Start)
+}
+
 func (c *center) wrap(m *failover.Machine) Machine {
 	if c.w.cfg.Center.WrapMachine != nil {
 		return c.w.cfg.Center.WrapMachine(m)

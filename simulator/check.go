@@ -416,9 +416,9 @@ func (w *World) checkMachine() {
 		case !eligibility.CanCover(pf.facts[si], pf.facts[ri]):
 			w.fail(2, fmt.Sprintf("takeover of %s by %s breaks the license rule on the persisted facts", r.ID, s.ID))
 			return
-		case !s.Enabled || !s.group.Protection || s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace || pf.failed[si]:
+		case !s.Enabled || !s.group.Protection || s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace || pf.barred[si]:
 			w.fail(2, fmt.Sprintf("takeover of %s by %s, which is not ready (enabled=%v protection=%v health=%v space=%v failed=%v)",
-				r.ID, s.ID, s.Enabled, s.group.Protection, s.Health, s.EmptyRecordingSpace, pf.failed[si]))
+				r.ID, s.ID, s.Enabled, s.group.Protection, s.Health, s.EmptyRecordingSpace, pf.barred[si]))
 			return
 		case !r.Enabled:
 			w.fail(2, fmt.Sprintf("takeover of %s, which is disabled", r.ID))
@@ -495,6 +495,7 @@ type persisted struct {
 	st        *failover.State
 	facts     []nvrha.Facts
 	failed    []bool
+	barred    []bool // failed, and not to be ordered again yet
 	fence     []bool
 	confirmed []bool // by recording and by standby
 }
@@ -511,7 +512,7 @@ func (w *World) persistedIndex(st *failover.State) *persisted {
 
 func (w *World) indexState(st *failover.State) *persisted {
 	n := len(w.servers)
-	p := &persisted{st: st, facts: make([]nvrha.Facts, n), failed: make([]bool, n), fence: make([]bool, n), confirmed: make([]bool, n)}
+	p := &persisted{st: st, facts: make([]nvrha.Facts, n), failed: make([]bool, n), barred: make([]bool, n), fence: make([]bool, n), confirmed: make([]bool, n)}
 	idx := func(id nvrha.ServerID) int {
 		if i, ok := w.byID[id]; ok {
 			return i
@@ -523,6 +524,9 @@ func (w *World) indexState(st *failover.State) *persisted {
 			if i := idx(ms.Facts.ID); i >= 0 {
 				p.facts[i] = ms.Facts
 				p.failed[i] = ms.TakeoverFailed
+				// A standby that failed while it answered may be tried
+				// again once its back-off is over (failover's standbyFailed).
+				p.barred[i] = ms.TakeoverFailed && (ms.RetryAt.IsZero() || w.abs(w.now).Before(ms.RetryAt))
 			}
 		}
 	}
@@ -837,8 +841,12 @@ func (w *World) checkTimed() {
 				s.facts.LicenseChannels < r.facts.LicenseChannels || ss.LicenseChannels < rs.LicenseChannels {
 				continue
 			}
+			if !ss.RetryAt.IsZero() && w.abs(w.now).Before(ss.RetryAt) {
+				continue // in its back-off after failing a takeover while it answered
+			}
 			from := max(r.failedSince, r.lastCovered, r.adminAt, r.group.changedAt, centerCalm+c.detect,
-				w.calmSince(si)+c.detect, s.factsAt+c.interval+c.perTry, r.factsAt+c.interval+c.perTry, s.lastBusy+c.fence)
+				w.calmSince(si)+c.detect, s.factsAt+c.interval+c.perTry, r.factsAt+c.interval+c.perTry, s.lastBusy+c.fence,
+				w.rel(ss.RetryAt))
 			if w.now-from > budget {
 				w.fail(4, fmt.Sprintf("%s failed at %s and is still not taken over (%q), though %s is free, healthy, enabled and fits (budget %s)",
 					r.spec.ID, fmtDur(r.failedSince), rs.Status(), s.spec.ID, fmtDur(budget)))
