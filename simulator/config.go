@@ -169,6 +169,12 @@ func BaselineFailover() failover.Config {
 			AcceptablePause: 5 * time.Second,
 		},
 		Assignment: failover.AssignFirstFit,
+		// A standby keeps a recovered server until its failback is due,
+		// and one that failed a takeover is tried again as soon as it is
+		// up: a product that does not weigh where standbys save footage.
+		Failback:                failover.FailbackPolicy{NoReclaim: true},
+		FailedStandbyBackoff:    time.Nanosecond,
+		FailedStandbyMaxBackoff: time.Nanosecond,
 	}
 }
 
@@ -321,10 +327,13 @@ func (c Config) withDefaults(r *rng) Config {
 	// baseline replaces the detector: both sides must face the same world.
 	c.pauseScale = c.Center.Failover.Detector.WithDefaults().AcceptablePause
 	if c.Baseline {
-		// The baseline's detector and standby choice; the failback policy,
-		// platform and everything else stay the caller's.
+		// The baseline's detector, standby choice and naive use of
+		// standbys; the failback policy, platform and everything else stay
+		// the caller's.
 		b := BaselineFailover()
 		c.Center.Failover.Detector, c.Center.Failover.Assignment = b.Detector, b.Assignment
+		c.Center.Failover.Failback.NoReclaim = b.Failback.NoReclaim
+		c.Center.Failover.FailedStandbyBackoff, c.Center.Failover.FailedStandbyMaxBackoff = b.FailedStandbyBackoff, b.FailedStandbyMaxBackoff
 	}
 	c.Center.Failover = c.Center.Failover.WithDefaults()
 	if c.Servers.StreamStart <= 0 {
