@@ -78,6 +78,9 @@ type member struct {
 	role    Role
 	group   *group
 	enabled bool
+	// priority orders recording servers when failures outnumber standbys
+	// (higher first); see SetServerPriority.
+	priority int
 
 	health nvrha.Health
 	det    detector.Detector

@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -147,6 +148,39 @@ func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeo
 	m.touch()
 	m.settle()
 	return interrupted, nil
+}
+
+// MaxPriority bounds a recording server's priority either way.
+const MaxPriority = 1000
+
+// ErrInvalidPriority is returned for a priority outside ±MaxPriority or set
+// on a standby server.
+var ErrInvalidPriority = errors.New("failover: invalid priority")
+
+// SetServerPriority sets the priority of a recording server for the moments
+// when its group has more failed servers than free standbys that fit them
+// (Milestone calls the order a failover sequence). Servers of higher
+// priority are covered first, then those with the most cameras at stake;
+// the default is 0 for every server, so cameras decide. A running takeover
+// is never undone for a priority: priorities decide who gets a standby
+// that is free or reclaimed from a recovered server.
+func (m *Machine) SetServerPriority(server nvrha.ServerID, priority int) error {
+	mem, err := m.member(server)
+	if err != nil {
+		return err
+	}
+	switch {
+	case mem.role != RoleRecording:
+		return fmt.Errorf("%w: %s is a standby server", ErrInvalidPriority, server)
+	case priority < -MaxPriority || priority > MaxPriority:
+		return fmt.Errorf("%w: %d outside ±%d", ErrInvalidPriority, priority, MaxPriority)
+	case mem.priority == priority:
+		return nil
+	}
+	mem.priority = priority
+	m.touch()
+	m.settle()
+	return nil
 }
 
 // UpdateFacts replaces a member's facts with a newer inventory (a license

@@ -50,6 +50,9 @@ type MemberSnapshot struct {
 	// ("Abnormal, protection failed"), when it may be ordered to take over
 	// again; zero otherwise.
 	RetryAt time.Time `json:"retry_at,omitzero"`
+	// Priority is a recording server's priority when failures outnumber
+	// standbys (SetServerPriority); 0 by default.
+	Priority int `json:"priority,omitempty"`
 }
 
 // Status returns the label of the member's Failover Status, whatever its role.
@@ -98,6 +101,7 @@ func (m *Machine) SnapshotInto(s *Snapshot) {
 				LicenseChannels:     mem.facts.LicenseChannels,
 				Cameras:             len(mem.facts.Cameras),
 				EmptyRecordingSpace: mem.hasSpace(),
+				Priority:            mem.priority,
 			}
 			if peer := mem.inTakeover(); peer != nil {
 				ms.Peer = peer.facts.ID

@@ -56,6 +56,8 @@ type MemberState struct {
 	// resumed: it is owed a resume.
 	StoodDown bool        `json:"stood_down,omitempty"`
 	Failovers []time.Time `json:"failovers,omitempty"`
+	// Priority is a recording server's priority (SetServerPriority).
+	Priority int `json:"priority,omitempty"`
 }
 
 // EpochState is the newest epoch issued for a recording server's cameras.
@@ -113,6 +115,7 @@ func (m *Machine) State() State {
 			gs.Members = append(gs.Members, MemberState{
 				Facts: mem.facts.Clone(), Role: mem.role, Enabled: mem.enabled,
 				TakeoverFailed: mem.takeoverFailed, Refusals: int(mem.refusals), RetryAt: mem.retryAt.time(), StoodDown: mem.stoodDown, Failovers: slices.Clone(mem.failovers),
+				Priority: mem.priority,
 			})
 			if t := mem.tk; t != nil && t.rec == mem {
 				st.Takeovers = append(st.Takeovers, TakeoverState{
@@ -195,6 +198,10 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 			mem.refusals, mem.retryAt = uint8(min(max(ms.Refusals, 0), 16)), instantOf(ms.RetryAt)
 			mem.stoodDown = ms.StoodDown
 			mem.failovers = slices.Clone(ms.Failovers)
+			if ms.Priority < -MaxPriority || ms.Priority > MaxPriority {
+				return nil, corrupt("server %s: priority %d", ms.Facts.ID, ms.Priority)
+			}
+			mem.priority = ms.Priority
 			g.members = append(g.members, mem)
 			m.servers[ms.Facts.ID] = mem
 		}

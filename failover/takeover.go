@@ -55,11 +55,12 @@ func (m *Machine) assignStandbys() {
 // now, make-before-break, so the recovered server loses nothing; the freed
 // standby goes to the waiting server as soon as it is released.
 //
-// Each waiting server, most cameras first, first counts on a failback
-// already under way whose standby fits it; otherwise it reclaims the
-// standby of the recovered server that flapped least (fewest outages in
-// the flap window, then longest up), so a flapping server keeps its
-// standby longest. Config.Failback.NoReclaim turns this off.
+// Each waiting server, highest priority and then most cameras first,
+// counts on a failback already under way whose standby fits it; otherwise
+// it reclaims the standby of the recovered server that flapped least
+// (fewest outages in the flap window, then longest up), so a flapping
+// server keeps its standby longest. Config.Failback.NoReclaim turns this
+// off.
 func (m *Machine) reclaim(g *group) {
 	if m.cfg.Failback.NoReclaim || len(m.needCover) == 0 {
 		return
@@ -84,7 +85,8 @@ func (m *Machine) reclaim(g *group) {
 		return cmp.Or(cmp.Compare(m.recentOutages(a.rec), m.recentOutages(b.rec)), cmp.Compare(a.rec.upSince, b.rec.upSince))
 	})
 	slices.SortStableFunc(m.needCover, func(a, b assign.Recording) int {
-		return cmp.Compare(len(m.servers[b.ID].facts.Cameras), len(m.servers[a.ID].facts.Cameras))
+		ra, rb := m.servers[a.ID], m.servers[b.ID]
+		return cmp.Or(cmp.Compare(rb.priority, ra.priority), cmp.Compare(len(rb.facts.Cameras), len(ra.facts.Cameras)))
 	})
 	for _, need := range m.needCover {
 		r := m.servers[need.ID]
