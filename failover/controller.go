@@ -560,6 +560,13 @@ func (c *Controller) storeHealthChanged(h StoreHealth) {
 	if c.onStore != nil {
 		c.onStore(h)
 	}
+	if c.onEvent != nil {
+		e := Event{Kind: EventStoreRecovered, At: h.LastSaved}
+		if h.Err != nil {
+			e = Event{Kind: EventStoreFailing, At: h.FailingSince, Detail: h.Err.Error()}
+		}
+		c.onEvent(e)
+	}
 }
 
 // abandon answers the operations still waiting for a save when the loop

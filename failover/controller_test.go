@@ -827,6 +827,10 @@ func TestControllerServesWhileStoreFails(t *testing.T) {
 		if got := health.all(); len(got) != 2 || got[1].Failing() || !got[1].LastSaved.After(failedAt) {
 			t.Errorf("OnStoreHealth heard %+v, want a failure then a recovery", got)
 		}
+		if f, r := r.eventsOf(failover.EventStoreFailing, ""), r.eventsOf(failover.EventStoreRecovered, ""); len(f) != 1 || len(r) != 1 ||
+			!f[0].At.Equal(failedAt) || !strings.Contains(f[0].Detail, errDiskFull.Error()) {
+			t.Errorf("store events: failing %+v, recovered %+v; want one of each, failing since %v", f, r, failedAt)
+		}
 		mu.Lock()
 		if len(unsaved) > 0 {
 			t.Errorf("orders sent before their epoch was saved: %v", unsaved)

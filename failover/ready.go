@@ -138,10 +138,15 @@ const (
 	// EventNotRecording: an uncovered recording server answered healthy
 	// but said it does not record its cameras; it is ordered to resume.
 	EventNotRecording
+	// EventStoreFailing and EventStoreRecovered come from a Controller, not
+	// a Machine: saving the State began to fail (Detail holds the error;
+	// commands are held until a save succeeds), and a save succeeded again.
+	EventStoreFailing
+	EventStoreRecovered
 )
 
 // lastEventKind is the highest EventKind; UnmarshalText walks up to it.
-const lastEventKind = EventNotRecording
+const lastEventKind = EventStoreRecovered
 
 // String returns the kind's name.
 func (k EventKind) String() string {
@@ -168,6 +173,10 @@ func (k EventKind) String() string {
 		return "unprotected"
 	case EventNotRecording:
 		return "not-recording"
+	case EventStoreFailing:
+		return "store-failing"
+	case EventStoreRecovered:
+		return "store-recovered"
 	}
 	return "EventKind(" + strconv.Itoa(int(k)) + ")"
 }
