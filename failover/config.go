@@ -65,7 +65,10 @@ type Config struct {
 	// short timeout costs a duplicate message, never a working server.
 	CommandTimeout time.Duration
 	// RetryBase and RetryMax bound the exponential backoff between retries
-	// of a failed command: RetryBase, 2*RetryBase, ... up to RetryMax.
+	// of a failed command: a command that failed, or got no answer within
+	// CommandTimeout, is sent again after RetryBase, then 2*RetryBase, ...
+	// up to RetryMax. A Controller retries failed saves of the State with
+	// the same bounds.
 	RetryBase, RetryMax time.Duration
 	// TakeoverAttempts is how many times a standby is ordered to take over
 	// before it is given up as "Abnormal, protection failed" and the next

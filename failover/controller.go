@@ -106,7 +106,7 @@ type ControllerConfig struct {
 	// may not exceed the probe interval.
 	TickInterval time.Duration
 	// MaxInFlight bounds concurrent transport calls (DefaultMaxInFlight).
-	MaxInFlight int64
+	MaxInFlight int
 	// OnEvent, if set, is called with every Event, in order, from the
 	// goroutine that owns the Machine. It must not block: the Machine waits
 	// for it.
@@ -298,9 +298,9 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		cmdTTL:    mcfg.CommandTimeout,
 		retryBase: mcfg.RetryBase,
 		retryMax:  mcfg.RetryMax,
-		sem:       semaphore.NewWeighted(cfg.MaxInFlight),
+		sem:       semaphore.NewWeighted(int64(cfg.MaxInFlight)),
 		calls:     make(chan call, min(cfg.MaxInFlight, maxWorkers)),
-		workers:   int(min(cfg.MaxInFlight, maxWorkers)),
+		workers:   min(cfg.MaxInFlight, maxWorkers),
 		reads:     make(chan *request),
 		writes:    make(chan *request),
 		results:   make(chan Result, min(cfg.MaxInFlight, 1024)),
@@ -1002,6 +1002,27 @@ func (c *Controller) Snapshot(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	return s, nil
+}
+
+// Member returns the snapshot of one server, without copying the whole
+// center: ok is false when the server is in no group.
+func (c *Controller) Member(ctx context.Context, id nvrha.ServerID) (ms MemberSnapshot, ok bool, err error) {
+	err = c.submit(ctx, true, func(m *Machine) error {
+		ms, ok = m.Member(id)
+		return nil
+	})
+	return ms, ok, err
+}
+
+// Epoch returns Machine.Epoch: the newest epoch issued for a recording
+// server's cameras.
+func (c *Controller) Epoch(ctx context.Context, recording nvrha.ServerID) (nvrha.Epoch, error) {
+	var e nvrha.Epoch
+	err := c.submit(ctx, true, func(m *Machine) error {
+		e = m.Epoch(recording)
+		return nil
+	})
+	return e, err
 }
 
 // Ledger returns Machine.Ledger for a camera.

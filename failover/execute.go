@@ -43,8 +43,9 @@ func Execute(ctx context.Context, tr transport.Transport, c Command) Result {
 // single-threaded embeddings use it; the Controller runs the same loop
 // concurrently.
 //
-// Commands are made with a context whose deadline is the command's own, on
-// ctx's clock; with a virtual now, pass a transport that does not wait.
+// Commands are made with ctx alone: a command's Deadline is on the Machine's
+// clock, which may be virtual, so Exchange does not apply it; bound the
+// calls with ctx, or pass a transport that does not wait.
 func Exchange(ctx context.Context, m *Machine, tr transport.Transport, save func(State) error, now time.Time) (Ready, error) {
 	rd := m.Ready()
 	if rd.State != nil && save != nil {

@@ -55,12 +55,50 @@ type MemberSnapshot struct {
 	Priority int `json:"priority,omitempty"`
 }
 
-// Status returns the label of the member's Failover Status, whatever its role.
-func (s MemberSnapshot) Status() string {
+// Status returns the label of the member's Failover Status, whatever its
+// role; FailoverStatus returns the status itself.
+func (s MemberSnapshot) Status() string { return s.FailoverStatus().Label() }
+
+// FailoverStatus returns the member's Failover Status, whatever its role:
+// its Recording status for a recording server, its Standby status for a
+// standby.
+func (s MemberSnapshot) FailoverStatus() status.Status {
 	if s.Role == RoleStandby {
-		return s.Standby.Label()
+		return s.Standby
 	}
-	return s.Recording.Label()
+	return s.Recording
+}
+
+// Member returns the snapshot of one server, and whether it is in a group,
+// without building the snapshot of the whole center.
+func (m *Machine) Member(id nvrha.ServerID) (MemberSnapshot, bool) {
+	mem, ok := m.servers[id]
+	if !ok {
+		return MemberSnapshot{}, false
+	}
+	return m.memberSnapshot(mem, freeStandbyChannels(mem.group)), true
+}
+
+// Member returns the snapshot of server id, and whether it is in a group.
+func (s Snapshot) Member(id nvrha.ServerID) (MemberSnapshot, bool) {
+	for _, g := range s.Groups {
+		for _, m := range g.Members {
+			if m.ID == id {
+				return m, true
+			}
+		}
+	}
+	return MemberSnapshot{}, false
+}
+
+// Group returns the snapshot of group id, and whether it exists.
+func (s Snapshot) Group(id GroupID) (GroupSnapshot, bool) {
+	for _, g := range s.Groups {
+		if g.ID == id {
+			return g, true
+		}
+	}
+	return GroupSnapshot{}, false
 }
 
 // Snapshot returns every group in ID order, each with its members in join
@@ -92,29 +130,7 @@ func (m *Machine) SnapshotInto(s *Snapshot) {
 		}
 		free := freeStandbyChannels(g)
 		for _, mem := range g.members {
-			ms := MemberSnapshot{
-				ID:                  mem.facts.ID,
-				Name:                mem.facts.DisplayName(),
-				Role:                mem.role,
-				Enabled:             mem.enabled,
-				Health:              mem.health,
-				LicenseChannels:     mem.facts.LicenseChannels,
-				Cameras:             len(mem.facts.Cameras),
-				EmptyRecordingSpace: mem.hasSpace(),
-				Priority:            mem.priority,
-			}
-			if peer := mem.inTakeover(); peer != nil {
-				ms.Peer = peer.facts.ID
-			}
-			if mem.takeoverFailed {
-				ms.RetryAt = mem.retryAt.time()
-			}
-			if mem.role == RoleStandby {
-				ms.Standby = standbyStatus(mem)
-			} else {
-				ms.Recording = recordingStatus(mem, free)
-			}
-			members = append(members, ms)
+			members = append(members, m.memberSnapshot(mem, free))
 		}
 		s.Groups = append(s.Groups, GroupSnapshot{
 			ID:         g.id,
@@ -206,4 +222,32 @@ func (m *Machine) refreshStatuses() {
 			m.emit(Event{Kind: EventStatusChanged, Group: g.id, Server: mem.facts.ID, From: from, To: to})
 		}
 	}
+}
+
+// memberSnapshot is one member's snapshot; free is freeStandbyChannels of
+// its group.
+func (m *Machine) memberSnapshot(mem *member, free int) MemberSnapshot {
+	ms := MemberSnapshot{
+		ID:                  mem.facts.ID,
+		Name:                mem.facts.DisplayName(),
+		Role:                mem.role,
+		Enabled:             mem.enabled,
+		Health:              mem.health,
+		LicenseChannels:     mem.facts.LicenseChannels,
+		Cameras:             len(mem.facts.Cameras),
+		EmptyRecordingSpace: mem.hasSpace(),
+		Priority:            mem.priority,
+	}
+	if peer := mem.inTakeover(); peer != nil {
+		ms.Peer = peer.facts.ID
+	}
+	if mem.takeoverFailed {
+		ms.RetryAt = mem.retryAt.time()
+	}
+	if mem.role == RoleStandby {
+		ms.Standby = standbyStatus(mem)
+	} else {
+		ms.Recording = recordingStatus(mem, free)
+	}
+	return ms
 }

@@ -24,6 +24,25 @@ func (e *UnknownStatusError) Error() string {
 
 func (e *UnknownStatusError) Unwrap() error { return ErrUnknownStatus }
 
+// Status is a Failover Status of either table: a [Recording] or a
+// [Standby]. It lets code that lists servers of both roles show a status
+// without a switch on the role.
+type Status interface {
+	// Label is the status as QVR Center's manual shows it.
+	Label() string
+	// Description is the manual's explanation of the status.
+	Description() string
+	// Code is a stable identifier for APIs and logs.
+	Code() string
+	// Valid reports whether the value is one of its table's statuses.
+	Valid() bool
+}
+
+var (
+	_ Status = Recording(0)
+	_ Status = Standby(0)
+)
+
 // row is one row of a Failover Status table.
 type row struct {
 	code, label, description string
