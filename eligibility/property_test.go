@@ -11,7 +11,7 @@ import (
 	"github.com/nvrha/nvrha/eligibility"
 )
 
-// The reference below restates the seed's rules as a flat list of
+// The reference below restates QVR Center's manual's rules as a flat list of
 // predicates, written apart from the implementation and without its helpers,
 // so that the two can only agree by both being right.
 

@@ -155,7 +155,7 @@ func TestInvalidFactsIsTheOnlyReason(t *testing.T) {
 }
 
 func TestQVRProductsAreSupportedByDefault(t *testing.T) {
-	// The seed: QVR Surveillance (including TVR-AI200), QVR Elite and QVR Pro.
+	// QVR Center's manual: QVR Surveillance (including TVR-AI200), QVR Elite and QVR Pro.
 	var r eligibility.Rules
 	for _, p := range []nvrha.Product{nvrha.ProductQVRSurveillance, nvrha.ProductQVRElite, nvrha.ProductQVRPro} {
 		if !r.Supported(p) {

@@ -79,7 +79,7 @@ func TestRecordingSeedTable(t *testing.T) {
 		})
 	}
 	if got := status.RecordingStatuses(); !slices.Equal(got, order) {
-		t.Errorf("RecordingStatuses() = %v, want the seed table order %v", got, order)
+		t.Errorf("RecordingStatuses() = %v, want the manual's table order %v", got, order)
 	}
 }
 
@@ -157,7 +157,7 @@ func TestStandbySeedTable(t *testing.T) {
 		})
 	}
 	if got := status.StandbyStatuses(); !slices.Equal(got, order) {
-		t.Errorf("StandbyStatuses() = %v, want the seed table order %v", got, order)
+		t.Errorf("StandbyStatuses() = %v, want the manual's table order %v", got, order)
 	}
 }
 
