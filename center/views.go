@@ -58,8 +58,8 @@ type Candidate struct {
 	LicenseChannels int            `json:"license_channels"`
 	Cameras         int            `json:"cameras"`
 	// CurrentGroup is the group the server belongs to, "" if none.
-	CurrentGroup string             `json:"current_group,omitempty"`
-	Eligible     bool               `json:"eligible"`
+	CurrentGroup string              `json:"current_group,omitempty"`
+	Eligible     bool                `json:"eligible"`
 	Reasons      eligibility.Reasons `json:"reasons"`
 }
 
