@@ -884,9 +884,9 @@ func (c *Center) approve(w http.ResponseWriter, r *http.Request, user string) {
 type ledgerView struct {
 	Camera nvrha.CameraID `json:"camera"`
 	// At and Holders answer "which server held the camera at that time";
-	// both are absent when no time was asked.
-	At        *time.Time          `json:"at,omitempty"`
-	Holders   []failover.Interval `json:"holders,omitempty"`
+	// both are null when no time was asked.
+	At        *time.Time          `json:"at"`
+	Holders   []failover.Interval `json:"holders"`
 	Intervals []failover.Interval `json:"intervals"`
 }
 
