@@ -23,7 +23,7 @@ import (
 )
 
 // fileConfig is the TOML configuration file; docs/nvrcenter.md describes
-// every key and example.toml beside this file shows them.
+// every key and docs/nvrcenter.example.toml shows them.
 type fileConfig struct {
 	Listen   string         `toml:"listen"`
 	Store    string         `toml:"store"`

@@ -96,9 +96,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		if o.checkConfig {
-			if _, err := buildTransport(fc); err != nil {
+			_, closeTr, err := buildTransport(fc)
+			if err != nil {
 				return err
 			}
+			closeTr()
 			fmt.Fprintf(stdout, "%s: ok (%d agents, %d admin users)\n", o.config, len(fc.Agents), len(fc.Admins))
 			return nil
 		}
@@ -133,10 +135,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			Store:     failover.NewFileStore(dir + "/state.json"),
 		}
 	} else {
-		tr, err := buildTransport(fc)
+		tr, closeTr, err := buildTransport(fc)
 		if err != nil {
 			return err
 		}
+		defer closeTr()
 		for _, a := range fc.Admins {
 			cfg.Users = append(cfg.Users, center.User{Name: a.User, PasswordHash: []byte(a.Bcrypt)})
 		}
@@ -300,14 +303,20 @@ func randomPassword() string {
 
 // buildTransport makes one httptransport.Client per set of credentials and
 // routes each agent's calls to its own.
-func buildTransport(fc *fileConfig) (transport.Transport, error) {
+func buildTransport(fc *fileConfig) (transport.Transport, func(), error) {
 	clients := map[string]*httptransport.Client{}
+	closeAll := func() {
+		for _, cl := range clients {
+			cl.Close()
+		}
+	}
 	dirs := map[string]*httptransport.Directory{}
 	r := router{}
 	for _, a := range fc.Agents {
 		ac, err := fc.agentClient(a)
 		if err != nil {
-			return nil, err
+			closeAll()
+			return nil, nil, err
 		}
 		cl, ok := clients[ac.credKey]
 		if !ok {
@@ -319,12 +328,13 @@ func buildTransport(fc *fileConfig) (transport.Transport, error) {
 				VerifyResponses: ac.verify,
 			})
 			if err != nil {
-				return nil, fmt.Errorf("agent %s: %w", a.ID, err)
+				closeAll()
+				return nil, nil, fmt.Errorf("agent %s: %w", a.ID, err)
 			}
 			clients[ac.credKey] = cl
 		}
 		dirs[ac.credKey].Set(nvrha.ServerID(a.ID), strings.TrimRight(a.URL, "/"))
 		r[nvrha.ServerID(a.ID)] = cl
 	}
-	return r, nil
+	return r, closeAll, nil
 }
