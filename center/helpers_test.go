@@ -93,7 +93,7 @@ func newEnv(t *testing.T) *env {
 
 // client is an API client with its own cookie jar.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	hc   *http.Client
 }
