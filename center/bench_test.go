@@ -25,7 +25,6 @@ func fullCenter(b *testing.B) (*httptest.Server, *client) {
 	b.Helper()
 	tr := transport.NewInMemory()
 	ctx, cancel := context.WithCancel(context.Background())
-	var all []nvrha.ServerID
 	c, err := center.New(ctx, center.Config{
 		Controller: failover.ControllerConfig{Transport: tr, Store: &failover.MemoryStore{}},
 		Users:      []center.User{{Name: "admin", PasswordHash: hash(b, adminPassword)}},
@@ -64,7 +63,6 @@ func fullCenter(b *testing.B) (*httptest.Server, *client) {
 			if err := tr.Register(f.ID, agenttest.New(f)); err != nil {
 				b.Fatal(err)
 			}
-			all = append(all, f.ID)
 		}
 		if err := ctl.AddRecordingServers(ctx, g, recs...); err != nil {
 			b.Fatal(err)
