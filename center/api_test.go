@@ -428,9 +428,13 @@ func TestNotProbedIsCheckingNotAbnormal(t *testing.T) {
 	if err := fleet.Populate(ctx, c.Controller()); err != nil {
 		t.Fatal(err)
 	}
-	// Every server joins unprobed; the last to be probed is a standby.
+	// Every server joins unprobed; wait until each has been found working.
+	working := map[nvrha.ServerID]bool{}
 	for ev := range events {
-		if ev.Kind == failover.EventStatusChanged && ev.Server == "standby-2" && ev.To == "Normal, protection ready" {
+		if ev.Kind == failover.EventStatusChanged && strings.HasPrefix(ev.To, "Normal") {
+			working[ev.Server] = true
+		}
+		if len(working) == 16 {
 			break
 		}
 	}

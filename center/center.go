@@ -22,9 +22,10 @@ import (
 type Config struct {
 	// Controller configures the failover.Controller the Center runs. The
 	// Center wraps its Transport and Store to count calls and saves, sets
-	// OnEvent (a function set here is still called, first) and gives it a
-	// Logger that leaves event records to the Center, which logs them
-	// itself without the statuses of servers not yet probed.
+	// OnEvent (a function set here is still called, after the Center has
+	// taken the event) and gives it a Logger that leaves event records to
+	// the Center, which logs them itself without the statuses of servers
+	// not yet probed.
 	Controller failover.ControllerConfig
 	// Servers are the servers this center can reach that may join a group:
 	// the Add dialogs offer them, each with its eligibility. Members of a
@@ -158,10 +159,10 @@ func New(ctx context.Context, cfg Config) (*Center, error) {
 	cc.Store = c.store
 	userHook := cc.OnEvent
 	cc.OnEvent = func(e failover.Event) {
+		c.observe(e)
 		if userHook != nil {
 			userHook(e)
 		}
-		c.observe(e)
 	}
 	ctlLog := cc.Logger
 	if ctlLog == nil {
