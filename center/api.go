@@ -953,6 +953,12 @@ func (c *Center) eventStream(w http.ResponseWriter, r *http.Request, _ string) {
 		}
 		last = n
 	}
+	select {
+	case <-c.streamsEnd:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the center is shutting down")
+		return
+	default:
+	}
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -990,6 +996,8 @@ func (c *Center) eventStream(w http.ResponseWriter, r *http.Request, _ string) {
 				return
 			}
 		case <-r.Context().Done():
+			return
+		case <-c.streamsEnd:
 			return
 		}
 	}

@@ -94,6 +94,9 @@ type Center struct {
 	running atomic.Bool
 	done    chan struct{}
 	runOnce sync.Once
+	// streamsEnd is closed by EndStreams.
+	streamsEnd  chan struct{}
+	streamsOnce sync.Once
 }
 
 // New builds the Controller from cfg.Controller and the Center around it.
@@ -145,6 +148,8 @@ func New(ctx context.Context, cfg Config) (*Center, error) {
 		auth:    a,
 		servers: slices.Clone(cfg.Servers),
 		done:    make(chan struct{}),
+
+		streamsEnd: make(chan struct{}),
 	}
 	c.metrics = newMetrics(c)
 	if err := c.metrics.register(cfg.Registry); err != nil {
@@ -196,6 +201,14 @@ func (c *Center) Run(ctx context.Context) error {
 // Handler serves the page, the admin API under /api/v1/, /metrics, /healthz
 // and /readyz.
 func (c *Center) Handler() http.Handler { return c.handler }
+
+// EndStreams ends the open event streams and refuses new ones, so that an
+// http.Server's Shutdown, which waits for every request, need not wait
+// for them: register it with the server's RegisterOnShutdown. A page whose
+// stream ends reconnects to whichever center serves next.
+func (c *Center) EndStreams() {
+	c.streamsOnce.Do(func() { close(c.streamsEnd) })
+}
 
 // observe is the Controller's OnEvent: it must not block.
 func (c *Center) observe(e failover.Event) {

@@ -177,6 +177,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(c.EndStreams)
 	scheme := "http"
 	if certFile != "" {
 		scheme = "https"
@@ -235,7 +236,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(shCtx) }()
 	// Requests in flight finish against a running controller; the event
-	// streams end when it stops.
+	// streams end at once (EndStreams).
 	select {
 	case <-shut:
 		shut <- nil

@@ -46,6 +46,14 @@ func (l *lockedBuffer) String() string {
 // started runs the command until the test ends, and returns the page's URL.
 func started(t *testing.T, args []string, stdout io.Writer) string {
 	t.Helper()
+	url, _ := startedWithStop(t, args, stdout)
+	return url
+}
+
+// startedWithStop is started, with a stop that sends the command its
+// SIGTERM (a cancelled context) and waits for it to return.
+func startedWithStop(t *testing.T, args []string, stdout io.Writer) (string, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan error, 1)
@@ -53,24 +61,28 @@ func started(t *testing.T, args []string, stdout io.Writer) string {
 	go func() {
 		done <- run(ctx, args, strings.NewReader(""), stdout, stderr, func(u string) { urls <- u })
 	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run after SIGTERM: %v", err)
-		}
-		if !strings.Contains(stderr.String(), "nvrcenter: stopped") {
-			t.Errorf("no clean stop in the log:\n%s", stderr.String())
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("run after SIGTERM: %v", err)
+			}
+			if !strings.Contains(stderr.String(), "nvrcenter: stopped") {
+				t.Errorf("no clean stop in the log:\n%s", stderr.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case u := <-urls:
-		return u
+		return u, stop
 	case err := <-done:
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("not serving after 30s:\n%s", stderr.String())
 	}
-	return ""
+	return "", nil
 }
 
 type web struct {
@@ -111,7 +123,7 @@ func (w *web) call(method, path string, body any, out any) int {
 
 func TestDemo(t *testing.T) {
 	out := &lockedBuffer{}
-	url := started(t, []string{"-demo", "-listen", "127.0.0.1:0"}, out)
+	url, stop := startedWithStop(t, []string{"-demo", "-listen", "127.0.0.1:0"}, out)
 	m := regexp.MustCompile(`log in as admin, password (\S+)`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no demo login printed:\n%s", out.String())
@@ -145,6 +157,24 @@ func TestDemo(t *testing.T) {
 	}
 	if code := w.call("POST", "/api/v1/demo/servers/rec-01/crash", map[string]any{}, nil); code != http.StatusNoContent {
 		t.Fatalf("demo crash: %d", code)
+	}
+
+	// An open event stream does not hold up a graceful stop: it ends.
+	res, err = (&http.Client{Jar: w.hc.Jar}).Get(strings.TrimSuffix(url, "/") + "/api/v1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		close(ended)
+	}()
+	begin := time.Now()
+	stop()
+	<-ended
+	if took := time.Since(begin); took > time.Second {
+		t.Errorf("stopping with an open event stream took %v", took)
 	}
 }
 
