@@ -155,9 +155,17 @@ func (a *auth) login(name, password string) (string, error) {
 		return "", err
 	}
 	tok := newToken()
+	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.sessions[tok] = &session{user: name, expires: a.now().Add(a.sessionTTL)}
+	// Sessions nobody uses any more go when someone logs in, so that
+	// the map stays as large as the sessions alive.
+	for k, s := range a.sessions {
+		if !now.Before(s.expires) {
+			delete(a.sessions, k)
+		}
+	}
+	a.sessions[tok] = &session{user: name, expires: now.Add(a.sessionTTL)}
 	return tok, nil
 }
 
