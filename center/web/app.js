@@ -75,7 +75,10 @@ async function start() {
   try {
     state.session = await api("GET", "/api/v1/session");
   } catch (e) {
-    showLogin();
+    if (e instanceof APIError) { showLogin(); return; }
+    // The center is not answering (restarting?): try again.
+    $("stream-state").textContent = "the center is not answering; retrying…";
+    setTimeout(start, 2000);
     return;
   }
   enterApp();
@@ -87,12 +90,15 @@ async function enterApp() {
   $("logout").hidden = false;
   $("who").textContent = state.session.user;
   $("demo-badge").hidden = !state.session.demo;
+  state.lastEvent = 0; // a restarted center numbers its events anew
   try {
     state.statuses = await api("GET", "/api/v1/statuses");
     renderLegend();
     const recent = await api("GET", "/api/v1/events/recent");
     $("timeline").replaceChildren();
     for (const e of recent.events) addEvent(e);
+    // Stream from the last event shown, so that none falls between.
+    if (recent.events.length) state.lastEvent = recent.events[recent.events.length - 1].id;
   } catch (e) { /* shown by the next refresh */ }
   await refresh();
   openStream();
@@ -389,7 +395,12 @@ function openStream() {
   const es = new EventSource(`/api/v1/events?since=${state.lastEvent}`);
   state.stream = es;
   es.onopen = () => { $("stream-state").textContent = "live"; };
-  es.onerror = () => { $("stream-state").textContent = "reconnecting…"; };
+  es.onerror = () => {
+    $("stream-state").textContent = "reconnecting…";
+    // A refused stream (a session that ended, a center shutting down) is
+    // not retried by the browser: check the session, then start again.
+    if (es.readyState === EventSource.CLOSED) setTimeout(() => { if (state.stream === es) start(); }, 2000);
+  };
   es.addEventListener("event", (m) => {
     const e = JSON.parse(m.data);
     state.lastEvent = e.id;
