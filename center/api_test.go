@@ -463,3 +463,47 @@ func TestNotProbedIsCheckingNotAbnormal(t *testing.T) {
 		t.Errorf("%d servers logged as coming out of Checking, want all 16:\n%s", checking, buf.String())
 	}
 }
+
+func TestStatusTablesAndPage(t *testing.T) {
+	e := newEnv(t)
+	cl := e.login("admin", adminPassword)
+	var tables struct {
+		Recording []center.StatusView `json:"recording"`
+		Standby   []center.StatusView `json:"standby"`
+		Checking  center.StatusView   `json:"checking"`
+	}
+	cl.must(http.StatusOK, "GET", "/api/v1/statuses", nil, &tables)
+	if len(tables.Recording) != 5 || len(tables.Standby) != 6 || tables.Checking.Code != "checking" {
+		t.Fatalf("tables: %+v", tables)
+	}
+	if r := tables.Recording[1]; r.Label != "Normal, unprotected" || !strings.Contains(r.Description, "does not have enough licensed channel quota") {
+		t.Fatalf("Normal, unprotected: %+v", r)
+	}
+	if s := tables.Standby[2]; s.Label != "Warning" || s.Description != "This standby server is functional, but is unable to take over recording server because it does not have a recording space." {
+		t.Fatalf("Warning: %+v", s)
+	}
+	code, raw := cl.do("GET", "/api/v1/nothing", nil, nil)
+	if code != http.StatusNotFound || errorOf(t, raw).Code != "not_found" {
+		t.Fatalf("unknown operation: %d %s", code, raw)
+	}
+	res, err := http.Get(e.srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if csp := res.Header.Get("Content-Security-Policy"); res.StatusCode != http.StatusOK || !strings.Contains(csp, "default-src 'self'") {
+		t.Fatalf("page: %d, CSP %q", res.StatusCode, csp)
+	}
+	var recent struct {
+		Events []center.Event `json:"events"`
+	}
+	cl.must(http.StatusOK, "GET", "/api/v1/events/recent", nil, &recent)
+	if len(recent.Events) == 0 || recent.Events[len(recent.Events)-1].Kind == "" {
+		t.Fatalf("recent events: %+v", recent.Events)
+	}
+	for _, ev := range recent.Events {
+		if ev.Kind == "status-changed" && (ev.From == "" || strings.HasPrefix(ev.To, "Abnormal")) {
+			t.Errorf("a start-up event shows a failure or comes from nowhere: %+v", ev)
+		}
+	}
+}
