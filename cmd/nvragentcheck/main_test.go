@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -24,6 +26,13 @@ func agentServer(t *testing.T, h http.Handler) string {
 	return srv.URL
 }
 
+// textKey is a key whose secret is text, as a secret file holds it.
+func textKey() httptransport.Key {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	return httptransport.Key{ID: "center", Secret: []byte(hex.EncodeToString(raw))}
+}
+
 func keyFile(t *testing.T, key httptransport.Key) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "key")
@@ -36,10 +45,7 @@ func keyFile(t *testing.T, key httptransport.Key) string {
 // The reference agent (agenttest behind httptransport's handler, with
 // probes over UDP) passes every check.
 func TestReferenceAgentPasses(t *testing.T) {
-	key, err := httptransport.NewKey("center")
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := textKey()
 	f := nvrha.Facts{ID: "rec-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 8,
 		Cameras: []nvrha.CameraID{"rec-1/cam-1"}, RecordingSpaces: []nvrha.RecordingSpace{{Name: "v", CapacityBytes: 1 << 30}}}
 	h, err := httptransport.NewHandler(agenttest.New(f), httptransport.HandlerConfig{Server: f.ID, Auth: httptransport.Auth{Keys: []httptransport.Key{key}}})
@@ -69,7 +75,7 @@ func TestReferenceAgentPasses(t *testing.T) {
 // An agent that answers everything with 200 and a probe report fails the
 // checks of what it must refuse.
 func TestCarelessAgentFails(t *testing.T) {
-	key, _ := httptransport.NewKey("center")
+	key := textKey()
 	url := agentServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"server":"rec-1","healthy":true,"recording":true,"epoch":0,"has_empty_recording_space":false}`))

@@ -74,8 +74,9 @@ type agentConfig struct {
 	ID  string `toml:"id"`
 	URL string `toml:"url"`
 	// KeyID and SecretFile name the HMAC key the agent shares with the
-	// center; the file holds the secret (at least 32 bytes, a trailing
-	// newline ignored).
+	// center; the file holds the secret as text, such as 64 hex digits
+	// (at least 32 bytes; a trailing newline is ignored, so a secret of
+	// raw random bytes does not fit in it).
 	KeyID      string `toml:"key_id"`
 	SecretFile string `toml:"secret_file"`
 	// CA verifies an https agent's certificate; Cert and Key are the

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -192,10 +194,10 @@ func TestConfigWithHTTPAgents(t *testing.T) {
 	hashed, _ := bcrypt.GenerateFromPassword([]byte("pw-of-admin"), bcrypt.MinCost)
 	cfg := fmt.Sprintf("listen = \"127.0.0.1:0\"\nstore = \"state.json\"\n[failback]\nhold_down = \"1s\"\n[[admin]]\nuser = \"admin\"\nbcrypt = %q\n", hashed)
 	for i, f := range agents {
-		key, err := httptransport.NewKey("center")
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Secret files hold text; a key's secret is its bytes as written.
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw)
+		key := httptransport.Key{ID: "center", Secret: []byte(hex.EncodeToString(raw))}
 		keyFile := fmt.Sprintf("agent-%d.key", i)
 		if err := os.WriteFile(filepath.Join(dir, keyFile), append(key.Secret, '\n'), 0o600); err != nil {
 			t.Fatal(err)
