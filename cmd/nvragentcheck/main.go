@@ -1,0 +1,284 @@
+// Command nvragentcheck checks a live agent against the nvrha agent
+// protocol (docs/openapi.yaml), from the center's side: what a vendor runs
+// against its own agent before a center relies on it.
+//
+//	nvragentcheck -url http://10.0.0.11:7443 -id rec-1 -secret-file center.key
+//	nvragentcheck -url https://... -id standby-1 -secret-file k -ca ca.pem -cert c.pem -key c.key
+//
+// It probes the agent (over UDP where offered, and over HTTP), reads its
+// inventory, checks that responses are signed, and that the agent refuses
+// what it must: a wrong key, an unsigned request, a replayed nonce, a
+// request for another server, a garbled body, a malformed order, an unknown
+// path and a wrong method, each with the protocol's error code. -fencing
+// also checks epoch fencing with Release orders for a recording server
+// that does not exist (nvragentcheck-<random>): harmless to the agent's
+// recording, but it leaves those epochs in the agent's state. Each check
+// prints PASS or FAIL; the exit status is 1 if any failed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/transport"
+	"github.com/nvrha/nvrha/transport/httptransport"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "nvragentcheck:", err)
+		os.Exit(1)
+	}
+}
+
+// errFailed is returned when a check failed; the checks said which.
+var errFailed = errors.New("some checks failed")
+
+type options struct {
+	url, id, keyID, secretFile string
+	ca, cert, key              string
+	fencing                    bool
+	timeout                    time.Duration
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("nvragentcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.url, "url", "", "the agent's base URL (required)")
+	fs.StringVar(&o.id, "id", "", "the agent's server ID (required)")
+	fs.StringVar(&o.keyID, "key-id", "center", "the shared key's ID")
+	fs.StringVar(&o.secretFile, "secret-file", "", "file holding the shared secret (required)")
+	fs.StringVar(&o.ca, "ca", "", "CA certificate of an https agent")
+	fs.StringVar(&o.cert, "cert", "", "client certificate, for mutual TLS")
+	fs.StringVar(&o.key, "key", "", "client key, for mutual TLS")
+	fs.BoolVar(&o.fencing, "fencing", false, "also check epoch fencing (leaves epochs for a made-up recording server in the agent's state)")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for each call")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.url == "" || o.id == "" || o.secretFile == "" {
+		return errors.New("-url, -id and -secret-file are required")
+	}
+	id := nvrha.ServerID(o.id)
+	if err := id.Validate(); err != nil {
+		return fmt.Errorf("-id: %w", err)
+	}
+	secret, err := os.ReadFile(o.secretFile)
+	if err != nil {
+		return err
+	}
+	key := httptransport.Key{ID: o.keyID, Secret: bytes.TrimRight(secret, "\r\n")}
+	var tlsConf *tls.Config
+	if o.ca != "" || o.cert != "" {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.ca != "" {
+			pem, err := os.ReadFile(o.ca)
+			if err != nil {
+				return err
+			}
+			tlsConf.RootCAs = x509.NewCertPool()
+			if !tlsConf.RootCAs.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("-ca %s: no PEM certificate", o.ca)
+			}
+		}
+		if o.cert != "" {
+			c, err := tls.LoadX509KeyPair(o.cert, o.key)
+			if err != nil {
+				return err
+			}
+			tlsConf.Certificates = []tls.Certificate{c}
+		}
+	}
+	k := &checker{ctx: ctx, out: stdout, id: id, key: key, base: strings.TrimRight(o.url, "/"), timeout: o.timeout,
+		hc: &http.Client{Transport: httptransport.NewHTTPTransport(tlsConf), Timeout: o.timeout}}
+	newClient := func(verify, noUDP bool) (*httptransport.Client, error) {
+		return httptransport.NewClient(httptransport.ClientConfig{
+			Resolver:         httptransport.StaticResolver{id: k.base},
+			Auth:             httptransport.Auth{Keys: []httptransport.Key{key}},
+			TLSConfig:        tlsConf,
+			VerifyResponses:  verify,
+			DisableUDPProbes: noUDP,
+			Timeout:          o.timeout,
+		})
+	}
+	signed, err := newClient(true, false)
+	if err != nil {
+		return err
+	}
+	defer signed.Close()
+	httpOnly, err := newClient(true, true)
+	if err != nil {
+		return err
+	}
+	defer httpOnly.Close()
+
+	k.check("probe (UDP where offered) answers as "+o.id+", signed", func() error { return k.probe(signed) })
+	k.check("probe over HTTP answers as "+o.id+", signed", func() error { return k.probe(httpOnly) })
+	k.check("inventory describes "+o.id+" with valid facts", func() error {
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		f, err := signed.Inventory(ctx, id)
+		if err != nil {
+			return err
+		}
+		if f.ID != id {
+			return fmt.Errorf("facts of %q", f.ID)
+		}
+		return f.Validate()
+	})
+	k.check("a wrong key is refused (401 unauthenticated)", func() error {
+		bad := httptransport.Key{ID: key.ID, Secret: []byte(strings.Repeat("x", httptransport.MinSecretBytes))}
+		return k.expect(k.signed("probe", nil, id, bad), http.StatusUnauthorized, httptransport.CodeUnauthenticated)
+	})
+	k.check("an unsigned request is refused (401 unauthenticated)", func() error {
+		req, _ := http.NewRequest("POST", k.base+httptransport.Path(transport.MethodProbe), nil)
+		return k.expect(req, http.StatusUnauthorized, httptransport.CodeUnauthenticated)
+	})
+	k.check("a replayed request is refused (401 replayed)", func() error {
+		req := k.signed("probe", nil, id, key)
+		again := req.Clone(ctx)
+		if err := k.expect(req, http.StatusOK, ""); err != nil {
+			return fmt.Errorf("the first send: %w", err)
+		}
+		return k.expect(again, http.StatusUnauthorized, httptransport.CodeReplayed)
+	})
+	k.check("a request for another server is refused (421 wrong_server)", func() error {
+		return k.expect(k.signed("probe", nil, id+"-not-me", key), http.StatusMisdirectedRequest, httptransport.CodeWrongServer)
+	})
+	k.check("a garbled body is refused (400 bad_request)", func() error {
+		return k.expect(k.signed("release", []byte("{"), id, key), http.StatusBadRequest, httptransport.CodeBadRequest)
+	})
+	k.check("a malformed order is refused (400 invalid_order)", func() error {
+		return k.expect(k.signed("release", []byte(`{"recording":"","epoch":1}`), id, key), http.StatusBadRequest, httptransport.CodeInvalidOrder)
+	})
+	k.check("an unknown path is 404 not_found", func() error {
+		return k.expect(k.signed("no-such-call", nil, id, key), http.StatusNotFound, httptransport.CodeNotFound)
+	})
+	k.check("GET is 405 method_not_allowed", func() error {
+		req := k.signed("probe", nil, id, key)
+		req.Method = http.MethodGet
+		return k.expect(req, http.StatusMethodNotAllowed, httptransport.CodeMethodNotAllowed)
+	})
+	if o.fencing {
+		k.check("orders are fenced by epoch (release of a made-up recording server)", func() error { return k.fence(signed) })
+	}
+	if k.failed > 0 {
+		fmt.Fprintf(stdout, "%d passed, %d failed\n", k.passed, k.failed)
+		return errFailed
+	}
+	fmt.Fprintf(stdout, "%d passed, 0 failed\n", k.passed)
+	return nil
+}
+
+type checker struct {
+	ctx            context.Context
+	out            io.Writer
+	id             nvrha.ServerID
+	key            httptransport.Key
+	base           string
+	timeout        time.Duration
+	hc             *http.Client
+	passed, failed int
+}
+
+func (k *checker) check(name string, fn func() error) {
+	if err := fn(); err != nil {
+		k.failed++
+		fmt.Fprintf(k.out, "FAIL %s: %v\n", name, err)
+		return
+	}
+	k.passed++
+	fmt.Fprintf(k.out, "PASS %s\n", name)
+}
+
+func (k *checker) probe(c *httptransport.Client) error {
+	ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
+	defer cancel()
+	r, err := c.Probe(ctx, k.id)
+	if err != nil {
+		return err
+	}
+	if r.Server != k.id {
+		return fmt.Errorf("the report is for %q", r.Server)
+	}
+	return nil
+}
+
+// signed builds a signed request by hand, as a misbehaving center or an
+// attacker might.
+func (k *checker) signed(method string, body []byte, server nvrha.ServerID, key httptransport.Key) *http.Request {
+	req, _ := http.NewRequest("POST", k.base+httptransport.PathPrefix+method, bytes.NewReader(body))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	_ = httptransport.SignRequest(req, body, server, key, time.Now())
+	if body != nil {
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req
+}
+
+// expect sends req and checks its status and, for an error, the code of
+// its ErrorBody.
+func (k *checker) expect(req *http.Request, status int, code string) error {
+	if req.GetBody != nil {
+		req.Body, _ = req.GetBody()
+	}
+	res, err := k.hc.Do(req.WithContext(k.ctx))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
+	if res.StatusCode != status {
+		return fmt.Errorf("status %d, want %d: %s", res.StatusCode, status, bytes.TrimSpace(raw))
+	}
+	if code == "" {
+		return nil
+	}
+	var eb httptransport.ErrorBody
+	if err := json.Unmarshal(raw, &eb); err != nil {
+		return fmt.Errorf("the body is not an ErrorBody: %q", raw)
+	}
+	if eb.Code != code {
+		return fmt.Errorf("code %q, want %q (%s)", eb.Code, code, eb.Message)
+	}
+	return nil
+}
+
+// fence checks that a newer epoch is kept and an older one refused, with a
+// recording server no real one is called.
+func (k *checker) fence(c *httptransport.Client) error {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	rec := nvrha.ServerID("nvragentcheck-" + hex.EncodeToString(b))
+	ctx, cancel := context.WithTimeout(k.ctx, 3*k.timeout)
+	defer cancel()
+	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2}); err != nil {
+		return fmt.Errorf("release at epoch 2: %w", err)
+	}
+	err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 1})
+	var stale *transport.StaleEpochError
+	if !errors.As(err, &stale) || stale.Newest != 2 || stale.Key != rec {
+		return fmt.Errorf("release at epoch 1 after 2: %v, want a stale epoch naming %s and newest 2", err, rec)
+	}
+	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2}); err != nil {
+		return fmt.Errorf("release at epoch 2 again (a retry): %w", err)
+	}
+	return nil
+}
