@@ -10,15 +10,28 @@ import (
 )
 
 // ErrInvalidInput is wrapped by every error about malformed input: a
-// duplicate server ID or a negative channel count. Such input is a mistake of
-// the caller, not a state of the world, so it is reported rather than
-// repaired.
+// duplicate server ID, a negative channel count or a negative camera count.
+// Such input is a mistake of the caller, not a state of the world, so it is
+// reported rather than repaired.
 var ErrInvalidInput = errors.New("assign: invalid input")
 
 // Recording is a failed recording server that needs a standby.
+//
+// When there are fewer fitting standbys than failed recording servers,
+// Priority and then Cameras say which are covered first; see the package
+// documentation.
 type Recording struct {
 	ID       nvrha.ServerID
 	Channels int // license channels; must not be negative
+
+	// Priority is the operator's failover sequence: a higher Priority is
+	// covered first, whatever the cameras. Zero by default; may be negative
+	// to put a server behind the default.
+	Priority int
+	// Cameras is the number of cameras whose footage is lost while the
+	// server stays uncovered; among equal Priority, more cameras are
+	// covered first. Must not be negative.
+	Cameras int
 }
 
 // Standby is a free standby server, eligible to take over.
@@ -45,12 +58,14 @@ type Scratch struct {
 
 // Assign returns which standby takes over which recording server, sorted by
 // Recording ID. The choice is optimal for the objective described in the
-// package documentation: most recording servers covered, then most license
-// channels covered, then fewest standby channels used, then a tie-break by
-// ID. The result does not depend on the order of recs or standbys.
+// package documentation: most recording servers covered; then the best
+// recording servers covered, by Priority, then Cameras, then Channels, then
+// ID; then fewest standby channels used; then a tie-break by standby ID. The
+// result does not depend on the order of recs or standbys.
 //
 // It returns an error wrapping [ErrInvalidInput] if an ID appears twice
-// (within or across the two lists) or a channel count is negative.
+// (within or across the two lists) or a channel or camera count is
+// negative.
 func Assign(recs []Recording, standbys []Standby) ([]Pair, error) {
 	var s Scratch
 	pairs, err := AssignInto(make([]Pair, 0, min(len(recs), len(standbys))), &s, recs, standbys)
@@ -73,7 +88,7 @@ func AssignInto(dst []Pair, s *Scratch, recs []Recording, standbys []Standby) ([
 	}
 
 	rs := append(s.recs[:0], recs...)
-	slices.SortFunc(rs, byChannelsDescID)
+	slices.SortFunc(rs, byValue)
 	ss := append(s.stbs[:0], standbys...)
 	slices.SortFunc(ss, byChannelsAscID)
 	s.recs, s.stbs = rs, ss
@@ -82,32 +97,68 @@ func AssignInto(dst []Pair, s *Scratch, recs []Recording, standbys []Standby) ([
 	// position at or after i, and len(ss) means none.
 	m := len(ss)
 	next := slices.Grow(s.next[:0], m+1)[:m+1]
-	for i := range next {
-		next[i] = i
-	}
 	s.next = next
 
-	start := len(dst)
+	// Choose the set T of recording servers to cover: most valuable first,
+	// each kept if T stays coverable. Placing each on the smallest free
+	// standby that fits is an exact test in any order (doc.go); the chosen
+	// servers are packed at the front of rs.
+	resetFree(next)
 	covered := 0
-	lo := m // first position with at least the current channels; only falls
 	for _, r := range rs {
+		if covered == m {
+			break // every standby is taken: T is a basis
+		}
+		j := find(next, firstFit(ss, r.Channels))
+		if j == m {
+			continue
+		}
+		next[j] = j + 1
+		rs[covered] = r
+		covered++
+	}
+
+	// Cover T again, now largest first, so that each gets the smallest
+	// standby left that fits: the fewest standby channels (doc.go).
+	t := rs[:covered]
+	slices.SortFunc(t, byChannelsDescID)
+	resetFree(next)
+	start := len(dst)
+	lo := m // first position with at least the current channels; only falls
+	for _, r := range t {
 		for lo > 0 && ss[lo-1].Channels >= r.Channels {
 			lo--
 		}
-		if covered >= m-lo {
-			// Hall's condition at r.Channels is tight: r cannot be
-			// added, and neither can anything with as many channels.
-			continue
-		}
-		// Every standby used so far sits at lo or later, and fewer than
-		// m-lo are used, so j < m.
+		// T is coverable, so Hall's condition at r.Channels leaves a free
+		// standby at lo or later: j < m.
 		j := find(next, lo)
 		next[j] = j + 1
 		dst = append(dst, Pair{Recording: r.ID, Standby: ss[j].ID})
-		covered++
 	}
 	slices.SortFunc(dst[start:], byRecordingID)
 	return dst, nil
+}
+
+// resetFree marks every standby position free.
+func resetFree(next []int) {
+	for i := range next {
+		next[i] = i
+	}
+}
+
+// firstFit returns the first position in ss, sorted by increasing
+// channels, whose standby has at least c channels, or len(ss).
+func firstFit(ss []Standby, c int) int {
+	lo, hi := 0, len(ss)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if ss[mid].Channels >= c {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // find returns the first free position at or after i, halving paths as it
@@ -120,12 +171,15 @@ func find(next []int, i int) int {
 	return i
 }
 
-// validate reports duplicate IDs and negative channel counts.
+// validate reports duplicate IDs and negative channel and camera counts.
 func (s *Scratch) validate(recs []Recording, standbys []Standby) error {
 	ids := s.ids[:0]
 	for _, r := range recs {
 		if r.Channels < 0 {
 			return fmt.Errorf("%w: recording server %q has %d license channels", ErrInvalidInput, r.ID, r.Channels)
+		}
+		if r.Cameras < 0 {
+			return fmt.Errorf("%w: recording server %q has %d cameras", ErrInvalidInput, r.ID, r.Cameras)
 		}
 		ids = append(ids, r.ID)
 	}
@@ -143,6 +197,18 @@ func (s *Scratch) validate(recs []Recording, standbys []Standby) error {
 		}
 	}
 	return nil
+}
+
+// byValue orders recording servers most valuable first: the order of
+// criterion 2 in the package documentation.
+func byValue(a, b Recording) int {
+	if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Cameras, a.Cameras); c != 0 {
+		return c
+	}
+	return byChannelsDescID(a, b)
 }
 
 func byChannelsDescID(a, b Recording) int {

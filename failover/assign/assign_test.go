@@ -19,42 +19,20 @@ type tb interface {
 	Fatalf(format string, args ...any)
 }
 
-// score is the value of a matching under criteria 1 to 3.
-type score struct {
-	count      int // recording servers covered (maximise)
-	channels   int // license channels covered (maximise)
-	standbySum int // license channels of the standbys used (minimise)
+// byValue is the value order of the package documentation, written out
+// again here so that the tests do not trust the code under test: negative
+// if a is more valuable than b.
+func byValue(a, b assign.Recording) int {
+	return cmp.Or(
+		cmp.Compare(b.Priority, a.Priority),
+		cmp.Compare(b.Cameras, a.Cameras),
+		cmp.Compare(b.Channels, a.Channels),
+		cmp.Compare(a.ID, b.ID),
+	)
 }
 
-// compareScore returns a positive number if a is better than b, negative if
-// worse, zero if equal.
-func compareScore(a, b score) int {
-	if c := cmp.Compare(a.count, b.count); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.channels, b.channels); c != 0 {
-		return c
-	}
-	return cmp.Compare(b.standbySum, a.standbySum)
-}
-
-func scoreOf(t tb, recs []assign.Recording, stbs []assign.Standby, pairs []assign.Pair) score {
-	t.Helper()
-	rc := map[nvrha.ServerID]int{}
-	for _, r := range recs {
-		rc[r.ID] = r.Channels
-	}
-	sc := map[nvrha.ServerID]int{}
-	for _, s := range stbs {
-		sc[s.ID] = s.Channels
-	}
-	var sum score
-	for _, p := range pairs {
-		sum.count++
-		sum.channels += rc[p.Recording]
-		sum.standbySum += sc[p.Standby]
-	}
-	return sum
+func byStandbyChannelsID(x, y assign.Standby) int {
+	return cmp.Or(cmp.Compare(x.Channels, y.Channels), cmp.Compare(x.ID, y.ID))
 }
 
 // checkValid fails t unless pairs is a valid matching of recs and stbs:
@@ -94,34 +72,63 @@ func checkValid(t tb, recs []assign.Recording, stbs []assign.Standby, pairs []as
 	}
 }
 
-// candidate is a matching with everything needed to rank it under criteria
-// 1 to 4, computed straight from the definitions in the package
-// documentation.
-type candidate struct {
-	pairs   []assign.Pair
-	score   score
-	covered []nvrha.ServerID // 4(a): covered recording IDs, sorted
-	chosen  []assign.Standby // 4(b): standbys of the covered recording servers, by decreasing channels then ID
+// coveredByValue returns the recording servers that pairs cover, most
+// valuable first: the key vector that criterion 2 compares.
+func coveredByValue(recs []assign.Recording, pairs []assign.Pair) []assign.Recording {
+	byID := map[nvrha.ServerID]assign.Recording{}
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	var out []assign.Recording
+	for _, p := range pairs {
+		out = append(out, byID[p.Recording])
+	}
+	slices.SortFunc(out, byValue)
+	return out
 }
 
-func compareCandidate(a, b candidate) int {
-	if c := compareScore(a.score, b.score); c != 0 {
-		return c
+// standbySum is criterion 3: the license channels of the standbys used.
+func standbySum(stbs []assign.Standby, pairs []assign.Pair) int {
+	sc := map[nvrha.ServerID]int{}
+	for _, s := range stbs {
+		sc[s.ID] = s.Channels
 	}
-	if c := slices.Compare(a.covered, b.covered); c != 0 {
-		return -c
+	sum := 0
+	for _, p := range pairs {
+		sum += sc[p.Standby]
 	}
-	return -slices.CompareFunc(a.chosen, b.chosen, func(x, y assign.Standby) int {
-		return cmp.Or(cmp.Compare(x.Channels, y.Channels), cmp.Compare(x.ID, y.ID))
-	})
+	return sum
 }
 
-// bruteForce enumerates every matching of recs and stbs and returns the best
-// one under criteria 1 to 4.
-func bruteForce(recs []assign.Recording, stbs []assign.Standby) candidate {
-	var best candidate
-	haveBest := false
-	choice := make([]int, len(recs)) // standby index per recording server, -1 for none
+// dominates reports whether a, most valuable first, is one by one at least
+// as valuable as b: for every k < len(b), a[k] exists and ranks no lower
+// than b[k]. This is the Gale order of criterion 2.
+func dominates(a, b []assign.Recording) bool {
+	if len(a) < len(b) {
+		return false
+	}
+	for k := range b {
+		if byValue(a[k], b[k]) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// matching is one matching of an instance, as enumerated by the brute
+// force: choice[i] is the standby index of recs[i], or -1.
+type matching struct {
+	pairs   []assign.Pair      // sorted by Recording ID
+	covered []assign.Recording // criterion 2: most valuable first
+	sum     int                // criterion 3
+	chosen  []assign.Standby   // criterion 4: standbys of the covered servers, by decreasing channels then ID
+	byChan  []assign.Recording // covered servers by decreasing channels then ID
+}
+
+// enumerate calls visit with every matching of recs and stbs, including the
+// empty one.
+func enumerate(recs []assign.Recording, stbs []assign.Standby, visit func(matching)) {
+	choice := make([]int, len(recs))
 	used := make([]bool, len(stbs))
 	var walk func(i int)
 	walk = func(i int) {
@@ -138,39 +145,110 @@ func bruteForce(recs []assign.Recording, stbs []assign.Standby) candidate {
 			}
 			return
 		}
-		var c candidate
+		var m matching
 		var order []int
 		for i, j := range choice {
 			if j < 0 {
 				continue
 			}
-			c.pairs = append(c.pairs, assign.Pair{Recording: recs[i].ID, Standby: stbs[j].ID})
-			c.score.count++
-			c.score.channels += recs[i].Channels
-			c.score.standbySum += stbs[j].Channels
-			c.covered = append(c.covered, recs[i].ID)
+			m.pairs = append(m.pairs, assign.Pair{Recording: recs[i].ID, Standby: stbs[j].ID})
+			m.covered = append(m.covered, recs[i])
+			m.sum += stbs[j].Channels
 			order = append(order, i)
 		}
-		slices.Sort(c.covered)
-		slices.SortFunc(c.pairs, func(a, b assign.Pair) int { return cmp.Compare(a.Recording, b.Recording) })
+		slices.SortFunc(m.pairs, func(a, b assign.Pair) int { return cmp.Compare(a.Recording, b.Recording) })
+		slices.SortFunc(m.covered, byValue)
 		slices.SortFunc(order, func(a, b int) int {
 			return cmp.Or(cmp.Compare(recs[b].Channels, recs[a].Channels), cmp.Compare(recs[a].ID, recs[b].ID))
 		})
 		for _, i := range order {
-			c.chosen = append(c.chosen, stbs[choice[i]])
+			m.chosen = append(m.chosen, stbs[choice[i]])
+			m.byChan = append(m.byChan, recs[i])
 		}
-		if !haveBest || compareCandidate(c, best) > 0 {
-			best, haveBest = c, true
-		}
+		visit(m)
 	}
 	walk(0)
+}
+
+// compareMatching ranks two matchings under criteria 1 to 4 straight from
+// their definitions in the package documentation: positive if a is better.
+func compareMatching(a, b matching) int {
+	if c := cmp.Compare(len(a.covered), len(b.covered)); c != 0 {
+		return c
+	}
+	// Equal sizes: lexicographic order of the key vectors, most valuable
+	// first, which for bases is the Gale order.
+	if c := slices.CompareFunc(a.covered, b.covered, byValue); c != 0 {
+		return -c
+	}
+	if c := cmp.Compare(b.sum, a.sum); c != 0 {
+		return c
+	}
+	return -slices.CompareFunc(a.chosen, b.chosen, byStandbyChannelsID)
+}
+
+// bruteForce returns the best matching of recs and stbs under criteria 1
+// to 4, and fails t unless want, most valuable first, dominates one by one
+// the covered servers of every matching (criterion 2 as defined).
+func bruteForce(t tb, recs []assign.Recording, stbs []assign.Standby, got []assign.Recording) matching {
+	t.Helper()
+	var best matching
+	first := true
+	enumerate(recs, stbs, func(m matching) {
+		if !dominates(got, m.covered) {
+			t.Fatalf("covered %v does not dominate %v of matching %v\nrecordings %v\nstandbys %v", got, m.covered, m.pairs, recs, stbs)
+		}
+		if first || compareMatching(m, best) > 0 {
+			best, first = m, false
+		}
+	})
+	return best
+}
+
+// oldBruteForce returns the best matching under the objective of earlier
+// releases, which had no Priority or Cameras: most servers, most license
+// channels, fewest standby channels, then smallest covered IDs, then the
+// smallest standbys in order of decreasing channels.
+func oldBruteForce(recs []assign.Recording, stbs []assign.Standby) matching {
+	channels := func(m matching) int {
+		n := 0
+		for _, r := range m.covered {
+			n += r.Channels
+		}
+		return n
+	}
+	ids := func(m matching) []nvrha.ServerID {
+		var out []nvrha.ServerID
+		for _, r := range m.covered {
+			out = append(out, r.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	better := func(a, b matching) bool {
+		c := cmp.Or(
+			cmp.Compare(len(a.covered), len(b.covered)),
+			cmp.Compare(channels(a), channels(b)),
+			cmp.Compare(b.sum, a.sum),
+			-slices.Compare(ids(a), ids(b)),
+			-slices.CompareFunc(a.chosen, b.chosen, byStandbyChannelsID),
+		)
+		return c > 0
+	}
+	var best matching
+	first := true
+	enumerate(recs, stbs, func(m matching) {
+		if first || better(m, best) {
+			best, first = m, false
+		}
+	})
 	return best
 }
 
 // genInstance draws up to maxR recording servers and maxS standbys with
-// distinct IDs whose order is unrelated to the input order, and channels
-// from a small set so that ties are common.
-func genInstance(t *rapid.T, maxR, maxS int, channels []int) ([]assign.Recording, []assign.Standby) {
+// distinct IDs whose order is unrelated to the input order, and channels,
+// priorities and cameras from small sets so that ties are common.
+func genInstance(t *rapid.T, maxR, maxS int, channels, priorities, cameras []int) ([]assign.Recording, []assign.Standby) {
 	nr := rapid.IntRange(0, maxR).Draw(t, "recordings")
 	ns := rapid.IntRange(0, maxS).Draw(t, "standbys")
 	pool := make([]nvrha.ServerID, nr+ns)
@@ -179,9 +257,16 @@ func genInstance(t *rapid.T, maxR, maxS int, channels []int) ([]assign.Recording
 	}
 	pool = rapid.Permutation(pool).Draw(t, "ids")
 	ch := rapid.SampledFrom(channels)
+	pr := rapid.SampledFrom(priorities)
+	cam := rapid.SampledFrom(cameras)
 	recs := make([]assign.Recording, nr)
 	for i := range recs {
-		recs[i] = assign.Recording{ID: pool[i], Channels: ch.Draw(t, "recordingChannels")}
+		recs[i] = assign.Recording{
+			ID:       pool[i],
+			Channels: ch.Draw(t, "recordingChannels"),
+			Priority: pr.Draw(t, "priority"),
+			Cameras:  cam.Draw(t, "cameras"),
+		}
 	}
 	stbs := make([]assign.Standby, ns)
 	for i := range stbs {
@@ -190,24 +275,25 @@ func genInstance(t *rapid.T, maxR, maxS int, channels []int) ([]assign.Recording
 	return recs, stbs
 }
 
-var smallChannels = []int{0, 4, 8, 16, 32, 64}
+var (
+	smallChannels   = []int{0, 4, 8, 16, 32, 64}
+	smallPriorities = []int{-1, 0, 0, 1}
+	smallCameras    = []int{0, 4, 16, 16, 32}
+)
 
 func TestAssignMatchesBruteForce(t *testing.T) {
 	var scratch assign.Scratch // shared on purpose: state must not leak between calls
 	rapid.Check(t, func(t *rapid.T) {
-		recs, stbs := genInstance(t, 6, 6, smallChannels)
+		recs, stbs := genInstance(t, 6, 6, smallChannels, smallPriorities, smallCameras)
 		got, err := assign.Assign(recs, stbs)
 		if err != nil {
 			t.Fatalf("Assign: %v", err)
 		}
 		checkValid(t, recs, stbs, got)
 
-		want := bruteForce(recs, stbs)
-		if gs := scoreOf(t, recs, stbs, got); gs != want.score {
-			t.Fatalf("score %+v, brute force %+v\nrecordings %v\nstandbys %v\ngot  %v\nwant %v", gs, want.score, recs, stbs, got, want.pairs)
-		}
+		want := bruteForce(t, recs, stbs, coveredByValue(recs, got))
 		if !slices.Equal(got, want.pairs) {
-			t.Fatalf("tie-break differs from the documented one\nrecordings %v\nstandbys %v\ngot  %v\nwant %v", recs, stbs, got, want.pairs)
+			t.Fatalf("not the documented optimum\nrecordings %v\nstandbys %v\ngot  %v\nwant %v", recs, stbs, got, want.pairs)
 		}
 
 		shuffled, err := assign.Assign(rapid.Permutation(recs).Draw(t, "recsShuffled"), rapid.Permutation(stbs).Draw(t, "standbysShuffled"))
@@ -229,6 +315,63 @@ func TestAssignMatchesBruteForce(t *testing.T) {
 	})
 }
 
+// TestAssignEqualValueMatchesOldObjective pins that Priority and Cameras
+// change nothing while they are equal everywhere: the answer is the one
+// earlier releases gave (most channels, then smallest IDs).
+func TestAssignEqualValueMatchesOldObjective(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		prio := rapid.IntRange(-2, 2).Draw(t, "priority")
+		cams := rapid.IntRange(0, 64).Draw(t, "cameras")
+		recs, stbs := genInstance(t, 6, 6, smallChannels, []int{prio}, []int{cams})
+		got, err := assign.Assign(recs, stbs)
+		if err != nil {
+			t.Fatalf("Assign: %v", err)
+		}
+		if want := oldBruteForce(recs, stbs); !slices.Equal(got, want.pairs) {
+			t.Fatalf("differs from the objective without priorities\nrecordings %v\nstandbys %v\ngot  %v\nwant %v", recs, stbs, got, want.pairs)
+		}
+	})
+}
+
+// score is the value of a matching under criteria 1 to 3, with criterion 2
+// folded into a weight that is strictly monotone in the value order (ID
+// aside): see weight.
+type score struct {
+	count      int // recording servers covered (maximise)
+	weight     int // sum of weight of the covered servers (maximise)
+	standbySum int // license channels of the standbys used (minimise)
+}
+
+// Bounds of the draws in TestAssignMatchesMinCostReference, which weight
+// relies on.
+const (
+	maxPriority = 2
+	maxCameras  = 64
+	maxChannels = 128
+)
+
+// weight ranks recording servers as the value order does, as a number:
+// Priority dominates Cameras, which dominate Channels. A matching optimal
+// for criterion 2 dominates every other one server by server, so it has the
+// largest total weight among the largest matchings; and since weight tells
+// apart every (Priority, Cameras, Channels), the largest total weight pins
+// the channels covered, hence the best standby sum.
+func weight(r assign.Recording) int {
+	const c = maxChannels + 1
+	const p = (maxCameras + 1) * c
+	return (r.Priority+maxPriority)*p + r.Cameras*c + r.Channels
+}
+
+func scoreOf(recs []assign.Recording, stbs []assign.Standby, pairs []assign.Pair) score {
+	var sc score
+	for _, r := range coveredByValue(recs, pairs) {
+		sc.count++
+		sc.weight += weight(r)
+	}
+	sc.standbySum = standbySum(stbs, pairs)
+	return sc
+}
+
 // minCostScore solves the same problem as an assignment problem with the
 // Hungarian method, an exact algorithm independent of the one under test,
 // with the three criteria folded into one cost. It returns the optimal score.
@@ -237,12 +380,13 @@ func minCostScore(recs []assign.Recording, stbs []assign.Standby) score {
 	if n == 0 {
 		return score{}
 	}
-	const w1, w2 = 1 << 40, 1 << 20 // w2 > any standby sum; w1 > w2 * any channel sum
+	// w2 > any standby sum (40 x 128); w1 > w2 times any weight sum.
+	const w1, w2 = 1 << 44, 1 << 13
 	cost := func(i, j int) int {
 		if i >= len(recs) || j >= len(stbs) || stbs[j].Channels < recs[i].Channels {
 			return 0 // unmatched
 		}
-		return -w1 - w2*recs[i].Channels + stbs[j].Channels
+		return -w1 - w2*weight(recs[i]) + stbs[j].Channels
 	}
 	// Classic O(n^3) Hungarian algorithm with potentials, 1-based.
 	const inf = 1 << 62
@@ -293,7 +437,7 @@ func minCostScore(recs []assign.Recording, stbs []assign.Standby) score {
 		i := p[j] - 1
 		if cost(i, j-1) < 0 {
 			sc.count++
-			sc.channels += recs[i].Channels
+			sc.weight += weight(recs[i])
 			sc.standbySum += stbs[j-1].Channels
 		}
 	}
@@ -302,13 +446,16 @@ func minCostScore(recs []assign.Recording, stbs []assign.Standby) score {
 
 func TestAssignMatchesMinCostReference(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		recs, stbs := genInstance(t, 40, 40, []int{0, 1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128})
+		recs, stbs := genInstance(t, 40, 40,
+			[]int{0, 1, 2, 4, 8, 12, 16, 24, 32, 48, 64, maxChannels},
+			[]int{-maxPriority, -1, 0, 0, 0, 1, maxPriority},
+			[]int{0, 1, 4, 8, 8, 16, 16, 32, maxCameras})
 		got, err := assign.Assign(recs, stbs)
 		if err != nil {
 			t.Fatalf("Assign: %v", err)
 		}
 		checkValid(t, recs, stbs, got)
-		if gs, want := scoreOf(t, recs, stbs, got), minCostScore(recs, stbs); gs != want {
+		if gs, want := scoreOf(recs, stbs, got), minCostScore(recs, stbs); gs != want {
 			t.Fatalf("score %+v, min-cost reference %+v\nrecordings %v\nstandbys %v\ngot %v", gs, want, recs, stbs, got)
 		}
 	})
@@ -317,6 +464,12 @@ func TestAssignMatchesMinCostReference(t *testing.T) {
 func TestAssignConcrete(t *testing.T) {
 	rec := func(id string, ch int) assign.Recording {
 		return assign.Recording{ID: nvrha.ServerID(id), Channels: ch}
+	}
+	cams := func(id string, ch, cameras int) assign.Recording {
+		return assign.Recording{ID: nvrha.ServerID(id), Channels: ch, Cameras: cameras}
+	}
+	prio := func(id string, ch, cameras, priority int) assign.Recording {
+		return assign.Recording{ID: nvrha.ServerID(id), Channels: ch, Cameras: cameras, Priority: priority}
 	}
 	stb := func(id string, ch int) assign.Standby { return assign.Standby{ID: nvrha.ServerID(id), Channels: ch} }
 	for _, tc := range []struct {
@@ -373,6 +526,44 @@ func TestAssignConcrete(t *testing.T) {
 			stbs: []assign.Standby{stb("s", 4), stb("t", 0)},
 			want: []assign.Pair{{"a", "t"}},
 		},
+		{
+			name: "more cameras at stake before more channels",
+			recs: []assign.Recording{cams("nvr-4cams", 16, 4), cams("nvr-16cams", 8, 16)},
+			stbs: []assign.Standby{stb("s", 16)},
+			want: []assign.Pair{{"nvr-16cams", "s"}},
+		},
+		{
+			name: "priority before more cameras",
+			recs: []assign.Recording{prio("vault", 8, 2, 1), prio("lobby", 8, 32, 0)},
+			stbs: []assign.Standby{stb("s", 8)},
+			want: []assign.Pair{{"vault", "s"}},
+		},
+		{
+			name: "negative priority behind the default",
+			recs: []assign.Recording{prio("spare", 8, 64, -1), prio("door", 8, 1, 0)},
+			stbs: []assign.Standby{stb("s", 8)},
+			want: []assign.Pair{{"door", "s"}},
+		},
+		{
+			name: "priority does not cost coverage",
+			recs: []assign.Recording{prio("hi", 8, 1, 5), prio("lo", 64, 1, 0)},
+			stbs: []assign.Standby{stb("s64", 64), stb("s8", 8)},
+			want: []assign.Pair{{"hi", "s8"}, {"lo", "s64"}},
+		},
+		{
+			name: "priority covers a whole class before the next",
+			recs: []assign.Recording{
+				prio("a", 8, 1, 1), prio("b", 32, 1, 1), prio("c", 8, 64, 0), prio("d", 8, 0, 2),
+			},
+			stbs: []assign.Standby{stb("s1", 32), stb("s2", 32), stb("s3", 32)},
+			want: []assign.Pair{{"a", "s2"}, {"b", "s1"}, {"d", "s3"}},
+		},
+		{
+			name: "a covered server of high priority does not hold a larger standby",
+			recs: []assign.Recording{prio("hi", 4, 1, 1), prio("lo", 8, 1, 0)},
+			stbs: []assign.Standby{stb("s16", 16), stb("s8", 8)},
+			want: []assign.Pair{{"hi", "s16"}, {"lo", "s8"}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := assign.Assign(tc.recs, tc.stbs)
@@ -388,7 +579,7 @@ func TestAssignConcrete(t *testing.T) {
 
 func TestFirstFitValid(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		recs, stbs := genInstance(t, 8, 8, smallChannels)
+		recs, stbs := genInstance(t, 8, 8, smallChannels, smallPriorities, smallCameras)
 		ff, err := assign.FirstFit(recs, stbs)
 		if err != nil {
 			t.Fatalf("FirstFit: %v", err)
@@ -398,8 +589,8 @@ func TestFirstFitValid(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Assign: %v", err)
 		}
-		if c := compareScore(scoreOf(t, recs, stbs, got), scoreOf(t, recs, stbs, ff)); c < 0 {
-			t.Fatalf("FirstFit %v beats Assign %v on %v, %v", ff, got, recs, stbs)
+		if a, f := coveredByValue(recs, got), coveredByValue(recs, ff); !dominates(a, f) {
+			t.Fatalf("FirstFit covers %v, not dominated by Assign's %v on %v, %v", f, a, recs, stbs)
 		}
 	})
 }
@@ -424,18 +615,24 @@ func TestFirstFitCoversFewer(t *testing.T) {
 }
 
 func TestInvalidInput(t *testing.T) {
+	rec := func(id string, ch int) assign.Recording {
+		return assign.Recording{ID: nvrha.ServerID(id), Channels: ch}
+	}
+	stb := func(id string, ch int) assign.Standby { return assign.Standby{ID: nvrha.ServerID(id), Channels: ch} }
 	for _, tc := range []struct {
 		name string
 		recs []assign.Recording
 		stbs []assign.Standby
 	}{
-		{"duplicate recording ID", []assign.Recording{{"a", 8}, {"b", 8}, {"a", 16}}, []assign.Standby{{"s", 64}}},
-		{"duplicate standby ID", []assign.Recording{{"a", 8}}, []assign.Standby{{"s", 8}, {"s", 64}}},
-		{"ID in both lists", []assign.Recording{{"a", 8}}, []assign.Standby{{"b", 8}, {"a", 64}}},
-		{"negative recording channels", []assign.Recording{{"a", -1}}, []assign.Standby{{"s", 8}}},
-		{"negative standby channels", []assign.Recording{{"a", 8}}, []assign.Standby{{"s", -8}}},
-		{"negative channels, no standbys", []assign.Recording{{"a", -8}}, nil},
-		{"duplicate IDs, no recording servers", nil, []assign.Standby{{"s", 8}, {"s", 8}}},
+		{"duplicate recording ID", []assign.Recording{rec("a", 8), rec("b", 8), rec("a", 16)}, []assign.Standby{stb("s", 64)}},
+		{"duplicate standby ID", []assign.Recording{rec("a", 8)}, []assign.Standby{stb("s", 8), stb("s", 64)}},
+		{"ID in both lists", []assign.Recording{rec("a", 8)}, []assign.Standby{stb("b", 8), stb("a", 64)}},
+		{"negative recording channels", []assign.Recording{rec("a", -1)}, []assign.Standby{stb("s", 8)}},
+		{"negative standby channels", []assign.Recording{rec("a", 8)}, []assign.Standby{stb("s", -8)}},
+		{"negative channels, no standbys", []assign.Recording{rec("a", -8)}, nil},
+		{"duplicate IDs, no recording servers", nil, []assign.Standby{stb("s", 8), stb("s", 8)}},
+		{"negative cameras", []assign.Recording{rec("a", 8), {ID: "b", Channels: 8, Cameras: -1}}, []assign.Standby{stb("s", 8)}},
+		{"negative cameras, no standbys", []assign.Recording{{ID: "b", Channels: 8, Cameras: -4, Priority: 3}}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := assign.Assign(tc.recs, tc.stbs)
@@ -456,6 +653,15 @@ func TestInvalidInput(t *testing.T) {
 	}
 }
 
+// TestNegativePriorityIsValid pins that Priority, unlike Cameras, may be
+// negative.
+func TestNegativePriorityIsValid(t *testing.T) {
+	got, err := assign.Assign([]assign.Recording{{ID: "a", Channels: 8, Priority: -3}}, []assign.Standby{{ID: "s", Channels: 8}})
+	if want := []assign.Pair{{Recording: "a", Standby: "s"}}; err != nil || !slices.Equal(got, want) {
+		t.Fatalf("Assign = %v, %v; want %v, nil", got, err, want)
+	}
+}
+
 func TestEmptyInput(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -463,8 +669,8 @@ func TestEmptyInput(t *testing.T) {
 		stbs []assign.Standby
 	}{
 		{"both nil", nil, nil},
-		{"no standbys", []assign.Recording{{"a", 8}}, nil},
-		{"no recording servers", nil, []assign.Standby{{"s", 8}}},
+		{"no standbys", []assign.Recording{{ID: "a", Channels: 8}}, nil},
+		{"no recording servers", nil, []assign.Standby{{ID: "s", Channels: 8}}},
 		{"both empty", []assign.Recording{}, []assign.Standby{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -483,13 +689,23 @@ func TestEmptyInput(t *testing.T) {
 }
 
 // instance returns nr recording servers and ns standbys with mixed channels,
-// in an order unrelated to their IDs, the same for the same arguments.
+// priorities and cameras, in an order unrelated to their IDs, the same for
+// the same arguments. Priorities and cameras come from a stream of their
+// own, so the channels and the order are those of earlier releases, which
+// had neither, and benchmarks compare across them.
 func instance(nr, ns int, seed uint64) ([]assign.Recording, []assign.Standby) {
 	rng := rand.New(rand.NewPCG(seed, 0x6e7672))
+	value := rand.New(rand.NewPCG(seed, 0x63616d))
 	channels := []int{4, 8, 8, 16, 16, 16, 32, 32, 64, 128}
 	recs := make([]assign.Recording, nr)
 	for i := range recs {
-		recs[i] = assign.Recording{ID: nvrha.ServerID(fmt.Sprintf("nvr-%04d", i)), Channels: channels[rng.IntN(len(channels))]}
+		ch := channels[rng.IntN(len(channels))]
+		recs[i] = assign.Recording{
+			ID:       nvrha.ServerID(fmt.Sprintf("nvr-%04d", i)),
+			Channels: ch,
+			Priority: value.IntN(3) - 1,
+			Cameras:  value.IntN(ch + 1),
+		}
 	}
 	stbs := make([]assign.Standby, ns)
 	for i := range stbs {
