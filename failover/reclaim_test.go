@@ -1,6 +1,7 @@
 package failover_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,4 +87,51 @@ func TestNoReclaimKeepsTheStandby(t *testing.T) {
 	if got := w.covering("sb-1"); got != "rec-1" {
 		t.Errorf("sb-1 covers %q, want rec-1 until its hold-down ends", got)
 	}
+}
+
+// Priorities are the operator's failover sequence: a server of higher
+// priority gets the reclaimed standby first; priorities are validated and
+// survive a restart.
+func TestPriorityOrdersWhoIsCoveredFirst(t *testing.T) {
+	cfg := failover.Config{Failback: failover.FailbackPolicy{HoldDown: time.Minute}}
+	w := settled(t, cfg, []nvrha.Facts{standbyFacts("sb-1", 16)}, recordingBatch("rec", 3, 16))
+	if err := w.m.SetServerPriority("rec-3", 5); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct {
+		id nvrha.ServerID
+		p  int
+	}{{"sb-1", 1}, {"rec-1", failover.MaxPriority + 1}, {"rec-1", -failover.MaxPriority - 1}} {
+		before := w.m.Snapshot()
+		refused(t, w.m, before, w.m.SetServerPriority(bad.id, bad.p), failover.ErrInvalidPriority)
+	}
+	w.servers["rec-1"].Crash()
+	w.waitFor(5*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
+	w.servers["rec-1"].Restart()
+	w.waitFor(3*time.Second, "rec-1 up", func() bool { return w.member("rec-1").Health == nvrha.HealthUp })
+	w.servers["rec-2"].Crash()
+	w.servers["rec-3"].Crash()
+	w.waitFor(10*time.Second, "sb-1 covers rec-3", func() bool { return w.covering("sb-1") == "rec-3" })
+	w.run(5 * time.Second)
+	w.wantStatus("rec-2", recAbnormalUnprotected)
+	w.restart()
+	if p := w.member("rec-3").Priority; p != 5 {
+		t.Errorf("rec-3's priority after a restart is %d, want 5", p)
+	}
+}
+
+// When failures outnumber standbys, the server with the most cameras at
+// stake is covered first, whatever its ID or channels.
+func TestMostCamerasAreCoveredFirst(t *testing.T) {
+	big := with(recordingFacts("rec-2", 8), func(f *nvrha.Facts) {
+		for i := 3; i <= 8; i++ {
+			f.Cameras = append(f.Cameras, nvrha.CameraID(fmt.Sprintf("rec-2-cam-%d", i)))
+		}
+	})
+	w := settled(t, failover.Config{}, []nvrha.Facts{standbyFacts("sb-1", 16)}, []nvrha.Facts{recordingFacts("rec-1", 16), big})
+	w.servers["rec-1"].Crash()
+	w.servers["rec-2"].Crash()
+	w.waitFor(5*time.Second, "sb-1 covers rec-2", func() bool { return w.covering("sb-1") == "rec-2" })
+	w.run(2 * time.Second)
+	w.wantStatus("rec-1", recAbnormalUnprotected)
 }

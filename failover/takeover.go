@@ -23,7 +23,8 @@ func (m *Machine) assignStandbys() {
 		for _, mem := range g.members {
 			switch {
 			case mem.role == RoleRecording && mem.active() && mem.health == nvrha.HealthDown && mem.tk == nil:
-				m.needCover = append(m.needCover, assign.Recording{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
+				m.needCover = append(m.needCover, assign.Recording{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels,
+					Priority: mem.priority, Cameras: len(mem.facts.Cameras)})
 			case mem.role == RoleStandby && mem.tk == nil && mem.ready():
 				m.free = append(m.free, assign.Standby{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
 			}
