@@ -144,9 +144,10 @@ type FailbackPolicy struct {
 	// HoldDown is how long a recording server must stay healthy before its
 	// cameras go back (default 30 s).
 	HoldDown time.Duration
-	// FlapWindow and MaxHoldDown damp a server that flaps: each takeover of
-	// the same server within FlapWindow doubles its hold-down, up to
-	// MaxHoldDown, so cameras do not ping-pong.
+	// FlapWindow and MaxHoldDown damp a server that flaps: each earlier
+	// outage of the same server within FlapWindow doubles its hold-down, up
+	// to MaxHoldDown, so cameras do not ping-pong. Outages are counted, not
+	// takeovers: trying a second standby in one outage is no flap.
 	FlapWindow  time.Duration
 	MaxHoldDown time.Duration
 	// Window is the daily window of FailbackScheduled.

@@ -17,7 +17,7 @@ var (
 )
 
 // holdDown is how long r must stay healthy before failback: the policy's
-// hold-down, doubled for each other takeover of r within the flap window,
+// hold-down, doubled for each earlier outage of r within the flap window,
 // capped at MaxHoldDown.
 func (m *Machine) holdDown(r *member) time.Duration {
 	p := m.cfg.Failback
