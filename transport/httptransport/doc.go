@@ -204,39 +204,14 @@
 // a nonce and a server ID. TestMutualTLS in this package is a working
 // example.
 //
-// # Engines
+// # Connection pool
 //
-// A Client sends its requests with one of two HTTP client implementations,
-// chosen by [ClientConfig.Engine]: [EngineNetHTTP], the standard library's
-// net/http, or [EngineFastHTTP], github.com/valyala/fasthttp. The zero
-// value, [EngineDefault], is EngineNetHTTP in this version (and whenever
-// [ClientConfig.HTTPClient] is set, which only EngineNetHTTP takes). Both put
-// the same requests on the wire (the same path, Host, headers and body; only
-// User-Agent and Accept-Encoding, which the protocol does not use, differ),
-// sign and verify alike and return the same errors, so a center may switch
-// between them freely. The fasthttp engine costs the center less CPU per
-// call; it differs in these ways:
-//
-//   - HTTP/1.1 only, also over TLS ([ClientConfig.TLSConfig] applies as with
-//     net/http; nil verifies the agents against the system's roots).
-//   - Response headers of at most 16 KiB (net/http's limit is 64 KiB), and it
-//     does not ask for compressed answers, nor decode them.
-//   - fasthttp takes a deadline, not a context. A call puts its context's
-//     deadline (or [ClientConfig.Timeout]) on its connection, and when the
-//     context ends, moves that deadline to the past: the call returns at
-//     once, with the same errors as with net/http, and the connection is
-//     closed. A call still waiting for a connection (one being dialled, or
-//     all of a server's busy) notices only once it has one, or at its
-//     deadline; a dial takes at most 5 s.
-//   - Its pool's cleaning goroutines outlive [Client.Close] by up to the
-//     idle timeout (10 s and 90 s), then end by themselves.
-//
-// Its pool: dial within 5 s (with [ClientConfig.DialContext] if set), TCP
-// keep-alive every 30 s, at most 32 connections per server, with no overall
-// cap, so that each of 1,024 servers keeps its connection between probes; a
-// call that finds a server's connections all busy waits for one until its
-// deadline; idle connections are closed after 90 s; and it never sends a
-// request twice nor follows a redirect.
+// A Client sends its requests with net/http, through [NewHTTPTransport]'s
+// pool unless given [ClientConfig.HTTPClient]: dial within 5 s (with
+// [ClientConfig.DialContext] if set), TCP keep-alive every 30 s, at most 32
+// connections per server, with no overall cap, so that each of 1,024
+// servers keeps its connection between probes; idle connections are closed
+// after 90 s; and it never sends a request twice nor follows a redirect.
 //
 // # Servers and timeouts
 //
@@ -247,6 +222,6 @@
 // honours its context stops working on an order whose center has given up.
 // Close a [ProbeListener] when its HTTP server stops, or the agent keeps
 // answering probes while its orders cannot reach it.
-// The client keeps connections alive in a pool ([NewHTTPTransport], or
-// fasthttp's: see Engines) and never follows redirects.
+// The client keeps connections alive in a pool ([NewHTTPTransport]) and
+// never follows redirects.
 package httptransport

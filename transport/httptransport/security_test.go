@@ -286,9 +286,7 @@ func TestClockSkew(t *testing.T) {
 
 // TestClientClockSkew checks what a center with a wrong clock sees: a
 // definite refusal wrapping ErrUnauthenticated, not an unreachable server.
-func TestClientClockSkew(t *testing.T) { forEachEngine(t, testClientClockSkew) }
-
-func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
+func TestClientClockSkew(t *testing.T) {
 	agent := newStandby()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "standby-1", Auth: auth})
@@ -299,7 +297,7 @@ func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
 	defer srv.Close()
 	c, err := httptransport.NewClient(httptransport.ClientConfig{
 		Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: auth,
-		Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }, Engine: engine,
+		Now: func() time.Time { return time.Now().Add(-2 * time.Minute) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -315,9 +313,7 @@ func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
 	}
 }
 
-func TestKeyRotation(t *testing.T) { forEachEngine(t, testKeyRotation) }
-
-func testKeyRotation(t *testing.T, engine httptransport.Engine) {
+func TestKeyRotation(t *testing.T) {
 	oldKey := httptransport.Key{ID: "k-2025", Secret: bytes.Repeat([]byte("o"), 32)}
 	newKey := httptransport.Key{ID: "k-2026", Secret: bytes.Repeat([]byte("n"), 32)}
 	agent := newStandby()
@@ -333,7 +329,7 @@ func testKeyRotation(t *testing.T, engine httptransport.Engine) {
 	defer srv.Close()
 	client := func(keys ...httptransport.Key) *httptransport.Client {
 		c, err := httptransport.NewClient(httptransport.ClientConfig{
-			Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: httptransport.Auth{Keys: keys}, VerifyResponses: true, Engine: engine,
+			Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: httptransport.Auth{Keys: keys}, VerifyResponses: true,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -395,8 +391,9 @@ func TestWeakConfigurationIsRefused(t *testing.T) {
 		t.Error("client without keys accepted")
 	}
 	for name, cfg := range map[string]httptransport.ClientConfig{
-		"unknown engine":           {Engine: 99},
-		"HTTPClient with fasthttp": {Engine: httptransport.EngineFastHTTP, HTTPClient: &http.Client{}},
+		"negative Timeout":          {Timeout: -1},
+		"negative MaxResponseBytes": {MaxResponseBytes: -1},
+		"negative UDPProbeWait":     {UDPProbeWait: -1},
 	} {
 		cfg.Resolver, cfg.Auth = httptransport.StaticResolver{}, httptransport.Auth{Keys: []httptransport.Key{testKey}}
 		if _, err := httptransport.NewClient(cfg); err == nil {
@@ -424,11 +421,9 @@ func TestStaleEpochIs409(t *testing.T) {
 }
 
 // TestClientStaleEpoch checks the 409 as the center sees it.
-func TestClientStaleEpoch(t *testing.T) { forEachEngine(t, testClientStaleEpoch) }
-
-func testClientStaleEpoch(t *testing.T, engine httptransport.Engine) {
+func TestClientStaleEpoch(t *testing.T) {
 	agent := newStandby()
-	c, _ := serveAgents(t, map[nvrha.ServerID]transport.Agent{"standby-1": agent}, true, engine)
+	c, _ := serveAgents(t, map[nvrha.ServerID]transport.Agent{"standby-1": agent}, true)
 	ctx := context.Background()
 	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 7}); err != nil {
 		t.Fatal(err)
