@@ -19,11 +19,15 @@
 // Bodies are JSON with the field names of the transport types' json tags
 // (TakeoverOrder is {"recording": "rec-1", "epoch": 7, "cameras": ["cam-1"]}).
 // Epochs are unsigned 64-bit integers; a reader in a language whose numbers
-// are doubles must parse them as 64-bit integers. The handler refuses an
-// order with a field it does not know, or anything after the JSON object
-// (CodeBadRequest), and validates every order with its Validate method before
-// the agent sees it (CodeInvalidOrder); the client validates too, before
-// sending. Responses may gain fields within v1, which a client ignores. Probe
+// are doubles must parse them as 64-bit integers. The handler decodes an
+// order more strictly than encoding/json, so that a signed order means one
+// thing to every reader: it refuses (CodeBadRequest) a key that is not
+// exactly a field's name (keys are case-sensitive), a key given twice, a
+// field it does not know, bytes that are not UTF-8 or an escape that is half
+// a surrogate pair (which encoding/json would turn into U+FFFD), nesting
+// deeper than 32, and anything after the JSON object. It validates every
+// order with its Validate method before the agent sees it
+// (CodeInvalidOrder); the client validates too, before sending. Responses may gain fields within v1, which a client ignores. Probe
 // and Inventory use POST as well: every request carries a single-use nonce,
 // and net/http and proxies may resend a GET by themselves.
 //

@@ -1,7 +1,6 @@
 package httptransport
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -318,26 +317,6 @@ func (h *handler) decode(x *exchange, body []byte, v interface{ Validate() error
 		return false
 	}
 	return true
-}
-
-// decodeStrict decodes exactly one JSON object into v, refusing unknown
-// fields and anything after the object. Orders carry epochs and camera
-// lists, so a field this version does not know is refused rather than
-// ignored: a change that needs it gets a new protocol version.
-func decodeStrict(body []byte, v any) error {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return errors.New("body is not a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
-	}
-	return nil
 }
 
 // answer writes the agent's result: out as JSON (200) or nothing (204) on

@@ -484,6 +484,17 @@ func TestBadJSONIs400(t *testing.T) {
 		"trailing garbage":   `{"recording":"rec-1","epoch":3} x`,
 		"cameras not a list": `{"recording":"rec-1","epoch":3,"cameras":"cam-1"}`,
 		"not UTF-8 JSON":     "\xff\xfe{}",
+		// What encoding/json alone accepts, and the handler must not: an
+		// order must mean one thing to every reader.
+		"key in another case":       `{"Recording":"rec-1","epoch":3}`,
+		"key in capitals":           `{"recording":"rec-1","EPOCH":3}`,
+		"duplicate key":             `{"recording":"rec-1","epoch":3,"epoch":9}`,
+		"duplicate key, other case": `{"recording":"rec-1","epoch":3,"Epoch":9}`,
+		"invalid UTF-8 in an ID":    "{\"recording\":\"rec-\xff\",\"epoch\":3}",
+		"invalid UTF-8 in a camera": "{\"recording\":\"rec-1\",\"epoch\":3,\"cameras\":[\"cam\xc3\"]}",
+		"lone surrogate escape":     `{"recording":"rec-\udc00","epoch":3}`,
+		"unpaired high surrogate":   `{"recording":"rec-\ud83d-1","epoch":3}`,
+		"deep nesting":              `{"recording":"rec-1","epoch":3,"cameras":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
 	}
 	for name, body := range bad {
 		t.Run(name, func(t *testing.T) {
