@@ -145,7 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("serving", "role", cfg.role, "cameras", len(a.facts.Cameras), "recording", a.recording())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// At most ServerMaxConns connections at once: each costs memory
+	// whether or not it ever authenticates.
+	go func() { errc <- srv.Serve(httptransport.LimitListener(ln, httptransport.ServerMaxConns)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -353,10 +353,12 @@ func FuzzProbeDatagrams(f *testing.F) {
 func FuzzProbeListenerAuth(f *testing.F) {
 	now := time.Unix(1767254400, 0)
 	a := agenttest.New(nvrha.Facts{ID: "standby-1", Product: nvrha.ProductQVRPro})
-	h, err := NewHandler(a, HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return now }})
+	clock := now.Add(-time.Hour) // the handler has been running for an hour
+	h, err := NewHandler(a, HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return clock }})
 	if err != nil {
 		f.Fatal(err)
 	}
+	clock = now
 	l, err := ListenProbes("127.0.0.1:0", h)
 	if err != nil {
 		f.Fatal(err)

@@ -73,7 +73,9 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg httptransport.HandlerConfig) *fixture {
 	t.Helper()
-	f := &fixture{t: t, agent: newStandby(), now: time.Unix(1767254400, 0)}
+	// The handler has been running for an hour: it refuses requests
+	// signed before it started.
+	f := &fixture{t: t, agent: newStandby(), now: time.Unix(1767254400, 0).Add(-time.Hour)}
 	if cfg.Server == "" {
 		cfg.Server = "standby-1"
 	}
@@ -85,7 +87,7 @@ func newFixture(t *testing.T, cfg httptransport.HandlerConfig) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.h = h
+	f.h, f.now = h, f.now.Add(time.Hour)
 	return f
 }
 
