@@ -67,7 +67,9 @@ func FuzzHandlerTakeover(f *testing.F) {
 	}
 	for _, s := range []string{``, `null`, `{}`, `{"epoch":1}`, `{"recording":"rec-1","epoch":1,"cameras":["a","a"]}`,
 		`{"recording":"rec-1","epoch":1,"x":1}`, `{"recording":"rec-1","epoch":1e2}`, `{"recording":"\u0000","epoch":1}`,
-		`{"recording":"rec-1","epoch":1}{}`, `{"recording":"rec-1","epoch":1,"cameras":null}`} {
+		`{"recording":"rec-1","epoch":1}{}`, `{"recording":"rec-1","epoch":1,"cameras":null}`,
+		`{"Recording":"rec-1","epoch":1}`, `{"recording":"rec-1","epoch":1,"epoch":2}`, `{"recording":"rec-\udc00","epoch":1}`,
+		"{\"recording\":\"rec-\xff\",\"epoch\":1}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
