@@ -16,8 +16,8 @@
 // starts them again, Probe reports the server's own health. Everything else
 // here (fencing every order by its epoch, keeping the epochs in a state file
 // written before acting, validating orders, serving the handler with bounded
-// timeouts, answering probes over UDP too) is what any agent should do as
-// well.
+// timeouts and connections, answering probes over UDP too) is what any agent
+// should do as well.
 package main
 
 import (
