@@ -365,7 +365,7 @@ func (h *handler) readBody(x *exchange) ([]byte, bool) {
 	}
 	x.slot = slot
 	rc := http.NewResponseController(x.w)
-	deadline := errors.Is(rc.SetReadDeadline(time.Now().Add(h.bodyTimeout)), nil)
+	deadline := rc.SetReadDeadline(time.Now().Add(h.bodyTimeout)) == nil
 	body, err := slot.read(r.Body, r.ContentLength, h.maxBody)
 	if deadline && err == nil {
 		// No deadline from here on: net/http reads on in the background
