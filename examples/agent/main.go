@@ -16,8 +16,8 @@
 // starts them again, Probe reports the server's own health. Everything else
 // here (fencing every order by its epoch, keeping the epochs in a state file
 // written before acting, validating orders, serving the handler with bounded
-// timeouts, answering probes over UDP too) is what any agent should do as
-// well.
+// timeouts and connections, answering probes over UDP too) is what any agent
+// should do as well.
 package main
 
 import (
@@ -145,7 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log.Info("serving", "role", cfg.role, "cameras", len(a.facts.Cameras), "recording", a.recording())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// At most ServerMaxConns connections at once: each costs memory
+	// whether or not it ever authenticates.
+	go func() { errc <- srv.Serve(httptransport.LimitListener(ln, httptransport.ServerMaxConns)) }()
 	select {
 	case err := <-errc:
 		return err

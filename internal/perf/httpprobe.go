@@ -77,9 +77,6 @@ type HTTPProbeConfig struct {
 	Window time.Duration
 	// Driver drives the probes (DriveController by default).
 	Driver ProbeDriver
-	// Engine is the client's engine (ClientConfig.Engine): the package's
-	// default if zero.
-	Engine httptransport.Engine
 	// HTTPOnly sets ClientConfig.DisableUDPProbes: every probe goes over
 	// HTTP, as before the UDP probe channel existed.
 	HTTPOnly bool
@@ -103,7 +100,6 @@ type HTTPProbeResult struct {
 	Agents   int
 	Interval time.Duration
 	Driver   ProbeDriver
-	Engine   httptransport.Engine
 	HTTPOnly bool
 	// Wall is the measured window's wall time and CPU the user and system
 	// CPU time the controller's process spent in it.
@@ -156,8 +152,8 @@ func (r HTTPProbeResult) String() string {
 	if r.HTTPOnly {
 		probes = "http"
 	}
-	return fmt.Sprintf("%s %v probes=%s agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d HTTP writes, %d saves, %d downs",
-		r.Driver, r.Engine, probes, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.HTTPWrites, r.Saves, r.Downs)
+	return fmt.Sprintf("%s probes=%s agents=%d interval=%v: cpu %.2f%% of a core, %.1f µs/probe, %.0f probes/s of %.0f wanted, %d errors, %d dials, %d HTTP writes, %d saves, %d downs",
+		r.Driver, probes, r.Agents, r.Interval, r.CPUPercent(), r.CPUPerProbe(), r.ProbesPerSecond(), r.WantProbesPerSecond(), r.Errors, r.Dials, r.HTTPWrites, r.Saves, r.Downs)
 }
 
 // Check fails a measurement that did not measure what it claims: a probe
@@ -207,7 +203,7 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 	if cfg.Window == 0 {
 		cfg.Window = max(5*time.Second, 10*cfg.Interval)
 	}
-	res := HTTPProbeResult{Agents: cfg.Agents, Interval: cfg.Interval, Driver: cfg.Driver, Engine: cfg.Engine, HTTPOnly: cfg.HTTPOnly}
+	res := HTTPProbeResult{Agents: cfg.Agents, Interval: cfg.Interval, Driver: cfg.Driver, HTTPOnly: cfg.HTTPOnly}
 	// Each agent costs a connection, with some slack for redials.
 	if err := RaiseFileLimit(uint64(2*cfg.Agents + 256)); err != nil {
 		return res, err
@@ -233,7 +229,6 @@ func HTTPProbe(cfg HTTPProbeConfig) (HTTPProbeResult, error) {
 	client, err := httptransport.NewClient(httptransport.ClientConfig{
 		Resolver: agents.urls,
 		Auth:     httptransport.Auth{Keys: []httptransport.Key{clientKey}},
-		Engine:   cfg.Engine,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			dials.Add(1)
 			conn, err := dialer.DialContext(ctx, network, addr)

@@ -30,35 +30,33 @@ func TestMain(m *testing.M) {
 //
 //	go test -run '^$' -bench HTTPProbe -benchtime 1x ./internal/perf
 func BenchmarkHTTPProbe(b *testing.B) {
-	benchHTTPProbe(b, DriveController, detector.DefaultProbeInterval, httptransport.EngineDefault)
+	benchHTTPProbe(b, DriveController, detector.DefaultProbeInterval)
 }
 
 // BenchmarkHTTPProbeIntervals is BenchmarkHTTPProbe at 200, 300 and 500 ms.
 func BenchmarkHTTPProbeIntervals(b *testing.B) {
 	for _, iv := range []time.Duration{200 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond} {
-		b.Run(fmt.Sprintf("interval=%v", iv), func(b *testing.B) { benchHTTPProbe(b, DriveController, iv, httptransport.EngineDefault) })
+		b.Run(fmt.Sprintf("interval=%v", iv), func(b *testing.B) { benchHTTPProbe(b, DriveController, iv) })
 	}
 }
 
-// BenchmarkHTTPProbeEngines is BenchmarkHTTPProbe with each client engine
-// probing over HTTP alone, as before the UDP probe channel, and with the
-// default configuration (probes over UDP, everything else over net/http),
-// at 200 and 500 ms. To compare them at 1,024 agents:
+// BenchmarkHTTPProbeChannels is BenchmarkHTTPProbe probing over HTTP alone,
+// as before the UDP probe channel, and with the default configuration
+// (probes over UDP, everything else over HTTP), at 200 and 500 ms. To
+// compare them at 1,024 agents:
 //
-//	go test -run '^$' -bench 'HTTPProbeEngines/.*/agents=1024' -benchtime 1x -count 3 ./internal/perf
-func BenchmarkHTTPProbeEngines(b *testing.B) {
+//	go test -run '^$' -bench 'HTTPProbeChannels/.*/agents=1024' -benchtime 1x -count 3 ./internal/perf
+func BenchmarkHTTPProbeChannels(b *testing.B) {
 	for _, c := range []struct {
 		name     string
-		engine   httptransport.Engine
 		httpOnly bool
 	}{
-		{"http-only,engine=EngineNetHTTP", httptransport.EngineNetHTTP, true},
-		{"http-only,engine=EngineFastHTTP", httptransport.EngineFastHTTP, true},
-		{"default", httptransport.EngineDefault, false},
+		{"http-only", true},
+		{"default", false},
 	} {
 		for _, iv := range []time.Duration{200 * time.Millisecond, 500 * time.Millisecond} {
 			b.Run(fmt.Sprintf("%s/interval=%v", c.name, iv), func(b *testing.B) {
-				benchHTTPProbeCase(b, HTTPProbeConfig{Driver: DriveController, Interval: iv, Engine: c.engine, HTTPOnly: c.httpOnly})
+				benchHTTPProbeCase(b, HTTPProbeConfig{Driver: DriveController, Interval: iv, HTTPOnly: c.httpOnly})
 			})
 		}
 	}
@@ -67,11 +65,11 @@ func BenchmarkHTTPProbeEngines(b *testing.B) {
 // BenchmarkHTTPProbeLoop is BenchmarkHTTPProbe with a bare probe loop
 // instead of a Controller: the cost of the transport alone.
 func BenchmarkHTTPProbeLoop(b *testing.B) {
-	benchHTTPProbe(b, DriveLoop, detector.DefaultProbeInterval, httptransport.EngineDefault)
+	benchHTTPProbe(b, DriveLoop, detector.DefaultProbeInterval)
 }
 
-func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration, e httptransport.Engine) {
-	benchHTTPProbeCase(b, HTTPProbeConfig{Driver: d, Interval: interval, Engine: e})
+func benchHTTPProbe(b *testing.B, d ProbeDriver, interval time.Duration) {
+	benchHTTPProbeCase(b, HTTPProbeConfig{Driver: d, Interval: interval})
 }
 
 // benchHTTPProbeCase runs base at 8, 64, 256 and 1,024 agents.
@@ -122,14 +120,10 @@ func benchHTTPProbeCase(b *testing.B, base HTTPProbeConfig) {
 // TestHTTPProbe runs a small measurement end to end: it must see every
 // probe succeed on reused connections. Its figures are not judged.
 func TestHTTPProbe(t *testing.T) {
-	for _, c := range []struct {
-		d ProbeDriver
-		e httptransport.Engine
-	}{{DriveController, httptransport.EngineNetHTTP}, {DriveLoop, httptransport.EngineNetHTTP},
-		{DriveController, httptransport.EngineFastHTTP}, {DriveLoop, httptransport.EngineFastHTTP}} {
-		t.Run(c.d.String()+"/"+c.e.String(), func(t *testing.T) {
+	for _, d := range []ProbeDriver{DriveController, DriveLoop} {
+		t.Run(d.String(), func(t *testing.T) {
 			r, err := HTTPProbe(HTTPProbeConfig{Agents: 4, Interval: 100 * time.Millisecond,
-				Warmup: 300 * time.Millisecond, Window: 500 * time.Millisecond, Driver: c.d, Engine: c.e})
+				Warmup: 300 * time.Millisecond, Window: 500 * time.Millisecond, Driver: d})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -394,6 +394,14 @@ func (c *nonceCache) add(nonce string, expires, now time.Time) error {
 	return nil
 }
 
+// seen reports whether nonce is remembered, and not yet expired, at now.
+func (c *nonceCache) seen(nonce string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.expiry[nonce]
+	return ok && !now.After(exp)
+}
+
 func (c *nonceCache) sweep(now time.Time) {
 	for n, exp := range c.expiry {
 		if now.After(exp) {

@@ -109,15 +109,11 @@ type ClientConfig struct {
 	// HTTPClient, if set, carries the requests instead of the client's own
 	// (a keep-alive http.Transport with the pool limits the package
 	// documentation lists). The Client never follows redirects, whatever its
-	// CheckRedirect says. Only with EngineNetHTTP.
+	// CheckRedirect says.
 	HTTPClient *http.Client
-	// Engine is the HTTP client implementation that carries the requests;
-	// the zero value, EngineDefault, is the package's choice. See [Engine].
-	Engine Engine
-	// DialContext, if set, opens the client's connections, for either
-	// engine; nil means a net.Dialer with a 5 s timeout and TCP keep-alive
-	// every 30 s. With EngineFastHTTP its context carries only the dial's
-	// deadline, not the call's context. Ignored when HTTPClient is set.
+	// DialContext, if set, opens the client's connections; nil means a
+	// net.Dialer with a 5 s timeout and TCP keep-alive every 30 s. Ignored
+	// when HTTPClient is set.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Timeout bounds a call whose context has no deadline; zero means
 	// DefaultTimeout. A deadline in the context always wins.
@@ -153,8 +149,7 @@ type ClientConfig struct {
 type Client struct {
 	resolver Resolver
 	keys     *keyring
-	http     *http.Client // EngineNetHTTP
-	fast     *fastEngine  // EngineFastHTTP
+	http     *http.Client
 	timeout  time.Duration
 	maxResp  int64
 	verify   bool
@@ -175,9 +170,6 @@ type target struct {
 	url   url.URL // scheme and host; its Path is set per request
 	host  string  // the request's Host, as http.NewRequest sets it
 	paths map[transport.Method]string
-	// uris holds the absolute URL of every method, its path escaped as
-	// net/http sends it, for the fasthttp engine.
-	uris map[transport.Method]string
 }
 
 var _ transport.Transport = (*Client)(nil)
@@ -197,19 +189,6 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if cfg.Timeout < 0 || cfg.MaxResponseBytes < 0 {
 		return nil, errors.New("httptransport: negative Timeout or MaxResponseBytes")
-	}
-	engine := cfg.Engine
-	if engine == EngineDefault {
-		engine = defaultEngine
-		if cfg.HTTPClient != nil {
-			engine = EngineNetHTTP
-		}
-	}
-	switch {
-	case engine != EngineNetHTTP && engine != EngineFastHTTP:
-		return nil, fmt.Errorf("httptransport: unknown engine %v", engine)
-	case engine == EngineFastHTTP && cfg.HTTPClient != nil:
-		return nil, errors.New("httptransport: HTTPClient is for EngineNetHTTP, not EngineFastHTTP")
 	}
 	c := &Client{
 		resolver: cfg.Resolver,
@@ -238,57 +217,18 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if !cfg.DisableUDPProbes {
 		c.udp = newUDPProber(c, cfg.ListenPacket, cfg.UDPProbeWait)
 	}
-	switch {
-	case engine == EngineFastHTTP:
-		c.fast = newFastEngine(cfg.TLSConfig, cfg.DialContext, c.maxResp)
-	case cfg.HTTPClient != nil:
+	if cfg.HTTPClient != nil {
 		hc := *cfg.HTTPClient
 		c.http = &hc
-	default:
+	} else {
 		t := NewHTTPTransport(cfg.TLSConfig)
 		if cfg.DialContext != nil {
 			t.DialContext = cfg.DialContext
 		}
 		c.http = &http.Client{Transport: t}
 	}
-	if c.http != nil {
-		c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
+	c.http.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return c, nil
-}
-
-// Engine names the HTTP client implementation a Client sends its requests
-// with. Both speak the same protocol, sign and verify the same way and
-// return the same errors; they differ in cost and in a few limits (see the
-// package documentation).
-type Engine uint8
-
-const (
-	// EngineDefault is the package's choice: EngineNetHTTP in this version,
-	// or whenever ClientConfig.HTTPClient is set.
-	EngineDefault Engine = iota
-	// EngineNetHTTP sends requests with net/http (an http.Client and
-	// [NewHTTPTransport], or ClientConfig.HTTPClient).
-	EngineNetHTTP
-	// EngineFastHTTP sends requests with github.com/valyala/fasthttp, which
-	// costs the center less CPU per call: HTTP/1.1 only, and see the package
-	// documentation for how it honours contexts.
-	EngineFastHTTP
-)
-
-// defaultEngine is what EngineDefault means.
-const defaultEngine = EngineNetHTTP
-
-func (e Engine) String() string {
-	switch e {
-	case EngineDefault:
-		return "EngineDefault"
-	case EngineNetHTTP:
-		return "EngineNetHTTP"
-	case EngineFastHTTP:
-		return "EngineFastHTTP"
-	}
-	return "Engine(" + strconv.Itoa(int(e)) + ")"
 }
 
 // NewHTTPTransport returns the keep-alive http.Transport a Client uses unless
@@ -321,10 +261,6 @@ func NewHTTPTransport(tlsConfig *tls.Config) *http.Transport {
 func (c *Client) Close() {
 	if c.udp != nil {
 		c.udp.close()
-	}
-	if c.fast != nil {
-		c.fast.client.CloseIdleConnections()
-		return
 	}
 	c.http.CloseIdleConnections()
 }
@@ -372,7 +308,7 @@ func (c *Client) Resume(ctx context.Context, recording nvrha.ServerID, o transpo
 }
 
 // call is the one path every method takes: validate, resolve, sign, send,
-// read, verify, decode. Only sending and reading depend on the engine.
+// read, verify, decode.
 func (c *Client) call(ctx context.Context, server nvrha.ServerID, m transport.Method, order interface{ Validate() error }, out any) error {
 	return c.callVia(ctx, server, m, order, out, nil)
 }
@@ -407,12 +343,9 @@ func (c *Client) callVia(ctx context.Context, server nvrha.ServerID, m transport
 		}
 		return fmt.Errorf("httptransport: %s %s: resolve: %w", m, server, err)
 	}
-	cancellable := ctx.Done() != nil
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(c.timeout)
+	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
 	t, err := c.target(base)
@@ -431,13 +364,10 @@ func (c *Client) callVia(ctx context.Context, server nvrha.ServerID, m transport
 		return fmt.Errorf("httptransport: %s %s: %w: %w", m, server, transport.ErrUnreachable, err)
 	}
 	x := outcall{server: server, method: m, signed: &signed, signature: sig, body: body, out: out}
-	if c.fast != nil {
-		return c.fast.do(ctx, c, t, deadline, cancellable, &x)
-	}
 	return c.doNetHTTP(ctx, t, &x)
 }
 
-// outcall is one call as the engines see it: the signed request going out
+// outcall is one call: the signed request going out
 // and where its answer goes.
 type outcall struct {
 	server    nvrha.ServerID
@@ -448,14 +378,14 @@ type outcall struct {
 	out       any    // decodes a 2xx answer; nil for none
 }
 
-// answer is a response as an engine read it, for Client.finish.
+// answer is a response as doNetHTTP read it, for Client.finish.
 type answer struct {
 	status                        int
 	contentType, keyID, signature string // keyID and signature only if the client verifies
 	body                          []byte // valid until finish returns
 }
 
-// doNetHTTP sends x with the net/http engine.
+// doNetHTTP sends x with net/http.
 func (c *Client) doNetHTTP(ctx context.Context, t *target, x *outcall) error {
 	req, err := c.newRequest(ctx, t, x)
 	if err != nil {
@@ -479,7 +409,7 @@ func (c *Client) doNetHTTP(ctx context.Context, t *target, x *outcall) error {
 	return c.finish(ctx, x, &a)
 }
 
-// finish checks the answer to x whichever engine read it: its size, its
+// finish checks the answer to x: its size, its
 // signature if the client verifies responses, its status, and decodes it.
 // Nothing may keep a.body.
 func (c *Client) finish(ctx context.Context, x *outcall, a *answer) error {
@@ -557,13 +487,9 @@ func (c *Client) target(base string) (*target, error) {
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	// As http.NewRequest does it: a host with an empty port loses its colon.
 	u.Host = strings.TrimSuffix(u.Host, ":")
-	t := &target{url: *u, host: u.Host, paths: make(map[transport.Method]string, len(routes)),
-		uris: make(map[transport.Method]string, len(routes))}
+	t := &target{url: *u, host: u.Host, paths: make(map[transport.Method]string, len(routes))}
 	for _, m := range routes {
-		p := prefix + Path(m)
-		t.paths[m] = p
-		// What net/http puts on the request line: the escaped path.
-		t.uris[m] = u.Scheme + "://" + u.Host + (&url.URL{Path: p}).EscapedPath()
+		t.paths[m] = prefix + Path(m)
 	}
 	if c.basesSize.Add(1) > maxCachedBases {
 		c.bases.Clear()

@@ -21,14 +21,8 @@ import (
 	"github.com/nvrha/nvrha/transport/httptransport"
 )
 
-// TestMain checks that no test leaves a goroutine behind, except fasthttp's
-// pool cleaners: they sleep for up to the idle timeout and end on their own
-// once a Client's connections are closed (see the package documentation).
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*Client).mCleaner"),
-		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"))
-}
+// TestMain checks that no test leaves a goroutine behind.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // fakeAgentServer answers every request with status, content type and body,
 // as something in front of an agent (or in its place) might.
@@ -43,17 +37,6 @@ func fakeAgentServer(t *testing.T, status int, contentType, body string) string 
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// engines are the client engines that every test of a Client runs with.
-var engines = []httptransport.Engine{httptransport.EngineNetHTTP, httptransport.EngineFastHTTP}
-
-// forEachEngine runs f as a subtest for each of engines.
-func forEachEngine(t *testing.T, f func(t *testing.T, engine httptransport.Engine)) {
-	t.Helper()
-	for _, e := range engines {
-		t.Run(e.String(), func(t *testing.T) { f(t, e) })
-	}
 }
 
 func newClient(t *testing.T, cfg httptransport.ClientConfig) *httptransport.Client {
@@ -72,10 +55,6 @@ func newClient(t *testing.T, cfg httptransport.ClientConfig) *httptransport.Clie
 // TestAnswersNotOfTheProtocolAreUnreachable: whatever answers that is not an
 // agent of this protocol says nothing about whether the order took effect.
 func TestAnswersNotOfTheProtocolAreUnreachable(t *testing.T) {
-	forEachEngine(t, testAnswersNotOfTheProtocolAreUnreachable)
-}
-
-func testAnswersNotOfTheProtocolAreUnreachable(t *testing.T, engine httptransport.Engine) {
 	cases := []struct {
 		name         string
 		status       int
@@ -99,7 +78,7 @@ func testAnswersNotOfTheProtocolAreUnreachable(t *testing.T, engine httptranspor
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			u := fakeAgentServer(t, c.status, c.contentType, c.body)
-			cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": u}, Engine: engine})
+			cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": u}})
 			_, err := cl.Probe(context.Background(), "rec-1")
 			errs := []error{err}
 			if !c.probeOnly {
@@ -122,12 +101,8 @@ func testAnswersNotOfTheProtocolAreUnreachable(t *testing.T, engine httptranspor
 }
 
 func TestResponseTooLargeIsUnreachable(t *testing.T) {
-	forEachEngine(t, testResponseTooLargeIsUnreachable)
-}
-
-func testResponseTooLargeIsUnreachable(t *testing.T, engine httptransport.Engine) {
 	u := fakeAgentServer(t, 200, "application/json", `{"id":"rec-1","name":"`+strings.Repeat("n", 4096)+`"}`)
-	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": u}, MaxResponseBytes: 1024, Engine: engine})
+	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": u}, MaxResponseBytes: 1024})
 	if _, err := c.Inventory(context.Background(), "rec-1"); !errors.Is(err, transport.ErrUnreachable) {
 		t.Errorf("oversize inventory: %v", err)
 	}
@@ -136,9 +111,7 @@ func testResponseTooLargeIsUnreachable(t *testing.T, engine httptransport.Engine
 // TestVerifyResponses puts a proxy between client and agent that changes the
 // answer, or an impostor in the agent's place, and checks that a client that
 // verifies responses believes neither, while one that does not is fooled.
-func TestVerifyResponses(t *testing.T) { forEachEngine(t, testVerifyResponses) }
-
-func testVerifyResponses(t *testing.T, engine httptransport.Engine) {
+func TestVerifyResponses(t *testing.T) {
 	agent := newStandby()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "standby-1", Auth: auth})
@@ -176,7 +149,7 @@ func testVerifyResponses(t *testing.T, engine httptransport.Engine) {
 		{"impostor, verifying", impostor, true, false},
 		{"impostor, not verifying", impostor, false, true},
 	} {
-		cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": c.url}, VerifyResponses: c.verify, Engine: engine})
+		cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": c.url}, VerifyResponses: c.verify})
 		r, err := cl.Probe(context.Background(), "standby-1")
 		switch {
 		case c.url == real.URL:
@@ -194,7 +167,7 @@ func testVerifyResponses(t *testing.T, engine httptransport.Engine) {
 		}
 	}
 	// A verified error answer is believed: a stale epoch stays a stale epoch.
-	cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": real.URL}, VerifyResponses: true, Engine: engine})
+	cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": real.URL}, VerifyResponses: true})
 	if err := cl.Takeover(context.Background(), "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 4}); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +175,7 @@ func testVerifyResponses(t *testing.T, engine httptransport.Engine) {
 		t.Errorf("stale takeover, verified: %v", err)
 	}
 	// An unsigned 401 (the agent did not know the key) cannot be trusted.
-	other := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": real.URL}, VerifyResponses: true, Engine: engine,
+	other := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": real.URL}, VerifyResponses: true,
 		Auth: httptransport.Auth{Keys: []httptransport.Key{{ID: "other", Secret: testKey.Secret}}}})
 	_, err = other.Probe(context.Background(), "standby-1")
 	if !errors.Is(err, httptransport.ErrResponseNotAuthentic) || !strings.Contains(err.Error(), "unauthenticated") {
@@ -210,9 +183,7 @@ func testVerifyResponses(t *testing.T, engine httptransport.Engine) {
 	}
 }
 
-func TestBaseURLPrefixAndStripPrefix(t *testing.T) { forEachEngine(t, testBaseURLPrefixAndStripPrefix) }
-
-func testBaseURLPrefixAndStripPrefix(t *testing.T, engine httptransport.Engine) {
+func TestBaseURLPrefixAndStripPrefix(t *testing.T) {
 	agent := newStandby()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "standby-1", Auth: auth})
@@ -223,11 +194,11 @@ func testBaseURLPrefixAndStripPrefix(t *testing.T, engine httptransport.Engine) 
 	mux.Handle("/vendor/", http.StripPrefix("/vendor", h))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": srv.URL + "/vendor/"}, VerifyResponses: true, Engine: engine})
+	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": srv.URL + "/vendor/"}, VerifyResponses: true})
 	if r, err := c.Probe(context.Background(), "standby-1"); err != nil || r.Server != "standby-1" {
 		t.Errorf("probe behind a prefix: %+v %v", r, err)
 	}
-	bad := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": "ftp://x", "rec-1": "::"}, Engine: engine})
+	bad := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": "ftp://x", "rec-1": "::"}})
 	for _, id := range []nvrha.ServerID{"standby-1", "rec-1"} {
 		if _, err := bad.Probe(context.Background(), id); !errors.Is(err, transport.ErrUnreachable) {
 			t.Errorf("bad base URL for %s: %v", id, err)
@@ -235,15 +206,13 @@ func testBaseURLPrefixAndStripPrefix(t *testing.T, engine httptransport.Engine) 
 	}
 }
 
-func TestClientNeverFollowsRedirects(t *testing.T) { forEachEngine(t, testClientNeverFollowsRedirects) }
-
-func testClientNeverFollowsRedirects(t *testing.T, engine httptransport.Engine) {
+func TestClientNeverFollowsRedirects(t *testing.T) {
 	var followed atomic.Bool
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { followed.Store(true) }))
 	defer target.Close()
 	redirect := httptest.NewServer(http.RedirectHandler(target.URL+"/nvrha/v1/takeover", http.StatusTemporaryRedirect))
 	defer redirect.Close()
-	cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": redirect.URL}, Engine: engine})
+	cl := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"standby-1": redirect.URL}})
 	err := cl.Takeover(context.Background(), "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 1})
 	if !errors.Is(err, transport.ErrUnreachable) || followed.Load() {
 		t.Errorf("redirect: %v, followed %v", err, followed.Load())
@@ -251,10 +220,6 @@ func testClientNeverFollowsRedirects(t *testing.T, engine httptransport.Engine) 
 }
 
 func TestDefaultTimeoutBoundsACallWithoutDeadline(t *testing.T) {
-	forEachEngine(t, testDefaultTimeoutBoundsACallWithoutDeadline)
-}
-
-func testDefaultTimeoutBoundsACallWithoutDeadline(t *testing.T, engine httptransport.Engine) {
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -264,7 +229,7 @@ func testDefaultTimeoutBoundsACallWithoutDeadline(t *testing.T, engine httptrans
 	}))
 	defer srv.Close()
 	defer close(release)
-	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": srv.URL}, Timeout: 100 * time.Millisecond, Engine: engine})
+	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": srv.URL}, Timeout: 100 * time.Millisecond})
 	begin := time.Now()
 	_, err := c.Probe(context.Background(), "rec-1")
 	if !errors.Is(err, transport.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
@@ -286,11 +251,9 @@ func TestNewServerBoundsSlowClients(t *testing.T) {
 }
 
 // TestLostAnswerIsNeverResent: a request whose connection breaks before the
-// answer is not sent again, by either engine: its nonce is single-use and
+// answer is not sent again: its nonce is single-use and
 // the order may have been carried out.
-func TestLostAnswerIsNeverResent(t *testing.T) { forEachEngine(t, testLostAnswerIsNeverResent) }
-
-func testLostAnswerIsNeverResent(t *testing.T, engine httptransport.Engine) {
+func TestLostAnswerIsNeverResent(t *testing.T) {
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
@@ -300,7 +263,7 @@ func testLostAnswerIsNeverResent(t *testing.T, engine httptransport.Engine) {
 		}
 	}))
 	defer srv.Close()
-	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": srv.URL}, Engine: engine})
+	c := newClient(t, httptransport.ClientConfig{Resolver: httptransport.StaticResolver{"rec-1": srv.URL}})
 	for i := range 2 { // the second on a connection the first may have left
 		if _, err := c.Probe(context.Background(), "rec-1"); !errors.Is(err, transport.ErrUnreachable) {
 			t.Errorf("probe %d: %v", i, err)

@@ -27,14 +27,13 @@ var agentReasons = []httptransport.Reason{
 // probe channel on the same port, and returns a client that reaches them
 // (probing over UDP unless httpOnly), and a function that closes one
 // server, both channels, for good.
-func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify bool, engine httptransport.Engine) (*httptransport.Client, func(nvrha.ServerID)) {
-	return serveAgentsWith(t, agents, agentSetup{verify: verify, engine: engine})
+func serveAgents(t *testing.T, agents map[nvrha.ServerID]transport.Agent, verify bool) (*httptransport.Client, func(nvrha.ServerID)) {
+	return serveAgentsWith(t, agents, agentSetup{verify: verify})
 }
 
 // agentSetup is how serveAgentsWith connects a client to its agents.
 type agentSetup struct {
 	verify   bool
-	engine   httptransport.Engine
 	httpOnly bool // the client probes over HTTP only
 	noUDP    bool // the agents serve no UDP probe channel
 }
@@ -63,7 +62,7 @@ func serveAgentsWith(t *testing.T, agents map[nvrha.ServerID]transport.Agent, s 
 		}
 	}
 	c, err := httptransport.NewClient(httptransport.ClientConfig{Resolver: urls, Auth: auth, Reasons: agentReasons,
-		VerifyResponses: s.verify, Engine: s.engine, DisableUDPProbes: s.httpOnly,
+		VerifyResponses: s.verify, DisableUDPProbes: s.httpOnly,
 		// Generous, so that a slow machine does not make the client ask a
 		// second time over HTTP, which the suite would count as a second
 		// delivery.
@@ -85,10 +84,8 @@ func serveAgentsWith(t *testing.T, agents map[nvrha.ServerID]transport.Agent, s 
 
 // TestConformance runs the conformance suite against the HTTP transport over
 // loopback sockets, with agenttest's refusals registered as Reasons, with
-// each engine, with probes over UDP (the default) and over HTTP alone.
-func TestConformance(t *testing.T) { forEachEngine(t, testConformance) }
-
-func testConformance(t *testing.T, engine httptransport.Engine) {
+// with probes over UDP (the default) and over HTTP alone.
+func TestConformance(t *testing.T) {
 	for _, verify := range []bool{false, true} {
 		for _, httpOnly := range []bool{false, true} {
 			name := "Unsigned responses"
@@ -103,7 +100,7 @@ func testConformance(t *testing.T, engine httptransport.Engine) {
 			t.Run(name, func(t *testing.T) {
 				transporttest.Run(t, transporttest.Harness{
 					New: func(t *testing.T, agents map[nvrha.ServerID]transport.Agent) transporttest.Network {
-						c, kill := serveAgentsWith(t, agents, agentSetup{verify: verify, engine: engine, httpOnly: httpOnly})
+						c, kill := serveAgentsWith(t, agents, agentSetup{verify: verify, httpOnly: httpOnly})
 						return transporttest.Network{Transport: c, Kill: kill}
 					},
 					Sentinels: []error{agenttest.ErrBusy, agenttest.ErrUnhealthy, agenttest.ErrNoEmptyRecordingSpace},

@@ -19,11 +19,15 @@
 // Bodies are JSON with the field names of the transport types' json tags
 // (TakeoverOrder is {"recording": "rec-1", "epoch": 7, "cameras": ["cam-1"]}).
 // Epochs are unsigned 64-bit integers; a reader in a language whose numbers
-// are doubles must parse them as 64-bit integers. The handler refuses an
-// order with a field it does not know, or anything after the JSON object
-// (CodeBadRequest), and validates every order with its Validate method before
-// the agent sees it (CodeInvalidOrder); the client validates too, before
-// sending. Responses may gain fields within v1, which a client ignores. Probe
+// are doubles must parse them as 64-bit integers. The handler decodes an
+// order more strictly than encoding/json, so that a signed order means one
+// thing to every reader: it refuses (CodeBadRequest) a key that is not
+// exactly a field's name (keys are case-sensitive), a key given twice, a
+// field it does not know, bytes that are not UTF-8 or an escape that is half
+// a surrogate pair (which encoding/json would turn into U+FFFD), nesting
+// deeper than 32, and anything after the JSON object. It validates every
+// order with its Validate method before the agent sees it
+// (CodeInvalidOrder); the client validates too, before sending. Responses may gain fields within v1, which a client ignores. Probe
 // and Inventory use POST as well: every request carries a single-use nonce,
 // and net/http and proxies may resend a GET by themselves.
 //
@@ -75,16 +79,36 @@
 //
 // The handler refuses with 401, without calling the agent, a request with a
 // missing or malformed header, an unknown key, a timestamp more than
-// [Auth.MaxSkew] (default 30 s) from its own clock either way, a wrong
-// signature, or a nonce it has already accepted within that window. It
-// remembers nonces only while their timestamp is inside the window, so
-// memory is bounded by the request rate; [HandlerConfig.MaxNonces] caps it
-// outright (beyond it requests get 503 until old nonces expire). A request
-// for another server ID than [HandlerConfig.Server] gets 421: this stops both
-// a center with an outdated address book and a captured request replayed to
-// another server that shares the key. Request bodies are limited by
-// [HandlerConfig.MaxBodyBytes] (default 1 MiB) before anything else reads
-// them.
+// [Auth.MaxSkew] (default 30 s) from its own clock either way or from before
+// the handler started, a wrong signature, or a nonce it has already accepted
+// within that window. It remembers nonces only while their timestamp is
+// inside the window, so memory is bounded by the request rate;
+// [HandlerConfig.MaxNonces] caps it outright (beyond it requests get 503
+// until old nonces expire). A request for another server ID than
+// [HandlerConfig.Server] gets 421: this stops both a center with an outdated
+// address book and a captured request replayed to another server that
+// shares the key.
+//
+// Nonces live in memory only, so a restarted agent does not know those its
+// previous run accepted. Rather than keep them on disk, the handler refuses
+// any request or probe datagram signed before the second it started in
+// (NewHandler reads its clock): whatever an earlier run accepted was signed
+// before that, unless the agent restarted within the same second, quicker
+// than a real agent restarts. Persisting nonces would cost a write per request,
+// probes included, to protect the same thing. The cost: for [Auth.MaxSkew]
+// after an agent starts, a center whose clock lags the agent's by d is
+// refused (401) for d; keep clocks in step with NTP, as the skew window
+// assumes anyway. Orders are fenced by their epochs besides, which the
+// agent keeps across restarts.
+//
+// The signature covers the body, so a request's body must be read before
+// it can be authenticated. Everything else is checked first: the headers'
+// form (the signature's too), the key, the timestamp, that the nonce is not
+// one already accepted, and the body's declared size
+// ([HandlerConfig.MaxBodyBytes], default 1 MiB, else 413). Probes and
+// inventories take no body (400 if they have one) and are authenticated
+// without reading anything more. See "Limits" for how the memory that bodies
+// not yet authenticated can hold is bounded.
 //
 // Keys are named, so that they can be rotated without downtime: a handler
 // accepts every key in [Auth.Keys], a client signs with the first. See
@@ -155,7 +179,7 @@
 // datagram that is malformed, names an unknown key, has a wrong MAC, a
 // timestamp more than [Auth.MaxSkew] from its clock, another server's ID,
 // or a nonce it has accepted (over either channel) within the window; it
-// logs why, as the HTTP handler does. Answering only fresh, authentic
+// counts why, for the log (see "Limits"). Answering only fresh, authentic
 // requests means the channel can be used neither to forge nor to reflect
 // traffic; the center, hearing nothing, asks over HTTP, whose answer says
 // what is wrong. The agent has at most [MaxProbeWait] (and the request's
@@ -204,49 +228,53 @@
 // a nonce and a server ID. TestMutualTLS in this package is a working
 // example.
 //
-// # Engines
+// # Connection pool
 //
-// A Client sends its requests with one of two HTTP client implementations,
-// chosen by [ClientConfig.Engine]: [EngineNetHTTP], the standard library's
-// net/http, or [EngineFastHTTP], github.com/valyala/fasthttp. The zero
-// value, [EngineDefault], is EngineNetHTTP in this version (and whenever
-// [ClientConfig.HTTPClient] is set, which only EngineNetHTTP takes). Both put
-// the same requests on the wire (the same path, Host, headers and body; only
-// User-Agent and Accept-Encoding, which the protocol does not use, differ),
-// sign and verify alike and return the same errors, so a center may switch
-// between them freely. The fasthttp engine costs the center less CPU per
-// call; it differs in these ways:
-//
-//   - HTTP/1.1 only, also over TLS ([ClientConfig.TLSConfig] applies as with
-//     net/http; nil verifies the agents against the system's roots).
-//   - Response headers of at most 16 KiB (net/http's limit is 64 KiB), and it
-//     does not ask for compressed answers, nor decode them.
-//   - fasthttp takes a deadline, not a context. A call puts its context's
-//     deadline (or [ClientConfig.Timeout]) on its connection, and when the
-//     context ends, moves that deadline to the past: the call returns at
-//     once, with the same errors as with net/http, and the connection is
-//     closed. A call still waiting for a connection (one being dialled, or
-//     all of a server's busy) notices only once it has one, or at its
-//     deadline; a dial takes at most 5 s.
-//   - Its pool's cleaning goroutines outlive [Client.Close] by up to the
-//     idle timeout (10 s and 90 s), then end by themselves.
-//
-// Its pool: dial within 5 s (with [ClientConfig.DialContext] if set), TCP
-// keep-alive every 30 s, at most 32 connections per server, with no overall
-// cap, so that each of 1,024 servers keeps its connection between probes; a
-// call that finds a server's connections all busy waits for one until its
-// deadline; idle connections are closed after 90 s; and it never sends a
-// request twice nor follows a redirect.
+// A Client sends its requests with net/http, through [NewHTTPTransport]'s
+// pool unless given [ClientConfig.HTTPClient]: dial within 5 s (with
+// [ClientConfig.DialContext] if set), TCP keep-alive every 30 s, at most 32
+// connections per server, with no overall cap, so that each of 1,024
+// servers keeps its connection between probes; idle connections are closed
+// after 90 s; and it never sends a request twice nor follows a redirect.
 //
 // # Servers and timeouts
 //
 // A slow client must not hold a connection: serve the handler from
 // [NewServer], or copy its timeouts (ReadHeaderTimeout, ReadTimeout,
-// WriteTimeout, IdleTimeout, MaxHeaderBytes) into your own http.Server. The
+// WriteTimeout, IdleTimeout, MaxHeaderBytes) into your own http.Server, and
+// serve it through [LimitListener] (see "Limits"). The
 // handler passes the request's context to the agent, so an agent that
 // honours its context stops working on an order whose center has given up.
 // Close a [ProbeListener] when its HTTP server stops, or the agent keeps
 // answering probes while its orders cannot reach it.
-// The client keeps connections alive in a pool ([NewHTTPTransport], or
-// fasthttp's: see Engines) and never follows redirects.
+// The client keeps connections alive in a pool ([NewHTTPTransport]) and
+// never follows redirects.
+//
+// # Limits
+//
+// An agent must survive a peer that is broken or hostile: anyone who can
+// reach its port and knows what every answer shows (the key ID, the server
+// ID, the time) but not the secret. What such a peer can make the agent
+// hold, and the defaults:
+//
+//	connections        ServerMaxConns (256) at once, with LimitListener; more wait in the kernel's queue
+//	request headers    ServerMaxHeaderBytes (16 KiB, request line included; 431 beyond),
+//	                   within ServerReadHeaderTimeout (5 s)
+//	bodies being read  HandlerConfig.MaxBodyReads (16) at once, each of at most MaxBodyBytes
+//	                   (1 MiB) within BodyReadTimeout (2 s); a request that finds none free
+//	                   waits up to BodyReadTimeout, then gets 503. At most 16 MiB in all.
+//	nonces             HandlerConfig.MaxNonces (65,536), each for Auth.MaxSkew (30 s)
+//	probes over UDP    64 at the agent at once (MaxProbeWait, 10 s, each); beyond, dropped
+//	log                one line per RefusalLogInterval (10 s) for all the requests refused
+//	                   before authentication, one for all the datagrams refused, with
+//	                   counts by code
+//
+// A request refused before it is authenticated gets "Connection: close" and
+// loses its connection, whatever of its body it has not sent, so that such
+// a client can hold a connection only as long as its headers and body take
+// (bounded above). Probes need no body read: an agent whose bodies and
+// connections are all taken still answers probes, over UDP and over the
+// connections a center already holds. TestHostileLoad holds an agent to
+// this with 2,000 slow connections and a flood of forged datagrams; see
+// docs/performance.md for the figures and the command.
 package httptransport

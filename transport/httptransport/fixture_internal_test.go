@@ -27,7 +27,9 @@ type internalFixture struct {
 
 func newInternalFixture(t testing.TB, cfg HandlerConfig) *internalFixture {
 	t.Helper()
-	f := &internalFixture{t: t, now: time.Unix(1767254400, 0), agent: agenttest.New(nvrha.Facts{
+	// The handler has been running for an hour: it refuses requests
+	// signed before it started.
+	f := &internalFixture{t: t, now: time.Unix(1767254400, 0).Add(-time.Hour), agent: agenttest.New(nvrha.Facts{
 		ID: "standby-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 32,
 		RecordingSpaces: []nvrha.RecordingSpace{{Name: "vol1", Empty: true}},
 	})}
@@ -40,7 +42,7 @@ func newInternalFixture(t testing.TB, cfg HandlerConfig) *internalFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.h = h
+	f.h, f.now = h, f.now.Add(time.Hour)
 	return f
 }
 

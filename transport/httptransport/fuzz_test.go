@@ -67,7 +67,9 @@ func FuzzHandlerTakeover(f *testing.F) {
 	}
 	for _, s := range []string{``, `null`, `{}`, `{"epoch":1}`, `{"recording":"rec-1","epoch":1,"cameras":["a","a"]}`,
 		`{"recording":"rec-1","epoch":1,"x":1}`, `{"recording":"rec-1","epoch":1e2}`, `{"recording":"\u0000","epoch":1}`,
-		`{"recording":"rec-1","epoch":1}{}`, `{"recording":"rec-1","epoch":1,"cameras":null}`} {
+		`{"recording":"rec-1","epoch":1}{}`, `{"recording":"rec-1","epoch":1,"cameras":null}`,
+		`{"Recording":"rec-1","epoch":1}`, `{"recording":"rec-1","epoch":1,"epoch":2}`, `{"recording":"rec-\udc00","epoch":1}`,
+		"{\"recording\":\"rec-\xff\",\"epoch\":1}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -353,10 +355,12 @@ func FuzzProbeDatagrams(f *testing.F) {
 func FuzzProbeListenerAuth(f *testing.F) {
 	now := time.Unix(1767254400, 0)
 	a := agenttest.New(nvrha.Facts{ID: "standby-1", Product: nvrha.ProductQVRPro})
-	h, err := NewHandler(a, HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return now }})
+	clock := now.Add(-time.Hour) // the handler has been running for an hour
+	h, err := NewHandler(a, HandlerConfig{Server: "standby-1", Auth: Auth{Keys: []Key{internalKey}}, Now: func() time.Time { return clock }})
 	if err != nil {
 		f.Fatal(err)
 	}
+	clock = now
 	l, err := ListenProbes("127.0.0.1:0", h)
 	if err != nil {
 		f.Fatal(err)

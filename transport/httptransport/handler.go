@@ -1,15 +1,15 @@
 package httptransport
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,16 +30,36 @@ type HandlerConfig struct {
 	Auth Auth
 	// MaxBodyBytes bounds a request body; zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxBodyReads bounds how many request bodies the handler reads at
+	// once: a body is read before its signature can be checked, so this,
+	// times MaxBodyBytes, bounds the memory that traffic which is not
+	// authenticated can hold. Zero means DefaultMaxBodyReads. A request
+	// that finds every read in use waits up to BodyReadTimeout for one,
+	// then is refused with CodeUnavailable. Probes and inventories have no
+	// body and never wait.
+	MaxBodyReads int
+	// BodyReadTimeout bounds reading one request body, so that a client
+	// that sends it slowly cannot hold a read for long; zero means
+	// DefaultBodyReadTimeout. It applies where the connection supports
+	// read deadlines (http.ResponseController), as net/http's do.
+	BodyReadTimeout time.Duration
 	// MaxNonces bounds how many nonces the handler remembers; zero means
 	// DefaultMaxNonces. A request that would need more is refused with
 	// CodeUnavailable.
 	MaxNonces int
 	// Reasons name agent errors that cross the wire by identity; see [Reason].
 	Reasons []Reason
-	// Logger receives a record for every refused request; nil discards them.
+	// Logger receives the handler's records; nil discards them. A refused
+	// request that was authenticated gets a record of its own; those
+	// refused before (wrong or missing headers, bad signatures, overload)
+	// are counted and logged at most once per RefusalLogInterval, so that
+	// forged traffic cannot flood the log. Records do not name the
+	// handler's server: give a Logger that does (Logger.With) if several
+	// handlers log to one place.
 	Logger *slog.Logger
 	// Now is the handler's clock, for checking timestamps; nil means
-	// time.Now.
+	// time.Now. The handler refuses requests signed before NewHandler
+	// read it first (see the package documentation, "Authentication").
 	Now func() time.Time
 }
 
@@ -54,6 +74,15 @@ type handler struct {
 	log     *slog.Logger
 	now     func() time.Time
 	paths   map[string]transport.Method
+	// notBefore is the start of the second the handler started in: a
+	// request signed before it may have been accepted by an earlier
+	// process, whose nonces this one does not know.
+	notBefore time.Time
+	// bodies bounds the bodies read at once, before authentication.
+	bodies      *bodySlots
+	bodyTimeout time.Duration
+	// refusals logs the requests refused before authentication.
+	refusals *refusalLog
 	// probePort is the port of the UDP probe channel that ListenProbes
 	// serves for this handler, advertised in every HTTP probe answer; 0
 	// for none.
@@ -83,8 +112,8 @@ func NewHandler(agent transport.Agent, cfg HandlerConfig) (http.Handler, error) 
 	if err := validateReasons(cfg.Reasons); err != nil {
 		return nil, err
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.MaxNonces < 0 {
-		return nil, errors.New("httptransport: negative MaxBodyBytes or MaxNonces")
+	if cfg.MaxBodyBytes < 0 || cfg.MaxNonces < 0 || cfg.MaxBodyReads < 0 || cfg.BodyReadTimeout < 0 {
+		return nil, errors.New("httptransport: negative MaxBodyBytes, MaxNonces, MaxBodyReads or BodyReadTimeout")
 	}
 	h := &handler{
 		agent:   agent,
@@ -109,6 +138,17 @@ func NewHandler(agent transport.Agent, cfg HandlerConfig) (http.Handler, error) 
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	h.notBefore = h.now().Truncate(time.Second)
+	h.refusals = newRefusalLog(h.log, h.now, "requests refused")
+	reads := cfg.MaxBodyReads
+	if reads == 0 {
+		reads = DefaultMaxBodyReads
+	}
+	h.bodies = newBodySlots(reads)
+	h.bodyTimeout = cfg.BodyReadTimeout
+	if h.bodyTimeout == 0 {
+		h.bodyTimeout = DefaultBodyReadTimeout
 	}
 	for _, m := range routes {
 		h.paths[Path(m)] = m
@@ -147,10 +187,23 @@ type exchange struct {
 	// verified; from then on every response is signed.
 	key           *Key
 	server, nonce string
+	// slot holds the body while it is needed; release gives it back.
+	slot *bodyBuf
+	h    *handler
+}
+
+// release returns the exchange's body slot, if it holds one; the body is
+// gone after it.
+func (x *exchange) release() {
+	if x.slot != nil {
+		x.h.bodies.release(x.slot)
+		x.slot = nil
+	}
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := &exchange{w: w, r: r, path: r.URL.Path}
+	x := &exchange{w: w, r: r, path: r.URL.Path, h: h}
+	defer x.release()
 	m, ok := h.paths[r.URL.Path]
 	if !ok {
 		h.fail(x, CodeNotFound, "no such path; the protocol's paths start with "+PathPrefix)
@@ -179,9 +232,15 @@ func header(r *http.Request, name string) (string, bool) {
 	return v[0], true
 }
 
-// authenticate checks the request's headers, reads its body and verifies its
-// signature, server and nonce. It answers the request itself and returns
-// false if any check fails.
+// authenticate checks the request's headers, reads its body and verifies
+// its signature, server and nonce. It answers the request itself and
+// returns false if any check fails.
+//
+// Everything that can be checked without the body is checked before it is
+// read: the headers' form, the key, the timestamp, that the nonce is not
+// known already, and the body's declared size. Only then is the body read,
+// under the limits of HandlerConfig.MaxBodyReads and BodyReadTimeout,
+// since the signature covers it.
 func (h *handler) authenticate(x *exchange) ([]byte, bool) {
 	r := x.r
 	keyID, ok := header(r, HeaderKeyID)
@@ -201,9 +260,8 @@ func (h *handler) authenticate(x *exchange) ([]byte, bool) {
 		return nil, false
 	}
 	now := h.now()
-	if d := now.Sub(ts); d > h.keys.maxSkew || d < -h.keys.maxSkew {
-		h.fail(x, CodeUnauthenticated, fmt.Sprintf("timestamp %s is %v away from this server's clock (%d), more than the allowed %v",
-			tsText, d.Truncate(time.Second), now.Unix(), h.keys.maxSkew))
+	if msg := h.checkTimestamp(ts, now); msg != "" {
+		h.fail(x, CodeUnauthenticated, msg)
 		return nil, false
 	}
 	nonce, ok := header(r, HeaderNonce)
@@ -218,22 +276,17 @@ func (h *handler) authenticate(x *exchange) ([]byte, bool) {
 		return nil, false
 	}
 	sig, ok := header(r, HeaderSignature)
+	if !ok || !validSignature(sig) {
+		h.fail(x, CodeUnauthenticated, "missing or malformed "+HeaderSignature)
+		return nil, false
+	}
+	nonceKey := keyID + ":" + nonce
+	if h.nonces.seen(nonceKey, now) {
+		h.fail(x, CodeReplayed, errReplayed.Error())
+		return nil, false
+	}
+	body, ok := h.readBody(x)
 	if !ok {
-		h.fail(x, CodeUnauthenticated, "missing "+HeaderSignature)
-		return nil, false
-	}
-	if r.ContentLength > h.maxBody {
-		h.fail(x, CodeTooLarge, fmt.Sprintf("body of %d bytes, more than the %d accepted", r.ContentLength, h.maxBody))
-		return nil, false
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(x.w, r.Body, h.maxBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			h.fail(x, CodeTooLarge, fmt.Sprintf("body larger than the %d bytes accepted", h.maxBody))
-		} else {
-			h.fail(x, CodeBadRequest, "reading the body: "+err.Error())
-		}
 		return nil, false
 	}
 	msg := signedRequest{method: r.Method, path: x.path, server: serverText, keyID: keyID, timestamp: tsText, nonce: nonce, body: body}
@@ -246,12 +299,89 @@ func (h *handler) authenticate(x *exchange) ([]byte, bool) {
 		h.fail(x, CodeWrongServer, fmt.Sprintf("request for %s reached %s", server, h.server))
 		return nil, false
 	}
-	switch err := h.nonces.add(keyID+":"+nonce, ts.Add(h.keys.maxSkew), now); {
+	switch err := h.nonces.add(nonceKey, ts.Add(h.keys.maxSkew), now); {
 	case errors.Is(err, errReplayed):
 		h.fail(x, CodeReplayed, err.Error())
 		return nil, false
 	case err != nil:
 		h.fail(x, CodeUnavailable, err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// checkTimestamp returns why a request or datagram signed at ts is refused
+// at now, or "" if it is not: more than MaxSkew away from now, or signed
+// before the handler started.
+func (h *handler) checkTimestamp(ts, now time.Time) string {
+	if d := now.Sub(ts); d > h.keys.maxSkew || d < -h.keys.maxSkew {
+		return fmt.Sprintf("timestamp %d is %v away from this server's clock (%d), more than the allowed %v",
+			ts.Unix(), d.Truncate(time.Second), now.Unix(), h.keys.maxSkew)
+	}
+	if ts.Before(h.notBefore) {
+		return fmt.Sprintf("timestamp %d is before this agent started (%d): it may be a copy of a request an earlier run accepted",
+			ts.Unix(), h.notBefore.Unix())
+	}
+	return ""
+}
+
+// validSignature reports whether sig has the form of a signature: 64 hex
+// digits.
+func validSignature(sig string) bool {
+	if len(sig) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(sig); i++ {
+		if _, ok := fromHexChar(sig[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// readBody reads the request's body into a slot of h.bodies, within
+// h.bodyTimeout, or answers the request and returns false. Probes and
+// inventories take no body, and a request with none needs no slot.
+func (h *handler) readBody(x *exchange) ([]byte, bool) {
+	r := x.r
+	if x.method == transport.MethodProbe || x.method == transport.MethodInventory {
+		if r.ContentLength != 0 {
+			h.fail(x, CodeBadRequest, x.path+" takes no body")
+			return nil, false
+		}
+		return nil, true
+	}
+	switch {
+	case r.ContentLength == 0:
+		return nil, true
+	case r.ContentLength > h.maxBody:
+		h.fail(x, CodeTooLarge, fmt.Sprintf("body of %d bytes, more than the %d accepted", r.ContentLength, h.maxBody))
+		return nil, false
+	}
+	slot, ok := h.bodies.acquire(r.Context(), h.bodyTimeout)
+	if !ok {
+		h.fail(x, CodeUnavailable, fmt.Sprintf("too many request bodies being read (%d); try again", cap(h.bodies.free)))
+		return nil, false
+	}
+	x.slot = slot
+	rc := http.NewResponseController(x.w)
+	deadline := rc.SetReadDeadline(time.Now().Add(h.bodyTimeout)) == nil
+	body, err := slot.read(r.Body, r.ContentLength, h.maxBody)
+	if deadline && err == nil {
+		// No deadline from here on: net/http reads on in the background
+		// to notice a client that goes away, and a deadline passing there
+		// would cancel the request's context while the agent works.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		h.fail(x, CodeTooLarge, fmt.Sprintf("body larger than the %d bytes accepted", h.maxBody))
+		return nil, false
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		h.fail(x, CodeBadRequest, fmt.Sprintf("reading the body: not complete within %v", h.bodyTimeout))
+		return nil, false
+	case err != nil:
+		h.fail(x, CodeBadRequest, "reading the body: "+err.Error())
 		return nil, false
 	}
 	return body, true
@@ -309,7 +439,9 @@ func (h *handler) udpPort() uint16 { return uint16(h.probePort.Load()) }
 // decode reads body into the order v points to, strictly, and validates it,
 // answering the request and returning false on failure.
 func (h *handler) decode(x *exchange, body []byte, v interface{ Validate() error }) bool {
-	if err := decodeStrict(body, v); err != nil {
+	err := decodeStrict(body, v)
+	x.release() // the body is not needed once decoded
+	if err != nil {
 		h.fail(x, CodeBadRequest, "decoding the order: "+err.Error())
 		return false
 	}
@@ -318,26 +450,6 @@ func (h *handler) decode(x *exchange, body []byte, v interface{ Validate() error
 		return false
 	}
 	return true
-}
-
-// decodeStrict decodes exactly one JSON object into v, refusing unknown
-// fields and anything after the object. Orders carry epochs and camera
-// lists, so a field this version does not know is refused rather than
-// ignored: a change that needs it gets a new protocol version.
-func decodeStrict(body []byte, v any) error {
-	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return errors.New("body is not a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("data after the JSON object")
-	}
-	return nil
 }
 
 // answer writes the agent's result: out as JSON (200) or nothing (204) on
@@ -398,9 +510,14 @@ func (h *handler) writeError(x *exchange, b ErrorBody) {
 	case CodeUnauthenticated, CodeReplayed, CodeWrongServer, CodeBadRequest, CodeTooLarge:
 		level = slog.LevelWarn
 	}
-	h.log.LogAttrs(x.r.Context(), level, "request refused",
-		slog.String("server", string(h.server)), slog.String("path", x.path), slog.String("remote", x.r.RemoteAddr),
-		slog.Int("status", status), slog.String("code", b.Code), slog.String("message", b.Message))
+	if x.key == nil {
+		// Not authenticated: anyone can send this, as fast as they like.
+		h.refusals.add(refusal{level: level, code: b.Code, message: b.Message, remote: x.r.RemoteAddr, path: x.path})
+	} else {
+		h.log.LogAttrs(x.r.Context(), level, "request refused",
+			slog.String("path", x.path), slog.String("remote", x.r.RemoteAddr),
+			slog.Int("status", status), slog.String("code", b.Code), slog.String("message", b.Message))
+	}
 	body, err := json.Marshal(b)
 	if err != nil { // cannot happen: every field is a string or a number
 		body = []byte(`{"code":"agent_error","message":"encoding the error"}`)
@@ -408,6 +525,9 @@ func (h *handler) writeError(x *exchange, b ErrorBody) {
 	}
 	h.reply(x, status, body)
 }
+
+// aLongTimeAgo is a deadline that has passed.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // reply writes status and body, signed if the request was authenticated.
 func (h *handler) reply(x *exchange, status int, body []byte) {
@@ -420,6 +540,13 @@ func (h *handler) reply(x *exchange, status int, body []byte) {
 	if x.key != nil {
 		hdr.Set(HeaderKeyID, x.key.ID)
 		hdr.Set(HeaderSignature, sign(x.key.Secret, responseCanonical(status, x.path, x.server, x.key.ID, x.nonce, body)))
+	} else {
+		// A request that was not authenticated does not keep its
+		// connection: a client that sends them cannot hold one idle. What
+		// it has not sent of its body is not waited for either (net/http
+		// would read on, to reuse the connection): reads end now.
+		hdr.Set("Connection", "close")
+		_ = http.NewResponseController(x.w).SetReadDeadline(aLongTimeAgo)
 	}
 	x.w.WriteHeader(status)
 	if len(body) > 0 {

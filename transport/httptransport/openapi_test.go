@@ -1,15 +1,17 @@
 package httptransport
 
 import (
-	"bufio"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/transport"
@@ -19,205 +21,144 @@ import (
 // package.
 const openAPIPath = "../../docs/openapi.yaml"
 
-// ynode is one "key: value" line of a YAML document written in block style,
-// with the lines indented under it as children. It reads the subset of YAML
-// docs/openapi.yaml is written in: two-space indentation, block mappings,
-// "- " list items, flow lists on one line and "|" block scalars.
-type ynode struct {
-	key, value string
-	children   []*ynode
+// loadOpenAPI parses and validates an OpenAPI 3 document: kin-openapi checks
+// its structure, that every $ref resolves and that its schemas are well
+// formed.
+func loadOpenAPI(data []byte) (*openapi3.T, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(data)
+	if err != nil {
+		return nil, fmt.Errorf("loading: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("validating: %w", err)
+	}
+	return doc, nil
 }
 
-func (n *ynode) child(key string) *ynode {
-	if n == nil {
-		return nil
-	}
-	for _, c := range n.children {
-		if c.key == key {
-			return c
-		}
-	}
-	return nil
-}
-
-func (n *ynode) path(keys ...string) *ynode {
-	for _, k := range keys {
-		n = n.child(k)
-	}
-	return n
-}
-
-func (n *ynode) keys() []string {
-	var ks []string
-	if n != nil {
-		for _, c := range n.children {
-			ks = append(ks, c.key)
-		}
-	}
-	return ks
-}
-
-func parseYAML(t *testing.T, name string) *ynode {
+func readOpenAPI(t *testing.T) []byte {
 	t.Helper()
-	f, err := os.Open(name)
+	raw, err := os.ReadFile(openAPIPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	root := &ynode{}
-	type open struct {
-		indent int
-		node   *ynode
-	}
-	stack := []open{{-1, root}}
-	blockIndent := -1 // inside a "|" scalar indented deeper than this
-	sc := bufio.NewScanner(f)
-	for lineNo := 1; sc.Scan(); lineNo++ {
-		line := sc.Text()
-		trimmed := strings.TrimLeft(line, " ")
-		indent := len(line) - len(trimmed)
-		if blockIndent >= 0 {
-			if trimmed == "" || indent > blockIndent {
-				continue
-			}
-			blockIndent = -1
-		}
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
-			continue
-		}
-		if strings.Contains(line, "\t") {
-			t.Fatalf("%s:%d: tab in indentation", name, lineNo)
-		}
-		if indent%2 != 0 {
-			t.Fatalf("%s:%d: indentation of %d spaces", name, lineNo, indent)
-		}
-		for stack[len(stack)-1].indent >= indent {
-			stack = stack[:len(stack)-1]
-		}
-		parent := stack[len(stack)-1].node
-		n := &ynode{}
-		if rest, ok := strings.CutPrefix(trimmed, "- "); ok {
-			n.key, n.value = "-", rest
-		} else {
-			k, v, ok := strings.Cut(trimmed, ":")
-			if !ok {
-				t.Fatalf("%s:%d: not a key: value line: %q", name, lineNo, line)
-			}
-			n.key, n.value = strings.Trim(k, `'"`), strings.TrimSpace(v)
-		}
-		parent.children = append(parent.children, n)
-		if n.value == "|" {
-			blockIndent = indent
-		}
-		stack = append(stack, open{indent, n})
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-// flowList reads "[a, b, c]".
-func flowList(s string) []string {
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		out = append(out, strings.TrimSpace(p))
-	}
-	return out
-}
-
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	sort.Strings(s)
-	return s
+	return raw
 }
 
 // TestOpenAPIDescribesEveryRouteAndNothingElse keeps docs/openapi.yaml true:
-// its paths are exactly the handler's, each with POST only; its schemas have
-// exactly the JSON fields of the Go types; its error codes and headers are
-// exactly the package's.
+// it is a valid OpenAPI 3.0 document; its paths are exactly the handler's,
+// each with POST only; every answer the handler gives is one the document
+// lists, with a body its schema accepts; its schemas have exactly the JSON
+// fields of the Go types; its error codes and headers are exactly the
+// package's.
 func TestOpenAPIDescribesEveryRouteAndNothingElse(t *testing.T) {
-	doc := parseYAML(t, openAPIPath)
-	if v := doc.child("openapi"); v == nil || !strings.HasPrefix(v.value, "3.0") {
-		t.Fatalf("not an OpenAPI 3.0 document: %+v", v)
+	raw := readOpenAPI(t)
+	doc, err := loadOpenAPI(raw)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v := doc.path("info", "version"); v == nil || v.value != Version {
-		t.Errorf("info.version %+v, want %s", v, Version)
+	for _, p := range openAPIProblems(t, doc, raw) {
+		t.Error(p)
+	}
+}
+
+// openAPIProblems lists every way doc (whose text is raw) and the handler
+// disagree.
+func openAPIProblems(t *testing.T, doc *openapi3.T, raw []byte) []string {
+	t.Helper()
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if !strings.HasPrefix(doc.OpenAPI, "3.0") {
+		fail("not an OpenAPI 3.0 document: %q", doc.OpenAPI)
+	}
+	if doc.Info == nil || doc.Info.Version != Version {
+		fail("info.version is not %s", Version)
 	}
 
-	// The routes the handler actually serves.
+	// The routes the handler actually serves, against the documented ones.
 	fx := newInternalFixture(t, HandlerConfig{})
 	served := fx.h.(*handler).paths
 	var servedPaths []string
 	for p := range served {
 		servedPaths = append(servedPaths, p)
 	}
-	docPaths := doc.child("paths").keys()
+	docPaths := doc.Paths.Keys()
 	if !slices.Equal(sorted(docPaths), sorted(servedPaths)) {
-		t.Errorf("documented paths %v, served %v", sorted(docPaths), sorted(servedPaths))
+		fail("documented paths %v, served %v", sorted(docPaths), sorted(servedPaths))
 	}
 
 	for _, p := range docPaths {
-		node := doc.child("paths").child(p)
+		item := doc.Paths.Value(p)
 		var ops []string
-		for _, k := range node.keys() {
-			if k != "parameters" {
-				ops = append(ops, k)
+		for op := range item.Operations() {
+			ops = append(ops, op)
+		}
+		if !slices.Equal(ops, []string{routeMethod}) {
+			fail("%s documents operations %v, want [%s]", p, sorted(ops), routeMethod)
+		}
+		var headers []string
+		for _, param := range item.Parameters {
+			if param.Value != nil && param.Value.In == openapi3.ParameterInHeader && param.Value.Required {
+				headers = append(headers, param.Value.Name)
 			}
 		}
-		if !slices.Equal(ops, []string{"post"}) {
-			t.Errorf("%s documents operations %v, want [post]", p, ops)
+		if want := []string{HeaderKeyID, HeaderTimestamp, HeaderNonce, HeaderServer, HeaderSignature}; !slices.Equal(sorted(headers), sorted(want)) {
+			fail("%s requires headers %v, want %v", p, sorted(headers), sorted(want))
 		}
-		var params []string
-		for _, c := range node.child("parameters").children {
-			params = append(params, strings.TrimPrefix(strings.Trim(strings.TrimPrefix(c.value, "$ref:"), ` '"`), "#/components/parameters/"))
-		}
-		for _, name := range params {
-			if doc.path("components", "parameters", name) == nil {
-				t.Errorf("%s refers to undefined parameter %s", p, name)
-			}
-		}
-		if len(params) != 5 {
-			t.Errorf("%s lists %d header parameters, want 5", p, len(params))
-		}
-
-		// Every documented path is served: a signed POST is not 404 or 405,
-		// and answers with a status the document lists for it.
+		op := item.Post
 		m, ok := served[p]
-		if !ok {
+		if !ok || op == nil {
 			continue
 		}
-		statuses := node.path("post", "responses").keys()
-		success := "204"
-		body := []byte(`{"recording":"rec-1","epoch":1}`)
-		if m == transport.MethodStandDown || m == transport.MethodResume {
+
+		// A signed POST is served, answers with a status the document
+		// lists, and its body is what the documented schema accepts.
+		success, body := "204", []byte(`{"recording":"rec-1","epoch":1}`)
+		switch m {
+		case transport.MethodStandDown, transport.MethodResume:
 			body = []byte(`{"epoch":1}`)
-		}
-		if m == transport.MethodProbe || m == transport.MethodInventory {
+		case transport.MethodProbe, transport.MethodInventory:
 			success, body = "200", nil
 		}
-		if !slices.Contains(statuses, success) {
-			t.Errorf("%s does not document its success status %s", p, success)
+		if op.Responses.Value(success) == nil {
+			fail("%s does not document its success status %s", p, success)
 		}
-		w := fx.serve(fx.request(m, body))
-		if got := strconv.Itoa(w.Code); !slices.Contains(statuses, got) {
-			t.Errorf("%s answered %s, which it does not document (%v): %s", p, got, statuses, w.Body)
+		if body != nil {
+			if problem := schemaProblem(op.RequestBody, body); problem != "" {
+				fail("%s: the request body %s: %s", p, body, problem)
+			}
 		}
-		if w.Code == http.StatusNotFound || w.Code == http.StatusMethodNotAllowed {
-			t.Errorf("documented %s is not served: %d", p, w.Code)
+		for _, r := range []struct {
+			name string
+			req  *http.Request
+		}{
+			{"a signed request", fx.request(m, body)},
+			{"an unsigned request", fx.unsigned(m, body)},
+		} {
+			w := fx.serve(r.req)
+			status := strconv.Itoa(w.Code)
+			resp := op.Responses.Value(status)
+			if resp == nil || resp.Value == nil {
+				fail("%s answered %s to %s, which it does not document (%v): %s", p, status, r.name, op.Responses.Keys(), w.Body)
+				continue
+			}
+			if w.Body.Len() > 0 {
+				if problem := schemaProblem(resp.Value, w.Body.Bytes()); problem != "" {
+					fail("%s: the %s answer to %s, %s: %s", p, status, r.name, w.Body, problem)
+				}
+			}
 		}
 		// Every status documented is one the handler can give on this path.
-		for _, s := range statuses {
+		for _, s := range op.Responses.Keys() {
 			code, _ := strconv.Atoi(s)
 			if s != success && !slices.Contains(statusesOfCodes(), code) {
-				t.Errorf("%s documents status %s, which no error code has", p, s)
+				fail("%s documents status %s, which no error code has", p, s)
 			}
 		}
 	}
 
 	// Schemas have exactly the Go types' JSON fields.
-	schemas := doc.path("components", "schemas")
+	schemas := doc.Components.Schemas
 	for name, typ := range map[string]reflect.Type{
 		"ProbeReport":    reflect.TypeFor[probeAnswer](),
 		"Facts":          reflect.TypeFor[nvrha.Facts](),
@@ -228,56 +169,92 @@ func TestOpenAPIDescribesEveryRouteAndNothingElse(t *testing.T) {
 		"ResumeOrder":    reflect.TypeFor[transport.ResumeOrder](),
 		"Error":          reflect.TypeFor[ErrorBody](),
 	} {
-		fields := jsonFields(t, typ)
-		props := schemas.path(name, "properties").keys()
-		if !slices.Equal(sorted(props), sorted(fields)) {
-			t.Errorf("schema %s documents %v, the Go type has %v", name, sorted(props), sorted(fields))
+		s := schemas[name]
+		if s == nil || s.Value == nil {
+			fail("no schema %s", name)
+			continue
 		}
-		if req := schemas.path(name, "required"); req != nil {
-			for _, r := range flowList(req.value) {
-				if !slices.Contains(fields, r) {
-					t.Errorf("schema %s requires unknown field %s", name, r)
-				}
+		fields := jsonFields(t, typ)
+		var props []string
+		for p := range s.Value.Properties {
+			props = append(props, p)
+		}
+		if !slices.Equal(sorted(props), sorted(fields)) {
+			fail("schema %s documents %v, the Go type has %v", name, sorted(props), sorted(fields))
+		}
+		for _, r := range s.Value.Required {
+			if !slices.Contains(fields, r) {
+				fail("schema %s requires unknown field %s", name, r)
 			}
 		}
 	}
 
 	// Error codes: exactly the package's, each with its status.
-	code := schemas.path("Error", "properties", "code")
-	var codes []string
+	var codes, documented []string
 	for c := range codeStatus {
 		codes = append(codes, c)
 	}
-	if got := flowList(code.child("enum").value); !slices.Equal(sorted(got), sorted(codes)) {
-		t.Errorf("documented codes %v, the package has %v", sorted(got), sorted(codes))
+	if e := schemas["Error"]; e != nil && e.Value != nil && e.Value.Properties["code"] != nil {
+		for _, v := range e.Value.Properties["code"].Value.Enum {
+			documented = append(documented, fmt.Sprint(v))
+		}
 	}
-	raw, err := os.ReadFile(openAPIPath)
-	if err != nil {
-		t.Fatal(err)
+	if !slices.Equal(sorted(documented), sorted(codes)) {
+		fail("documented codes %v, the package has %v", sorted(documented), sorted(codes))
 	}
 	for c, status := range codeStatus {
 		if !strings.Contains(string(raw), strconv.Itoa(status)+" "+c) {
-			t.Errorf("the document does not say %q", strconv.Itoa(status)+" "+c)
+			fail("the document does not say %q", strconv.Itoa(status)+" "+c)
 		}
-	}
-
-	// Headers: exactly the package's.
-	var headers []string
-	for _, p := range doc.path("components", "parameters").children {
-		if in := p.child("in"); in == nil || in.value != "header" {
-			t.Errorf("parameter %s is not a header", p.key)
-		}
-		headers = append(headers, p.child("name").value)
-	}
-	want := []string{HeaderKeyID, HeaderTimestamp, HeaderNonce, HeaderServer, HeaderSignature}
-	if !slices.Equal(sorted(headers), sorted(want)) {
-		t.Errorf("documented headers %v, the package uses %v", sorted(headers), sorted(want))
 	}
 	for _, scheme := range []string{requestScheme, responseScheme} {
 		if !strings.Contains(string(raw), scheme+"\n") {
-			t.Errorf("the document does not give the canonical string's first line %s", scheme)
+			fail("the document does not give the canonical string's first line %s", scheme)
 		}
 	}
+	return problems
+}
+
+// schemaProblem checks body against the JSON schema of the content of a
+// request body or a response, whichever c is.
+func schemaProblem(c any, body []byte) string {
+	var content openapi3.Content
+	switch c := c.(type) {
+	case *openapi3.RequestBodyRef:
+		if c == nil || c.Value == nil {
+			return "no request body documented"
+		}
+		content = c.Value.Content
+	case *openapi3.Response:
+		content = c.Content
+	}
+	mt := content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return "no application/json schema documented"
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return err.Error()
+	}
+	if err := mt.Schema.Value.VisitJSON(v); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// unsigned returns a request to the path of m with body and no headers.
+func (f *internalFixture) unsigned(m transport.Method, body []byte) *http.Request {
+	r := f.request(m, body)
+	for _, h := range []string{HeaderKeyID, HeaderTimestamp, HeaderNonce, HeaderServer, HeaderSignature} {
+		r.Header.Del(h)
+	}
+	return r
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 // jsonFields lists the JSON names of typ's fields, those of embedded
@@ -306,26 +283,39 @@ func statusesOfCodes() []int {
 	return s
 }
 
-// TestOpenAPIParserNoticesDrift shows the document test can fail: a path or
-// a field added to a copy of the document is noticed.
-func TestOpenAPIParserNoticesDrift(t *testing.T) {
-	raw, err := os.ReadFile(openAPIPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	extra := strings.Replace(string(raw), "paths:\n", "paths:\n  /nvrha/v1/reboot:\n    post:\n      operationId: reboot\n", 1)
-	name := t.TempDir() + "/openapi.yaml"
-	if err := os.WriteFile(name, []byte(extra), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	doc := parseYAML(t, name)
-	if !slices.Contains(doc.child("paths").keys(), "/nvrha/v1/reboot") {
-		t.Error("the parser missed an added path")
-	}
-	if got := len(doc.child("paths").keys()); got != len(routes)+1 {
-		t.Errorf("parser found %d paths, want %d", got, len(routes)+1)
-	}
-	if props := doc.path("components", "schemas", "TakeoverOrder", "properties").keys(); !slices.Equal(props, []string{"recording", "epoch", "cameras"}) {
-		t.Errorf("TakeoverOrder properties read as %v", props)
+// TestOpenAPICheckNoticesDrift shows that the document test can fail: each
+// change to a copy of the document, of a kind that could creep in, is
+// noticed, either by kin-openapi's validation or by the comparison with the
+// handler.
+func TestOpenAPICheckNoticesDrift(t *testing.T) {
+	raw := string(readOpenAPI(t))
+	for name, c := range map[string]struct{ old, new string }{
+		"a path the handler does not serve":  {"paths:\n", "paths:\n  /nvrha/v1/reboot:\n    post:\n      operationId: reboot\n      responses:\n        '204':\n          description: rebooted\n"},
+		"a path left out":                    {"  /nvrha/v1/resume:\n", "  /nvrha/v1/resumed:\n"},
+		"a GET beside the POST":              {"    post:\n      operationId: probe\n", "    get:\n      operationId: probeGet\n      responses:\n        '200':\n          description: x\n    post:\n      operationId: probe\n"},
+		"a field the Go type lacks":          {"        recording:\n          $ref: '#/components/schemas/ServerID'\n        epoch:\n          $ref: '#/components/schemas/Epoch'\n        cameras:", "        recording:\n          $ref: '#/components/schemas/ServerID'\n        priority:\n          type: integer\n        epoch:\n          $ref: '#/components/schemas/Epoch'\n        cameras:"},
+		"a reference to nothing":             {"$ref: '#/components/schemas/ResumeOrder'", "$ref: '#/components/schemas/ResumeOrders'"},
+		"a wrong type":                       {"    ServerID:\n      type: string\n", "    ServerID:\n      type: strin\n"},
+		"a status the handler does not give": {"        '421':\n          $ref: '#/components/responses/WrongServer'\n        '500':\n          $ref: '#/components/responses/AgentError'\n        '503':\n          $ref: '#/components/responses/Unavailable'\n  /nvrha/v1/inventory:", "        '418':\n          $ref: '#/components/responses/WrongServer'\n        '500':\n          $ref: '#/components/responses/AgentError'\n        '503':\n          $ref: '#/components/responses/Unavailable'\n  /nvrha/v1/inventory:"},
+		"a header dropped":                   {"  /nvrha/v1/release:\n    parameters:\n      - $ref: '#/components/parameters/KeyID'\n", "  /nvrha/v1/release:\n    parameters:\n"},
+		"a schema the answers break":         {"        healthy:\n          type: boolean\n", "        healthy:\n          type: string\n"},
+		"an error code too many":             {"enum: [unauthenticated,", "enum: [teapot, unauthenticated,"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(raw, c.old) {
+				t.Fatalf("the document no longer holds %q", c.old)
+			}
+			changed := []byte(strings.Replace(raw, c.old, c.new, 1))
+			doc, err := loadOpenAPI(changed)
+			if err != nil {
+				t.Logf("refused by kin-openapi: %v", err)
+				return
+			}
+			problems := openAPIProblems(t, doc, changed)
+			if len(problems) == 0 {
+				t.Fatal("not noticed")
+			}
+			t.Logf("noticed: %s", problems[0])
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -40,6 +41,9 @@ type ProbeListener struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 	err    error
+	// refusals logs the datagrams refused, at most once per
+	// RefusalLogInterval.
+	refusals *refusalLog
 }
 
 // ListenProbes opens the UDP probe channel of h, a handler NewHandler
@@ -60,7 +64,7 @@ type ProbeListener struct {
 //	...
 //	defer probes.Close()
 //	srv := httptransport.NewServer("", h)
-//	err = srv.Serve(ln)
+//	err = srv.Serve(httptransport.LimitListener(ln, httptransport.ServerMaxConns))
 //
 // A center whose datagrams do not reach the port (a firewall, a NAT, a
 // proxy in front of the HTTP server) loses nothing but some CPU: each probe
@@ -80,7 +84,8 @@ func ListenProbes(addr string, h http.Handler) (*ProbeListener, error) {
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &ProbeListener{h: hd, conn: conn, port: uint16(port), slots: make(chan struct{}, maxProbesInFlight), ctx: ctx, cancel: cancel}
+	l := &ProbeListener{h: hd, conn: conn, port: uint16(port), slots: make(chan struct{}, maxProbesInFlight), ctx: ctx, cancel: cancel,
+		refusals: newRefusalLog(hd.log, hd.now, "probe datagrams refused")}
 	hd.probePort.Store(uint32(port))
 	l.wg.Add(1)
 	go l.serve()
@@ -100,19 +105,28 @@ func (l *ProbeListener) Close() error {
 		l.err = l.conn.Close()
 		l.cancel()
 		l.wg.Wait()
+		l.refusals.tick(true)
 	})
 	return l.err
 }
 
-// serve reads datagrams until the socket closes.
+// serve reads datagrams until the socket closes. It wakes at least once
+// per RefusalLogInterval to log the refusals counted since the last line,
+// the handler's too, when the traffic that caused them has stopped.
 func (l *ProbeListener) serve() {
 	defer l.wg.Done()
 	buf := make([]byte, maxDatagram)
+	_ = l.conn.SetReadDeadline(time.Now().Add(RefusalLogInterval))
 	for {
 		n, from, err := l.conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				l.refusals.tick(false)
+				l.h.refusals.tick(false)
+				_ = l.conn.SetReadDeadline(time.Now().Add(RefusalLogInterval))
 			}
 			continue
 		}
@@ -133,7 +147,7 @@ func (l *ProbeListener) handle(b []byte, from netip.AddrPort) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
-		l.refused(slog.LevelWarn, from, string(a.server), CodeUnavailable, "too many probes in progress")
+		l.refused(slog.LevelWarn, from, CodeUnavailable, "too many probes in progress")
 		return
 	}
 	l.wg.Add(1)
@@ -146,40 +160,39 @@ func (l *ProbeListener) authenticate(b []byte, from netip.AddrPort) (pendingAnsw
 	h := l.h
 	req, ok := parseProbeRequest(b)
 	if !ok {
-		l.refused(slog.LevelDebug, from, "", CodeBadRequest, "not a probe datagram of this protocol")
+		l.refused(slog.LevelDebug, from, CodeBadRequest, "not a probe datagram of this protocol")
 		return pendingAnswer{}, false
 	}
 	keyID := string(req.keyID)
 	mac, ok := h.keys.macs[keyID]
 	if !ok {
-		l.refused(slog.LevelWarn, from, "", CodeUnauthenticated, "unknown key "+keyID)
+		l.refused(slog.LevelWarn, from, CodeUnauthenticated, "unknown key "+keyID)
 		return pendingAnswer{}, false
 	}
 	if !mac.verifyMAC(req.signed, req.mac) {
-		l.refused(slog.LevelWarn, from, "", CodeUnauthenticated, "signature does not match")
+		l.refused(slog.LevelWarn, from, CodeUnauthenticated, "signature does not match")
 		return pendingAnswer{}, false
 	}
 	now := h.now()
 	if req.timestamp > 1<<62 {
-		l.refused(slog.LevelWarn, from, "", CodeUnauthenticated, "timestamp out of range")
+		l.refused(slog.LevelWarn, from, CodeUnauthenticated, "timestamp out of range")
 		return pendingAnswer{}, false
 	}
 	ts := time.Unix(int64(req.timestamp), 0)
-	if d := now.Sub(ts); d > h.keys.maxSkew || d < -h.keys.maxSkew {
-		l.refused(slog.LevelWarn, from, "", CodeUnauthenticated, fmt.Sprintf("timestamp %d is %v away from this server's clock (%d), more than the allowed %v",
-			req.timestamp, d.Truncate(time.Second), now.Unix(), h.keys.maxSkew))
+	if msg := h.checkTimestamp(ts, now); msg != "" {
+		l.refused(slog.LevelWarn, from, CodeUnauthenticated, msg)
 		return pendingAnswer{}, false
 	}
 	if nvrha.ServerID(req.server) != h.server {
-		l.refused(slog.LevelWarn, from, string(req.server), CodeWrongServer, fmt.Sprintf("probe for %s reached %s", req.server, h.server))
+		l.refused(slog.LevelWarn, from, CodeWrongServer, fmt.Sprintf("probe for %s reached %s", req.server, h.server))
 		return pendingAnswer{}, false
 	}
 	switch err := h.nonces.add(keyID+":"+base64.RawURLEncoding.EncodeToString(req.nonce[:]), ts.Add(h.keys.maxSkew), now); {
 	case errors.Is(err, errReplayed):
-		l.refused(slog.LevelWarn, from, string(req.server), CodeReplayed, err.Error())
+		l.refused(slog.LevelWarn, from, CodeReplayed, err.Error())
 		return pendingAnswer{}, false
 	case err != nil:
-		l.refused(slog.LevelWarn, from, string(req.server), CodeUnavailable, err.Error())
+		l.refused(slog.LevelWarn, from, CodeUnavailable, err.Error())
 		return pendingAnswer{}, false
 	}
 	wait := min(time.Duration(req.waitMillis)*time.Millisecond, MaxProbeWait)
@@ -230,13 +243,7 @@ func (l *ProbeListener) answer(a pendingAnswer) {
 	_, _ = l.conn.WriteToUDPAddrPort(out, a.to)
 }
 
-// refused logs a datagram that gets no answer.
-func (l *ProbeListener) refused(level slog.Level, from netip.AddrPort, server, code, message string) {
-	h := l.h
-	if !h.log.Enabled(context.Background(), level) {
-		return
-	}
-	h.log.LogAttrs(context.Background(), level, "probe datagram refused",
-		slog.String("server", string(h.server)), slog.String("remote", from.String()), slog.String("for", server),
-		slog.String("code", code), slog.String("message", clip(message)))
+// refused counts a datagram that gets no answer, for the log.
+func (l *ProbeListener) refused(level slog.Level, from netip.AddrPort, code, message string) {
+	l.refusals.add(refusal{level: level, code: code, message: message, remote: from.String()})
 }

@@ -2,6 +2,7 @@ package httptransport
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/transport"
@@ -142,6 +143,15 @@ const (
 	// DefaultMaxBodyBytes is the largest request body a handler accepts by
 	// default: a takeover of several thousand cameras with long IDs.
 	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxBodyReads is how many request bodies a handler reads at
+	// once by default (HandlerConfig.MaxBodyReads): with
+	// DefaultMaxBodyBytes, at most 16 MiB held by bodies whose signature
+	// is not checked yet.
+	DefaultMaxBodyReads = 16
+	// DefaultBodyReadTimeout bounds reading one request body by default
+	// (HandlerConfig.BodyReadTimeout): an order of 1 MiB takes
+	// milliseconds on a LAN.
+	DefaultBodyReadTimeout = 2 * time.Second
 	// DefaultMaxResponseBytes is the largest response a client reads by
 	// default: an inventory of the most cameras a server may have.
 	DefaultMaxResponseBytes = 16 << 20

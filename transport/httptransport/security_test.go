@@ -73,7 +73,9 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg httptransport.HandlerConfig) *fixture {
 	t.Helper()
-	f := &fixture{t: t, agent: newStandby(), now: time.Unix(1767254400, 0)}
+	// The handler has been running for an hour: it refuses requests
+	// signed before it started.
+	f := &fixture{t: t, agent: newStandby(), now: time.Unix(1767254400, 0).Add(-time.Hour)}
 	if cfg.Server == "" {
 		cfg.Server = "standby-1"
 	}
@@ -85,7 +87,7 @@ func newFixture(t *testing.T, cfg httptransport.HandlerConfig) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.h = h
+	f.h, f.now = h, f.now.Add(time.Hour)
 	return f
 }
 
@@ -286,9 +288,7 @@ func TestClockSkew(t *testing.T) {
 
 // TestClientClockSkew checks what a center with a wrong clock sees: a
 // definite refusal wrapping ErrUnauthenticated, not an unreachable server.
-func TestClientClockSkew(t *testing.T) { forEachEngine(t, testClientClockSkew) }
-
-func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
+func TestClientClockSkew(t *testing.T) {
 	agent := newStandby()
 	auth := httptransport.Auth{Keys: []httptransport.Key{testKey}}
 	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "standby-1", Auth: auth})
@@ -299,7 +299,7 @@ func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
 	defer srv.Close()
 	c, err := httptransport.NewClient(httptransport.ClientConfig{
 		Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: auth,
-		Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }, Engine: engine,
+		Now: func() time.Time { return time.Now().Add(-2 * time.Minute) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -315,9 +315,7 @@ func testClientClockSkew(t *testing.T, engine httptransport.Engine) {
 	}
 }
 
-func TestKeyRotation(t *testing.T) { forEachEngine(t, testKeyRotation) }
-
-func testKeyRotation(t *testing.T, engine httptransport.Engine) {
+func TestKeyRotation(t *testing.T) {
 	oldKey := httptransport.Key{ID: "k-2025", Secret: bytes.Repeat([]byte("o"), 32)}
 	newKey := httptransport.Key{ID: "k-2026", Secret: bytes.Repeat([]byte("n"), 32)}
 	agent := newStandby()
@@ -333,7 +331,7 @@ func testKeyRotation(t *testing.T, engine httptransport.Engine) {
 	defer srv.Close()
 	client := func(keys ...httptransport.Key) *httptransport.Client {
 		c, err := httptransport.NewClient(httptransport.ClientConfig{
-			Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: httptransport.Auth{Keys: keys}, VerifyResponses: true, Engine: engine,
+			Resolver: httptransport.StaticResolver{"standby-1": srv.URL}, Auth: httptransport.Auth{Keys: keys}, VerifyResponses: true,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -395,8 +393,9 @@ func TestWeakConfigurationIsRefused(t *testing.T) {
 		t.Error("client without keys accepted")
 	}
 	for name, cfg := range map[string]httptransport.ClientConfig{
-		"unknown engine":           {Engine: 99},
-		"HTTPClient with fasthttp": {Engine: httptransport.EngineFastHTTP, HTTPClient: &http.Client{}},
+		"negative Timeout":          {Timeout: -1},
+		"negative MaxResponseBytes": {MaxResponseBytes: -1},
+		"negative UDPProbeWait":     {UDPProbeWait: -1},
 	} {
 		cfg.Resolver, cfg.Auth = httptransport.StaticResolver{}, httptransport.Auth{Keys: []httptransport.Key{testKey}}
 		if _, err := httptransport.NewClient(cfg); err == nil {
@@ -424,11 +423,9 @@ func TestStaleEpochIs409(t *testing.T) {
 }
 
 // TestClientStaleEpoch checks the 409 as the center sees it.
-func TestClientStaleEpoch(t *testing.T) { forEachEngine(t, testClientStaleEpoch) }
-
-func testClientStaleEpoch(t *testing.T, engine httptransport.Engine) {
+func TestClientStaleEpoch(t *testing.T) {
 	agent := newStandby()
-	c, _ := serveAgents(t, map[nvrha.ServerID]transport.Agent{"standby-1": agent}, true, engine)
+	c, _ := serveAgents(t, map[nvrha.ServerID]transport.Agent{"standby-1": agent}, true)
 	ctx := context.Background()
 	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 7}); err != nil {
 		t.Fatal(err)
@@ -489,6 +486,17 @@ func TestBadJSONIs400(t *testing.T) {
 		"trailing garbage":   `{"recording":"rec-1","epoch":3} x`,
 		"cameras not a list": `{"recording":"rec-1","epoch":3,"cameras":"cam-1"}`,
 		"not UTF-8 JSON":     "\xff\xfe{}",
+		// What encoding/json alone accepts, and the handler must not: an
+		// order must mean one thing to every reader.
+		"key in another case":       `{"Recording":"rec-1","epoch":3}`,
+		"key in capitals":           `{"recording":"rec-1","EPOCH":3}`,
+		"duplicate key":             `{"recording":"rec-1","epoch":3,"epoch":9}`,
+		"duplicate key, other case": `{"recording":"rec-1","epoch":3,"Epoch":9}`,
+		"invalid UTF-8 in an ID":    "{\"recording\":\"rec-\xff\",\"epoch\":3}",
+		"invalid UTF-8 in a camera": "{\"recording\":\"rec-1\",\"epoch\":3,\"cameras\":[\"cam\xc3\"]}",
+		"lone surrogate escape":     `{"recording":"rec-\udc00","epoch":3}`,
+		"unpaired high surrogate":   `{"recording":"rec-\ud83d-1","epoch":3}`,
+		"deep nesting":              `{"recording":"rec-1","epoch":3,"cameras":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
 	}
 	for name, body := range bad {
 		t.Run(name, func(t *testing.T) {

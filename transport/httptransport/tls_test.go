@@ -91,9 +91,7 @@ func (ca *testCA) issue(t *testing.T, name string, server bool) tls.Certificate 
 // TestMutualTLS is the working example of mutual TLS: the agent's server
 // requires a client certificate from the center's CA, the center trusts the
 // agents' CA and presents its certificate, and the HMAC is checked on top.
-func TestMutualTLS(t *testing.T) { forEachEngine(t, testMutualTLS) }
-
-func testMutualTLS(t *testing.T, engine httptransport.Engine) {
+func TestMutualTLS(t *testing.T) {
 	agentsCA := newTestCA(t, "nvr agents CA")
 	centerCA := newTestCA(t, "nvr center CA")
 
@@ -120,7 +118,6 @@ func testMutualTLS(t *testing.T, engine httptransport.Engine) {
 			Resolver:        httptransport.StaticResolver{"standby-1": srv.URL},
 			TLSConfig:       tlsConfig,
 			VerifyResponses: true,
-			Engine:          engine,
 		})
 	}
 	ctx := context.Background()
