@@ -71,7 +71,6 @@ type arbitraryWorld struct {
 	now      time.Time
 	sent     []failover.Command // commands sent and not yet answered, oldest first
 	epochs   map[nvrha.ServerID]nvrha.Epoch
-	issued   map[nvrha.ServerID]int // epochs drawn by the center since the last check
 	restores int
 }
 
