@@ -24,7 +24,6 @@ type mirror struct {
 	store  StoreConfig
 	mcfg   failover.Config
 	log    *slog.Logger
-	onWarm func(failover.State, *failover.Machine)
 
 	mu      sync.Mutex
 	changed *sync.Cond // broadcast whenever rev or the State changes
@@ -35,10 +34,11 @@ type mirror struct {
 	warm    *failover.Machine
 	warmErr error
 	wctx    context.Context // the watch's, for RequestProgress
+	warmCh  chan struct{}   // closed and replaced when the State changes
 }
 
 func newMirror(cli *clientv3.Client, sc StoreConfig, mcfg failover.Config, log *slog.Logger) *mirror {
-	m := &mirror{cli: cli, store: sc, mcfg: mcfg, log: log}
+	m := &mirror{cli: cli, store: sc, mcfg: mcfg, log: log, warmCh: make(chan struct{})}
 	m.changed = sync.NewCond(&m.mu)
 	return m
 }
@@ -171,9 +171,8 @@ func (m *mirror) advance(rev int64, decode bool) {
 		m.log.Error("etcdha: the saved state does not restore", "err", err)
 	}
 	m.st, m.warm, m.warmErr = &st, warm, err
-	if m.onWarm != nil && warm != nil {
-		m.onWarm(st, warm)
-	}
+	close(m.warmCh)
+	m.warmCh = make(chan struct{})
 }
 
 // catchUp waits until the mirror is complete up to rev, asking etcd for a
@@ -218,12 +217,4 @@ func (m *mirror) snapshot() (kv map[string][]byte, saving bool, st *failover.Sta
 		kv = map[string][]byte{}
 	}
 	return kv, m.saving, m.st, m.rev
-}
-
-// Warm returns the State the mirror holds and the Machine restored from it,
-// nil if it holds none.
-func (m *mirror) warmState() (*failover.State, *failover.Machine, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.st, m.warm, m.warmErr
 }

@@ -175,6 +175,14 @@ func (n *Node) Warm() (st failover.State, snap failover.Snapshot, ok bool, err e
 	return *n.mirror.st, n.mirror.warm.Snapshot(), true, nil
 }
 
+// WarmChanged returns a channel closed when the State Warm returns next
+// differs from the one it returns now.
+func (n *Node) WarmChanged() <-chan struct{} {
+	n.mirror.mu.Lock()
+	defer n.mirror.mu.Unlock()
+	return n.mirror.warmCh
+}
+
 // Leader returns the name and term of the center that leads now, read from
 // etcd; concurrency.ErrElectionNoLeader if none does.
 func (n *Node) Leader(ctx context.Context) (name string, term uint64, err error) {
@@ -318,6 +326,13 @@ func (n *Node) leadTerm(ctx, sctx context.Context, sess *concurrency.Session, el
 	go func() {
 		select {
 		case <-lead.Done():
+		case <-lctx.Done():
+			return
+		}
+		// A Controller stops by itself within a tick of its term's end;
+		// anything else Lead runs is stopped soon after.
+		select {
+		case <-time.After(n.every):
 			lcancel()
 		case <-lctx.Done():
 		}
