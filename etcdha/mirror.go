@@ -20,10 +20,10 @@ import (
 // the State the leader saved, decoded and restored into a warm Machine,
 // and its promotion needs no reading of the store.
 type mirror struct {
-	cli    *clientv3.Client
-	store  StoreConfig
-	mcfg   failover.Config
-	log    *slog.Logger
+	cli   *clientv3.Client
+	store StoreConfig
+	mcfg  failover.Config
+	log   *slog.Logger
 
 	mu      sync.Mutex
 	changed *sync.Cond // broadcast whenever rev or the State changes
