@@ -8,6 +8,7 @@
 //
 //	go run ./examples/threecenters            # from the etcdha directory
 //	go run ./examples/threecenters -lease 1s  # shorter: a dead center is replaced sooner
+//	go run ./examples/threecenters -etcd http://127.0.0.1:2379,http://127.0.0.1:22379,http://127.0.0.1:32379
 package main
 
 import (
@@ -47,6 +48,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("threecenters", flag.ContinueOnError)
 	lease := fs.Duration("lease", etcdha.DefaultLeaseTTL, "the centers' lease, in whole seconds")
 	verbose := fs.Bool("v", false, "log what the centers do")
+	etcdURLs := fs.String("etcd", "", "comma-separated client URLs of a running etcd cluster, one per center (default: start one in this process)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,12 +61,21 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%s  %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
 	}
 
-	endpoints, stopEtcd, err := startEtcdCluster(dir, 3)
-	if err != nil {
-		return err
+	var endpoints []string
+	prefix := etcdha.DefaultPrefix
+	if *etcdURLs != "" {
+		endpoints = strings.Split(*etcdURLs, ",")
+		// A run of its own, whatever earlier runs left in that cluster.
+		prefix = fmt.Sprintf("/threecenters-%d/", time.Now().UnixNano())
+		say("etcd: using %v, prefix %s", endpoints, prefix)
+	} else {
+		var stopEtcd func()
+		if endpoints, stopEtcd, err = startEtcdCluster(dir, 3); err != nil {
+			return err
+		}
+		defer stopEtcd()
+		say("etcd: three members at %v", endpoints)
 	}
-	defer stopEtcd()
-	say("etcd: three members at %v", endpoints)
 
 	// The servers: two recording servers and two standbys, simulated.
 	tr := transport.NewInMemory()
@@ -91,7 +102,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	events := make(chan string, 1024)
 	var centers []*center
 	for i, ep := range endpoints {
-		c, err := startCenter(ctx, fmt.Sprintf("center-%d", i+1), ep, *lease, tr, log, events)
+		c, err := startCenter(ctx, fmt.Sprintf("center-%d", i+1), ep, prefix, *lease, tr, log, events)
 		if err != nil {
 			return err
 		}
@@ -169,7 +180,7 @@ type center struct {
 	ctl *failover.Controller
 }
 
-func startCenter(ctx context.Context, name, endpoint string, lease time.Duration, tr transport.Transport, log *slog.Logger, events chan<- string) (*center, error) {
+func startCenter(ctx context.Context, name, endpoint, prefix string, lease time.Duration, tr transport.Transport, log *slog.Logger, events chan<- string) (*center, error) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, err
@@ -178,6 +189,7 @@ func startCenter(ctx context.Context, name, endpoint string, lease time.Duration
 	c.node, err = etcdha.New(etcdha.Config{
 		Client:   cli,
 		Name:     name,
+		Store:    etcdha.StoreConfig{Prefix: prefix},
 		LeaseTTL: lease,
 		Logger:   log.With("center", name),
 		Controller: failover.ControllerConfig{
