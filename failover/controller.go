@@ -23,6 +23,15 @@ import (
 // has returned, and by a second call of Run.
 var ErrControllerStopped = errors.New("failover: controller stopped")
 
+// ErrTermRevoked means this center's term has ended: another center leads,
+// or this one can no longer prove it does. A Controller that meets it sends
+// no further order and its Run returns an error wrapping it. It is met when
+// ControllerConfig.Term returns an error, when an agent refuses an order
+// with transport.ErrStaleTerm (it has obeyed a center of a newer term), and
+// when the Store's Save returns an error wrapping it (a Store shared by
+// several centers refuses the writes of one that no longer leads).
+var ErrTermRevoked = errors.New("failover: center term revoked")
+
 // Errors of a Controller's admin operations while its Store refuses saves.
 var (
 	// ErrStoreFailing means the operation was refused because the Store
@@ -115,6 +124,16 @@ type ControllerConfig struct {
 	// begin to fail (with the first error) and when one succeeds again. It
 	// must not block either.
 	OnStoreHealth func(StoreHealth)
+	// Term, if set, returns this center's term, which the Controller
+	// stamps on every order (takeover, release, stand-down, resume) just
+	// before it is sent, so that agents refuse the orders of a center that
+	// has been replaced (see package transport, "Center terms"). It returns
+	// an error once the term is revoked (this center no longer leads), and
+	// from then on for good: the Controller then sends no further order
+	// and Run returns an error wrapping ErrTermRevoked and that error. It is
+	// called from many goroutines, once per order, and must be cheap. Nil
+	// means term 0: a single center that runs no election.
+	Term func() (uint64, error)
 }
 
 // ControllerConfigError reports a ControllerConfig field the Controller
@@ -167,6 +186,12 @@ func (e *ControllerConfigError) Unwrap() error { return ErrInvalidConfig }
 //     ctx's error: the change stands and is saved, and its commands sent,
 //     as soon as the Store accepts it. If Run stops first, a caller still
 //     waiting gets ErrControllerStopped and the change is lost.
+//
+// Where several centers stand by for each other, the one elected runs a
+// Controller with ControllerConfig.Term, which stamps the election's term on
+// every order. Once the term is revoked (see ErrTermRevoked) the Controller
+// sends no further order, not even one already queued or being retried, and
+// Run returns; a new leader restores the Machine from the shared Store.
 type Controller struct {
 	m       *Machine // owned by the loop goroutine once Run starts
 	tr      transport.Transport
@@ -211,6 +236,13 @@ type Controller struct {
 
 	started atomic.Bool
 	stopped chan struct{} // closed when Run returns
+
+	// term is ControllerConfig.Term, nil without one; revoked is closed,
+	// and revokedErr set, the first time the term is found revoked.
+	term       func() (uint64, error)
+	revokeOnce sync.Once
+	revoked    chan struct{}
+	revokedErr error
 }
 
 // request is an admin operation handed to the loop.
@@ -286,7 +318,7 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		cfg.Logger.Info("failover: state restored", "groups", len(st.Groups), "takeovers", len(st.Takeovers))
 	}
 
-	return &Controller{
+	c := &Controller{
 		m:         m,
 		tr:        cfg.Transport,
 		store:     cfg.Store,
@@ -308,7 +340,13 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		saveRes:   make(chan error, 1),
 		queue:     cmdQueue{wake: make(chan struct{}, 1)},
 		stopped:   make(chan struct{}),
-	}, nil
+		term:      cfg.Term,
+		revoked:   make(chan struct{}),
+	}
+	if cfg.Term != nil {
+		c.tr = &termTransport{Transport: cfg.Transport, c: c}
+	}
+	return c, nil
 }
 
 // Run runs the Controller until ctx is done, then cancels the calls in
@@ -342,6 +380,85 @@ func (c *Controller) Run(ctx context.Context) error {
 		return nil
 	}
 	return err
+}
+
+// revoke records that this center's term has ended, for cause: the loop
+// stops at its next turn, and termTransport sends nothing from now on.
+func (c *Controller) revoke(cause error) {
+	c.revokeOnce.Do(func() {
+		if errors.Is(cause, ErrTermRevoked) {
+			c.revokedErr = cause
+		} else {
+			c.revokedErr = fmt.Errorf("%w: %w", ErrTermRevoked, cause)
+		}
+		close(c.revoked)
+		c.log.Warn("failover: center term revoked; sending no further order", "err", cause)
+	})
+}
+
+// checkTerm revokes the term if ControllerConfig.Term says it has ended.
+func (c *Controller) checkTerm() {
+	if c.term == nil {
+		return
+	}
+	if _, err := c.term(); err != nil {
+		c.revoke(err)
+	}
+}
+
+// termTransport stamps the Controller's term on every order and sends none
+// once the term is revoked.
+type termTransport struct {
+	transport.Transport
+	c *Controller
+}
+
+// stamp returns the term to send an order with, or the error that refuses
+// to send it.
+func (t *termTransport) stamp() (uint64, error) {
+	select {
+	case <-t.c.revoked:
+		return 0, t.c.revokedErr
+	default:
+	}
+	term, err := t.c.term()
+	if err != nil {
+		t.c.revoke(err)
+		return 0, t.c.revokedErr
+	}
+	return term, nil
+}
+
+func (t *termTransport) Takeover(ctx context.Context, standby nvrha.ServerID, o transport.TakeoverOrder) error {
+	var err error
+	if o.Term, err = t.stamp(); err != nil {
+		return err
+	}
+	return t.Transport.Takeover(ctx, standby, o)
+}
+
+func (t *termTransport) Release(ctx context.Context, standby nvrha.ServerID, o transport.ReleaseOrder) error {
+	var err error
+	if o.Term, err = t.stamp(); err != nil {
+		return err
+	}
+	return t.Transport.Release(ctx, standby, o)
+}
+
+func (t *termTransport) StandDown(ctx context.Context, recording nvrha.ServerID, o transport.StandDownOrder) error {
+	var err error
+	if o.Term, err = t.stamp(); err != nil {
+		return err
+	}
+	return t.Transport.StandDown(ctx, recording, o)
+}
+
+func (t *termTransport) Resume(ctx context.Context, recording nvrha.ServerID, o transport.ResumeOrder) error {
+	var err error
+	if o.Term, err = t.stamp(); err != nil {
+		return err
+	}
+	return t.Transport.Resume(ctx, recording, o)
 }
 
 // loop owns the Machine. It takes ticks, results and writes only when no
@@ -383,7 +500,10 @@ func (c *Controller) loop(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.revoked:
+			return c.revokedErr
 		case <-ticks:
+			c.checkTerm()
 			c.m.Tick(c.clock.Now())
 		case r := <-results:
 			c.step(r)
@@ -497,7 +617,13 @@ func (c *Controller) saver(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case st := <-c.saveReq:
-			c.saveRes <- c.store.Save(ctx, st)
+			err := c.store.Save(ctx, st)
+			if errors.Is(err, ErrTermRevoked) {
+				// A shared Store refused the write of a center that no
+				// longer leads: retrying cannot help.
+				c.revoke(err)
+			}
+			c.saveRes <- err
 		}
 	}
 }
@@ -775,6 +901,13 @@ func (c *Controller) run(ctx context.Context, cl call) {
 	r := c.execute(cl.ctx, cl.cmd)
 	c.sem.Release(1)
 	if ctx.Err() != nil {
+		return
+	}
+	if errors.Is(r.Err, ErrTermRevoked) || errors.Is(r.Err, transport.ErrStaleTerm) {
+		// Not the Machine's business: the order was not sent, or the
+		// agent obeys a newer center. This center stops; the Machine must
+		// not take the refusal for a standby's and order another.
+		c.revoke(fmt.Errorf("%s: %w", cl.cmd, r.Err))
 		return
 	}
 	c.logResult(cl.cmd, r)

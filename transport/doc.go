@@ -1,7 +1,8 @@
 // Package transport owns the contract between a center and its servers: the
 // messages they exchange, the [Transport] a center calls, the [Agent] a server
-// implements, the errors both sides must agree on, and the epoch bookkeeping
-// ([Fence]) that keeps a late or duplicated message from doing harm. It also
+// implements, the errors both sides must agree on, and the epoch and term
+// bookkeeping ([Fence]) that keeps a late or duplicated message, or one from a
+// center that has been replaced, from doing harm. It also
 // holds [InMemory], a Transport that calls in-process agents directly and can
 // inject faults, for tests and simulations; package agenttest holds a reference
 // Agent that behaves like a real server.
@@ -9,7 +10,7 @@
 // The package decides nothing about failover. Which standby takes over, when
 // failback starts and which epoch an order carries are the center's business;
 // this package only carries orders and answers and defines what an agent must
-// do with the epoch an order carries.
+// do with the epoch and the term an order carries.
 //
 // # Outcomes of a call
 //
@@ -21,7 +22,7 @@
 // both as "unknown" and retries the same order, with the same epoch, until it
 // gets a definite answer or decides to do something else (with a newer epoch).
 // Every other error is a definite refusal by the agent: [ErrStaleEpoch],
-// [ErrInvalidOrder], or a reason of the agent's own.
+// [ErrStaleTerm], [ErrInvalidOrder], or a reason of the agent's own.
 //
 // # Epochs
 //
@@ -58,4 +59,28 @@
 //   - An agent must keep its epochs across its own restarts (see
 //     [Fence.Snapshot]); an agent that forgot them would accept the very
 //     orders fencing exists to refuse.
+//
+// # Center terms
+//
+// Epochs order the commands of one center. Where several centers stand by
+// for each other, one at a time leads, elected through a store they share,
+// and each election gives the leader a center term: a number that grows with
+// every election. Every order carries its sender's term (the Term field);
+// probes and inventories carry none, as they change nothing.
+//
+//   - An agent keeps the newest term it has accepted, one for all keys, and
+//     refuses an order with an older term with a [*StaleTermError], which
+//     changes nothing, its epoch included. This is what stops a deposed
+//     center that has not noticed yet (its host cut from the store but not
+//     from the servers) from undoing what its successor ordered.
+//   - An order with the newest term is accepted (subject to its epoch); one
+//     with a newer term raises the agent's term. The term is checked before
+//     the epoch and recorded with it.
+//   - Term 0 means "no election": a single center sends it. It is accepted
+//     while the agent has accepted no other term, so a single-center setup
+//     works with agents that know terms, and refused afterwards.
+//   - An agent keeps its term across its own restarts, with its epochs
+//     ([Fence.Term], [Fence.AdmitTerm]).
+//
+// [Fence.AdmitOrder] does all of this.
 package transport

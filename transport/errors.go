@@ -26,6 +26,9 @@ func (unknownServerError) Unwrap() error { return ErrUnreachable }
 // ErrStaleEpoch is wrapped by every [*StaleEpochError].
 var ErrStaleEpoch = errors.New("transport: stale epoch")
 
+// ErrStaleTerm is wrapped by every [*StaleTermError].
+var ErrStaleTerm = errors.New("transport: stale center term")
+
 // ErrInvalidOrder is wrapped by every error about a malformed order.
 var ErrInvalidOrder = errors.New("transport: invalid order")
 
@@ -50,3 +53,19 @@ func (e *StaleEpochError) Error() string {
 
 // Unwrap returns [ErrStaleEpoch].
 func (e *StaleEpochError) Unwrap() error { return ErrStaleEpoch }
+
+// StaleTermError is returned by an agent that has already accepted an order
+// of a newer center term than the order's: the order comes from a center
+// that has been replaced by another. errors.Is(err, ErrStaleTerm) holds. It
+// is a definite refusal: the order changed nothing, its epoch included.
+type StaleTermError struct {
+	// Got is the order's term and Newest the newest the agent has accepted.
+	Got, Newest uint64
+}
+
+func (e *StaleTermError) Error() string {
+	return fmt.Sprintf("transport: stale center term %d: already accepted term %d", e.Got, e.Newest)
+}
+
+// Unwrap returns [ErrStaleTerm].
+func (e *StaleTermError) Unwrap() error { return ErrStaleTerm }

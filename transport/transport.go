@@ -32,6 +32,9 @@ type TakeoverOrder struct {
 	Recording nvrha.ServerID   `json:"recording"`
 	Epoch     nvrha.Epoch      `json:"epoch"`
 	Cameras   []nvrha.CameraID `json:"cameras"`
+	// Term is the center term of the center that sent the order; 0 when
+	// no election runs. See the package documentation.
+	Term uint64 `json:"term,omitempty"`
 }
 
 // ReleaseOrder tells a standby to stop recording Recording's cameras
@@ -39,12 +42,16 @@ type TakeoverOrder struct {
 type ReleaseOrder struct {
 	Recording nvrha.ServerID `json:"recording"`
 	Epoch     nvrha.Epoch    `json:"epoch"`
+	// Term is the sender's center term, as in [TakeoverOrder].
+	Term uint64 `json:"term,omitempty"`
 }
 
 // StandDownOrder tells a reachable-but-abnormal recording server to stop
 // recording its cameras: a standby owns them from Epoch on.
 type StandDownOrder struct {
 	Epoch nvrha.Epoch `json:"epoch"`
+	// Term is the sender's center term, as in [TakeoverOrder].
+	Term uint64 `json:"term,omitempty"`
 }
 
 // ResumeOrder tells a recovered recording server to record its own cameras
@@ -52,6 +59,8 @@ type StandDownOrder struct {
 // standby only after Resume succeeded, so the cameras are never unrecorded.
 type ResumeOrder struct {
 	Epoch nvrha.Epoch `json:"epoch"`
+	// Term is the sender's center term, as in [TakeoverOrder].
+	Term uint64 `json:"term,omitempty"`
 }
 
 // Transport is what a center uses to reach its servers. Implementations are
@@ -59,9 +68,9 @@ type ResumeOrder struct {
 //
 // Errors: one for which errors.Is(err, [ErrUnreachable]) holds (including
 // [ErrUnknownServer]) or a context error means the outcome is unknown; a
-// [*StaleEpochError], an error wrapping [ErrInvalidOrder] or any other error
-// the agent returned is the agent's definite refusal and changed nothing. See
-// the package documentation.
+// [*StaleEpochError], a [*StaleTermError], an error wrapping
+// [ErrInvalidOrder] or any other error the agent returned is the agent's
+// definite refusal and changed nothing. See the package documentation.
 type Transport interface {
 	Probe(ctx context.Context, server nvrha.ServerID) (ProbeReport, error)
 	Inventory(ctx context.Context, server nvrha.ServerID) (nvrha.Facts, error)
@@ -73,8 +82,9 @@ type Transport interface {
 
 // Agent is what a server implements to answer its center. Implementations are
 // safe for concurrent use, validate every order (the Validate methods), and
-// fence every order by its epoch as the package documentation describes,
-// typically with a [Fence]. An order may arrive more than once.
+// fence every order by its center term and its epoch as the package
+// documentation describes, typically with a [Fence]. An order may arrive more
+// than once.
 type Agent interface {
 	Probe(ctx context.Context) (ProbeReport, error)
 	Inventory(ctx context.Context) (nvrha.Facts, error)

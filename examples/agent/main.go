@@ -170,10 +170,11 @@ var (
 	errBusy = errors.New("already covers another recording server")
 )
 
-// state is what the agent keeps across restarts: the epochs it has accepted
-// (without them it would accept the very orders fencing exists to refuse)
-// and the orders in force.
+// state is what the agent keeps across restarts: the center term and the
+// epochs it has accepted (without them it would accept the very orders
+// fencing exists to refuse) and the orders in force.
 type state struct {
+	Term      uint64                         `json:"term,omitempty"`
 	Epochs    map[nvrha.ServerID]nvrha.Epoch `json:"epochs"`
 	StoodDown bool                           `json:"stood_down"`
 	Covering  nvrha.ServerID                 `json:"covering,omitempty"`
@@ -215,17 +216,22 @@ func newAgent(f nvrha.Facts, path string, log *slog.Logger) (*agent, error) {
 			return nil, err
 		}
 	}
-	log.Info("state restored", "epochs", len(a.st.Epochs), "stood_down", a.st.StoodDown, "covering", string(a.st.Covering))
+	if err := a.fence.AdmitTerm(a.st.Term); err != nil {
+		return nil, err
+	}
+	log.Info("state restored", "term", a.st.Term, "epochs", len(a.st.Epochs), "stood_down", a.st.StoodDown, "covering", string(a.st.Covering))
 	return a, nil
 }
 
-// commit saves next with key's epoch e, then makes it the agent's state: an
-// epoch is on disk before the order it came with takes effect.
-func (a *agent) commit(key nvrha.ServerID, e nvrha.Epoch, next state) error {
+// commit saves next with the order's term and key's epoch e, then makes it
+// the agent's state: a term and an epoch are on disk before the order they
+// came with takes effect.
+func (a *agent) commit(term uint64, key nvrha.ServerID, e nvrha.Epoch, next state) error {
 	next.Epochs = a.fence.Snapshot()
 	if e > next.Epochs[key] {
 		next.Epochs[key] = e
 	}
+	next.Term = max(a.fence.Term(), term)
 	if a.path != "" {
 		b, err := json.Marshal(next)
 		if err != nil {
@@ -243,19 +249,17 @@ func (a *agent) commit(key nvrha.ServerID, e nvrha.Epoch, next state) error {
 			d.Close()
 		}
 	}
-	if err := a.fence.Admit(key, e); err != nil {
+	if err := a.fence.AdmitOrder(term, key, e); err != nil {
 		return err // cannot happen: stale was checked under a.mu
 	}
 	a.st = next
 	return nil
 }
 
-// stale refuses e if a newer epoch has been accepted for key.
-func (a *agent) stale(key nvrha.ServerID, e nvrha.Epoch) error {
-	if newest := a.fence.Newest(key); e < newest {
-		return &transport.StaleEpochError{Key: key, Got: e, Newest: newest}
-	}
-	return nil
+// stale refuses an order of an older center term than the newest accepted,
+// or with an older epoch than the newest accepted for key.
+func (a *agent) stale(term uint64, key nvrha.ServerID, e nvrha.Epoch) error {
+	return a.fence.Check(term, key, e)
 }
 
 func (a *agent) recording() bool { return !a.st.StoodDown && len(a.facts.Cameras) > 0 }
@@ -296,7 +300,7 @@ func (a *agent) Takeover(ctx context.Context, o transport.TakeoverOrder) error {
 	if o.Recording == a.facts.ID {
 		return a.refused("takeover", o, fmt.Errorf("%w: %s cannot take over itself", transport.ErrInvalidOrder, a.facts.ID))
 	}
-	if err := a.stale(o.Recording, o.Epoch); err != nil {
+	if err := a.stale(o.Term, o.Recording, o.Epoch); err != nil {
 		return a.refused("takeover", o, err)
 	}
 	if a.st.Covering != "" && a.st.Covering != o.Recording {
@@ -304,10 +308,10 @@ func (a *agent) Takeover(ctx context.Context, o transport.TakeoverOrder) error {
 	}
 	next := a.st
 	next.Covering, next.Cameras = o.Recording, slices.Clone(o.Cameras)
-	if err := a.commit(o.Recording, o.Epoch, next); err != nil {
+	if err := a.commit(o.Term, o.Recording, o.Epoch, next); err != nil {
 		return a.refused("takeover", o, err)
 	}
-	a.log.Info("TAKEOVER: recording another server's cameras", "for", string(o.Recording), "epoch", o.Epoch, "cameras", len(o.Cameras))
+	a.log.Info("TAKEOVER: recording another server's cameras", "for", string(o.Recording), "epoch", o.Epoch, "term", o.Term, "cameras", len(o.Cameras))
 	return nil
 }
 
@@ -317,7 +321,7 @@ func (a *agent) Release(ctx context.Context, o transport.ReleaseOrder) error {
 	if err := o.Validate(); err != nil {
 		return a.refused("release", o, err)
 	}
-	if err := a.stale(o.Recording, o.Epoch); err != nil {
+	if err := a.stale(o.Term, o.Recording, o.Epoch); err != nil {
 		return a.refused("release", o, err)
 	}
 	next := a.st
@@ -325,13 +329,13 @@ func (a *agent) Release(ctx context.Context, o transport.ReleaseOrder) error {
 	if released {
 		next.Covering, next.Cameras = "", nil
 	}
-	if err := a.commit(o.Recording, o.Epoch, next); err != nil {
+	if err := a.commit(o.Term, o.Recording, o.Epoch, next); err != nil {
 		return a.refused("release", o, err)
 	}
 	if released {
-		a.log.Info("RELEASE: stopped recording another server's cameras", "for", string(o.Recording), "epoch", o.Epoch)
+		a.log.Info("RELEASE: stopped recording another server's cameras", "for", string(o.Recording), "epoch", o.Epoch, "term", o.Term)
 	} else {
-		a.log.Info("release: nothing to stop", "for", string(o.Recording), "epoch", o.Epoch)
+		a.log.Info("release: nothing to stop", "for", string(o.Recording), "epoch", o.Epoch, "term", o.Term)
 	}
 	return nil
 }
@@ -342,15 +346,15 @@ func (a *agent) StandDown(ctx context.Context, o transport.StandDownOrder) error
 	if err := o.Validate(); err != nil {
 		return a.refused("stand-down", o, err)
 	}
-	if err := a.stale(a.facts.ID, o.Epoch); err != nil {
+	if err := a.stale(o.Term, a.facts.ID, o.Epoch); err != nil {
 		return a.refused("stand-down", o, err)
 	}
 	next := a.st
 	next.StoodDown = true
-	if err := a.commit(a.facts.ID, o.Epoch, next); err != nil {
+	if err := a.commit(o.Term, a.facts.ID, o.Epoch, next); err != nil {
 		return a.refused("stand-down", o, err)
 	}
-	a.log.Info("STAND-DOWN: stopped recording own cameras", "epoch", o.Epoch, "cameras", len(a.facts.Cameras))
+	a.log.Info("STAND-DOWN: stopped recording own cameras", "epoch", o.Epoch, "term", o.Term, "cameras", len(a.facts.Cameras))
 	return nil
 }
 
@@ -360,14 +364,14 @@ func (a *agent) Resume(ctx context.Context, o transport.ResumeOrder) error {
 	if err := o.Validate(); err != nil {
 		return a.refused("resume", o, err)
 	}
-	if err := a.stale(a.facts.ID, o.Epoch); err != nil {
+	if err := a.stale(o.Term, a.facts.ID, o.Epoch); err != nil {
 		return a.refused("resume", o, err)
 	}
 	next := a.st
 	next.StoodDown = false
-	if err := a.commit(a.facts.ID, o.Epoch, next); err != nil {
+	if err := a.commit(o.Term, a.facts.ID, o.Epoch, next); err != nil {
 		return a.refused("resume", o, err)
 	}
-	a.log.Info("RESUME: recording own cameras", "epoch", o.Epoch, "cameras", len(a.facts.Cameras))
+	a.log.Info("RESUME: recording own cameras", "epoch", o.Epoch, "term", o.Term, "cameras", len(a.facts.Cameras))
 	return nil
 }

@@ -76,17 +76,18 @@ func client(t *testing.T, urls httptransport.StaticResolver) *httptransport.Clie
 
 // TestAgentKeepsItsEpochsAcrossRestarts drives a standby agent through a
 // takeover, restarts it from its state file, and checks that it still covers
-// the recording server and still refuses an order older than the takeover.
+// the recording server and still refuses an order older than the takeover,
+// by its epoch or by its center term.
 func TestAgentKeepsItsEpochsAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
 	state := filepath.Join(t.TempDir(), "standby-1.json")
 	u, stop := startAgent(t, "-id", "standby-1", "-role", "standby", "-state", state)
 	c := client(t, httptransport.StaticResolver{"standby-1": u})
 	cams := []nvrha.CameraID{"rec-1/cam-01", "rec-1/cam-02"}
-	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 4, Cameras: cams}); err != nil {
+	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 4, Cameras: cams, Term: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-2", Epoch: 1}); err == nil ||
+	if err := c.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-2", Epoch: 1, Term: 3}); err == nil ||
 		errors.Is(err, transport.ErrUnreachable) || !strings.Contains(err.Error(), "covers rec-1") {
 		t.Errorf("takeover of a second server: %v, want a busy refusal", err)
 	}
@@ -100,12 +101,17 @@ func TestAgentKeepsItsEpochsAcrossRestarts(t *testing.T) {
 	if err != nil || r.Covering != "rec-1" || r.Epoch != 4 || !r.HasEmptyRecordingSpace {
 		t.Fatalf("after restart: %+v %v", r, err)
 	}
-	err = c.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 3})
+	err = c.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 3, Term: 3})
 	var stale *transport.StaleEpochError
 	if !errors.As(err, &stale) || stale.Newest != 4 {
 		t.Errorf("a release older than the takeover after restart: %v", err)
 	}
-	if err := c.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 5}); err != nil {
+	err = c.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 5, Term: 2})
+	var staleTerm *transport.StaleTermError
+	if !errors.As(err, &staleTerm) || staleTerm.Newest != 3 {
+		t.Errorf("a release of an older center term after restart: %v", err)
+	}
+	if err := c.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 5, Term: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := c.Probe(ctx, "standby-1"); r.Covering != "" {

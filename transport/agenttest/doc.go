@@ -4,8 +4,9 @@
 // its faults from the test: [Server.Crash], [Server.Restart],
 // [Server.SetHealthy], [Server.SetEmptyRecordingSpace].
 //
-// A Server fences every order with a [transport.Fence] as package transport
-// describes, and a refused order changes nothing, so a test can rely on the
+// A Server fences every order by its center term and its epoch with a
+// [transport.Fence] as package transport describes, and a refused order
+// changes nothing, so a test can rely on the
 // server to expose a center that sends stale or conflicting orders.
 //
 // # What a Server does
@@ -37,7 +38,7 @@
 // While crashed, every call fails with an error wrapping
 // [transport.ErrUnreachable] and the server records nothing: [Server.Recording]
 // is false and [Server.Covering] is empty. Its configuration survives, as a
-// real server's does on disk: the epochs it has accepted, whether it was stood
+// real server's does on disk: the term and the epochs it has accepted, whether it was stood
 // down, and which recording server it covers. On [Server.Restart] it carries on
 // from there: a recording server comes back recording its own cameras unless it
 // was stood down, and a standby comes back covering what it covered. A crashed

@@ -91,7 +91,7 @@ func (s *Server) Takeover(ctx context.Context, o transport.TakeoverOrder) error 
 	if o.Recording == s.facts.ID {
 		return fmt.Errorf("%w: %s cannot take over itself", transport.ErrInvalidOrder, s.facts.ID)
 	}
-	if err := s.stale(o.Recording, o.Epoch); err != nil {
+	if err := s.stale(o.Term, o.Recording, o.Epoch); err != nil {
 		return err
 	}
 	if s.covering != o.Recording {
@@ -104,7 +104,7 @@ func (s *Server) Takeover(ctx context.Context, o transport.TakeoverOrder) error 
 			return fmt.Errorf("%w: %s refused takeover of %s", ErrUnhealthy, s.facts.ID, o.Recording)
 		}
 	}
-	s.admit(o.Recording, o.Epoch)
+	s.admit(o.Term, o.Recording, o.Epoch)
 	s.covering = o.Recording
 	s.cameras = slices.Clone(o.Cameras)
 	return nil
@@ -120,10 +120,10 @@ func (s *Server) Release(ctx context.Context, o transport.ReleaseOrder) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(o.Recording, o.Epoch); err != nil {
+	if err := s.stale(o.Term, o.Recording, o.Epoch); err != nil {
 		return err
 	}
-	s.admit(o.Recording, o.Epoch)
+	s.admit(o.Term, o.Recording, o.Epoch)
 	if s.covering == o.Recording {
 		s.covering, s.cameras = "", nil
 	}
@@ -140,10 +140,10 @@ func (s *Server) StandDown(ctx context.Context, o transport.StandDownOrder) erro
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(s.facts.ID, o.Epoch); err != nil {
+	if err := s.stale(o.Term, s.facts.ID, o.Epoch); err != nil {
 		return err
 	}
-	s.admit(s.facts.ID, o.Epoch)
+	s.admit(o.Term, s.facts.ID, o.Epoch)
 	s.stoodDown = true
 	return nil
 }
@@ -158,13 +158,13 @@ func (s *Server) Resume(ctx context.Context, o transport.ResumeOrder) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(s.facts.ID, o.Epoch); err != nil {
+	if err := s.stale(o.Term, s.facts.ID, o.Epoch); err != nil {
 		return err
 	}
 	if s.stoodDown && !s.healthy {
 		return fmt.Errorf("%w: %s refused to resume", ErrUnhealthy, s.facts.ID)
 	}
-	s.admit(s.facts.ID, o.Epoch)
+	s.admit(o.Term, s.facts.ID, o.Epoch)
 	s.stoodDown = false
 	return nil
 }
@@ -238,6 +238,10 @@ func (s *Server) Covering() (nvrha.ServerID, []nvrha.CameraID) {
 // not.
 func (s *Server) Newest(key nvrha.ServerID) nvrha.Epoch { return s.fence.Newest(key) }
 
+// Term returns the newest center term the server has accepted, crashed or
+// not.
+func (s *Server) Term() uint64 { return s.fence.Term() }
+
 func (s *Server) recording() bool {
 	return !s.crashed && !s.stoodDown && len(s.facts.Cameras) > 0
 }
@@ -254,19 +258,17 @@ func (s *Server) reachable(ctx context.Context, m transport.Method) error {
 	return nil
 }
 
-// stale checks e against the fence without recording it, so that an order
-// the server then refuses for another reason leaves the fence as it was.
-func (s *Server) stale(key nvrha.ServerID, e nvrha.Epoch) error {
-	if newest := s.fence.Newest(key); e < newest {
-		return &transport.StaleEpochError{Key: key, Got: e, Newest: newest}
-	}
-	return nil
+// stale checks term and e against the fence without recording them, so
+// that an order the server then refuses for another reason leaves the fence
+// as it was.
+func (s *Server) stale(term uint64, key nvrha.ServerID, e nvrha.Epoch) error {
+	return s.fence.Check(term, key, e)
 }
 
-// admit records e once every check has passed. It cannot fail: the fence
-// changes only under s.mu, which the caller has held since stale.
-func (s *Server) admit(key nvrha.ServerID, e nvrha.Epoch) {
-	if err := s.fence.Admit(key, e); err != nil {
+// admit records term and e once every check has passed. It cannot fail: the
+// fence changes only under s.mu, which the caller has held since stale.
+func (s *Server) admit(term uint64, key nvrha.ServerID, e nvrha.Epoch) {
+	if err := s.fence.AdmitOrder(term, key, e); err != nil {
 		panic(err)
 	}
 }

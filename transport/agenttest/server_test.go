@@ -34,13 +34,14 @@ type state struct {
 	Covering  nvrha.ServerID
 	Cameras   []nvrha.CameraID
 	Newest    map[nvrha.ServerID]nvrha.Epoch
+	Term      uint64
 	Probe     transport.ProbeReport
 	ProbeErr  string
 	Inventory nvrha.Facts
 }
 
 func observe(s *agenttest.Server, keys ...nvrha.ServerID) state {
-	st := state{Recording: s.Recording(), Newest: map[nvrha.ServerID]nvrha.Epoch{}}
+	st := state{Recording: s.Recording(), Newest: map[nvrha.ServerID]nvrha.Epoch{}, Term: s.Term()}
 	st.Covering, st.Cameras = s.Covering()
 	for _, k := range append(keys, s.ID()) {
 		st.Newest[k] = s.Newest(k)

@@ -601,6 +601,7 @@ func putBuffer(b *bytes.Buffer) {
 // RemoteError is an error response from an agent's handler, as a Client
 // returns it. Unwrap gives what the code means to a center:
 // [*transport.StaleEpochError] for CodeStaleEpoch,
+// [*transport.StaleTermError] for CodeStaleTerm,
 // [transport.ErrInvalidOrder] for CodeInvalidOrder, [ErrUnauthenticated] for
 // CodeUnauthenticated, [transport.ErrUnreachable] for CodeUnavailable,
 // CodeReplayed and CodeWrongServer (the outcome is unknown, or the server
@@ -661,6 +662,8 @@ func decodeError(server nvrha.ServerID, m transport.Method, status int, contentT
 	switch b.Code {
 	case CodeStaleEpoch:
 		e.wrapped = append(e.wrapped, &transport.StaleEpochError{Key: b.Key, Got: b.Got, Newest: b.Newest})
+	case CodeStaleTerm:
+		e.wrapped = append(e.wrapped, &transport.StaleTermError{Got: b.GotTerm, Newest: b.NewestTerm})
 	case CodeInvalidOrder:
 		e.wrapped = append(e.wrapped, transport.ErrInvalidOrder)
 	case CodeUnauthenticated:

@@ -19,7 +19,11 @@
 // Bodies are JSON with the field names of the transport types' json tags
 // (TakeoverOrder is {"recording": "rec-1", "epoch": 7, "cameras": ["cam-1"]}).
 // Epochs are unsigned 64-bit integers; a reader in a language whose numbers
-// are doubles must parse them as 64-bit integers. The handler decodes an
+// are doubles must parse them as 64-bit integers. So are center terms: every
+// order may carry "term", the sender's center term, and carries it whenever
+// it is not 0 (a center that runs no election sends none, so its orders are
+// those of agents that predate terms; such an agent refuses an order with a
+// term as bad_request, which is right: it could not fence it). The handler decodes an
 // order more strictly than encoding/json, so that a signed order means one
 // thing to every reader: it refuses (CodeBadRequest) a key that is not
 // exactly a field's name (keys are case-sensitive), a key given twice, a
@@ -39,6 +43,7 @@
 //	400 bad_request         the body is not the JSON the path takes
 //	400 invalid_order       the order is malformed
 //	409 stale_epoch         the agent accepted a newer epoch; key, got and newest say which
+//	409 stale_term          the agent accepted a newer center term; got_term and newest_term say which
 //	413 too_large           the body is larger than the handler accepts
 //	404 not_found, 405 method_not_allowed
 //	500 agent_error         the agent refused for a reason of its own (optional reason code)
@@ -46,7 +51,7 @@
 //
 // On the client these become the errors a center acts on (see [RemoteError]):
 // stale_epoch a [*transport.StaleEpochError] with the agent's Key, Got and
-// Newest; invalid_order an error wrapping [transport.ErrInvalidOrder];
+// Newest; stale_term a [*transport.StaleTermError]; invalid_order an error wrapping [transport.ErrInvalidOrder];
 // unavailable, replayed and wrong_server errors wrapping
 // [transport.ErrUnreachable]; unauthenticated one wrapping
 // [ErrUnauthenticated]; agent_error a definite refusal that wraps the error a
@@ -98,7 +103,7 @@
 // probes included, to protect the same thing. The cost: for [Auth.MaxSkew]
 // after an agent starts, a center whose clock lags the agent's by d is
 // refused (401) for d; keep clocks in step with NTP, as the skew window
-// assumes anyway. Orders are fenced by their epochs besides, which the
+// assumes anyway. Orders are fenced by their epochs and terms besides, which the
 // agent keeps across restarts.
 //
 // The signature covers the body, so a request's body must be read before

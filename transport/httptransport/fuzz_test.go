@@ -209,6 +209,7 @@ func FuzzHandlerAuth(f *testing.F) {
 func FuzzDecodeError(f *testing.F) {
 	for _, b := range []ErrorBody{
 		{Code: CodeStaleEpoch, Message: "transport: stale epoch 6 for rec-1: already accepted 7", Key: "rec-1", Got: 6, Newest: 7},
+		{Code: CodeStaleTerm, Message: "transport: stale center term 2: already accepted term 3", GotTerm: 2, NewestTerm: 3},
 		{Code: CodeInvalidOrder, Message: "transport: invalid order: takeover: epoch is zero"},
 		{Code: CodeAgentError, Message: "busy", Reason: "busy"},
 		{Code: CodeUnavailable, Message: "crashed"},
@@ -241,6 +242,13 @@ func FuzzDecodeError(f *testing.F) {
 		}
 		if se != nil && (se.Got != b.Got || se.Newest != b.Newest || se.Key != b.Key) {
 			t.Fatalf("stale epoch %+v from %+v", *se, b)
+		}
+		var st *transport.StaleTermError
+		if errors.As(err, &st) != (b.Code == CodeStaleTerm) {
+			t.Fatalf("code %s, stale term error %v", b.Code, st)
+		}
+		if st != nil && (st.Got != b.GotTerm || st.Newest != b.NewestTerm) {
+			t.Fatalf("stale term %+v from %+v", *st, b)
 		}
 		if errors.Is(err, errBusyForFuzz) != (b.Code == CodeAgentError && b.Reason == "busy") {
 			t.Fatalf("reason %q of %s, errors.Is busy: %v", b.Reason, b.Code, errors.Is(err, errBusyForFuzz))

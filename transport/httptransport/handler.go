@@ -478,8 +478,13 @@ func (h *handler) agentFailed(x *exchange, err error) { h.writeError(x, h.errorB
 // errorBody is the error body of an agent's error, whichever channel
 // carries it.
 func (h *handler) errorBody(err error) ErrorBody {
-	var stale *transport.StaleEpochError
+	var (
+		stale     *transport.StaleEpochError
+		staleTerm *transport.StaleTermError
+	)
 	switch {
+	case errors.As(err, &staleTerm):
+		return ErrorBody{Code: CodeStaleTerm, Message: err.Error(), GotTerm: staleTerm.Got, NewestTerm: staleTerm.Newest}
 	case errors.As(err, &stale):
 		return ErrorBody{Code: CodeStaleEpoch, Message: err.Error(), Key: stale.Key, Got: stale.Got, Newest: stale.Newest}
 	case errors.Is(err, transport.ErrInvalidOrder):

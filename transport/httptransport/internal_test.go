@@ -66,7 +66,7 @@ func TestHandlerNonceLimitRefusesAsUnavailable(t *testing.T) {
 
 func TestDecodeErrorMapsEveryCode(t *testing.T) {
 	type want struct {
-		unreachable, stale, invalid, unauthenticated bool
+		unreachable, stale, staleTerm, invalid, unauthenticated bool
 	}
 	cases := map[string]want{
 		`{"code":"unauthenticated","message":"m"}`:                          {unauthenticated: true},
@@ -75,6 +75,7 @@ func TestDecodeErrorMapsEveryCode(t *testing.T) {
 		`{"code":"bad_request","message":"m"}`:                              {},
 		`{"code":"invalid_order","message":"m"}`:                            {invalid: true},
 		`{"code":"stale_epoch","message":"m","key":"r","got":1,"newest":2}`: {stale: true},
+		`{"code":"stale_term","message":"m","got_term":1,"newest_term":2}`:  {staleTerm: true},
 		`{"code":"too_large","message":"m"}`:                                {},
 		`{"code":"not_found","message":"m"}`:                                {},
 		`{"code":"method_not_allowed","message":"m"}`:                       {},
@@ -90,6 +91,7 @@ func TestDecodeErrorMapsEveryCode(t *testing.T) {
 		got := want{
 			unreachable:     errors.Is(err, transport.ErrUnreachable),
 			stale:           errors.Is(err, transport.ErrStaleEpoch),
+			staleTerm:       errors.Is(err, transport.ErrStaleTerm),
 			invalid:         errors.Is(err, transport.ErrInvalidOrder),
 			unauthenticated: errors.Is(err, ErrUnauthenticated),
 		}

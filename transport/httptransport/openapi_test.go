@@ -113,10 +113,10 @@ func openAPIProblems(t *testing.T, doc *openapi3.T, raw []byte) []string {
 
 		// A signed POST is served, answers with a status the document
 		// lists, and its body is what the documented schema accepts.
-		success, body := "204", []byte(`{"recording":"rec-1","epoch":1}`)
+		success, body := "204", []byte(`{"recording":"rec-1","epoch":1,"term":3}`)
 		switch m {
 		case transport.MethodStandDown, transport.MethodResume:
-			body = []byte(`{"epoch":1}`)
+			body = []byte(`{"epoch":1,"term":3}`)
 		case transport.MethodProbe, transport.MethodInventory:
 			success, body = "200", nil
 		}
@@ -293,7 +293,8 @@ func TestOpenAPICheckNoticesDrift(t *testing.T) {
 		"a path the handler does not serve":  {"paths:\n", "paths:\n  /nvrha/v1/reboot:\n    post:\n      operationId: reboot\n      responses:\n        '204':\n          description: rebooted\n"},
 		"a path left out":                    {"  /nvrha/v1/resume:\n", "  /nvrha/v1/resumed:\n"},
 		"a GET beside the POST":              {"    post:\n      operationId: probe\n", "    get:\n      operationId: probeGet\n      responses:\n        '200':\n          description: x\n    post:\n      operationId: probe\n"},
-		"a field the Go type lacks":          {"        recording:\n          $ref: '#/components/schemas/ServerID'\n        epoch:\n          $ref: '#/components/schemas/Epoch'\n        cameras:", "        recording:\n          $ref: '#/components/schemas/ServerID'\n        priority:\n          type: integer\n        epoch:\n          $ref: '#/components/schemas/Epoch'\n        cameras:"},
+		"a field the Go type lacks":          {"        recording:\n          $ref: '#/components/schemas/ServerID'\n        epoch:\n          $ref: '#/components/schemas/Epoch'\n        term:", "        recording:\n          $ref: '#/components/schemas/ServerID'\n        priority:\n          type: integer\n        epoch:\n          $ref: '#/components/schemas/Epoch'\n        term:"},
+		"a field the document lacks":         {"        term:\n          $ref: '#/components/schemas/Term'\n        cameras:", "        cameras:"},
 		"a reference to nothing":             {"$ref: '#/components/schemas/ResumeOrder'", "$ref: '#/components/schemas/ResumeOrders'"},
 		"a wrong type":                       {"    ServerID:\n      type: string\n", "    ServerID:\n      type: strin\n"},
 		"a status the handler does not give": {"        '421':\n          $ref: '#/components/responses/WrongServer'\n        '500':\n          $ref: '#/components/responses/AgentError'\n        '503':\n          $ref: '#/components/responses/Unavailable'\n  /nvrha/v1/inventory:", "        '418':\n          $ref: '#/components/responses/WrongServer'\n        '500':\n          $ref: '#/components/responses/AgentError'\n        '503':\n          $ref: '#/components/responses/Unavailable'\n  /nvrha/v1/inventory:"},

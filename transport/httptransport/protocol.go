@@ -80,6 +80,10 @@ const (
 	// CodeStaleEpoch (409): the agent has accepted a newer epoch for the
 	// key; the body carries key, got and newest. Nothing changed.
 	CodeStaleEpoch = "stale_epoch"
+	// CodeStaleTerm (409): the agent has accepted an order of a newer
+	// center term; the body carries got_term and newest_term. The order
+	// comes from a center that has been replaced. Nothing changed.
+	CodeStaleTerm = "stale_term"
 	// CodeTooLarge (413): the body is larger than the handler accepts.
 	CodeTooLarge = "too_large"
 	// CodeNotFound (404): no such path.
@@ -103,6 +107,7 @@ var codeStatus = map[string]int{
 	CodeBadRequest:       http.StatusBadRequest,
 	CodeInvalidOrder:     http.StatusBadRequest,
 	CodeStaleEpoch:       http.StatusConflict,
+	CodeStaleTerm:        http.StatusConflict,
 	CodeTooLarge:         http.StatusRequestEntityTooLarge,
 	CodeNotFound:         http.StatusNotFound,
 	CodeMethodNotAllowed: http.StatusMethodNotAllowed,
@@ -126,6 +131,10 @@ type ErrorBody struct {
 	Key    nvrha.ServerID `json:"key,omitempty"`
 	Got    nvrha.Epoch    `json:"got,omitempty"`
 	Newest nvrha.Epoch    `json:"newest,omitempty"`
+	// GotTerm and NewestTerm are set for CodeStaleTerm: the order's center
+	// term and the newest the agent has accepted.
+	GotTerm    uint64 `json:"got_term,omitempty"`
+	NewestTerm uint64 `json:"newest_term,omitempty"`
 }
 
 // Reason names an agent error that crosses the wire by identity: the handler

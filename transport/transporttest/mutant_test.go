@@ -3,6 +3,7 @@ package transporttest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,10 +35,16 @@ func (m mutant) Takeover(ctx context.Context, s nvrha.ServerID, o transport.Take
 	if m.defect == "drops a camera" && len(o.Cameras) > 1 {
 		o.Cameras = o.Cameras[:len(o.Cameras)-1]
 	}
+	if m.defect == "drops the term" {
+		o.Term = 0
+	}
 	return m.mangle(m.InMemory.Takeover(m.ctx(ctx), s, o))
 }
 
 func (m mutant) Release(ctx context.Context, s nvrha.ServerID, o transport.ReleaseOrder) error {
+	if m.defect == "drops the term" {
+		o.Term = 0
+	}
 	return m.mangle(m.InMemory.Release(m.ctx(ctx), s, o))
 }
 
@@ -64,6 +71,10 @@ func (m mutant) mangle(err error) error {
 		return nil
 	}
 	switch m.defect {
+	case "refuses a stale term as invalid":
+		if errors.Is(err, transport.ErrStaleTerm) {
+			return fmt.Errorf("%w: %s", transport.ErrInvalidOrder, err)
+		}
 	case "flattens errors to text":
 		return errors.New(err.Error())
 	case "reports refusals as unreachable":
@@ -74,6 +85,10 @@ func (m mutant) mangle(err error) error {
 		var se *transport.StaleEpochError
 		if errors.As(err, &se) {
 			return se
+		}
+		var st *transport.StaleTermError
+		if errors.As(err, &st) {
+			return st
 		}
 		if errors.Is(err, transport.ErrInvalidOrder) {
 			return transport.ErrInvalidOrder
@@ -89,6 +104,8 @@ var defects = []string{
 	"flattens errors to text",
 	"reports refusals as unreachable",
 	"loses the message",
+	"drops the term",
+	"refuses a stale term as invalid",
 }
 
 // TestMutant runs the suite against one mutant, named by NVRHA_MUTANT; it is

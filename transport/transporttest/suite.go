@@ -72,6 +72,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("CanceledDuringCall", func(t *testing.T) { testContextEnds(t, h, true) })
 	t.Run("InvalidOrders", func(t *testing.T) { testInvalidOrders(t, h) })
 	t.Run("StaleEpoch", func(t *testing.T) { testStaleEpoch(t, h) })
+	t.Run("StaleTerm", func(t *testing.T) { testStaleTerm(t, h) })
 	t.Run("ReferenceAgent", func(t *testing.T) { testReferenceAgent(t, h) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, h) })
 }
@@ -218,6 +219,11 @@ func testOrders(t *testing.T, h Harness) {
 		transport.StandDownOrder{Epoch: 5},
 		transport.ResumeOrder{Epoch: 6},
 		transport.ResumeOrder{Epoch: 1 << 62},
+		// Center terms travel with every order, up to the largest.
+		transport.TakeoverOrder{Recording: "rec-1", Epoch: 7, Cameras: []nvrha.CameraID{"cam-1"}, Term: 3},
+		transport.ReleaseOrder{Recording: "rec-1", Epoch: 8, Term: 1<<63 + 5},
+		transport.StandDownOrder{Epoch: 9, Term: 4},
+		transport.ResumeOrder{Epoch: 10, Term: ^uint64(0)},
 	}
 	var want []transport.Call
 	for _, o := range orders {
@@ -295,6 +301,8 @@ func agentErrors(h Harness) []errorCase {
 	cases := []errorCase{
 		{"stale", &transport.StaleEpochError{Key: "rec-1", Got: 3, Newest: 9}},
 		{"wrapped stale", fmt.Errorf("standby refused: %w", &transport.StaleEpochError{Key: "rec «2»", Got: 1 << 60, Newest: 1<<63 + 7})},
+		{"stale term", &transport.StaleTermError{Got: 2, Newest: 1<<63 + 9}},
+		{"stale term 0", fmt.Errorf("refused: %w", &transport.StaleTermError{Got: 0, Newest: 1})},
 		{"invalid order", fmt.Errorf("%w: camera list is too long for this server", transport.ErrInvalidOrder)},
 		{"unreachable", fmt.Errorf("recording engine stopped: %w", transport.ErrUnreachable)},
 		{"opaque", errors.New("license server refused: no channels left")},
@@ -340,8 +348,22 @@ func CompareErrors(want, got error, sentinels []error) string {
 	if !strings.Contains(got.Error(), want.Error()) {
 		return fmt.Sprintf("error %q lost the agent's message %q", got, want)
 	}
-	var wantStale, gotStale *transport.StaleEpochError
+	var (
+		wantStale, gotStale *transport.StaleEpochError
+		wantTerm, gotTerm   *transport.StaleTermError
+	)
 	switch {
+	case errors.As(want, &wantTerm):
+		if !errors.Is(got, transport.ErrStaleTerm) || !errors.As(got, &gotTerm) {
+			return fmt.Sprintf("error %q is not a stale term error", got)
+		}
+		if *gotTerm != *wantTerm {
+			return fmt.Sprintf("stale term details %+v, want %+v", *gotTerm, *wantTerm)
+		}
+		if errors.Is(got, transport.ErrUnreachable) || errors.Is(got, transport.ErrStaleEpoch) {
+			return fmt.Sprintf("stale term error %q also claims something else", got)
+		}
+		return ""
 	case errors.As(want, &wantStale):
 		if !errors.Is(got, transport.ErrStaleEpoch) || !errors.As(got, &gotStale) {
 			return fmt.Sprintf("error %q is not a stale epoch error", got)
@@ -368,7 +390,7 @@ func CompareErrors(want, got error, sentinels []error) string {
 		return ""
 	}
 	if errors.Is(got, transport.ErrUnreachable) || errors.Is(got, transport.ErrStaleEpoch) ||
-		errors.Is(got, transport.ErrInvalidOrder) || errors.Is(got, context.Canceled) ||
+		errors.Is(got, transport.ErrStaleTerm) || errors.Is(got, transport.ErrInvalidOrder) || errors.Is(got, context.Canceled) ||
 		errors.Is(got, context.DeadlineExceeded) {
 		return fmt.Sprintf("agent's refusal %q arrived as %q, which means something else", want, got)
 	}
@@ -503,10 +525,11 @@ type serverState struct {
 	Covering  nvrha.ServerID
 	Cameras   []nvrha.CameraID
 	Epochs    map[nvrha.ServerID]nvrha.Epoch
+	Term      uint64
 }
 
 func stateOf(s *agenttest.Server, keys ...nvrha.ServerID) serverState {
-	st := serverState{Recording: s.Recording(), Epochs: map[nvrha.ServerID]nvrha.Epoch{}}
+	st := serverState{Recording: s.Recording(), Epochs: map[nvrha.ServerID]nvrha.Epoch{}, Term: s.Term()}
 	st.Covering, st.Cameras = s.Covering()
 	for _, k := range keys {
 		st.Epochs[k] = s.Newest(k)
@@ -614,6 +637,82 @@ func testStaleEpoch(t *testing.T, h Harness) {
 	}
 	if err := tr.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 6}); err != nil {
 		t.Errorf("release with a newer epoch: %v", err)
+	}
+	if cov, _ := sb.Covering(); cov != "" || !rec.Recording() {
+		t.Errorf("after failback standby-1 covers %q and rec-1 records: %v", cov, rec.Recording())
+	}
+}
+
+// testStaleTerm checks that an order of an older center term than the agent
+// has accepted is refused with the agent's *StaleTermError and changes
+// nothing, whatever its epoch, and that the term crosses with every order.
+func testStaleTerm(t *testing.T, h Harness) {
+	ctx := context.Background()
+	sb := agenttest.New(standbyFacts("standby-1"))
+	rec := agenttest.New(recordingFacts("rec-1", "cam-1", "cam-2"))
+	n := connect(t, h, sb, rec)
+	tr := n.Transport
+	cams := []nvrha.CameraID{"cam-1", "cam-2"}
+	// Term 0, a center without election, works until a term is seen.
+	if err := tr.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 4, Cameras: cams}); err != nil {
+		t.Fatalf("takeover of term 0 on agents that never saw a term: %v", err)
+	}
+	if err := tr.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 5, Cameras: cams, Term: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.StandDown(ctx, "rec-1", transport.StandDownOrder{Epoch: 5, Term: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if sb.Term() != 7 || rec.Term() != 7 {
+		t.Fatalf("terms after orders of term 7: standby %d, recording %d; the term did not cross", sb.Term(), rec.Term())
+	}
+	keys := []nvrha.ServerID{"rec-1", "rec-2"}
+	sbBefore, recBefore := stateOf(sb, keys...), stateOf(rec, keys...)
+	// Newer epochs do not help an older term: the deposed center's orders
+	// would otherwise undo its successor's.
+	stale := []struct {
+		server nvrha.ServerID
+		order  any
+	}{
+		{"standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 6, Term: 6}},
+		{"standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 9}},
+		{"standby-1", transport.TakeoverOrder{Recording: "rec-2", Epoch: 1, Cameras: []nvrha.CameraID{"cam-9"}, Term: 1}},
+		{"rec-1", transport.ResumeOrder{Epoch: 6, Term: 6}},
+		{"rec-1", transport.StandDownOrder{Epoch: 8, Term: 2}},
+	}
+	for _, c := range stale {
+		_, err := Invoke(ctx, tr, c.server, methodOf(c.order), c.order)
+		var st *transport.StaleTermError
+		if !errors.Is(err, transport.ErrStaleTerm) || !errors.As(err, &st) {
+			t.Errorf("%s %+v: got %v, want a stale term error", methodOf(c.order), c.order, err)
+			continue
+		}
+		got := reflect.ValueOf(c.order).FieldByName("Term").Interface().(uint64)
+		if want := (transport.StaleTermError{Got: got, Newest: 7}); *st != want {
+			t.Errorf("%s %+v: details %+v, want %+v", methodOf(c.order), c.order, *st, want)
+		}
+		if errors.Is(err, transport.ErrUnreachable) {
+			t.Errorf("%s %+v: a stale term claims the outcome is unknown: %v", methodOf(c.order), c.order, err)
+		}
+	}
+	if got := stateOf(sb, keys...); !reflect.DeepEqual(got, sbBefore) {
+		t.Errorf("stale-term orders changed standby-1: %+v, was %+v", got, sbBefore)
+	}
+	if got := stateOf(rec, keys...); !reflect.DeepEqual(got, recBefore) {
+		t.Errorf("stale-term orders changed rec-1: %+v, was %+v", got, recBefore)
+	}
+	// The newest term is accepted, and a newer one raises the agent's.
+	if err := tr.Takeover(ctx, "standby-1", transport.TakeoverOrder{Recording: "rec-1", Epoch: 5, Cameras: cams, Term: 7}); err != nil {
+		t.Errorf("retry under the same term: %v", err)
+	}
+	if err := tr.Resume(ctx, "rec-1", transport.ResumeOrder{Epoch: 6, Term: 8}); err != nil {
+		t.Errorf("resume under a newer term: %v", err)
+	}
+	if err := tr.Release(ctx, "standby-1", transport.ReleaseOrder{Recording: "rec-1", Epoch: 6, Term: 8}); err != nil {
+		t.Errorf("release under a newer term: %v", err)
+	}
+	if sb.Term() != 8 || rec.Term() != 8 {
+		t.Errorf("terms after orders of term 8: standby %d, recording %d", sb.Term(), rec.Term())
 	}
 	if cov, _ := sb.Covering(); cov != "" || !rec.Recording() {
 		t.Errorf("after failback standby-1 covers %q and rec-1 records: %v", cov, rec.Recording())

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bytes"
@@ -34,6 +34,7 @@ type fileConfig struct {
 	Detector detectorConfig `toml:"detector"`
 	Admins   []adminConfig  `toml:"admin"`
 	Agents   []agentConfig  `toml:"agent"`
+	Etcd     etcdConfig     `toml:"etcd"`
 
 	dir string // the file's directory: relative paths are relative to it
 }
@@ -241,7 +242,10 @@ func parseConfig(path string, data []byte) (*fileConfig, error) {
 		return &configError{file: path, line: line, msg: fmt.Sprintf(format, args...)}
 	}
 	if c.Store == "" {
-		return nil, bad(0, "store: the path of the state file is required")
+		return nil, bad(0, "store: the path of the state file, or \"etcd\", is required")
+	}
+	if err := c.checkEtcd(lines, bad); err != nil {
+		return nil, err
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return nil, bad(lines.table("tls", 0), "tls: give both cert and key, or neither")

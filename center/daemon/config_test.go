@@ -1,7 +1,11 @@
-package main
+package daemon
 
 import (
+	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +51,12 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 		{"mtls over http", "store = \"s\"\n" + goodAdmin + "[[agent]]\nid = \"a\"\nurl = \"http://h:1\"\nsecret_file = \"k\"\nca = \"ca.pem\"\n", "need an https url"},
 		{"scheduled without window", "store = \"s\"\n" + goodAdmin + "[failback]\nmode = \"scheduled\"\n", "c.toml:6:"},
 		{"bad window", "store = \"s\"\n[failback]\nwindow = \"1-5\"\n" + goodAdmin, "c.toml:3:"},
+		{"etcd table without etcd store", "store = \"s\"\n" + goodAdmin + "[etcd]\nendpoints = [\"http://h:2379\"]\n", "c.toml:6: etcd: the [etcd] table is for store = \"etcd\""},
+		{"etcd store without endpoints", "store = \"etcd\"\n" + goodAdmin, "needs endpoints"},
+		{"etcd endpoint not a URL", "store = \"etcd\"\n" + goodAdmin + "[etcd]\nendpoints = [\"h:2379\"]\n", "c.toml:6: etcd: endpoint"},
+		{"etcd tls over http", "store = \"etcd\"\n" + goodAdmin + "[etcd]\nendpoints = [\"http://h:2379\"]\nca = \"ca.pem\"\n", "need https endpoints"},
+		{"etcd cert without key", "store = \"etcd\"\n" + goodAdmin + "[etcd]\nendpoints = [\"https://h:2379\"]\ncert = \"c.pem\"\n", "both cert and key"},
+		{"etcd lease in fractions", "store = \"etcd\"\n" + goodAdmin + "[etcd]\nendpoints = [\"https://h:2379\"]\nlease_ttl = \"2500ms\"\n", "whole seconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseConfig("c.toml", []byte(tc.file))
@@ -55,5 +65,27 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 				t.Fatalf("error %v, want a configError containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A file that keeps the State in etcd parses, and the nvrcenter of the
+// core module, which has no etcd, says what to run instead.
+func TestEtcdStoreNeedsNvrcenterHA(t *testing.T) {
+	file := "store = \"etcd\"\n" + goodAdmin + "[etcd]\nendpoints = [\"https://10.0.0.1:2379\", \"https://10.0.0.2:2379\"]\nname = \"center-1\"\nlease_ttl = \"5s\"\n"
+	c, err := parseConfig("c.toml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := c.etcd()
+	if err != nil || len(e.Endpoints) != 2 || e.Name != "center-1" || e.LeaseTTL != 5*time.Second || e.TLS != nil {
+		t.Fatalf("etcd config %+v, %v", e, err)
+	}
+	path := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"-config", path, "-check-config"}, nil, io.Discard, io.Discard, nil)
+	if !errors.Is(err, errNeedsHA) || !strings.Contains(err.Error(), "nvrcenter-ha") {
+		t.Errorf("nvrcenter with store = \"etcd\": %v, want a pointer to nvrcenter-ha", err)
 	}
 }
