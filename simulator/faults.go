@@ -10,144 +10,68 @@ import (
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 )
 
-// FaultKind names a kind of fault, for the nemesis, the counts of the
-// Report and the check that every kind fired.
-type FaultKind string
+// FaultKind names a kind of fault (see package history).
+type FaultKind = history.FaultKind
 
 // The fault kinds.
 const (
-	FaultCrash              FaultKind = "crash"                      // a server crashes and restarts
-	FaultPauseShort         FaultKind = "pause-short"                // a server hangs for less than the acceptable pause
-	FaultPauseLong          FaultKind = "pause-long"                 // a server hangs for longer
-	FaultAbnormal           FaultKind = "abnormal"                   // a server's disk fails: it answers unhealthy and records nothing (or, degraded, records on)
-	FaultPartition          FaultKind = "partition"                  // center and one server cut both ways
-	FaultPartitionOneWay    FaultKind = "partition-one-way"          // center->server or server->center cut
-	FaultPartitionMulti     FaultKind = "partition-multi"            // several servers cut at once
-	FaultLossBurst          FaultKind = "loss-burst"                 // heavy message loss for a while
-	FaultDelayBurst         FaultKind = "delay-burst"                // extra latency for a while
-	FaultStandbyMidTakeover FaultKind = "standby-crash-mid-takeover" // the standby dies while taking over
-	FaultFillSpace          FaultKind = "fill-space"                 // a standby's recording spaces fill up
-	FaultLicense            FaultKind = "license-change"             // a server's license channels change
-	FaultFlap               FaultKind = "flap"                       // a recording server fails and recovers repeatedly
-	FaultMultiFail          FaultKind = "multi-fail"                 // several recording servers fail together
-	FaultCenterCrash        FaultKind = "center-crash"               // the center crashes and restarts from its store
-	FaultCenterMidTakeover  FaultKind = "center-crash-mid-takeover"  // ... right after persisting a takeover, before sending it
-	FaultAdminDisable       FaultKind = "admin-disable"              // a server is disabled (racing a takeover)
-	FaultAdminRemove        FaultKind = "admin-remove"               // a server is removed (disabled first if in takeover)
-	FaultAdminDeleteGroup   FaultKind = "admin-delete-group"         // a group is deleted (racing a takeover)
-	FaultAdminProtectionOff FaultKind = "admin-protection-off"       // a group's Failover Protection is switched off
+	FaultCrash              = history.FaultCrash
+	FaultPauseShort         = history.FaultPauseShort
+	FaultPauseLong          = history.FaultPauseLong
+	FaultAbnormal           = history.FaultAbnormal
+	FaultPartition          = history.FaultPartition
+	FaultPartitionOneWay    = history.FaultPartitionOneWay
+	FaultPartitionMulti     = history.FaultPartitionMulti
+	FaultLossBurst          = history.FaultLossBurst
+	FaultDelayBurst         = history.FaultDelayBurst
+	FaultStandbyMidTakeover = history.FaultStandbyMidTakeover
+	FaultFillSpace          = history.FaultFillSpace
+	FaultLicense            = history.FaultLicense
+	FaultFlap               = history.FaultFlap
+	FaultMultiFail          = history.FaultMultiFail
+	FaultCenterCrash        = history.FaultCenterCrash
+	FaultCenterMidTakeover  = history.FaultCenterMidTakeover
+	FaultAdminDisable       = history.FaultAdminDisable
+	FaultAdminRemove        = history.FaultAdminRemove
+	FaultAdminDeleteGroup   = history.FaultAdminDeleteGroup
+	FaultAdminProtectionOff = history.FaultAdminProtectionOff
 )
 
 // FaultKinds returns every fault kind, in a fixed order.
-func FaultKinds() []FaultKind {
-	return []FaultKind{FaultCrash, FaultPauseShort, FaultPauseLong, FaultAbnormal, FaultPartition,
-		FaultPartitionOneWay, FaultPartitionMulti, FaultLossBurst, FaultDelayBurst, FaultStandbyMidTakeover,
-		FaultFillSpace, FaultLicense, FaultFlap, FaultMultiFail, FaultCenterCrash, FaultCenterMidTakeover,
-		FaultAdminDisable, FaultAdminRemove, FaultAdminDeleteGroup, FaultAdminProtectionOff}
-}
+func FaultKinds() []FaultKind { return history.FaultKinds() }
 
-// Recovery names a recovery path the center took, for the Report and the
-// check that every path was exercised.
-type Recovery string
+// Recovery names a recovery path the center took (see package history).
+type Recovery = history.Recovery
 
 // The recovery paths.
 const (
-	RecoveryTakeover      Recovery = "takeover"              // a standby confirmed a takeover
-	RecoveryFailback      Recovery = "failback"              // cameras went back to a recovered recording server
-	RecoveryNextStandby   Recovery = "next-standby"          // a standby failed ("protection failed") and the next one took over
-	RecoveryCenterRestart Recovery = "center-restart-resume" // a takeover persisted before a center crash went on after the restart
-	RecoveryFenceOff      Recovery = "fence-off"             // a given-up standby accepted the release that fences it off
-	RecoveryStandDown     Recovery = "stand-down"            // a reachable but abnormal recording server stood down
-	RecoveryInterrupted   Recovery = "interrupted"           // an admin operation interrupted a takeover
-	RecoveryRemoveRefused Recovery = "remove-refused"        // removing a server in takeover was refused
-	RecoveryUnprotected   Recovery = "unprotected"           // a failed recording server had no standby that fits
+	RecoveryTakeover      = history.RecoveryTakeover
+	RecoveryFailback      = history.RecoveryFailback
+	RecoveryNextStandby   = history.RecoveryNextStandby
+	RecoveryCenterRestart = history.RecoveryCenterRestart
+	RecoveryFenceOff      = history.RecoveryFenceOff
+	RecoveryStandDown     = history.RecoveryStandDown
+	RecoveryInterrupted   = history.RecoveryInterrupted
+	RecoveryRemoveRefused = history.RecoveryRemoveRefused
+	RecoveryUnprotected   = history.RecoveryUnprotected
 )
 
 // Recoveries returns every recovery path, in a fixed order.
-func Recoveries() []Recovery {
-	return []Recovery{RecoveryTakeover, RecoveryFailback, RecoveryNextStandby, RecoveryCenterRestart,
-		RecoveryFenceOff, RecoveryStandDown, RecoveryInterrupted, RecoveryRemoveRefused, RecoveryUnprotected}
-}
+func Recoveries() []Recovery { return history.Recoveries() }
 
-// Action is one step of a scenario, of the nemesis or of a trigger: a fault,
-// the end of one, or an admin operation. Scenario files spell them as
-// described in the package documentation.
-type Action struct {
-	// Line is the scenario line it came from (0 for the nemesis).
-	Line int `json:"line,omitempty"`
-	// Verb is the action: crash, restart, pause, abnormal, recover,
-	// partition, heal, loss, delay, fill-space, free-space, license, flap,
-	// center-crash, center-restart, disable, enable, remove, add,
-	// delete-group, add-group, protection, failback, expect-status, and
-	// the internal burst-end and flap-cycle.
-	Verb string `json:"verb"`
-	// Targets are server IDs, group references (g1, g2, ...) or, in a
-	// trigger, the placeholders "standby" and "recording".
-	Targets []string `json:"targets,omitempty"`
-	// For is how long the fault lasts; zero means it is not undone.
-	For time.Duration `json:"for,omitempty"`
-	// Amount is a loss probability (loss) or license channels (license).
-	Amount float64 `json:"amount,omitempty"`
-	// Delay is the extra latency of a delay burst, or a flap's down time.
-	Delay time.Duration `json:"delay,omitempty"`
-	// Up is a flap's up time; Times its cycles.
-	Up    time.Duration `json:"up,omitempty"`
-	Times int           `json:"times,omitempty"`
-	// Mode is "in" or "out" (one-way partition), "on" or "off"
-	// (protection), "force" (remove), "recording" (abnormal, degraded), or
-	// a group reference (add ... to g2).
-	Mode string `json:"mode,omitempty"`
-	// Text is the expected status label of expect-status.
-	Text string `json:"text,omitempty"`
-	// Fault is the kind it counts as; empty derives it from the verb.
-	Fault FaultKind `json:"fault,omitempty"`
-	// internal: the burst an end belongs to; whether this is an undo.
-	burst int
-	undo  bool
-}
-
-// String renders the action in scenario syntax (without "at").
-func (a *Action) String() string {
-	var b strings.Builder
-	b.WriteString(a.Verb)
-	switch a.Verb {
-	case "loss":
-		b.WriteString(" " + strconv.FormatFloat(a.Amount, 'g', -1, 64))
-	case "delay":
-		b.WriteString(" " + a.Delay.String())
-	}
-	if len(a.Targets) > 0 {
-		b.WriteString(" " + strings.Join(a.Targets, ","))
-	}
-	switch a.Verb {
-	case "license":
-		b.WriteString(" " + strconv.Itoa(int(a.Amount)))
-	case "flap":
-		b.WriteString(" times " + strconv.Itoa(a.Times) + " down " + a.Delay.String() + " up " + a.Up.String())
-	case "expect-status":
-		b.WriteString(" " + strconv.Quote(a.Text))
-	}
-	switch {
-	case a.Mode == "":
-	case a.Verb == "add":
-		b.WriteString(" to " + a.Mode)
-	default:
-		b.WriteString(" " + a.Mode)
-	}
-	if a.For > 0 {
-		b.WriteString(" for " + a.For.String())
-	}
-	return b.String()
-}
+// Action is one step of a scenario, of the nemesis or of a trigger (see
+// package history).
+type Action = history.Action
 
 // undoOf returns the action that ends a, run a.For later, or nil.
 func undoOf(a *Action) *Action {
 	if a.For <= 0 {
 		return nil
 	}
-	u := &Action{Line: a.Line, Targets: a.Targets, Mode: a.Mode, burst: a.burst, undo: true}
+	u := &Action{Line: a.Line, Targets: a.Targets, Mode: a.Mode, Undo: true}
 	switch a.Verb {
 	case "crash":
 		u.Verb = "restart"
@@ -228,7 +152,7 @@ func (w *World) resolveGroup(ref string) *groupModel {
 // countFault counts an action under its fault kind.
 func (w *World) countFault(a *Action, servers []int) {
 	k := a.Fault
-	if k == "" && !a.undo {
+	if k == "" && !a.Undo {
 		k = w.deriveFault(a, servers)
 	}
 	if k != "" {
@@ -323,7 +247,7 @@ func (w *World) do(a *Action) {
 	if !isGroupVerb(a.Verb) && !isGlobalVerb(a.Verb) && len(servers) == 0 {
 		return
 	}
-	if !a.undo && a.Verb != "flap-cycle" {
+	if !a.Undo && a.Verb != "flap-cycle" {
 		w.countFault(a, servers)
 		w.noteDisturbance(a, servers)
 	} else {
@@ -407,7 +331,7 @@ func (w *World) do(a *Action) {
 	case "license":
 		for _, i := range servers {
 			s := w.servers[i]
-			if !a.undo {
+			if !a.Undo {
 				s.licenseBefore = append(s.licenseBefore, s.facts.LicenseChannels)
 			}
 			s.facts.LicenseChannels = int(a.Amount)
@@ -482,9 +406,7 @@ func (w *World) do(a *Action) {
 	w.groundTouched = true
 }
 
-func isGroupVerb(v string) bool {
-	return v == "delete-group" || v == "add-group" || v == "protection"
-}
+func isGroupVerb(v string) bool { return history.IsGroupVerb(v) }
 
 func isGlobalVerb(v string) bool {
 	return v == "loss" || v == "delay" || v == "center-crash" || v == "center-restart" || v == "burst-end"
@@ -608,14 +530,14 @@ func (w *World) flapCycle(i int, a *Action, n int) {
 	w.pendingRestart(i, w.now+a.Delay)
 	if n > 1 {
 		next := &Action{Line: a.Line, Verb: "flap-cycle", Targets: []string{string(w.servers[i].spec.ID)},
-			Delay: a.Delay, Up: a.Up, Times: n - 1, undo: true}
+			Delay: a.Delay, Up: a.Up, Times: n - 1, Undo: true}
 		w.scheduleAction(w.now+a.Delay+a.Up, next)
 	}
 }
 
 // pendingRestart schedules the restart of one server.
 func (w *World) pendingRestart(i int, at time.Duration) {
-	w.scheduleAction(at, &Action{Verb: "restart", Targets: []string{string(w.servers[i].spec.ID)}, undo: true})
+	w.scheduleAction(at, &Action{Verb: "restart", Targets: []string{string(w.servers[i].spec.ID)}, Undo: true})
 }
 
 // adminResult traces an admin operation's outcome.

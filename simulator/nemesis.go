@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 )
 
 // NemesisConfig configures the nemesis: it draws faults from the world's
@@ -67,20 +68,8 @@ func NemesisRates() []NemesisRate {
 // ParseFaults parses a -faults value: "none" (or "off"), "default" (or
 // "all", "on"), or a comma-separated list of fault kinds.
 func ParseFaults(s string) (NemesisConfig, error) {
-	switch s {
-	case "none", "off", "":
-		return NemesisConfig{}, nil
-	case "default", "all", "on":
-		return NemesisConfig{Enabled: true}, nil
-	}
-	n := NemesisConfig{Enabled: true}
-	for _, k := range strings.Split(s, ",") {
-		if !slices.Contains(FaultKinds(), FaultKind(k)) {
-			return n, fmt.Errorf("unknown fault kind %q (known: %v)", k, FaultKinds())
-		}
-		n.Kinds = append(n.Kinds, FaultKind(k))
-	}
-	return n, nil
+	on, kinds, err := history.ParseFaultKinds(s)
+	return NemesisConfig{Enabled: on, Kinds: kinds}, err
 }
 
 func (n NemesisConfig) flag() string {

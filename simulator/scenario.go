@@ -748,7 +748,7 @@ func (p *parser) finishWorld() error {
 			return &ScenarioError{Line: st.line, Msg: fmt.Sprintf("unknown server %q", st.id)}
 		}
 	}
-	if err := w.validate(); err != nil {
+	if err := w.Validate(); err != nil {
 		return &ScenarioError{Line: p.line, Msg: err.Error()}
 	}
 	p.s.World, p.s.HasWorld = w, true

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 	"github.com/nvrha/nvrha/transport"
 )
 
@@ -129,13 +130,7 @@ func newServer(w *World, idx int, spec ServerSpec, role failover.Role) *Server {
 	return s
 }
 
-func cameraID(server nvrha.ServerID, i int) nvrha.CameraID {
-	n := strconv.Itoa(i)
-	if i < 10 {
-		n = "0" + n
-	}
-	return nvrha.CameraID(string(server) + "/cam-" + n)
-}
+func cameraID(server nvrha.ServerID, i int) nvrha.CameraID { return history.CameraID(server, i) }
 
 // ID returns the server's ID.
 func (s *Server) ID() nvrha.ServerID { return s.spec.ID }
