@@ -269,7 +269,7 @@ func TestKnownIssuesReproduce(t *testing.T) {
 				t.Fatal(err)
 			}
 			var cfg Config
-			sc.Apply(&cfg)
+			cfg.ApplyScenario(sc)
 			w, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -74,7 +74,7 @@ func TestShortPauseTakeoverIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfg Config
-	sc.Apply(&cfg)
+	cfg.ApplyScenario(sc)
 	cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
 		c := m.Config()
 		c.Detector = detector.Config{Kind: detector.KindConsecutiveMiss, ProbeInterval: 100 * time.Millisecond,

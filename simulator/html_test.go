@@ -219,7 +219,7 @@ func TestWriteHTMLScenarioRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Seed: 1}
-	sc.Apply(&cfg)
+	cfg.ApplyScenario(sc)
 	cfg.ScenarioPath = "simulator/scenarios/standby-dies-mid-takeover.nvrsim"
 	w, err := New(cfg)
 	if err != nil {

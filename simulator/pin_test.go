@@ -79,7 +79,7 @@ func pinnedRuns(t *testing.T) []pinnedRun {
 				t.Fatal(err)
 			}
 			cfg := Config{Seed: 1, ScenarioPath: f}
-			sc.Apply(&cfg)
+			cfg.ApplyScenario(sc)
 			if cfg.Duration > time.Hour {
 				cfg.Duration = 10 * time.Minute
 			}

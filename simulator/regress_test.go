@@ -120,7 +120,7 @@ func TestRegressions(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{ScenarioPath: f}
-			sc.Apply(&cfg)
+			cfg.ApplyScenario(sc)
 			w, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
