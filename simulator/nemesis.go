@@ -168,7 +168,7 @@ func (n *nemesis) next(k int, from time.Duration) {
 func (n *nemesis) free(role failover.Role) []int {
 	var out []int
 	for i, s := range n.w.servers {
-		if (role == 0 || s.role == role) && n.busy[i] <= n.w.now && !s.crashed && !s.paused && !s.abnormal &&
+		if (role == 0 || s.t.Role == role) && n.busy[i] <= n.w.now && !s.t.Crashed && !s.t.Paused && !s.t.Abnormal &&
 			n.w.links[i].cutIn == 0 && n.w.links[i].cutOut == 0 {
 			out = append(out, i)
 		}
@@ -193,7 +193,7 @@ func (n *nemesis) hold(servers []int, d time.Duration) {
 	}
 }
 
-func (n *nemesis) id(i int) string { return string(n.w.servers[i].spec.ID) }
+func (n *nemesis) id(i int) string { return string(n.w.servers[i].t.ID) }
 
 // fire draws one fault of periodic kind k and schedules the next.
 func (n *nemesis) fire(k int) {
@@ -279,18 +279,18 @@ func (n *nemesis) fire(k int) {
 		targets = []int{i}
 		s := w.servers[i]
 		top, low := 0, 1<<30
-		for _, j := range s.group.servers {
+		for _, j := range s.t.Group.Servers {
 			o := w.servers[j]
-			if o.role != s.role {
-				if o.role == failover.RoleRecording {
-					top = max(top, o.facts.LicenseChannels)
+			if o.t.Role != s.t.Role {
+				if o.t.Role == failover.RoleRecording {
+					top = max(top, o.t.Facts.LicenseChannels)
 				} else {
-					low = min(low, o.facts.LicenseChannels)
+					low = min(low, o.t.Facts.LicenseChannels)
 				}
 			}
 		}
-		ch := s.facts.LicenseChannels
-		if s.role == failover.RoleStandby {
+		ch := s.t.Facts.LicenseChannels
+		if s.t.Role == failover.RoleStandby {
 			ch = max(1, top-8) // too few for the largest recording server
 		} else if low < 1<<30 {
 			ch = max(ch, low+8) // more than some standby has
@@ -322,7 +322,7 @@ func (n *nemesis) fire(k int) {
 		}
 		a.Verb, a.For = "crash", n.span(10*time.Second, 2*time.Minute)
 	case FaultCenterCrash:
-		if !w.c.up {
+		if !w.c.t.Up {
 			return
 		}
 		a.Verb, a.For = "center-crash", w.rng.between(time.Second, 10*time.Second)
@@ -367,7 +367,7 @@ func (n *nemesis) onTakeover(e failover.Event) {
 	case FaultCenterMidTakeover:
 		d := w.rng.between(time.Second, 8*time.Second)
 		if w.rng.chance(0.5) {
-			w.countFault(a, nil)
+			w.emitAction(a, nil, w.faultOf(a, nil))
 			w.noteDisturbance(&Action{Verb: "center-crash"}, nil)
 			w.c.crashBeforeSend, w.c.crashDowntime = true, d
 			return
@@ -379,14 +379,14 @@ func (n *nemesis) onTakeover(e failover.Event) {
 	case FaultAdminRemove:
 		a.Verb, a.Targets, a.Mode, a.For = "remove", []string{pair[w.rng.intn(2)]}, "force", n.span(10*time.Second, time.Minute)
 	case FaultAdminDeleteGroup:
-		g := w.servers[ri].group
-		if g.index == 1 {
+		g := w.servers[ri].t.Group
+		if g.Index == 1 {
 			return
 		}
-		a.Verb, a.Targets, a.For = "delete-group", []string{groupRef(g.index)}, n.span(10*time.Second, time.Minute)
+		a.Verb, a.Targets, a.For = "delete-group", []string{groupRef(g.Index)}, n.span(10*time.Second, time.Minute)
 	case FaultAdminProtectionOff:
-		g := w.servers[ri].group
-		a.Verb, a.Targets, a.Mode, a.For = "protection", []string{groupRef(g.index)}, "off", n.span(5*time.Second, time.Minute)
+		g := w.servers[ri].t.Group
+		a.Verb, a.Targets, a.Mode, a.For = "protection", []string{groupRef(g.Index)}, "off", n.span(5*time.Second, time.Minute)
 	}
 	w.scheduleAction(w.now+after, a)
 }

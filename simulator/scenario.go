@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nvrha/nvrha"
@@ -36,14 +34,6 @@ func ParseScenarioFile(path string) (*Scenario, error) { return scenario.ParseFi
 // NoisyLANScenario returns the standard noisy-LAN scenario of the
 // performance figures, scenarios/noisy-lan.nvrsim (scenarios.NoisyLAN).
 func NoisyLANScenario() *Scenario { return scenarios.NoisyLAN() }
-
-// Expectation is an expect line and whether it held.
-type Expectation struct {
-	Line   int    `json:"line"`
-	Text   string `json:"text"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
-}
 
 // ApplyScenario sets what the scenario's header says on c, and the
 // scenario to run: the world, the network, the duration, the nemesis, the
@@ -143,7 +133,7 @@ func (w *World) fireTriggers(e failover.Event) {
 			if a.Fault == "" && e.Kind == failover.EventTakeoverStarted {
 				a.Fault = FaultCenterMidTakeover
 			}
-			w.countFault(&a, nil)
+			w.emitAction(&a, nil, w.faultOf(&a, nil))
 			w.noteDisturbance(&a, nil)
 			w.c.crashBeforeSend = true
 			w.c.crashDowntime = a.For
@@ -173,10 +163,10 @@ func (w *World) expectStatus(a *Action) {
 }
 
 func (w *World) statusOf(id nvrha.ServerID) string {
-	if !w.c.up {
+	if !w.c.t.Up {
 		return "(center down)"
 	}
-	for _, g := range w.snapshot().Groups {
+	for _, g := range w.c.m.Snapshot().Groups {
 		for _, m := range g.Members {
 			if m.ID == id {
 				return m.Status()
@@ -186,76 +176,17 @@ func (w *World) statusOf(id nvrha.ServerID) string {
 	return "(not a member)"
 }
 
-// checkExpectations evaluates the expect lines at the end of the run.
-func (w *World) checkExpectations() {
-	m := w.meas
+// judgeExpectations judges the expect lines at the end of the run, on
+// what the run reports.
+func (w *World) judgeExpectations() {
+	if len(w.expects) == 0 {
+		return
+	}
+	r := w.buildReport()
 	for _, e := range w.expects {
 		if e.ex.Kind == "" {
-			continue // an "at ... expect status", evaluated at its time
+			continue // an "at ... expect status", judged at its time
 		}
-		ok, detail := false, ""
-		switch e.ex.Kind {
-		case "takeover", "no-takeover":
-			n := 0
-			for _, t := range m.takeovers {
-				if string(t.Recording) == e.ex.Args[0] && t.Confirmed >= 0 && (len(e.ex.Args) < 3 || string(t.Standby) == e.ex.Args[2]) {
-					n++
-				}
-			}
-			started := 0
-			for _, t := range m.takeovers {
-				if string(t.Recording) == e.ex.Args[0] {
-					started++
-				}
-			}
-			if e.ex.Kind == "takeover" {
-				ok, detail = n > 0, fmt.Sprintf("%d confirmed takeovers", n)
-			} else {
-				ok, detail = started == 0, fmt.Sprintf("%d takeovers started", started)
-			}
-		case "recovery":
-			n := w.recoveries[Recovery(e.ex.Args[0])]
-			ok, detail = n > 0, fmt.Sprintf("%d times", n)
-		case "fault":
-			n := w.faults[FaultKind(e.ex.Args[0])]
-			ok, detail = n > 0, fmt.Sprintf("%d times", n)
-		case "refused":
-			for _, r := range w.refused {
-				if string(r.Server) == e.ex.Args[0] {
-					ok, detail = true, strings.Join(r.Reasons, "; ")
-				}
-			}
-			if !ok {
-				detail = "it was never refused"
-			}
-		case "max-gap":
-			limit, _ := time.ParseDuration(e.ex.Args[0])
-			mx := StatsOf(m.gapVals).Max
-			ok, detail = mx <= limit, "max gap "+sec(mx)
-		case "status":
-			label := strings.Trim(e.ex.Args[1], `"`)
-			got := w.statusOf(nvrha.ServerID(e.ex.Args[0]))
-			ok, detail = got == label, fmt.Sprintf("status %q", got)
-		case "no-false-takeover":
-			ok, detail = m.falseTk == 0, fmt.Sprintf("%d false takeovers", m.falseTk)
-		case "settled":
-			ok, detail = w.chk.everSettl, "settled="+strconv.FormatBool(w.chk.everSettl)
-		case "orphan":
-			ok = w.chk.orphans[nvrha.ServerID(e.ex.Args[0])]
-			detail = "orphan=" + strconv.FormatBool(ok)
-		case "max-flaps":
-			n, _ := strconv.Atoi(e.ex.Args[0])
-			ok, detail = m.flaps <= n, fmt.Sprintf("%d flaps", m.flaps)
-		case "known-issue":
-			for _, k := range w.known {
-				if k.ID == e.ex.Args[0] {
-					ok, detail = true, k.Detail
-				}
-			}
-			if !ok {
-				detail = "it did not happen"
-			}
-		}
-		e.OK, e.Detail = ok, detail
+		e.OK, e.Detail = e.ex.Judge(r, w.statusOf)
 	}
 }

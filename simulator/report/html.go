@@ -1,4 +1,4 @@
-package simulator
+package report
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/simulator/history"
 	"github.com/nvrha/nvrha/status"
 )
 
@@ -311,8 +312,8 @@ func newHTMLView(r *Report) *hvView {
 	}
 	v.Cards = htmlCards(r)
 	v.Stats = htmlStats(r)
-	v.Faults = htmlCountBars("faults injected", r.Faults, FaultKinds())
-	v.Recoveries = htmlCountBars("recovery paths taken", r.Recoveries, Recoveries())
+	v.Faults = htmlCountBars("faults injected", r.Faults, history.FaultKinds())
+	v.Recoveries = htmlCountBars("recovery paths taken", r.Recoveries, history.Recoveries())
 	span := r.Simulated
 	if span <= 0 {
 		span = max(r.Duration, time.Second)
@@ -1162,12 +1163,12 @@ func htmlOutcomeClass(outcome string) string {
 
 func htmlGroupName(ref string) string {
 	if n, err := strconv.Atoi(strings.TrimPrefix(ref, "g")); err == nil && strings.HasPrefix(ref, "g") {
-		return ref + " · " + groupName(n)
+		return ref + " · " + history.GroupName(n)
 	}
 	return ref
 }
 
-func htmlWorld(w WorldSpec) string {
+func htmlWorld(w history.WorldSpec) string {
 	rec, sb, cams := 0, 0, 0
 	for _, g := range w.Groups {
 		rec += len(g.Recording)
@@ -1183,12 +1184,12 @@ func htmlWorld(w WorldSpec) string {
 	return fmt.Sprintf("%s · %d recording + %d standby servers · %s cameras", groups, rec, sb, htmlInt(int64(cams)))
 }
 
-func htmlNet(n NetConfig) string {
+func htmlNet(n history.NetConfig) string {
 	name := ""
 	switch n {
-	case QuietLAN():
+	case history.QuietLAN():
 		name = "quiet LAN: "
-	case NoisyLAN():
+	case history.NoisyLAN():
 		name = "noisy LAN: "
 	}
 	return fmt.Sprintf("%slatency %v, jitter 0–%v, loss %g%%, duplication %g%%", name, n.Latency, n.Jitter, 100*n.Loss, 100*n.Duplicate)
