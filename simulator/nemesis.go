@@ -41,28 +41,11 @@ type NemesisRate struct {
 
 // NemesisRates returns the default rates, in a fixed order.
 func NemesisRates() []NemesisRate {
-	return []NemesisRate{
-		{Kind: FaultCrash, PerHour: 6},
-		{Kind: FaultPauseShort, PerHour: 12},
-		{Kind: FaultPauseLong, PerHour: 2},
-		{Kind: FaultAbnormal, PerHour: 3},
-		{Kind: FaultPartition, PerHour: 2},
-		{Kind: FaultPartitionOneWay, PerHour: 2},
-		{Kind: FaultPartitionMulti, PerHour: 1},
-		{Kind: FaultLossBurst, PerHour: 2},
-		{Kind: FaultDelayBurst, PerHour: 2},
-		{Kind: FaultFillSpace, PerHour: 2},
-		{Kind: FaultLicense, PerHour: 2},
-		{Kind: FaultFlap, PerHour: 1},
-		{Kind: FaultMultiFail, PerHour: 2},
-		{Kind: FaultCenterCrash, PerHour: 1},
-		{Kind: FaultStandbyMidTakeover, Reactive: 0.15},
-		{Kind: FaultCenterMidTakeover, Reactive: 0.06},
-		{Kind: FaultAdminDisable, Reactive: 0.06},
-		{Kind: FaultAdminRemove, Reactive: 0.05},
-		{Kind: FaultAdminDeleteGroup, Reactive: 0.05},
-		{Kind: FaultAdminProtectionOff, Reactive: 0.05},
+	out := make([]NemesisRate, len(faultKinds))
+	for i, f := range faultKinds {
+		out[i] = NemesisRate{Kind: f.kind, PerHour: f.perHour, Reactive: f.reactive}
 	}
+	return out
 }
 
 // ParseFaults parses a -faults value: "none" (or "off"), "default" (or
@@ -117,6 +100,9 @@ type nemesis struct {
 	reactive []NemesisRate
 	stopAt   time.Duration
 	busy     []time.Duration // by server: no new fault before
+	// kind is the kind being drawn, for the draw functions that draw
+	// several.
+	kind FaultKind
 }
 
 func newNemesis(w *World) *nemesis {
@@ -124,7 +110,8 @@ func newNemesis(w *World) *nemesis {
 	n := &nemesis{w: w, stopAt: w.cfg.Duration - cfg.QuietTail, busy: make([]time.Duration, len(w.servers))}
 	scale := float64(len(w.servers)) / 16
 	total := 0.0
-	for _, r := range NemesisRates() {
+	for _, f := range faultKinds {
+		r := NemesisRate{Kind: f.kind, PerHour: f.perHour, Reactive: f.reactive}
 		if !cfg.enabled(r.Kind) {
 			continue
 		}
@@ -135,8 +122,7 @@ func newNemesis(w *World) *nemesis {
 			continue
 		}
 		r.PerHour *= cfg.Rate
-		switch r.Kind {
-		case FaultCrash, FaultPauseShort, FaultPauseLong, FaultAbnormal, FaultPartition, FaultPartitionOneWay, FaultFillSpace, FaultLicense:
+		if f.scaled {
 			r.PerHour *= max(scale, 0.25)
 		}
 		if r.PerHour <= 0 {
@@ -195,140 +181,17 @@ func (n *nemesis) hold(servers []int, d time.Duration) {
 
 func (n *nemesis) id(i int) string { return string(n.w.servers[i].t.ID) }
 
-// fire draws one fault of periodic kind k and schedules the next.
+// fire draws one fault of periodic kind k, carries it out, and schedules
+// the next.
 func (n *nemesis) fire(k int) {
 	w := n.w
-	r := n.periodic[k]
 	defer n.next(k, w.now)
-	ap := w.cfg.pauseScale
-	a := &Action{Fault: r.Kind}
-	var targets []int
-	switch r.Kind {
-	case FaultCrash:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.For = "crash", n.span(5*time.Second, 3*time.Minute)
-	case FaultPauseShort, FaultPauseLong:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb = "pause"
-		if r.Kind == FaultPauseShort {
-			a.For = n.span(50*time.Millisecond, ap)
-		} else {
-			a.For = n.span(ap*3/2, ap+20*time.Second)
-		}
-	case FaultAbnormal:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.For = "abnormal", n.span(10*time.Second, 2*time.Minute)
-		if w.rng.chance(0.5) {
-			a.Mode = "recording" // degraded: it records until stood down
-		}
-	case FaultPartition, FaultPartitionOneWay, FaultPartitionMulti:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		if r.Kind == FaultPartitionMulti {
-			for range 1 + w.rng.intn(3) {
-				if c := n.pick(free); !slices.Contains(targets, c) {
-					targets = append(targets, c)
-				}
-			}
-			if len(targets) < 2 {
-				return
-			}
-		}
-		if r.Kind == FaultPartitionOneWay {
-			a.Mode = []string{"in", "out"}[w.rng.intn(2)]
-		}
-		a.Verb, a.For = "partition", n.span(3*time.Second, time.Minute)
-	case FaultLossBurst, FaultDelayBurst:
-		a.For = n.span(2*time.Second, 20*time.Second)
-		if r.Kind == FaultLossBurst {
-			a.Verb, a.Amount = "loss", 0.3+0.6*w.rng.r.Float64()
-		} else {
-			a.Verb, a.Delay = "delay", w.rng.between(50*time.Millisecond, 800*time.Millisecond)
-		}
-		if w.rng.chance(0.5) {
-			targets = []int{w.rng.intn(len(w.servers))}
-		}
-	case FaultFillSpace:
-		free := n.free(failover.RoleStandby)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.For = "fill-space", n.span(20*time.Second, 3*time.Minute)
-	case FaultLicense:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		i := n.pick(free)
-		targets = []int{i}
-		s := w.servers[i]
-		top, low := 0, 1<<30
-		for _, j := range s.t.Group.Servers {
-			o := w.servers[j]
-			if o.t.Role != s.t.Role {
-				if o.t.Role == failover.RoleRecording {
-					top = max(top, o.t.Facts.LicenseChannels)
-				} else {
-					low = min(low, o.t.Facts.LicenseChannels)
-				}
-			}
-		}
-		ch := s.t.Facts.LicenseChannels
-		if s.t.Role == failover.RoleStandby {
-			ch = max(1, top-8) // too few for the largest recording server
-		} else if low < 1<<30 {
-			ch = max(ch, low+8) // more than some standby has
-		}
-		a.Verb, a.Amount, a.For = "license", float64(ch), n.span(30*time.Second, 3*time.Minute)
-	case FaultFlap:
-		free := n.free(failover.RoleRecording)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.Times = "flap", 2+w.rng.intn(4)
-		a.Delay, a.Up = w.rng.between(2*time.Second, 8*time.Second), w.rng.between(5*time.Second, 40*time.Second)
-		total := time.Duration(a.Times) * (a.Delay + a.Up)
-		if w.now+total > n.stopAt {
-			return
-		}
-		n.hold(targets, total)
-	case FaultMultiFail:
-		free := n.free(failover.RoleRecording)
-		if len(free) < 2 {
-			return
-		}
-		want := 2 + w.rng.intn(3)
-		for len(targets) < want && len(free) > 0 {
-			j := w.rng.intn(len(free))
-			targets = append(targets, free[j])
-			free = slices.Delete(free, j, j+1)
-		}
-		a.Verb, a.For = "crash", n.span(10*time.Second, 2*time.Minute)
-	case FaultCenterCrash:
-		if !w.c.t.Up {
-			return
-		}
-		a.Verb, a.For = "center-crash", w.rng.between(time.Second, 10*time.Second)
-	default:
+	n.kind = n.periodic[k].Kind
+	a, targets := faultKindOf(n.kind).draw(n)
+	if a == nil {
 		return
 	}
+	a.Fault = n.kind
 	for _, i := range targets {
 		a.Targets = append(a.Targets, n.id(i))
 	}
@@ -338,7 +201,8 @@ func (n *nemesis) fire(k int) {
 	w.do(a)
 }
 
-// onTakeover may strike a takeover that just started.
+// onTakeover may strike a takeover that just started: it draws whether
+// and with which reactive kind, then that kind's fault.
 func (n *nemesis) onTakeover(e failover.Event) {
 	w := n.w
 	if w.now >= n.stopAt || len(n.reactive) == 0 {
@@ -356,38 +220,13 @@ func (n *nemesis) onTakeover(e failover.Event) {
 	if r.Kind == "" {
 		return
 	}
-	ri, si := w.byID[e.Server], w.byID[e.Peer]
+	rec, sb := w.byID[e.Server], w.byID[e.Peer]
 	after := w.rng.between(0, 2*time.Second)
-	a := &Action{Fault: r.Kind}
-	pair := []string{n.id(ri), n.id(si)}
-	switch r.Kind {
-	case FaultStandbyMidTakeover:
-		after = w.rng.between(0, 300*time.Millisecond)
-		a.Verb, a.Targets, a.For = "crash", []string{n.id(si)}, n.span(5*time.Second, time.Minute)
-	case FaultCenterMidTakeover:
-		d := w.rng.between(time.Second, 8*time.Second)
-		if w.rng.chance(0.5) {
-			w.emitAction(a, nil, w.faultOf(a, nil))
-			w.noteDisturbance(&Action{Verb: "center-crash"}, nil)
-			w.c.crashBeforeSend, w.c.crashDowntime = true, d
-			return
-		}
-		after = w.rng.between(0, 500*time.Millisecond)
-		a.Verb, a.For = "center-crash", d
-	case FaultAdminDisable:
-		a.Verb, a.Targets, a.For = "disable", []string{pair[w.rng.intn(2)]}, n.span(5*time.Second, time.Minute)
-	case FaultAdminRemove:
-		a.Verb, a.Targets, a.Mode, a.For = "remove", []string{pair[w.rng.intn(2)]}, "force", n.span(10*time.Second, time.Minute)
-	case FaultAdminDeleteGroup:
-		g := w.servers[ri].t.Group
-		if g.Index == 1 {
-			return
-		}
-		a.Verb, a.Targets, a.For = "delete-group", []string{groupRef(g.Index)}, n.span(10*time.Second, time.Minute)
-	case FaultAdminProtectionOff:
-		g := w.servers[ri].t.Group
-		a.Verb, a.Targets, a.Mode, a.For = "protection", []string{groupRef(g.Index)}, "off", n.span(5*time.Second, time.Minute)
+	a := faultKindOf(r.Kind).strike(n, rec, sb, &after)
+	if a == nil {
+		return
 	}
+	a.Fault = r.Kind
 	w.scheduleAction(w.now+after, a)
 }
 
