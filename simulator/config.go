@@ -35,7 +35,7 @@ const (
 
 // Start is the virtual instant every world begins at. Simulated time is
 // reported as an offset from it.
-var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var Start = history.Start
 
 // Config describes one simulation run. The zero value is valid: the default
 // world (one group of 14 recording and 2 standby servers, 16 cameras each) on
