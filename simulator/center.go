@@ -53,9 +53,17 @@ func (c *center) drain() {
 			return
 		}
 		rd := c.m.Ready()
-		w.emitReady(&rd, c.restoredReady)
-		if w.stopped {
-			return
+		if rd.State != nil || len(rd.Events) > 0 {
+			// A change the Machine persisted or published: its view is
+			// checked after the event, even if the center crashes before
+			// the orders leave.
+			w.machineTouched = true
+		}
+		if c.restoredReady {
+			w.emitRestoredReady(&rd)
+			if w.stopped {
+				return
+			}
 		}
 		if rd.State != nil {
 			c.persist(*rd.State)
@@ -63,8 +71,8 @@ func (c *center) drain() {
 				return
 			}
 		}
-		for _, e := range rd.Events {
-			w.machineEvent(e)
+		for i := range rd.Events {
+			w.machineEvent(&rd.Events[i])
 		}
 		if c.crashBeforeSend {
 			c.crashBeforeSend = false
@@ -72,16 +80,11 @@ func (c *center) drain() {
 			c.crash(c.crashDowntime)
 			return
 		}
-		for _, cmd := range rd.Commands {
-			w.sendCommand(cmd)
+		for i := range rd.Commands {
+			w.sendCommand(&rd.Commands[i])
 		}
 		c.restoredReady = false
 		c.m.Advance(rd)
-		if rd.State != nil || len(rd.Events) > 0 {
-			// A change the Machine persisted or published: its view is
-			// checked after the event.
-			w.machineTouched = true
-		}
 	}
 }
 

@@ -6,23 +6,23 @@ import (
 
 // sendCommand puts one of the Machine's commands on the network, once
 // the observers have seen it.
-func (w *World) sendCommand(cmd failover.Command) {
+func (w *World) sendCommand(cmd *failover.Command) {
 	malformed := cmd.Kind < failover.CmdProbe || cmd.Kind > failover.CmdResume || cmd.Server == "" || cmd.ID == 0
 	i, ok := w.byID[cmd.Server]
-	w.emitCommand(&cmd, ok, malformed)
+	w.emitCommand(cmd, ok, malformed)
 	if malformed && w.stopped {
 		return
 	}
 	if !ok {
 		b := w.tr.start(w.now)
 		b = append(b, " send-to-unknown "...)
-		b = appendCmd(b, &cmd)
+		b = appendCmd(b, cmd)
 		w.tr.end(b)
 		return
 	}
 	w.stats.messages++
 	m := w.newMessage()
-	m.server, m.toServer, m.cmd, m.incarnation = i, true, cmd, w.c.t.Incarnation
+	m.server, m.toServer, m.cmd, m.incarnation = i, true, *cmd, w.c.t.Incarnation
 	w.send(m)
 }
 
@@ -56,9 +56,19 @@ func (w *World) execute(s *Server, m *message) {
 	if m.cmd.Kind == failover.CmdStandDown || m.cmd.Kind == failover.CmdResume {
 		key = s.t.ID
 	}
-	before := s.stateFor(key)
-	res := s.call(m.cmd)
-	w.emitDelivered(s.t.Index, &m.cmd, &res, before, s.stateFor(key))
+	// The server's state before goes straight into the event the
+	// observers will see (the events its footage may emit on the way use
+	// other fields): a delivery is the world's most frequent event.
+	w.ev.Before = s.stateFor(key)
+	reply := w.newMessage()
+	reply.server, reply.res, reply.incarnation = s.t.Index, s.call(m.cmd), m.incarnation
+	res := &reply.res
+	if res.Err != nil {
+		w.ev.After = s.stateFor(key)
+	} else {
+		w.ev.After = w.ev.Before
+	}
+	w.emitDelivered(s.t.Index, &m.cmd, res)
 	b := w.tr.start(w.now)
 	b = append(b, " exec"...)
 	b = appendMsg(b, w, m)
@@ -67,8 +77,6 @@ func (w *World) execute(s *Server, m *message) {
 		b = append(b, res.Err.Error()...)
 	}
 	w.tr.end(b)
-	reply := w.newMessage()
-	reply.server, reply.res, reply.incarnation = s.t.Index, res, m.incarnation
 	if w.cfg.Servers.AckWhenRecording && res.Err == nil {
 		switch {
 		case m.cmd.Kind == failover.CmdTakeover && s.t.Cover.Pending:

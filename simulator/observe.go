@@ -17,14 +17,21 @@ func (w *World) attachObservers() {
 	v := &worldView{w}
 	w.chk = check.New(v, worldSink{w}, w.cfg.Tolerate)
 	w.meas = report.NewMeasures(v)
-	w.obs = []history.Observer{w.chk, w.meas}
+	for k := range w.obs {
+		w.obs[k] = nil
+		for _, o := range []history.Observer{w.chk, w.meas} {
+			if s, ok := o.(history.Selective); !ok || s.Wants(history.Kind(k)) {
+				w.obs[k] = append(w.obs[k], o)
+			}
+		}
+	}
 }
 
-// emit shows the current event (w.ev) to every observer. The emit
-// helpers below set the fields its Kind uses; the others keep whatever
-// an earlier event left, which its Kind does not read.
+// emit shows the current event (w.ev) to every observer that wants its
+// kind. The emit helpers below set the fields its Kind uses; the others
+// keep whatever an earlier event left, which its Kind does not read.
 func (w *World) emit() {
-	for _, o := range w.obs {
+	for _, o := range w.obs[w.ev.Kind] {
 		o.Observe(&w.ev)
 	}
 }
@@ -35,10 +42,10 @@ func (w *World) emitKind(k history.Kind) {
 	w.emit()
 }
 
-// eventDone tells the observers what the event just handled changed, and
-// resets that record for the next one.
+// eventDone tells the observers what the event just handled changed, if
+// anything, and resets that record for the next one.
 func (w *World) eventDone() {
-	if !w.stopped {
+	if !w.stopped && (w.machineTouched || w.groundTouched || len(w.touched) > 0) {
 		w.ev.Kind, w.ev.Machine, w.ev.AllServers, w.ev.Touched = history.Done, w.machineTouched, w.groundTouched, w.touched
 		w.emit()
 	}
@@ -49,7 +56,7 @@ func (w *World) eventDone() {
 // touch notes that the current event changed server i's ground truth.
 func (w *World) touch(i int) { w.touched = append(w.touched, i) }
 
-func (w *World) emitMachineEvent(e failover.Event) {
+func (w *World) emitMachineEvent(e *failover.Event) {
 	w.ev.Kind, w.ev.MachineEvent = history.MachineEvent, e
 	w.emit()
 }
@@ -65,18 +72,18 @@ func (w *World) emitFault(k history.Kind, server int, fault FaultKind) {
 }
 
 func (w *World) emitCommand(cmd *failover.Command, known, malformed bool) {
-	w.ev.Kind, w.ev.Command, w.ev.Known, w.ev.Malformed = history.CommandSent, *cmd, known, malformed
+	w.ev.Kind, w.ev.Command, w.ev.Known, w.ev.Malformed = history.CommandSent, cmd, known, malformed
 	w.emit()
 }
 
-func (w *World) emitDelivered(server int, cmd *failover.Command, res *failover.Result, before, after history.ServerState) {
-	w.ev.Kind, w.ev.Server, w.ev.Command, w.ev.Result = history.Delivered, server, *cmd, *res
-	w.ev.Before, w.ev.After = before, after
+// emitDelivered emits a delivery; the caller has set w.ev.Before and After.
+func (w *World) emitDelivered(server int, cmd *failover.Command, res *failover.Result) {
+	w.ev.Kind, w.ev.Server, w.ev.Command, w.ev.Result = history.Delivered, server, cmd, res
 	w.emit()
 }
 
-func (w *World) emitReady(rd *failover.Ready, restored bool) {
-	w.ev.Kind, w.ev.Ready, w.ev.Restored = history.Ready, *rd, restored
+func (w *World) emitRestoredReady(rd *failover.Ready) {
+	w.ev.Kind, w.ev.Ready = history.RestoredReady, rd
 	w.emit()
 }
 

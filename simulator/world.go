@@ -63,7 +63,7 @@ type World struct {
 	// they are shown (observe.go).
 	chk  *check.Checker
 	meas *report.Measures
-	obs  []history.Observer
+	obs  [history.Kinds][]history.Observer // by the kinds they want
 	ev   history.Event
 
 	violation *Violation
@@ -326,7 +326,7 @@ func (w *World) footage(s *Server, kind int, cams []int, on bool) {
 
 // machineEvent handles one event the Machine published: the observers
 // see it, then the scenario's triggers and the nemesis.
-func (w *World) machineEvent(e failover.Event) {
+func (w *World) machineEvent(e *failover.Event) {
 	b := w.tr.start(w.now)
 	b = append(b, " event "...)
 	b = append(b, e.Kind.String()...)
@@ -351,9 +351,9 @@ func (w *World) machineEvent(e failover.Event) {
 	}
 	w.tr.end(b)
 	w.emitMachineEvent(e)
-	w.fireTriggers(e)
+	w.fireTriggers(*e)
 	if e.Kind == failover.EventTakeoverStarted && w.nem != nil {
-		w.nem.onTakeover(e)
+		w.nem.onTakeover(*e)
 	}
 }
 

@@ -105,6 +105,13 @@ type Checker struct {
 	srv  []*history.ServerTruth
 	cams []history.Camera
 	b    Budgets
+	// byID indexes the servers by ID: the checks look servers up after
+	// nearly every event.
+	byID map[nvrha.ServerID]int
+	// center is the center's state (the world keeps it in one place);
+	// now is the time of the event being checked.
+	center *history.CenterTruth
+	now    time.Duration
 
 	tolerate []string
 	known    []KnownIssue
@@ -127,9 +134,13 @@ type Checker struct {
 // New returns a Checker of the world v shows, reporting to sink. Known
 // issues listed in tolerate are recorded (Known) instead of reported.
 func New(v history.View, sink history.Sink, tolerate []string) *Checker {
-	c := &Checker{v: v, sink: sink, set: v.Settings(), srv: v.Servers(), cams: v.Cameras(), tolerate: tolerate}
+	c := &Checker{v: v, sink: sink, set: v.Settings(), srv: v.Servers(), cams: v.Cameras(), center: v.Center(), tolerate: tolerate}
 	c.b = BudgetsOf(c.set)
 	n := len(c.srv)
+	c.byID = make(map[nvrha.ServerID]int, n)
+	for i, s := range c.srv {
+		c.byID[s.ID] = i
+	}
 	c.one.init(n)
 	c.ep.init(n)
 	c.timely.init(n)
@@ -177,20 +188,27 @@ func (c *Checker) fail(inv int, detail string) {
 	c.sink.Violated(inv, detail)
 }
 
+// Wants tells the world which events the checks need: all but the
+// record of actions, admin results and refusals.
+func (c *Checker) Wants(k history.Kind) bool {
+	return k != history.ActionTaken && k != history.Admin && k != history.Refused
+}
+
 // Observe checks the invariants one event may have broken.
 func (c *Checker) Observe(e *history.Event) {
 	if c.failed {
 		return
 	}
+	c.now = c.v.Now()
 	switch e.Kind {
 	case history.Done:
 		c.afterEvent(e)
 	case history.Tick:
 		c.timed()
 	case history.MachineEvent:
-		c.machineEvent(&e.MachineEvent)
-	case history.Ready:
-		c.readyTaken(&e.Ready, e.Restored)
+		c.machineEvent(e.MachineEvent)
+	case history.RestoredReady:
+		c.restoredReady(e.Ready)
 	case history.ReadyStuck:
 		c.readyStuck(e.Round)
 	case history.Persisted:
@@ -198,7 +216,7 @@ func (c *Checker) Observe(e *history.Event) {
 	case history.StoreFailed:
 		c.fail(8, "the store refused the Machine's State: "+e.Err.Error())
 	case history.CommandSent:
-		c.commandSent(&e.Command, e.Known, e.Malformed)
+		c.commandSent(e.Command, e.Known, e.Malformed)
 	case history.Delivered:
 		c.delivered(e)
 	case history.FootageChanged:
@@ -247,7 +265,7 @@ func (c *Checker) Observe(e *history.Event) {
 //     ending), the full walk after an action (a fault, an admin operation,
 //     a license change), which may change several.
 func (c *Checker) afterEvent(e *history.Event) {
-	if e.Machine && c.v.Center().Up {
+	if e.Machine && c.center.Up {
 		c.checkMachine()
 	}
 	c.lic.started = c.lic.started[:0]
@@ -275,7 +293,7 @@ func (c *Checker) afterEvent(e *history.Event) {
 // machineEvent checks one event the Machine published and notes what
 // the checks after the event need.
 func (c *Checker) machineEvent(e *failover.Event) {
-	c.durable.takeovers.Event(e, c.v.Now())
+	c.durable.takeovers.Event(e, c.now)
 	switch e.Kind {
 	case failover.EventTakeoverStarted:
 		c.lic.started = append(c.lic.started, *e)
@@ -315,5 +333,6 @@ func (c *Checker) index(id nvrha.ServerID, guess int) (int, bool) {
 	if guess >= 0 && guess < len(c.srv) && c.srv[guess].ID == id {
 		return guess, true
 	}
-	return c.v.ServerIndex(id)
+	i, ok := c.byID[id]
+	return i, ok
 }

@@ -189,7 +189,7 @@ func (c *Checker) staleChangedNothing(e *history.Event) bool {
 		return false
 	}
 	if e.After != e.Before {
-		c.fail(3, fmt.Sprintf("%s was refused as stale by %s but changed its state: %+v -> %+v", &e.Command, c.srv[e.Server].ID, e.Before, e.After))
+		c.fail(3, fmt.Sprintf("%s was refused as stale by %s but changed its state: %+v -> %+v", e.Command, c.srv[e.Server].ID, e.Before, e.After))
 	}
 	return true
 }

@@ -20,8 +20,8 @@ func TestStaleOrderChangesNothing(t *testing.T) {
 			after.Covering, after.Cover, after.CoverOn = "", false, false
 		}
 		c.Observe(&history.Event{Kind: history.Delivered, Server: v.S("sb-1").Index, Before: before, After: after,
-			Command: failover.Command{ID: 9, Kind: failover.CmdRelease, Server: "sb-1", Recording: "rec-1", Epoch: 3},
-			Result:  failover.Result{ID: 9, Err: &transport.StaleEpochError{Key: "rec-1", Got: 3, Newest: 4}}})
+			Command: &failover.Command{ID: 9, Kind: failover.CmdRelease, Server: "sb-1", Recording: "rec-1", Epoch: 3},
+			Result:  &failover.Result{ID: 9, Err: &transport.StaleEpochError{Key: "rec-1", Got: 3, Newest: 4}}})
 		if changed {
 			wantViolation(t, s, 3, "refused as stale by sb-1 but changed its state")
 		} else {
@@ -36,7 +36,7 @@ func TestStaleOrderChangesNothing(t *testing.T) {
 func TestEpochPersistedBeforeSent(t *testing.T) {
 	takeover := func(sb nvrha.ServerID, e nvrha.Epoch) *history.Event {
 		return &history.Event{Kind: history.CommandSent, Known: true,
-			Command: failover.Command{ID: uint64(e) + 100, Kind: failover.CmdTakeover, Server: sb, Recording: "rec-1", Epoch: e}}
+			Command: &failover.Command{ID: uint64(e) + 100, Kind: failover.CmdTakeover, Server: sb, Recording: "rec-1", Epoch: e}}
 	}
 	persisted := &failover.State{Epochs: []failover.EpochState{{Server: "rec-1", Epoch: 2}}}
 

@@ -52,6 +52,6 @@ func (c *Checker) knownIssue(id, detail string) {
 		}
 	}
 	ki := knownIssues[k]
-	ki.Count, ki.First, ki.Detail = 1, c.v.Now(), detail
+	ki.Count, ki.First, ki.Detail = 1, c.now, detail
 	c.known = append(c.known, ki)
 }

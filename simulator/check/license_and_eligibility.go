@@ -39,8 +39,8 @@ type licenseRule struct {
 func (c *Checker) takeoverStarts(pf *persisted) bool {
 	mem := c.mv.mem
 	for _, e := range c.lic.started {
-		ri, ok1 := c.v.ServerIndex(e.Server)
-		si, ok2 := c.v.ServerIndex(e.Peer)
+		ri, ok1 := c.index(e.Server, -1)
+		si, ok2 := c.index(e.Peer, -1)
 		if !ok1 || !ok2 || !mem[ri].in || !mem[si].in {
 			continue
 		}
@@ -98,7 +98,7 @@ func (c *Checker) eligibleJoin(i, gi int) {
 	s, g := c.srv[i], c.v.Groups()[gi]
 	fc := &c.set.Failover
 	tg := eligibility.Group{Name: g.Name, Platform: fc.Platform}
-	if pre := c.v.Center().Persisted; pre != nil {
+	if pre := c.center.Persisted; pre != nil {
 		for _, gs := range pre.Groups {
 			if gs.ID != g.ID {
 				continue

@@ -66,11 +66,11 @@ func (c *Checker) checkMachine() {
 	if !c.limits(&snap) || !c.indexMembers(&snap) || !c.acknowledged(&snap) || !c.peers() {
 		return
 	}
-	if c.v.Center().Persisted == nil {
+	if c.center.Persisted == nil {
 		c.fail(8, "nothing was ever persisted")
 		return
 	}
-	pf := c.persistedIndex(c.v.Center().Persisted)
+	pf := c.persistedIndex(c.center.Persisted)
 	if !c.takeoverStarts(pf) || !c.holdersNamed() || !c.epochsGrow() {
 		return
 	}
@@ -137,7 +137,7 @@ func (c *Checker) indexState(st *failover.State) *persisted {
 	n := len(c.srv)
 	p := &persisted{st: st, facts: make([]nvrha.Facts, n), failed: make([]bool, n), fence: make([]bool, n), confirmed: make([]bool, n)}
 	idx := func(id nvrha.ServerID) int {
-		if i, ok := c.v.ServerIndex(id); ok {
+		if i, ok := c.index(id, -1); ok {
 			return i
 		}
 		return -1
@@ -177,10 +177,12 @@ func (c *Checker) tickView() {
 		c.mv.view = make([]*failover.MemberSnapshot, len(c.srv))
 	}
 	clear(c.mv.view)
+	guess := 0
 	for gi := range snap.Groups {
 		for mi := range snap.Groups[gi].Members {
-			if i, ok := c.v.ServerIndex(snap.Groups[gi].Members[mi].ID); ok {
+			if i, ok := c.index(snap.Groups[gi].Members[mi].ID, guess); ok {
 				c.mv.view[i] = &snap.Groups[gi].Members[mi]
+				guess = i + 1
 			}
 		}
 	}
@@ -203,7 +205,7 @@ func (c *Checker) peer(i int) *failover.MemberSnapshot {
 func (c *Checker) timed() {
 	c.checks++
 	c.updateSettled()
-	if !c.v.Center().Up {
+	if !c.center.Up {
 		return
 	}
 	c.tickView()
@@ -262,4 +264,4 @@ func (c *Checker) checkGroundAt(i int) {
 	}
 }
 
-var _ history.Observer = (*Checker)(nil)
+var _ history.Selective = (*Checker)(nil)

@@ -26,7 +26,7 @@ import (
 //     orders: every one the live Machine owes is persisted)
 //     (unpersisted); at the restart the restored Machine's State equals
 //     the persisted one (restored), and its first Ready that sends
-//     commands persists its State first (readyTaken).
+//     commands persists its State first (restoredReady).
 //   - No command ID is sent by two incarnations of the center, so that a
 //     late answer from before a restart is never taken for a new
 //     command's (commandID, restored).
@@ -64,7 +64,7 @@ func (n *nothingLost) footage(c *Checker, e *history.Event) {
 	if !e.Cover {
 		return
 	}
-	now := c.v.Now()
+	now := c.now
 	spans := n.covers[e.Server]
 	if k := len(spans) - 1; k >= 0 && spans[k].to < 0 {
 		spans[k].to = now
@@ -142,7 +142,7 @@ func (c *Checker) holdersNamed() bool {
 			continue
 		}
 		cam := c.cams[c.srv[i].OwnCams[0]].ID
-		if !slices.ContainsFunc(m.HoldersAt(cam, history.Abs(c.v.Now())), func(iv failover.Interval) bool { return iv.Server == holder }) {
+		if !slices.ContainsFunc(m.HoldersAt(cam, history.Abs(c.now)), func(iv failover.Interval) bool { return iv.Server == holder }) {
 			c.fail(8, fmt.Sprintf("after %s the ledger does not name %s as a holder of %s now: %+v", e.Kind, holder, cam, m.Ledger(cam)))
 			return false
 		}
@@ -151,12 +151,12 @@ func (c *Checker) holdersNamed() bool {
 	return true
 }
 
-// readyTaken checks a Ready of a Machine just restored: it persists its
-// State before it sends commands, since the restore moved command IDs on
-// and a second crash before that is persisted would hand the same IDs out
-// again.
-func (c *Checker) readyTaken(rd *failover.Ready, restored bool) {
-	if restored && rd.State == nil && len(rd.Commands) > 0 {
+// restoredReady checks the first Ready of a Machine just restored: it
+// persists its State before it sends commands, since the restore moved
+// command IDs on and a second crash before that is persisted would hand
+// the same IDs out again.
+func (c *Checker) restoredReady(rd *failover.Ready) {
+	if rd.State == nil && len(rd.Commands) > 0 {
 		c.fail(8, "the restored Machine sends commands before it persisted its State")
 	}
 }
@@ -297,7 +297,7 @@ func prefixOf(prev, next []failover.Interval) bool {
 // least every epoch ever sent (invariant 3).
 func (c *Checker) restored(st *failover.State) {
 	n := &c.durable
-	n.takeovers.Restored(st, c.v.Now())
+	n.takeovers.Restored(st, c.now)
 	n.restores++
 	m := c.v.Machine()
 	got := comparable(m.State())
@@ -321,7 +321,7 @@ func (c *Checker) restored(st *failover.State) {
 // unpersisted checks, before a crash, that the Machine had persisted
 // everything it acknowledged.
 func (c *Checker) unpersisted() {
-	pers := c.v.Center().Persisted
+	pers := c.center.Persisted
 	m := c.v.Machine()
 	if m == nil || pers == nil {
 		return
@@ -355,7 +355,7 @@ func (c *Checker) ledgerAtEnd() {
 	if m == nil {
 		return
 	}
-	now := c.v.Now()
+	now := c.now
 	n := &c.durable
 	n.takeovers.Close(now)
 	limit := c.set.Failover.LedgerLimit
@@ -363,8 +363,8 @@ func (c *Checker) ledgerAtEnd() {
 		if tk.Confirmed < 0 {
 			continue
 		}
-		ri, ok1 := c.v.ServerIndex(tk.Recording)
-		si, ok2 := c.v.ServerIndex(tk.Standby)
+		ri, ok1 := c.index(tk.Recording, -1)
+		si, ok2 := c.index(tk.Standby, -1)
 		if !ok1 || !ok2 || len(c.srv[ri].OwnCams) == 0 {
 			continue
 		}

@@ -90,7 +90,7 @@ func (c *Checker) sameCover(s, o *history.ServerTruth) bool {
 // peer stops recording once it can be told to.
 func (c *Checker) unwantedReleased() bool {
 	o := &c.one
-	now, centerCalm := c.v.Now(), c.v.Center().UpSince
+	now, centerCalm := c.now, c.center.UpSince
 	for i, s := range c.srv {
 		if s.Role != failover.RoleStandby || s.Covering == "" || s.Crashed {
 			o.unwanted[i] = -1
@@ -125,7 +125,7 @@ func (c *Checker) unwantedReleased() bool {
 // them.
 func (c *Checker) degradedStoodDown() bool {
 	o := &c.one
-	now, centerCalm := c.v.Now(), c.v.Center().UpSince
+	now, centerCalm := c.now, c.center.UpSince
 	for i, r := range c.srv {
 		if r.Role != failover.RoleRecording || !r.Abnormal || r.Crashed || !r.Own.On ||
 			c.peer(i).Recording != status.RecordingAbnormalProtected {

@@ -59,14 +59,14 @@ func (s *settling) init(int) {
 // change after settling.
 func (c *Checker) settlingEvent(e *failover.Event) {
 	st := &c.settle
-	now := c.v.Now()
+	now := c.now
 	switch e.Kind {
 	case failover.EventFailbackStarted:
 		st.failbackEp[epochKey{e.Server, e.Epoch}] = now
 	case failover.EventServerDown:
 		st.downs[e.Server] = append(st.downs[e.Server], now)
-		if i, ok := c.v.ServerIndex(e.Server); ok {
-			if !c.srv[i].Down() && now-c.v.CalmSince(i) > c.b.Detect && now-c.v.Center().UpSince > c.b.Detect {
+		if i, ok := c.index(e.Server, -1); ok {
+			if !c.srv[i].Down() && now-c.v.CalmSince(i) > c.b.Detect && now-c.center.UpSince > c.b.Detect {
 				c.fail(7, fmt.Sprintf("%s declared failed, but it only paused within the acceptable pause (%s) and its network was calm since %s",
 					e.Server, c.set.Failover.Detector.AcceptablePause, fmtDur(c.v.CalmSince(i))))
 				return
@@ -126,7 +126,7 @@ func (c *Checker) updateSettled() {
 		st.at = c.settleDeadline()
 		st.settled = false
 	}
-	if !st.settled && st.at >= 0 && c.v.Now() >= st.at && c.v.Center().Up {
+	if !st.settled && st.at >= 0 && c.now >= st.at && c.center.Up {
 		st.settled = true
 		st.ever = true
 		c.sink.Note("settled")
@@ -138,18 +138,18 @@ func (c *Checker) updateSettled() {
 // the assignments of such a server may still move after the scripted
 // faults stopped.
 func (c *Checker) recentlyDisturbed(id nvrha.ServerID) bool {
-	i, ok := c.v.ServerIndex(id)
+	i, ok := c.index(id, -1)
 	if !ok {
 		return false
 	}
 	budget := c.settle.at - c.settle.forDist
-	return c.v.Now()-c.v.CalmSince(i) <= budget
+	return c.now-c.v.CalmSince(i) <= budget
 }
 
 // uncoveredRecords checks that a healthy recording server that no standby
 // covers records its own cameras.
 func (c *Checker) uncoveredRecords() bool {
-	now, centerCalm := c.v.Now(), c.v.Center().UpSince
+	now, centerCalm := c.now, c.center.UpSince
 	for ri, r := range c.srv {
 		if r.Role != failover.RoleRecording || len(r.OwnCams) == 0 || r.Down() || r.Paused || r.Own.On || r.Own.Pending {
 			continue
@@ -175,9 +175,9 @@ func (c *Checker) uncoveredRecords() bool {
 // release follows a probe that showed its footage flowing), unless it was
 // disturbed since the failback started: a failback breaks nothing.
 func (c *Checker) makeBeforeBreak(e *history.Event) {
-	cmd := &e.Command
+	cmd := e.Command
 	started, ok := c.settle.failbackEp[epochKey{cmd.Recording, cmd.Epoch}]
-	ri, known := c.v.ServerIndex(cmd.Recording)
+	ri, known := c.index(cmd.Recording, -1)
 	if !ok || !known || e.Before.Covering != cmd.Recording || !e.Before.CoverOn {
 		return
 	}
@@ -195,13 +195,13 @@ func (c *Checker) makeBeforeBreak(e *history.Event) {
 // Machine reports is real.
 func (c *Checker) end() {
 	c.updateSettled()
-	if !c.settle.settled || !c.v.Center().Up {
+	if !c.settle.settled || !c.center.Up {
 		return
 	}
 	automatic := c.set.Failover.Failback.Mode == failover.FailbackAutomatic
 	for _, g := range c.v.Machine().Snapshot().Groups {
 		for _, ms := range g.Members {
-			i, _ := c.v.ServerIndex(ms.ID)
+			i, _ := c.index(ms.ID, -1)
 			s := c.srv[i]
 			if ms.Role != failover.RoleRecording || !ms.Enabled || !g.Protection || c.recentlyDisturbed(ms.ID) || c.recentlyDisturbed(ms.Peer) {
 				continue
@@ -214,7 +214,7 @@ func (c *Checker) end() {
 				c.fail(7, fmt.Sprintf("%s is healthy and not taken over, but does not record its cameras (stood down: %v)", ms.ID, s.StoodDown))
 				return
 			case ms.Peer != "" && ms.Recording == status.RecordingAbnormalProtected:
-				j, _ := c.v.ServerIndex(ms.Peer)
+				j, _ := c.index(ms.Peer, -1)
 				if sb := c.srv[j]; sb.Covering != ms.ID || !sb.Cover.On {
 					c.fail(7, fmt.Sprintf("%s shows %q by %s, which does not record its cameras", ms.ID, ms.Status(), ms.Peer))
 					return

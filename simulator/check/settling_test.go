@@ -18,7 +18,7 @@ func TestShortPauseDeclaredFailed(t *testing.T) {
 		if disturbed {
 			v.S("rec-1").DisturbedAt = v.At - time.Second
 		}
-		c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}})
+		c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}})
 		if disturbed {
 			wantNone(t, s)
 		} else {

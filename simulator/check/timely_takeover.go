@@ -43,7 +43,7 @@ func (t *timelyTakeover) init(n int) {
 // free, fitting standby is taken over in time.
 func (c *Checker) takenOverInTime() bool {
 	t := &c.timely
-	now, centerCalm := c.v.Now(), c.v.Center().UpSince
+	now, centerCalm := c.now, c.center.UpSince
 	for ri, r := range c.srv {
 		g := r.Group
 		if r.Role != failover.RoleRecording || !r.Down() || !r.Member || !r.Enabled || !g.Exists || !g.Protection {
@@ -86,7 +86,7 @@ func (c *Checker) takenOverInTime() bool {
 // last busy, in either view, and when each recording server last had a
 // standby in the Machine's view.
 func (c *Checker) rememberBusy() {
-	now := c.v.Now()
+	now := c.now
 	for i, s := range c.srv {
 		switch {
 		case s.Role == failover.RoleStandby && (s.Covering != "" || c.peer(i).Peer != ""):

@@ -11,7 +11,8 @@ type Kind uint8
 // The kinds of events, in no particular order. Each says which of Event's
 // fields it sets; the time is the View's Now.
 const (
-	// Done: the world handled one event of its queue. Machine is set
+	// Done: the world handled one event of its queue that changed
+	// something (an event that changed nothing is not reported). Machine is set
 	// when a call into the Machine changed what it persists or publishes
 	// (or was an admin operation, a restart, a tick); AllServers when the
 	// event may have changed the ground truth of any server (a fault, an
@@ -23,9 +24,9 @@ const (
 	Tick
 	// MachineEvent: the Machine published MachineEvent.
 	MachineEvent
-	// Ready: the center took a Ready from the Machine (Ready), right
-	// after restoring it when Restored is set.
-	Ready
+	// RestoredReady: the center took the first Ready (Ready) of a Machine
+	// it just restored.
+	RestoredReady
 	// ReadyStuck: the Machine still had a Ready after Round rounds in
 	// one event.
 	ReadyStuck
@@ -39,7 +40,8 @@ const (
 	// for a command with no valid kind, server or ID.
 	CommandSent
 	// Delivered: Server carried out Command and answered Result; Before
-	// and After are its state for the order's key around it.
+	// is its state for the order's key before, and After, when the order
+	// was refused (Result.Err), after.
 	Delivered
 	// FootageChanged: Server's footage of Cams started (On) or stopped;
 	// Cover tells its cover stream (of Of's cameras) from its own.
@@ -74,6 +76,9 @@ const (
 	GroupDeleted
 	// Finish: the run is over.
 	Finish
+
+	// Kinds is one more than the largest kind.
+	Kinds
 )
 
 // Event is one thing that happened in the world, as its observers see it.
@@ -89,14 +94,13 @@ type Event struct {
 	AllServers bool
 	Touched    []int
 
-	MachineEvent failover.Event
-	Ready        failover.Ready
-	Restored     bool
+	MachineEvent *failover.Event
+	Ready        *failover.Ready
 	Round        int
 	State, Prev  *failover.State
 
-	Command       failover.Command
-	Result        failover.Result
+	Command       *failover.Command
+	Result        *failover.Result
 	Known         bool
 	Malformed     bool
 	Before, After ServerState
@@ -133,6 +137,13 @@ type ServerState struct {
 // reads the world through the View it was made with.
 type Observer interface {
 	Observe(e *Event)
+}
+
+// Selective is an Observer that sees only the kinds of events it wants;
+// an Observer that is not Selective sees every event.
+type Selective interface {
+	Observer
+	Wants(k Kind) bool
 }
 
 // Sink is where an observer's findings go: a note joins the world's trace;

@@ -115,6 +115,10 @@ type Measures struct {
 	// detect is invariant 4's detection budget: a takeover of a server
 	// calm for longer is unexplained.
 	detect time.Duration
+	byID   map[nvrha.ServerID]int
+	// center is the center's state; now the time of the event measured.
+	center *history.CenterTruth
+	now    time.Duration
 
 	// Every camera's ground truth: how many servers record it now, and
 	// since when nobody does.
@@ -164,7 +168,7 @@ func NewMeasures(v history.View) *Measures {
 	srv := v.Servers()
 	n := len(srv)
 	m := &Measures{
-		v: v, set: v.Settings(), srv: srv, cams: v.Cameras(),
+		v: v, set: v.Settings(), srv: srv, cams: v.Cameras(), center: v.Center(),
 		open: make([]*Incident, n), last: make([]*Incident, n),
 		statusAt: make([]int, n), footAt: make([][2]int, n), faultOpen: make([][]int, n),
 		lastFailback: map[nvrha.ServerID]time.Duration{}, failedStandby: map[nvrha.ServerID]nvrha.ServerID{},
@@ -172,6 +176,10 @@ func NewMeasures(v history.View) *Measures {
 		faults: map[history.FaultKind]int{}, recoveries: map[history.Recovery]int{},
 	}
 	m.detect = check.BudgetsOf(m.set).Detect
+	m.byID = make(map[nvrha.ServerID]int, n)
+	for i, s := range srv {
+		m.byID[s.ID] = i
+	}
 	m.recorders = make([]int, len(m.cams))
 	m.gapFrom = make([]time.Duration, len(m.cams))
 	for _, s := range srv {
@@ -183,8 +191,20 @@ func NewMeasures(v history.View) *Measures {
 	return m
 }
 
+// Wants tells the world which events the measures take.
+func (m *Measures) Wants(k history.Kind) bool {
+	switch k {
+	case history.FootageChanged, history.FaultStarted, history.FaultEnded, history.MachineEvent, history.Tick,
+		history.CenterCrash, history.CenterRestarted, history.ActionTaken, history.CommandSent, history.Delivered,
+		history.Admin, history.Refused, history.Removed, history.Finish:
+		return true
+	}
+	return false
+}
+
 // Observe takes the measures of one event.
 func (m *Measures) Observe(e *history.Event) {
+	m.now = m.v.Now()
 	switch e.Kind {
 	case history.FootageChanged:
 		m.footage(e)
@@ -193,7 +213,7 @@ func (m *Measures) Observe(e *history.Event) {
 	case history.FaultEnded:
 		m.faultEnds(e.Server)
 	case history.MachineEvent:
-		m.machineEvent(&e.MachineEvent)
+		m.machineEvent(e.MachineEvent)
 	case history.Tick:
 		m.tick()
 	case history.CenterCrash:
@@ -211,13 +231,13 @@ func (m *Measures) Observe(e *history.Event) {
 	case history.Delivered:
 		m.delivered(e)
 	case history.Admin:
-		r := AdminResult{At: m.v.Now(), Op: e.Op}
+		r := AdminResult{At: m.now, Op: e.Op}
 		if e.Err != nil {
 			r.Err = e.Err.Error()
 		}
 		m.admin = append(m.admin, r)
 	case history.Refused:
-		m.refused = append(m.refused, Refusal{At: m.v.Now(), Server: m.srv[e.Server].ID,
+		m.refused = append(m.refused, Refusal{At: m.now, Server: m.srv[e.Server].ID,
 			Group: history.GroupRef(e.Group + 1), Role: e.Role.String(), Reasons: e.Reasons})
 	case history.Removed:
 		if e.InTakeover && errors.Is(e.Err, failover.ErrInTakeover) {
@@ -234,7 +254,7 @@ func (m *Measures) delivered(e *history.Event) {
 	if e.Result.Err != nil {
 		return
 	}
-	cmd := &e.Command
+	cmd := e.Command
 	switch cmd.Kind {
 	case failover.CmdRelease:
 		if !m.resumed[epochKey{cmd.Recording, cmd.Epoch}] && e.Before.Covering == cmd.Recording {
@@ -250,7 +270,7 @@ func (m *Measures) delivered(e *history.Event) {
 // footage follows a server's footage starting or stopping: every camera's
 // count of recorders, the gaps it leaves, the server's footage timeline.
 func (m *Measures) footage(e *history.Event) {
-	now := m.v.Now()
+	now := m.now
 	for _, c := range e.Cams {
 		if e.On {
 			if m.recorders[c] == 0 {
@@ -273,7 +293,7 @@ func (m *Measures) footage(e *history.Event) {
 
 // footageSpan keeps the ground-truth timeline of server i.
 func (m *Measures) footageSpan(i, kind int, on bool, of nvrha.ServerID) {
-	now := m.v.Now()
+	now := m.now
 	tl := &m.timelines[i]
 	at := &m.footAt[i][kind]
 	if *at != 0 {
@@ -297,7 +317,7 @@ func (m *Measures) footageSpan(i, kind int, on bool, of nvrha.ServerID) {
 
 // faultStarts opens (or extends) an incident of server i.
 func (m *Measures) faultStarts(i int, k history.FaultKind) {
-	now := m.v.Now()
+	now := m.now
 	tl := &m.timelines[i]
 	tl.Faults = append(tl.Faults, Span{From: now, To: -1, Label: string(k)})
 	m.faultOpen[i] = append(m.faultOpen[i], len(tl.Faults)-1)
@@ -324,7 +344,7 @@ func (m *Measures) faultStarts(i int, k history.FaultKind) {
 
 // faultEnds ends the latest open fault of server i.
 func (m *Measures) faultEnds(i int) {
-	now := m.v.Now()
+	now := m.now
 	if n := len(m.faultOpen[i]); n > 0 {
 		m.timelines[i].Faults[m.faultOpen[i][n-1]].To = now
 		m.faultOpen[i] = m.faultOpen[i][:n-1]
@@ -342,7 +362,7 @@ func (m *Measures) faultEnds(i int) {
 // tick closes the incidents that are over: their faults ended, the server
 // records its own cameras, and the Machine has no standby on it.
 func (m *Measures) tick() {
-	up := m.v.Center().Up
+	up := m.center.Up
 	for i, inc := range m.open {
 		if inc == nil || inc.active > 0 {
 			continue
@@ -351,7 +371,7 @@ func (m *Measures) tick() {
 		if _, running := m.takeovers.Running(s.ID); !s.Own.On || !up || running {
 			continue
 		}
-		m.closeIncident(i, m.v.Now())
+		m.closeIncident(i, m.now)
 	}
 }
 
@@ -405,7 +425,7 @@ func (m *Measures) gap(c int, from, to time.Duration, open bool) {
 
 // machineEvent takes the measures of one Machine event.
 func (m *Measures) machineEvent(e *failover.Event) {
-	i, known := m.v.ServerIndex(e.Server)
+	i, known := m.byID[e.Server]
 	if !known {
 		return
 	}
@@ -415,14 +435,14 @@ func (m *Measures) machineEvent(e *failover.Event) {
 		m.statusChanged(i, e, inc)
 	case failover.EventServerDown:
 		if inc != nil && !inc.Detected {
-			inc.Detected, inc.Detect = true, m.v.Now()-inc.Start
+			inc.Detected, inc.Detect = true, m.now-inc.Start
 		}
 	case failover.EventTakeoverStarted:
 		m.takeoverStarted(i, e, inc)
 	case failover.EventTakeoverSucceeded:
 		m.takeoverSucceeded(e, inc)
 	case failover.EventTakeoverFailed, failover.EventTakeoverInterrupted:
-		m.takeovers.Event(e, m.v.Now())
+		m.takeovers.Event(e, m.now)
 		if e.Kind == failover.EventTakeoverFailed {
 			m.failedStandby[e.Server] = e.Peer
 		} else {
@@ -438,7 +458,7 @@ func (m *Measures) machineEvent(e *failover.Event) {
 // server shown "Abnormal, unprotected" while no takeover runs is an
 // unprotected incident.
 func (m *Measures) statusChanged(i int, e *failover.Event, inc *Incident) {
-	now := m.v.Now()
+	now := m.now
 	tl := &m.timelines[i]
 	if at := m.statusAt[i]; at != 0 {
 		tl.Statuses[at-1].To = now
@@ -456,7 +476,7 @@ func (m *Measures) statusChanged(i int, e *failover.Event, inc *Incident) {
 // records all its cameras), a flap (within the flap window of its last
 // failback), and the next standby tried after one failed.
 func (m *Measures) takeoverStarted(i int, e *failover.Event, inc *Incident) {
-	now := m.v.Now()
+	now := m.now
 	m.started++
 	m.takeovers.Event(e, now)
 	r := m.srv[i]
@@ -486,9 +506,9 @@ func (m *Measures) takeoverStarted(i int, e *failover.Event, inc *Incident) {
 func (m *Measures) takeoverSucceeded(e *failover.Event, inc *Incident) {
 	m.succeeded++
 	m.recoveries[history.RecoveryTakeover]++
-	m.takeovers.Event(e, m.v.Now())
+	m.takeovers.Event(e, m.now)
 	if inc != nil && !inc.TakenOver {
-		inc.TakenOver, inc.Takeover, inc.Standby = true, m.v.Now()-inc.Start, e.Peer
+		inc.TakenOver, inc.Takeover, inc.Standby = true, m.now-inc.Start, e.Peer
 	}
 	delete(m.failedStandby, e.Server)
 	if m.restored[e.Server] {
@@ -498,7 +518,7 @@ func (m *Measures) takeoverSucceeded(e *failover.Event, inc *Incident) {
 }
 
 func (m *Measures) failbackCompleted(e *failover.Event, inc *Incident) {
-	now := m.v.Now()
+	now := m.now
 	m.recoveries[history.RecoveryFailback]++
 	m.takeovers.Event(e, now)
 	m.lastFailback[e.Server] = now
@@ -513,7 +533,7 @@ func (m *Measures) failbackCompleted(e *failover.Event, inc *Incident) {
 
 // centerWentDown opens a center outage and ends every status span.
 func (m *Measures) centerWentDown() {
-	now := m.v.Now()
+	now := m.now
 	m.centerDown = append(m.centerDown, Span{From: now, To: -1, Label: "center down"})
 	for i, at := range m.statusAt {
 		if at != 0 {
@@ -527,17 +547,17 @@ func (m *Measures) centerWentDown() {
 // restored State.
 func (m *Measures) centerUp(st *failover.State) {
 	if n := len(m.centerDown); n > 0 {
-		m.centerDown[n-1].To = m.v.Now()
+		m.centerDown[n-1].To = m.now
 	}
 	for _, t := range st.Takeovers {
 		m.restored[t.Recording] = true
 	}
-	m.takeovers.Restored(st, m.v.Now())
+	m.takeovers.Restored(st, m.now)
 }
 
 // close ends every open span, gap and incident at the end of the run.
 func (m *Measures) close() {
-	end := m.v.Now()
+	end := m.now
 	for c := range m.cams {
 		if m.recorders[c] == 0 {
 			m.gap(c, m.gapFrom[c], end, true)
@@ -566,7 +586,7 @@ func closeSpans(spans []Span, end time.Duration) {
 	}
 }
 
-var _ history.Observer = (*Measures)(nil)
+var _ history.Selective = (*Measures)(nil)
 
 // Fill sets what the measures hold on r: the incidents and their
 // statistics, the takeovers, gaps, timelines, fault and recovery counts,

@@ -24,7 +24,7 @@ func TestMeasuresOfOneIncident(t *testing.T) {
 		}
 	}
 	machine := func(k failover.EventKind) *history.Event {
-		return &history.Event{Kind: history.MachineEvent, MachineEvent: failover.Event{Kind: k, Server: "rec-1", Peer: "sb-1"}}
+		return &history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: k, Server: "rec-1", Peer: "sb-1"}}
 	}
 	footage := func(s *history.ServerTruth, cover, on bool) *history.Event {
 		return &history.Event{Kind: history.FootageChanged, Server: s.Index, Cover: cover, On: on, Cams: rec.OwnCams, Of: "rec-1"}
