@@ -34,10 +34,9 @@ import (
 
 // settling is what invariant 7 remembers.
 type settling struct {
-	// downs are the ServerDown times, by server.
-	downs map[nvrha.ServerID][]time.Duration
 	// at is when assignments must have settled after the last
-	// disturbance (-1: never), computed for the disturbance at forDist.
+	// disturbance (-1: never), computed for the disturbance at forDist
+	// and recomputed until it passes.
 	at      time.Duration
 	forDist time.Duration
 	// settled: at has passed with the center up; ever: it did once.
@@ -49,7 +48,6 @@ type settling struct {
 }
 
 func (s *settling) init(int) {
-	s.downs = map[nvrha.ServerID][]time.Duration{}
 	s.failbackEp = map[epochKey]time.Duration{}
 	s.at = -1
 }
@@ -64,7 +62,6 @@ func (c *Checker) settlingEvent(e *failover.Event) {
 	case failover.EventFailbackStarted:
 		st.failbackEp[epochKey{e.Server, e.Epoch}] = now
 	case failover.EventServerDown:
-		st.downs[e.Server] = append(st.downs[e.Server], now)
 		if i, ok := c.index(e.Server, -1); ok {
 			if !c.srv[i].Down() && now-c.v.CalmSince(i) > c.b.Detect && now-c.center.UpSince > c.b.Detect {
 				c.fail(7, fmt.Sprintf("%s declared failed, but it only paused within the acceptable pause (%s) and its network was calm since %s",
@@ -93,13 +90,41 @@ func (c *Checker) settleDeadline() time.Duration {
 	last := c.v.LastDisturbance()
 	hold := time.Duration(0)
 	if fb.Mode == failover.FailbackAutomatic {
-		for _, s := range c.srv {
-			if s.Role != failover.RoleRecording {
+		hold = c.longestHoldDown(last)
+	}
+	groupStandbys := 0
+	for _, g := range c.set.World.Groups {
+		groupStandbys = max(groupStandbys, len(g.Standby))
+	}
+	return last + hold + c.b.Settle + time.Duration(groupStandbys+1)*c.b.PerTry
+}
+
+// longestHoldDown is the longest hold-down the Machine can make a
+// recording server wait before failing back after the last disturbance:
+// the policy's hold-down, doubled for each other outage of the server
+// within the flap window, capped at MaxHoldDown (failover.Config's
+// Failback). The outages are the Machine's own record (the State's
+// Failovers, noted when it declares a server failed), counted from the
+// flap window before the last disturbance, as a failback after it counts
+// them. The record grows after the disturbance (the outage a crash causes
+// is noted a detection later, the one a long pause causes before the
+// pause ends), so the deadline is recomputed until it passes.
+func (c *Checker) longestHoldDown(last time.Duration) time.Duration {
+	fb := c.set.Failover.Failback
+	st := c.center.Persisted
+	if st == nil {
+		return fb.HoldDown
+	}
+	since := history.Abs(last - fb.FlapWindow)
+	hold := time.Duration(0)
+	for _, g := range st.Groups {
+		for _, ms := range g.Members {
+			if ms.Role != failover.RoleRecording {
 				continue
 			}
 			n := 0
-			for _, t := range c.settle.downs[s.ID] {
-				if t >= last-fb.FlapWindow-c.b.Detect {
+			for _, at := range ms.Failovers {
+				if at.After(since) {
 					n++
 				}
 			}
@@ -110,21 +135,20 @@ func (c *Checker) settleDeadline() time.Duration {
 			hold = max(hold, min(d, fb.MaxHoldDown))
 		}
 	}
-	groupStandbys := 0
-	for _, g := range c.set.World.Groups {
-		groupStandbys = max(groupStandbys, len(g.Standby))
-	}
-	return last + hold + c.b.Settle + time.Duration(groupStandbys+1)*c.b.PerTry
+	return hold
 }
 
-// updateSettled recomputes the settle deadline after a new disturbance,
-// and notes when it passes with the center up.
+// updateSettled recomputes the settle deadline until it passes (a new
+// disturbance starts it over) and notes when it passes with the center
+// up.
 func (c *Checker) updateSettled() {
 	st := &c.settle
-	if last := c.v.LastDisturbance(); st.forDist != last || st.at < 0 {
+	if last := c.v.LastDisturbance(); st.forDist != last || st.at < 0 || !st.settled {
+		if st.forDist != last {
+			st.settled = false
+		}
 		st.forDist = last
 		st.at = c.settleDeadline()
-		st.settled = false
 	}
 	if !st.settled && st.at >= 0 && c.now >= st.at && c.center.Up {
 		st.settled = true
