@@ -116,11 +116,18 @@
 // persisted and before its orders left; admin operations racing with
 // takeovers (disable, remove (disabling first when the server is in the
 // takeover process), delete group, protection off), each approved through
-// failover.VerifyFirstAdmin. The nemesis ([NemesisConfig]) draws them from
-// the seed as Poisson processes at [NemesisRates], and strikes starting
-// takeovers with the reactive kinds; each kind is one entry of the table
-// in faultkinds.go (docs/invariants.md says how to add one). Scripted runs
-// use scenario files ([Config.ApplyScenario]).
+// failover.VerifyFirstAdmin. The nemesis ([NemesisConfig]) plans them
+// before the run from the seed alone, with its own random source
+// ([World.Plan]): Poisson processes at [NemesisRates], targets among the
+// servers no fault it planned holds, lengths cut at the quiet tail. A fault
+// of a recording server may be followed by a reactive one that strikes the
+// takeover it causes (the standby dies, the center crashes, an admin
+// disables, removes, deletes the group or switches protection off): it is
+// planned with the placeholders "standby" and "recording", resolved on
+// each side to the pair of the first takeover of that server that starts
+// while it is armed, and skipped on a side where none does. Each kind is
+// one entry of the table in faultkinds.go (docs/invariants.md says how to
+// add one). Scripted runs use scenario files ([Config.ApplyScenario]).
 //
 // # Scenario files
 //
@@ -160,8 +167,10 @@
 // and assignment: a poll every 0.5 s and a server down after 5 s (10
 // consecutive misses), Milestone XProtect's published timings, and the
 // naive first-fit standby choice (failover.AssignFirstFit). The failback
-// policy and everything else stay as configured. The nemesis sizes pauses
-// by nvrha's acceptable pause either way, so both face the same world.
+// policy and everything else stay as configured. The nemesis's plan does
+// not depend on the side (it sizes pauses by nvrha's acceptable pause
+// either way): both face the same faults at the same times, and
+// Report.FaultPlan, the plan's hash, is the same for both.
 // [NoisyLANScenario] is the standard world the performance figures pool
 // (simulator/cmd/nvrbench, docs/performance.md).
 package simulator

@@ -15,7 +15,6 @@ const (
 	evToCenter                   // a reply reaches the center
 	evStream                     // a server's camera footage starts flowing
 	evAction                     // a scripted, nemesis or reactive action
-	evNemesis                    // a nemesis process draws its next fault
 	evUnpause                    // a paused server answers again
 	evCenterUp                   // the center restarts from its store
 	evFinish                     // the end of the run
@@ -26,7 +25,7 @@ type event struct {
 	at   time.Duration
 	seq  uint64
 	kind evKind
-	a    int // server index, nemesis process, footage kind
+	a    int // server index, footage kind
 	gen  uint64
 	msg  *message
 	act  *Action

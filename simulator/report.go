@@ -73,6 +73,9 @@ func (w *World) buildReport() *Report {
 	if w.cfg.Scenario != nil {
 		r.Scenario = w.cfg.Scenario.Name
 	}
+	if len(w.plan) > 0 {
+		r.FaultPlan = planHash(w.plan)
+	}
 	if settled {
 		r.SettledAt = settledAt
 	}

@@ -80,10 +80,12 @@ func (c *Config) ApplyScenario(s *Scenario) {
 	}
 }
 
-// trigger is a Trigger armed in a world.
+// trigger is a Trigger armed in a world: a scenario's, for the whole run,
+// or a reactive fault of the nemesis's plan, from from to until.
 type trigger struct {
 	Trigger
-	fired bool
+	fired       bool
+	from, until time.Duration
 }
 
 // expectation is an Expect being evaluated in a world.
@@ -112,38 +114,58 @@ func (w *World) loadScenario(s *Scenario) {
 	}
 }
 
-// fireTriggers runs the triggers an event matches.
+// fireTriggers runs the triggers an event matches: the scenario's, then
+// the plan's reactive faults that can strike now.
 func (w *World) fireTriggers(e failover.Event) {
 	for _, tr := range w.triggers {
-		if tr.fired || scenario.TriggerEvent(tr.On) != e.Kind || tr.Recording != "" && tr.Recording != string(e.Server) {
-			continue
-		}
-		tr.fired = true
-		a := tr.Action
-		a.Targets = slices.Clone(a.Targets)
-		for i, t := range a.Targets {
-			switch t {
-			case "standby":
-				a.Targets[i] = string(e.Peer)
-			case "recording":
-				a.Targets[i] = string(e.Server)
-			}
-		}
-		if a.Verb == "center-crash" && !tr.HasAfter {
-			if a.Fault == "" && e.Kind == failover.EventTakeoverStarted {
-				a.Fault = FaultCenterMidTakeover
-			}
-			w.emitAction(&a, nil, w.faultOf(&a, nil))
-			w.noteDisturbance(&a, nil)
-			w.c.crashBeforeSend = true
-			w.c.crashDowntime = a.For
-			if a.For <= 0 {
-				w.c.crashDowntime = 3 * time.Second
-			}
-			continue
-		}
-		w.scheduleAction(w.now+tr.After, &a)
+		w.fireTrigger(tr, e)
 	}
+	if e.Kind != failover.EventTakeoverStarted || len(w.reactive)+len(w.armed) == 0 {
+		return
+	}
+	for len(w.reactive) > 0 && w.reactive[0].from <= w.now {
+		w.armed = append(w.armed, w.reactive[0])
+		w.reactive = w.reactive[1:]
+	}
+	w.armed = slices.DeleteFunc(w.armed, func(tr *trigger) bool { return tr.fired || tr.until < w.now })
+	for _, tr := range w.armed {
+		w.fireTrigger(tr, e)
+	}
+}
+
+// fireTrigger runs one trigger if the event matches it: its action, with
+// the takeover's pair for its placeholders, After later, or a center crash
+// right after the Machine persisted the change and before its orders
+// leave.
+func (w *World) fireTrigger(tr *trigger, e failover.Event) {
+	if tr.fired || scenario.TriggerEvent(tr.On) != e.Kind || tr.Recording != "" && tr.Recording != string(e.Server) {
+		return
+	}
+	tr.fired = true
+	a := tr.Action
+	a.Targets = slices.Clone(a.Targets)
+	for i, t := range a.Targets {
+		switch t {
+		case "standby":
+			a.Targets[i] = string(e.Peer)
+		case "recording":
+			a.Targets[i] = string(e.Server)
+		}
+	}
+	if a.Verb == "center-crash" && !tr.HasAfter {
+		if a.Fault == "" && e.Kind == failover.EventTakeoverStarted {
+			a.Fault = FaultCenterMidTakeover
+		}
+		w.emitAction(&a, nil, w.faultOf(&a, nil))
+		w.noteDisturbance(&a, nil)
+		w.c.crashBeforeSend = true
+		w.c.crashDowntime = a.For
+		if a.For <= 0 {
+			w.c.crashDowntime = 3 * time.Second
+		}
+		return
+	}
+	w.scheduleAction(w.now+tr.After, &a)
 }
 
 // expectStatus checks an "at <time> expect status" line now.

@@ -36,7 +36,11 @@ type World struct {
 	bursts  []burst
 	groups  []*history.GroupTruth
 	c       *center
-	nem     *nemesis
+	// plan is the nemesis's fault plan; reactive its faults that strike
+	// takeovers, in time order, and armed the ones that can strike now.
+	plan     []PlannedFault
+	reactive []*trigger
+	armed    []*trigger
 
 	nextBurst int
 	msgSeq    uint64
@@ -107,7 +111,8 @@ func New(cfg Config) (*World, error) {
 		w.loadScenario(cfg.Scenario)
 	}
 	if cfg.Nemesis.Enabled {
-		w.nem = newNemesis(w)
+		w.plan = w.planFaults()
+		w.loadPlan()
 	}
 	w.schedule(event{at: cfg.Center.TickInterval, kind: evTick})
 	w.schedule(event{at: cfg.Duration, kind: evFinish})
@@ -252,8 +257,6 @@ func (w *World) handle(ev *event) {
 		s.streamStarts(ev.a%2, ev.gen)
 	case evAction:
 		w.do(ev.act)
-	case evNemesis:
-		w.nem.fire(ev.a)
 	case evUnpause:
 		b := w.tr.start(w.now)
 		b = append(b, " unpause "...)
@@ -325,7 +328,7 @@ func (w *World) footage(s *Server, kind int, cams []int, on bool) {
 }
 
 // machineEvent handles one event the Machine published: the observers
-// see it, then the scenario's triggers and the nemesis.
+// see it, then the scenario's triggers and the nemesis's reactive faults.
 func (w *World) machineEvent(e *failover.Event) {
 	b := w.tr.start(w.now)
 	b = append(b, " event "...)
@@ -352,9 +355,6 @@ func (w *World) machineEvent(e *failover.Event) {
 	w.tr.end(b)
 	w.emitMachineEvent(e)
 	w.fireTriggers(*e)
-	if e.Kind == failover.EventTakeoverStarted && w.nem != nil {
-		w.nem.onTakeover(*e)
-	}
 }
 
 // finish ends the run: the observers' end-of-run checks and measures, the

@@ -43,6 +43,9 @@ type Report struct {
 	KnownIssues []check.KnownIssue `json:"known_issues,omitempty"`
 	// Replay runs this world again.
 	Replay string `json:"replay"`
+	// FaultPlan is the hash of the nemesis's fault plan, which the seed
+	// alone decides: the same for every side run in one world.
+	FaultPlan string `json:"fault_plan,omitempty"`
 
 	Incidents []Incident `json:"incidents"`
 	// Detect, Takeover and GapPerCamera summarise the incidents in which a
