@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -269,7 +270,7 @@ func TestKnownIssuesReproduce(t *testing.T) {
 				t.Fatal(err)
 			}
 			var cfg Config
-			sc.Apply(&cfg)
+			cfg.ApplyScenario(sc)
 			w, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -288,4 +289,17 @@ func TestKnownIssuesReproduce(t *testing.T) {
 			}
 		})
 	}
+}
+
+func countList[K ~string](m map[K]int) string {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
+	}
+	return strings.Join(parts, " ")
 }

@@ -172,7 +172,7 @@ func TestBrokenMachineIsCaught(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			cfg := Config{Seed: 99}
-			sc.Apply(&cfg)
+			cfg.ApplyScenario(sc)
 			mode := tc.mode
 			cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
 				if mode == "amnesia" {
@@ -211,7 +211,7 @@ func TestBreakBeforeMakeIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Seed: 5}
-	sc.Apply(&cfg)
+	cfg.ApplyScenario(sc)
 	r := mustRun(t, cfg)
 	if r.Recoveries[RecoveryStandDown] == 0 || r.Recoveries[RecoveryFailback] == 0 {
 		t.Fatalf("the real Machine: recoveries %v, want a stand-down and a failback", r.Recoveries)
@@ -233,7 +233,7 @@ func TestDegradedServerLeftRecordingIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Seed: 5}
-	sc.Apply(&cfg)
+	cfg.ApplyScenario(sc)
 	if r := mustRun(t, cfg); r.Recoveries[RecoveryStandDown] == 0 {
 		t.Fatalf("the real Machine: recoveries %v, want a stand-down", r.Recoveries)
 	}

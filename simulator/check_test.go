@@ -41,7 +41,7 @@ func TestGroundTruthTwoStandbysOneEpoch(t *testing.T) {
 		}
 	}
 	w.groundTouched = true
-	w.checkAfterEvent()
+	w.eventDone()
 	if w.violation == nil || w.violation.Invariant != 1 {
 		t.Fatalf("violation %v, want invariant 1", w.violation)
 	}
@@ -61,8 +61,8 @@ func TestUnwantedStandbyIsCaught(t *testing.T) {
 	if r.Violation == nil || r.Violation.Invariant != 1 || !strings.Contains(r.Violation.Detail, "sb-1 still records rec-1") {
 		t.Fatalf("violation %v, want invariant 1 on sb-1", r.Violation)
 	}
-	if d := r.Violation.At - 5*time.Second; d > w.chk.fence+time.Second {
-		t.Errorf("caught %v after, the budget is %v", d, w.chk.fence)
+	if d := r.Violation.At - 5*time.Second; d > w.Budgets().Fence+time.Second {
+		t.Errorf("caught %v after, the budget is %v", d, w.Budgets().Fence)
 	}
 }
 
@@ -74,7 +74,7 @@ func TestShortPauseTakeoverIsCaught(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cfg Config
-	sc.Apply(&cfg)
+	cfg.ApplyScenario(sc)
 	cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
 		c := m.Config()
 		c.Detector = detector.Config{Kind: detector.KindConsecutiveMiss, ProbeInterval: 100 * time.Millisecond,
@@ -137,15 +137,15 @@ func TestServerAgent(t *testing.T) {
 	if err := rec.StandDown(ctx, transport.StandDownOrder{Epoch: 3}); err != nil || rec.RecordsOwn() {
 		t.Fatalf("stand-down: %v, recording %v", err, rec.RecordsOwn())
 	}
-	w.crashServer(rec.idx, FaultCrash)
+	w.crashServer(rec.t.Index, FaultCrash)
 	if _, err := rec.Probe(ctx); !errors.Is(err, transport.ErrUnreachable) {
 		t.Fatalf("probe of a crashed server: %v", err)
 	}
-	w.restartServer(rec.idx)
-	if rec.stoodDown != true || rec.Newest("rec-1") != 3 {
+	w.restartServer(rec.t.Index)
+	if rec.t.StoodDown != true || rec.Newest("rec-1") != 3 {
 		t.Fatal("a restart lost the server's configuration")
 	}
-	w.servers[sb.idx].setEmptySpace(false)
+	w.servers[sb.t.Index].setEmptySpace(false)
 	if err := sb.Takeover(ctx, transport.TakeoverOrder{Recording: "rec-2", Epoch: 9, Cameras: cams}); !errors.Is(err, ErrNoEmptyRecordingSpace) {
 		t.Fatalf("takeover without space: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/failover/detector"
+	"github.com/nvrha/nvrha/simulator/history"
 )
 
 // ErrInvalidConfig is wrapped by every error about a Config New cannot run.
@@ -21,20 +22,20 @@ const (
 	DefaultDuration      = time.Hour
 	DefaultTickInterval  = 50 * time.Millisecond
 	DefaultStreamStart   = time.Second
-	DefaultLatency       = time.Millisecond
-	DefaultJitter        = 2 * time.Millisecond
+	DefaultLatency       = history.DefaultLatency
+	DefaultJitter        = history.DefaultJitter
 	DefaultTraceTail     = 20
 	DefaultMaxGapSamples = 20000
 	// DefaultRecordingChannels, DefaultCameras and DefaultStandbyChannels
 	// shape the servers of UniformWorld when a count is zero.
-	DefaultRecordingChannels = 16
-	DefaultCameras           = 16
-	DefaultStandbyChannels   = 32
+	DefaultRecordingChannels = history.DefaultRecordingChannels
+	DefaultCameras           = history.DefaultCameras
+	DefaultStandbyChannels   = history.DefaultStandbyChannels
 )
 
 // Start is the virtual instant every world begins at. Simulated time is
 // reported as an offset from it.
-var Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+var Start = history.Start
 
 // Config describes one simulation run. The zero value is valid: the default
 // world (one group of 14 recording and 2 standby servers, 16 cameras each) on
@@ -90,43 +91,17 @@ type Config struct {
 	FaultsFlag string
 }
 
-// NetConfig is the network between the center and each server. Every
-// message is delayed by Latency plus a uniform draw in [0, Jitter], lost with
-// probability Loss and duplicated with probability Duplicate (the copy is
-// delayed independently). Jitter reorders messages. The zero value is a
-// quiet LAN: 1 ms latency, 0-2 ms jitter, no loss, no duplication.
-type NetConfig struct {
-	Latency   time.Duration
-	Jitter    time.Duration
-	Loss      float64
-	Duplicate float64
-	// Quiet, when set, keeps zero Latency and Jitter at zero instead of
-	// taking the defaults.
-	Quiet bool
-}
+// NetConfig is the network between the center and each server (see
+// history.NetConfig).
+type NetConfig = history.NetConfig
 
 // QuietLAN returns the default network: 1 ms latency, 0-2 ms jitter, no
 // loss.
-func QuietLAN() NetConfig { return NetConfig{Latency: DefaultLatency, Jitter: DefaultJitter} }
+func QuietLAN() NetConfig { return history.QuietLAN() }
 
 // NoisyLAN returns the standard noisy network of the performance work: 1 ms
 // latency, 0-100 ms jitter, 1% loss, 0.1% duplication.
-func NoisyLAN() NetConfig {
-	return NetConfig{Latency: time.Millisecond, Jitter: 100 * time.Millisecond, Loss: 0.01, Duplicate: 0.001}
-}
-
-func (n NetConfig) withDefaults() NetConfig {
-	if n.Quiet {
-		return n
-	}
-	if n.Latency == 0 {
-		n.Latency = DefaultLatency
-	}
-	if n.Jitter == 0 {
-		n.Jitter = DefaultJitter
-	}
-	return n
-}
+func NoisyLAN() NetConfig { return history.NoisyLAN() }
 
 // CenterConfig configures the center.
 type CenterConfig struct {
@@ -178,32 +153,12 @@ func BaselineFailover() failover.Config {
 	}
 }
 
-// WorldSpec is the shape of a world: its Failover Groups and their servers.
-type WorldSpec struct {
-	Groups []GroupSpec `json:"groups"`
-}
-
-// GroupSpec is one group of the world. Group i (from 1) is called "gi"; g1
-// is the default group "Failover Group 1", the others are added under the
-// name "Failover Group i".
-type GroupSpec struct {
-	Recording []ServerSpec `json:"recording"`
-	Standby   []ServerSpec `json:"standby"`
-}
-
-// ServerSpec is one simulated server.
-type ServerSpec struct {
-	ID       nvrha.ServerID `json:"id"`
-	Channels int            `json:"channels"`
-	// Cameras is how many cameras a recording server records; a standby
-	// has none.
-	Cameras int `json:"cameras"`
-	// NoEmptySpace gives the server no empty recording space. A standby
-	// without one is refused when the world joins it to its group.
-	NoEmptySpace bool `json:"no_empty_space,omitempty"`
-	// Spaces is how many recording spaces it has (default 2).
-	Spaces int `json:"spaces,omitempty"`
-}
+// The shape of a world (see package history).
+type (
+	WorldSpec  = history.WorldSpec
+	GroupSpec  = history.GroupSpec
+	ServerSpec = history.ServerSpec
+)
 
 // UniformWorld returns groups groups of recording recording servers and
 // standbys standby servers each, every recording server with cameras
@@ -211,30 +166,7 @@ type ServerSpec struct {
 // Zero sizes take the defaults (16 cameras, 16 and 32 channels). Servers are
 // numbered across the world: rec-1, rec-2, ... and sb-1, sb-2, ...
 func UniformWorld(groups, recording, standbys, cameras, recChannels, sbChannels int) WorldSpec {
-	if cameras <= 0 {
-		cameras = DefaultCameras
-	}
-	if recChannels <= 0 {
-		recChannels = max(DefaultRecordingChannels, cameras)
-	}
-	if sbChannels <= 0 {
-		sbChannels = max(DefaultStandbyChannels, recChannels)
-	}
-	var w WorldSpec
-	r, s := 0, 0
-	for range groups {
-		var g GroupSpec
-		for range recording {
-			r++
-			g.Recording = append(g.Recording, ServerSpec{ID: recID(r), Channels: recChannels, Cameras: cameras})
-		}
-		for range standbys {
-			s++
-			g.Standby = append(g.Standby, ServerSpec{ID: sbID(s), Channels: sbChannels})
-		}
-		w.Groups = append(w.Groups, g)
-	}
-	return w
+	return history.UniformWorld(groups, recording, standbys, cameras, recChannels, sbChannels)
 }
 
 // DefaultWorld is the realistic group of the one-hour run: one group of 14
@@ -242,45 +174,11 @@ func UniformWorld(groups, recording, standbys, cameras, recChannels, sbChannels 
 // standbys with 32 channels.
 func DefaultWorld() WorldSpec { return UniformWorld(1, 14, 2, 0, 0, 0) }
 
-func recID(i int) nvrha.ServerID { return nvrha.ServerID("rec-" + strconv.Itoa(i)) }
-func sbID(i int) nvrha.ServerID  { return nvrha.ServerID("sb-" + strconv.Itoa(i)) }
+func recID(i int) nvrha.ServerID { return history.RecordingID(i) }
+func sbID(i int) nvrha.ServerID  { return history.StandbyID(i) }
 
-func groupName(i int) string { return "Failover Group " + strconv.Itoa(i) }
-func groupRef(i int) string  { return "g" + strconv.Itoa(i) }
-
-// Servers returns every server of the world in group order, recording
-// servers before standbys.
-func (w WorldSpec) Servers() []ServerSpec {
-	var out []ServerSpec
-	for _, g := range w.Groups {
-		out = append(out, g.Recording...)
-		out = append(out, g.Standby...)
-	}
-	return out
-}
-
-func (w WorldSpec) validate() error {
-	if len(w.Groups) == 0 {
-		return fmt.Errorf("%w: no groups", ErrInvalidConfig)
-	}
-	if len(w.Groups) > failover.MaxGroups {
-		return fmt.Errorf("%w: %d groups, a center holds at most %d", ErrInvalidConfig, len(w.Groups), failover.MaxGroups)
-	}
-	seen := map[nvrha.ServerID]bool{}
-	for _, s := range w.Servers() {
-		if err := s.ID.Validate(); err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-		}
-		if seen[s.ID] {
-			return fmt.Errorf("%w: server %s twice", ErrInvalidConfig, s.ID)
-		}
-		seen[s.ID] = true
-		if s.Channels < 0 || s.Cameras < 0 || s.Cameras > 4096 || s.Spaces < 0 || s.Spaces > 64 {
-			return fmt.Errorf("%w: server %s: bad sizes", ErrInvalidConfig, s.ID)
-		}
-	}
-	return nil
-}
+func groupName(i int) string { return history.GroupName(i) }
+func groupRef(i int) string  { return history.GroupRef(i) }
 
 // randomWorld draws a small world: 1-3 groups, 1-6 recording servers and
 // 1-3 standbys per group, mixed sizes.
@@ -319,7 +217,7 @@ func (c Config) withDefaults(r *rng) Config {
 	} else if len(c.World.Groups) == 0 {
 		c.World = DefaultWorld()
 	}
-	c.Net = c.Net.withDefaults()
+	c.Net = c.Net.WithDefaults()
 	if c.Center.TickInterval <= 0 {
 		c.Center.TickInterval = DefaultTickInterval
 	}
@@ -350,8 +248,8 @@ func (c Config) withDefaults(r *rng) Config {
 }
 
 func (c Config) validate() error {
-	if err := c.World.validate(); err != nil {
-		return err
+	if err := c.World.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := c.Center.Failover.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -432,7 +330,7 @@ func (c Config) ReplayCommand() string {
 	if c.Baseline {
 		b.WriteString(" -baseline")
 	}
-	switch c.Net.withDefaults() {
+	switch c.Net.WithDefaults() {
 	case QuietLAN():
 	case NoisyLAN():
 		b.WriteString(" -net noisy")

@@ -1,6 +1,7 @@
 // Package simulator is a deterministic discrete-event world that drives the
-// real failover.Machine under faults, checks DESIGN.md's invariants after
-// every event, and measures what failover costs in footage.
+// real failover.Machine under faults, checks the invariants of
+// docs/invariants.md after every event, and measures what failover costs in
+// footage.
 //
 //	w, err := simulator.New(simulator.Config{Seed: 7, Nemesis: simulator.NemesisConfig{Enabled: true}})
 //	rep := w.Run()             // or w.RunUntil(t) in steps, for a progress display
@@ -11,6 +12,21 @@
 //
 // The command nvrsim (./simulator/cmd/nvrsim) runs it from the command
 // line; every report carries the one-line command that replays it.
+//
+// # A run and its observers
+//
+// The world (this package: the event queue, the network, the servers, the
+// center and the nemesis) runs and reports what happens as a history of
+// events (package history): the faults and actions, every command and
+// answer, what the Machine published and persisted, and the ground truth
+// of who records which camera. Observers consume that history as it
+// happens, event by event, reading the world through a read-only
+// history.View: package check's Checker enforces the invariants (one file
+// each, named as docs/invariants.md names them) and stops the run at the
+// first violation; package report's Measures takes the measures and fills
+// the Report. Each observer can be tested alone on a hand-written history
+// (history.NewStatic). Scenario files are package scenario's; the shipped
+// ones are in simulator/scenarios.
 //
 // # The world
 //
@@ -30,8 +46,8 @@
 // package failover's documentation. It ticks every CenterConfig.TickInterval
 // (50 ms). After every call into the Machine it drains Ready: it persists
 // State into its store first (a deep copy, or a JSON round trip with
-// CenterConfig.JSONStore), then puts each Command on the network, then
-// handles the Events, then calls Advance. A server's answer travels back as
+// CenterConfig.JSONStore), then handles the Events, then puts each Command
+// on the network, then calls Advance. A server's answer travels back as
 // a message and is handed to Step when it arrives. A center crash drops
 // the Machine; answers still in flight are lost with its connections (they
 // carry the center's incarnation); commands already sent still reach their
@@ -100,213 +116,50 @@
 // persisted and before its orders left; admin operations racing with
 // takeovers (disable, remove (disabling first when the server is in the
 // takeover process), delete group, protection off), each approved through
-// failover.VerifyFirstAdmin. The nemesis ([NemesisConfig]) draws them from
-// the seed as Poisson processes at [NemesisRates], and strikes starting
-// takeovers with the reactive kinds. Scripted runs use [Scenario]s.
+// failover.VerifyFirstAdmin. The nemesis ([NemesisConfig]) plans them
+// before the run from the seed alone, with its own random source
+// ([World.Plan]): Poisson processes at [NemesisRates], targets among the
+// servers no fault it planned holds, lengths cut at the quiet tail. A fault
+// of a recording server may be followed by a reactive one that strikes the
+// takeover it causes (the standby dies, the center crashes, an admin
+// disables, removes, deletes the group or switches protection off): it is
+// planned with the placeholders "standby" and "recording", resolved on
+// each side to the pair of the first takeover of that server that starts
+// while it is armed, and skipped on a side where none does. Each kind is
+// one entry of the table in faultkinds.go (docs/invariants.md says how to
+// add one). Scripted runs use scenario files ([Config.ApplyScenario]).
 //
 // # Scenario files
 //
-// A scenario is a text file, one statement a line; # starts a comment.
-// Durations are Go durations (800ms, 10s, 1m30s). Servers are rec-N and
-// sb-N, numbered across the world in group order; groups are g1 (the default
-// group "Failover Group 1"), g2, ... <servers> is one ID or a comma-separated
-// list without spaces. The header sets the world (when it has none, the
-// Config's world is used):
-//
-//	name <text>
-//	duration <time>
-//	groups <n>                                    # groups, each with every template below
-//	recording <n> [channels <c>] [cameras <k>]    # n recording servers per group
-//	standby <n> [channels <c>] [space none]       # n standbys per group
-//	set <server> channels <c> | cameras <k> | space none
-//	net quiet | noisy | [latency <t>] [jitter <t>] [loss <p>] [dup <p>]
-//	nemesis off | default | <kind,kind,...> [rate <x>]
-//	baseline                                      # the baseline detector
-//	failback [manual] [hold-down <t>] [max <t>] [flap-window <t>]
-//	stream-start <t>
-//	ack-when-recording
-//	platform arm64 | x86_64                       # the center's platform (8 or 64 servers per group)
-//
-// Actions happen at a time, or when the Machine publishes an event:
-//
-//	at <time> <action>
-//	on takeover-start|takeover-confirm|failback-start [<recording>] [after <t>] <action>
-//	at <time> expect status <server> "<label>"
-//
-// A trigger fires once, at the first matching event; its action may name
-// the takeover's servers as "standby" and "recording". A trigger's
-// center-crash without "after" crashes the center right after the Machine
-// persisted the change and before the orders leave. The actions:
-//
-//	crash <servers> [for <t>]          restart <servers>
-//	pause <servers> for <t>
-//	abnormal <servers> [recording] [for <t>]   recover <servers>
-//	                                   (recording: degraded, it records until stood down)
-//	partition <servers> [in|out] [for <t>]   heal <servers> [in|out]
-//	                                   (in: center to server cut; out: server to center)
-//	loss <p> [<servers>] for <t>       delay <t> [<servers>] for <t>
-//	fill-space <servers> [for <t>]     free-space <servers>
-//	license <server> <channels> [for <t>]
-//	flap <server> times <n> down <t> up <t>
-//	center-crash [for <t>]             (default downtime 3s)
-//	disable <servers> [for <t>]        enable <servers>
-//	remove <servers> [force] [for <t>] (force disables a server in takeover first; for: rejoin after)
-//	add <servers> [to g<n>]
-//	delete-group g<n> [for <t>]        add-group g<n>   (for: create it again and rejoin its servers)
-//	protection g<n> on|off [for <t>]
-//	failback <server>                  (manual failback)
-//
-// Expectations are checked at the end of the run and listed in the report:
-//
-//	expect takeover <recording> [by <standby>]   expect no-takeover <recording>
-//	expect recovery <path>                       expect fault <kind>
-//	expect refused <server>                      expect status <server> "<label>"
-//	expect max-gap <t>                           expect max-flaps <n>
-//	expect no-false-takeover                     expect settled
-//	expect orphan <standby>                      expect known-issue <id>
-//
-// Errors name the line ([ScenarioError]). [Scenario.String] renders a
-// scenario back in this format. The shipped scenarios are in
-// simulator/scenarios.
+// Scripted runs use scenario files: package scenario holds the format (a
+// world header, timed actions, triggers on the Machine's events, and
+// expectations), [Config.ApplyScenario] runs one, and simulator/scenarios
+// ships a dozen.
 //
 // # Invariants
 //
-// DESIGN.md's invariants are checked after every event that can break
-// them. An event whose call into the Machine changed what the Machine
-// persists or publishes (its Ready carried a State or Events), an admin
-// operation, a restart and every tick are followed by the checks of the
-// Machine's own view; an answer that changed neither leaves their inputs
-// as they were. An event that touched a server is followed by the
-// ground-truth checks of that server (of every server after a fault or an
-// admin operation); every tick (50 ms) by the time-bounded checks, whose
-// budgets are seconds. The budgets derive from
-// the Machine's configuration: detection = max(acceptable pause, misses x
-// probe interval) + 2 probe intervals + probe timeout + 2 s; one standby
-// tried = TakeoverTimeout + a tick; a release delivered = CommandTimeout +
-// RetryMax + 2 s; settling = detection + release + inventory interval + 5 s
-// + a try per standby of the largest group + the longest hold-down the flap
-// damping can have reached. A server is "calm" since its last disturbance:
-// a fault on it, a lost message to or from it, an admin operation on it or
-// its group, a center restart; while it is crashed, abnormal, in a long
-// pause, cut off or in a burst it is not calm at all. The first violation
-// stops the run (Report.Violation): seed, simulated time, invariant, the
-// last events (Config.TraceTail), and the replay command.
-//
-//  1. One standby per recording server. Machine view, strictly: a member's
-//     Peer is a member of the same group with the other role whose Peer is
-//     it. Ground truth: no two standbys record one recording server's
-//     cameras under the same epoch (safety); a standby that records a
-//     recording server's cameras while the Machine does not have it as that
-//     server's peer (given up, interrupted, fenced off) stops within the
-//     release budget of being calm with the center up (liveness). So the
-//     ground truth allows, and only allows, the window before a fenced-off
-//     standby gets its release; make-before-break failback (the recording
-//     server resumes while the standby still records) is no overlap of two
-//     standbys at all. Likewise a degraded recording server (abnormal, still
-//     recording) that the Machine shows "Abnormal, protected" stops
-//     recording within the release budget of its link being calm: it is
-//     stood down rather than left to fight the standby for its cameras.
-//  2. License and eligibility. At every takeover start (Machine view): the
-//     standby has at least the recording server's license channels (in the
-//     snapshot and in the persisted facts), and is enabled, protected, up,
-//     with an empty recording space and no failed takeover. At every join
-//     the Machine accepts, package eligibility, asked independently on the
-//     group as persisted, finds no failed rule. Ground truth: a standby
-//     records no more cameras than its license channels (a license lowered
-//     under a running takeover excepted).
-//  3. Epochs. The Machine's epoch of every recording server never goes down,
-//     also across a restart, where it must be at least every epoch ever
-//     sent. Every order's epoch was persisted before the order left. No
-//     epoch of a recording server serves two changes of who records its
-//     cameras: one epoch is a takeover by one standby (with its stand-down),
-//     or a failback (resume and release of one standby), or a fence-off
-//     release, or a resume. An order a server refuses as stale leaves the
-//     server exactly as it was.
-//  4. Timely takeover. A failed (crashed or abnormal) recording server,
-//     enabled in a protected group and not shown "Abnormal, protected", with
-//     a standby of its group that is enabled, healthy, not paused, free in
-//     both views, with an empty recording space and enough license channels
-//     (both views), is taken over within detection + one try per standby of
-//     the group + the release budget, counted from the latest of: its
-//     failure, the last time it was covered, admin changes, the center's
-//     restart + detection, the standby's calm + detection, fact changes +
-//     the inventory interval, the standby's last busy moment + the release
-//     budget.
-//  5. Statuses agree with the facts. Every member's status is the one
-//     package status derives from what the Machine holds: the snapshot
-//     (enabled, protection, health, peer, empty recording space) and the
-//     persisted State (facts, failed takeovers, owed releases, takeover
-//     phases). "Normal, protected" thus needs a confirmed takeover, an
-//     unconfirmed one whose standby is ready (active, up, no failed
-//     takeover, no owed release, an empty recording space), or a free, ready
-//     standby that fits. When the persisted State lags the live one the live
-//     one is used.
-//  6. Removal and limits. Removing a server the Machine shows in a takeover
-//     must fail with ErrInTakeover; deleting the default group with
-//     ErrDefaultGroup; at most 16 groups, at most the platform's capacity per
-//     group, a server in one group only, the default group always there.
-//  7. Settling. A server the Machine declares failed that is neither crashed
-//     nor abnormal must have been disturbed within the detection budget: a
-//     pause within the acceptable pause alone never causes a takeover. Once
-//     the settle time has passed since the last fault, no server that has
-//     itself been calm for a settle time goes down or up, is taken over or
-//     fails back. At the end of a settled run every healthy, enabled
-//     recording server of a protected group records its own cameras and
-//     (with automatic failback) is not taken over, and every "Abnormal,
-//     protected" server's standby records its cameras. At every tick, a
-//     healthy recording server that no standby covers records its own
-//     cameras within detection + release + stream start of being calm and
-//     of the Machine's last standby on it.
-//     Failback is make-before-break: when a standby carries out a
-//     failback's release, its recording server records already, unless it
-//     was disturbed since the failback started.
-//  8. Nothing acknowledged is lost. After every Machine call the groups,
-//     members, roles, enabled switches and protection switches the Machine
-//     reports are exactly those of the admin operations it acknowledged.
-//     Every persisted ledger extends the previous one (intervals appended,
-//     open ones closed, the oldest dropped past the limit). At a crash the
-//     persisted State holds everything the live Machine holds, takeover
-//     phases included (but the next command ID; owed orders: every one the
-//     live Machine owes is persisted); at the restart the restored
-//     Machine's State equals the persisted one, and its first Ready that
-//     sends commands persists its State first. No command ID is sent by
-//     two incarnations of the center, so that a late answer from before a
-//     restart is never taken for a new command's. After a
-//     confirmed takeover or a failback the ledger names the new holder; at
-//     the end every stretch a standby recorded under a confirmed takeover is
-//     found by HoldersAt.
-//  9. Determinism. TestDeterminism runs a seed twice and compares traces
-//     byte for byte, hashes and reports, and checks another seed differs.
-//
-// Known defects of the Machine that the checker recognises by a precise
-// signature are listed by [KnownIssues]. They are violations like any other
-// unless Config.Tolerate names them; then they are counted in
-// Report.KnownIssues and the run goes on. The batch tests tolerate them, and
-// TestKnownIssuesReproduce fails as soon as one no longer reproduces. Each
-// has a scenario in testdata/known; fixed defects keep theirs in
-// testdata/regress, where TestRegressions asserts the fixed behaviour.
+// docs/invariants.md lists the invariants (numbered 0 to 9), what each
+// forbids, the budgets the time-bounded ones allow and which check
+// enforces each; package check holds the checks. The first violation stops
+// the run (Report.Violation): seed, simulated time, invariant, the last
+// events (Config.TraceTail), and the replay command. Known defects of the
+// Machine that the checker recognises by a precise signature are listed by
+// [KnownIssues]; they are violations like any other unless Config.Tolerate
+// names them, and then they are counted in Report.KnownIssues and the run
+// goes on.
 //
 // # Measures
 //
 // An incident is an outage of a recording server as the world caused it:
 // from the first fault that hit it (crash, failed disk, long pause,
 // partition, flap) until its faults ended, it records its own cameras again
-// and the Machine has no standby on it. Detect is the first ServerDown after
-// the start; Takeover the first confirmed takeover; Failback the
-// FailbackCompleted after the faults ended; the gap per camera is the
-// footage the camera lost in the incident. Report.Detect, Takeover and
-// GapPerCamera summarise the incidents in which the server in fact lost
-// footage (p50, p90, p99, max). A false takeover is one of a server that was
-// healthy and recording all its cameras when it started; an unexplained one
-// had no fault and no network trouble (not even a lost message) to explain
-// it. A flap is a takeover within the flap
-// window of the same server's previous failback. Availability is the share
-// of camera-time recorded. The report also carries every server's status,
-// footage and fault timeline, every takeover with its outcome, and the gap
-// samples, for a renderer: [Report.WriteText] prints the summary table,
-// [WriteHTML] writes one self-contained HTML page (a timeline of statuses,
-// takeovers, footage and faults per server, the distribution of recording
-// gaps, the incidents), and the Report encodes as JSON.
+// and the Machine has no standby on it. Package report defines the
+// measures (time to detect, to take over and to fail back, the gap per
+// camera, false and unexplained takeovers, flaps, availability) and
+// renders them: [Report.WriteText] prints the summary table, [WriteHTML]
+// writes one self-contained HTML page (a timeline of statuses, takeovers,
+// footage and faults per server, the distribution of recording gaps, the
+// incidents), and the Report encodes as JSON.
 //
 // # Baseline
 //
@@ -314,8 +167,10 @@
 // and assignment: a poll every 0.5 s and a server down after 5 s (10
 // consecutive misses), Milestone XProtect's published timings, and the
 // naive first-fit standby choice (failover.AssignFirstFit). The failback
-// policy and everything else stay as configured. The nemesis sizes pauses
-// by nvrha's acceptable pause either way, so both face the same world.
+// policy and everything else stay as configured. The nemesis's plan does
+// not depend on the side (it sizes pauses by nvrha's acceptable pause
+// either way): both face the same faults at the same times, and
+// Report.FaultPlan, the plan's hash, is the same for both.
 // [NoisyLANScenario] is the standard world the performance figures pool
 // (simulator/cmd/nvrbench, docs/performance.md).
 package simulator

@@ -1,21 +1,27 @@
 package simulator
 
 import (
+	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 )
 
-// NemesisConfig configures the nemesis: it draws faults from the world's
-// seed, as a Poisson process per fault kind (at the rates of
-// NemesisRates, times Rate), and, when a takeover starts, sometimes strikes
-// the takeover itself (the reactive kinds). It strikes only between Warmup
-// and Duration - QuietTail, so that the run ends with a quiet stretch in
-// which assignments must settle (invariant 7).
+// NemesisConfig configures the nemesis: it plans faults from the world's
+// seed alone, before the run (World.Plan), as a Poisson process per fault
+// kind (at the rates of NemesisRates, times Rate), and, for a fault of a
+// recording server, sometimes a fault that strikes the takeover it causes
+// (the reactive kinds). It strikes only between Warmup and Duration -
+// QuietTail, so that the run ends with a quiet stretch in which
+// assignments must settle (invariant 7). Every side run in a world (nvrha,
+// the baseline) faces the same plan.
 type NemesisConfig struct {
 	Enabled bool `json:"enabled"`
 	// Kinds limits the faults drawn; empty means every kind.
@@ -31,7 +37,8 @@ type NemesisConfig struct {
 
 // NemesisRate is the rate of one fault kind: PerHour faults per hour in a
 // world of 16 servers (scaled by the world's size), or for a reactive kind
-// the chance that it strikes a starting takeover.
+// the chance that it strikes the takeover a fault of a recording server
+// causes.
 type NemesisRate struct {
 	Kind     FaultKind
 	PerHour  float64
@@ -40,47 +47,18 @@ type NemesisRate struct {
 
 // NemesisRates returns the default rates, in a fixed order.
 func NemesisRates() []NemesisRate {
-	return []NemesisRate{
-		{Kind: FaultCrash, PerHour: 6},
-		{Kind: FaultPauseShort, PerHour: 12},
-		{Kind: FaultPauseLong, PerHour: 2},
-		{Kind: FaultAbnormal, PerHour: 3},
-		{Kind: FaultPartition, PerHour: 2},
-		{Kind: FaultPartitionOneWay, PerHour: 2},
-		{Kind: FaultPartitionMulti, PerHour: 1},
-		{Kind: FaultLossBurst, PerHour: 2},
-		{Kind: FaultDelayBurst, PerHour: 2},
-		{Kind: FaultFillSpace, PerHour: 2},
-		{Kind: FaultLicense, PerHour: 2},
-		{Kind: FaultFlap, PerHour: 1},
-		{Kind: FaultMultiFail, PerHour: 2},
-		{Kind: FaultCenterCrash, PerHour: 1},
-		{Kind: FaultStandbyMidTakeover, Reactive: 0.15},
-		{Kind: FaultCenterMidTakeover, Reactive: 0.06},
-		{Kind: FaultAdminDisable, Reactive: 0.06},
-		{Kind: FaultAdminRemove, Reactive: 0.05},
-		{Kind: FaultAdminDeleteGroup, Reactive: 0.05},
-		{Kind: FaultAdminProtectionOff, Reactive: 0.05},
+	out := make([]NemesisRate, len(faultKinds))
+	for i, f := range faultKinds {
+		out[i] = NemesisRate{Kind: f.kind, PerHour: f.perHour, Reactive: f.reactive}
 	}
+	return out
 }
 
 // ParseFaults parses a -faults value: "none" (or "off"), "default" (or
 // "all", "on"), or a comma-separated list of fault kinds.
 func ParseFaults(s string) (NemesisConfig, error) {
-	switch s {
-	case "none", "off", "":
-		return NemesisConfig{}, nil
-	case "default", "all", "on":
-		return NemesisConfig{Enabled: true}, nil
-	}
-	n := NemesisConfig{Enabled: true}
-	for _, k := range strings.Split(s, ",") {
-		if !slices.Contains(FaultKinds(), FaultKind(k)) {
-			return n, fmt.Errorf("unknown fault kind %q (known: %v)", k, FaultKinds())
-		}
-		n.Kinds = append(n.Kinds, FaultKind(k))
-	}
-	return n, nil
+	on, kinds, err := history.ParseFaultKinds(s)
+	return NemesisConfig{Enabled: on, Kinds: kinds}, err
 }
 
 func (n NemesisConfig) flag() string {
@@ -121,243 +99,190 @@ func (n NemesisConfig) enabled(k FaultKind) bool {
 	return n.Enabled && (len(n.Kinds) == 0 || slices.Contains(n.Kinds, k))
 }
 
-// nemesis is the running fault generator of one world.
-type nemesis struct {
-	w        *World
+// planStream is the second PCG word of the nemesis's own random source:
+// every fault plan draws from rand.NewPCG(seed, planStream), apart from
+// the world's, so that every side run in a world faces the same faults.
+const planStream = 0x6e76726870616e31
+
+// PlannedFault is one fault the nemesis planned from the seed alone, the
+// same on every side run in the world (nvrha, the baseline, the oracle).
+// A periodic fault is Action at At. A reactive one strikes a takeover: the
+// first takeover of Recording that starts between At and Until, After
+// later (or, for a center crash without HasAfter, right after the Machine
+// persisted it, before its orders leave), with the placeholders "standby"
+// and "recording" of Action's targets resolved to that takeover's pair; a
+// side on which no such takeover starts skips it.
+type PlannedFault struct {
+	At        time.Duration  `json:"at"`
+	Kind      FaultKind      `json:"kind"`
+	Action    Action         `json:"action"`
+	Reactive  bool           `json:"reactive,omitempty"`
+	Until     time.Duration  `json:"until,omitempty"`
+	After     time.Duration  `json:"after,omitempty"`
+	HasAfter  bool           `json:"has_after,omitempty"`
+	Recording nvrha.ServerID `json:"recording,omitempty"`
+}
+
+// String renders a planned fault in the scenario format's words.
+func (p PlannedFault) String() string {
+	if !p.Reactive {
+		return fmt.Sprintf("at %v %s (%s)", p.At, p.Action.String(), p.Kind)
+	}
+	after := ""
+	if p.HasAfter {
+		after = " after " + p.After.String()
+	}
+	return fmt.Sprintf("from %v to %v on takeover-start %s%s %s (%s)", p.At, p.Until, p.Recording, after, p.Action.String(), p.Kind)
+}
+
+// Plan returns the faults the nemesis planned for this world, in time
+// order: a function of the seed, the world's shape, its duration and the
+// nemesis's configuration, and of nothing that happens in the run.
+func (w *World) Plan() []PlannedFault { return slices.Clone(w.plan) }
+
+// planHash is the FNV-64a hash of the plan's lines, for the report.
+func planHash(plan []PlannedFault) string {
+	h := uint64(fnvOffset)
+	for _, p := range plan {
+		for _, c := range []byte(p.String() + "\n") {
+			h ^= uint64(c)
+			h *= fnvPrime
+		}
+	}
+	return strconv.FormatUint(h, 16)
+}
+
+// planner draws a world's fault plan from the seed. It knows the world's
+// shape and the faults it planned, never the run: a server is free for a
+// new fault when no fault it planned holds it.
+type planner struct {
+	rng      *rng
+	cfg      NemesisConfig
+	servers  []*history.ServerTruth // the world's servers as built, before any event
 	periodic []NemesisRate
 	reactive []NemesisRate
 	stopAt   time.Duration
+	now      time.Duration
 	busy     []time.Duration // by server: no new fault before
+	// pauseScale is nvrha's acceptable pause, by which pauses are sized
+	// whichever detector a side runs.
+	pauseScale time.Duration
+	// centerBack is when the center is back from the last center crash
+	// planned.
+	centerBack time.Duration
+	// licenses are the license changes planned, for the license rule of
+	// the next one.
+	licenses []plannedLicense
+	// kind is the kind being drawn, for the draw functions that draw
+	// several.
+	kind FaultKind
+	plan []PlannedFault
 }
 
-func newNemesis(w *World) *nemesis {
+type plannedLicense struct {
+	server   int
+	channels int
+	from, to time.Duration
+}
+
+// planFaults draws the world's fault plan: every periodic kind as a
+// Poisson process at its rate, in time order, between the warmup and the
+// quiet tail; each fault of a recording server may be struck, when its
+// takeover starts, by a reactive kind.
+func (w *World) planFaults() []PlannedFault {
 	cfg := w.cfg.Nemesis
-	n := &nemesis{w: w, stopAt: w.cfg.Duration - cfg.QuietTail, busy: make([]time.Duration, len(w.servers))}
+	p := &planner{rng: &rng{r: rand.New(rand.NewPCG(w.cfg.Seed, planStream))}, cfg: cfg, servers: w.truths,
+		stopAt: w.cfg.Duration - cfg.QuietTail, busy: make([]time.Duration, len(w.servers)), pauseScale: w.cfg.pauseScale}
 	scale := float64(len(w.servers)) / 16
 	total := 0.0
-	for _, r := range NemesisRates() {
+	for _, f := range faultKinds {
+		r := NemesisRate{Kind: f.kind, PerHour: f.perHour, Reactive: f.reactive}
 		if !cfg.enabled(r.Kind) {
 			continue
 		}
 		if r.Reactive > 0 {
 			r.Reactive *= cfg.Rate
 			total += r.Reactive
-			n.reactive = append(n.reactive, r)
+			p.reactive = append(p.reactive, r)
 			continue
 		}
 		r.PerHour *= cfg.Rate
-		switch r.Kind {
-		case FaultCrash, FaultPauseShort, FaultPauseLong, FaultAbnormal, FaultPartition, FaultPartitionOneWay, FaultFillSpace, FaultLicense:
+		if f.scaled {
 			r.PerHour *= max(scale, 0.25)
 		}
-		if r.PerHour <= 0 {
-			continue
+		if r.PerHour > 0 {
+			p.periodic = append(p.periodic, r)
 		}
-		n.periodic = append(n.periodic, r)
-		n.next(len(n.periodic)-1, cfg.Warmup)
 	}
 	// At high rates the reactive chances are scaled down together, so that
-	// together they strike at most 80% of takeovers and every kind keeps
-	// its share.
+	// together they strike at most 80% of faults and every kind keeps its
+	// share.
 	if total > 0.8 {
-		for i := range n.reactive {
-			n.reactive[i].Reactive *= 0.8 / total
+		for i := range p.reactive {
+			p.reactive[i].Reactive *= 0.8 / total
 		}
 	}
-	return n
-}
-
-func (n *nemesis) next(k int, from time.Duration) {
-	mean := time.Duration(float64(time.Hour) / n.periodic[k].PerHour)
-	at := from + n.w.rng.exp(mean)
-	if at < n.stopAt {
-		n.w.schedule(event{at: at, kind: evNemesis, a: k})
+	next := make([]time.Duration, len(p.periodic))
+	for k := range p.periodic {
+		next[k] = p.next(k, cfg.Warmup)
 	}
-}
-
-// free returns the servers no fault holds now, of a role (0 for any).
-func (n *nemesis) free(role failover.Role) []int {
-	var out []int
-	for i, s := range n.w.servers {
-		if (role == 0 || s.role == role) && n.busy[i] <= n.w.now && !s.crashed && !s.paused && !s.abnormal &&
-			n.w.links[i].cutIn == 0 && n.w.links[i].cutOut == 0 {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-func (n *nemesis) pick(ids []int) int { return ids[n.w.rng.intn(len(ids))] }
-
-// span draws a fault's length in [lo, hi], cut short at the quiet tail.
-func (n *nemesis) span(lo, hi time.Duration) time.Duration {
-	d := n.w.rng.between(lo, hi)
-	if end := n.w.now + d; end > n.stopAt {
-		d = max(n.stopAt-n.w.now, time.Millisecond)
-	}
-	return d
-}
-
-func (n *nemesis) hold(servers []int, d time.Duration) {
-	for _, i := range servers {
-		n.busy[i] = n.w.now + d + 2*time.Second
-	}
-}
-
-func (n *nemesis) id(i int) string { return string(n.w.servers[i].spec.ID) }
-
-// fire draws one fault of periodic kind k and schedules the next.
-func (n *nemesis) fire(k int) {
-	w := n.w
-	r := n.periodic[k]
-	defer n.next(k, w.now)
-	ap := w.cfg.pauseScale
-	a := &Action{Fault: r.Kind}
-	var targets []int
-	switch r.Kind {
-	case FaultCrash:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.For = "crash", n.span(5*time.Second, 3*time.Minute)
-	case FaultPauseShort, FaultPauseLong:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb = "pause"
-		if r.Kind == FaultPauseShort {
-			a.For = n.span(50*time.Millisecond, ap)
-		} else {
-			a.For = n.span(ap*3/2, ap+20*time.Second)
-		}
-	case FaultAbnormal:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.For = "abnormal", n.span(10*time.Second, 2*time.Minute)
-		if w.rng.chance(0.5) {
-			a.Mode = "recording" // degraded: it records until stood down
-		}
-	case FaultPartition, FaultPartitionOneWay, FaultPartitionMulti:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		if r.Kind == FaultPartitionMulti {
-			for range 1 + w.rng.intn(3) {
-				if c := n.pick(free); !slices.Contains(targets, c) {
-					targets = append(targets, c)
-				}
-			}
-			if len(targets) < 2 {
-				return
+	for {
+		k := -1
+		for j, at := range next {
+			if at < p.stopAt && (k < 0 || at < next[k]) {
+				k = j
 			}
 		}
-		if r.Kind == FaultPartitionOneWay {
-			a.Mode = []string{"in", "out"}[w.rng.intn(2)]
+		if k < 0 {
+			break
 		}
-		a.Verb, a.For = "partition", n.span(3*time.Second, time.Minute)
-	case FaultLossBurst, FaultDelayBurst:
-		a.For = n.span(2*time.Second, 20*time.Second)
-		if r.Kind == FaultLossBurst {
-			a.Verb, a.Amount = "loss", 0.3+0.6*w.rng.r.Float64()
-		} else {
-			a.Verb, a.Delay = "delay", w.rng.between(50*time.Millisecond, 800*time.Millisecond)
-		}
-		if w.rng.chance(0.5) {
-			targets = []int{w.rng.intn(len(w.servers))}
-		}
-	case FaultFillSpace:
-		free := n.free(failover.RoleStandby)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.For = "fill-space", n.span(20*time.Second, 3*time.Minute)
-	case FaultLicense:
-		free := n.free(0)
-		if len(free) == 0 {
-			return
-		}
-		i := n.pick(free)
-		targets = []int{i}
-		s := w.servers[i]
-		top, low := 0, 1<<30
-		for _, j := range s.group.servers {
-			o := w.servers[j]
-			if o.role != s.role {
-				if o.role == failover.RoleRecording {
-					top = max(top, o.facts.LicenseChannels)
-				} else {
-					low = min(low, o.facts.LicenseChannels)
-				}
-			}
-		}
-		ch := s.facts.LicenseChannels
-		if s.role == failover.RoleStandby {
-			ch = max(1, top-8) // too few for the largest recording server
-		} else if low < 1<<30 {
-			ch = max(ch, low+8) // more than some standby has
-		}
-		a.Verb, a.Amount, a.For = "license", float64(ch), n.span(30*time.Second, 3*time.Minute)
-	case FaultFlap:
-		free := n.free(failover.RoleRecording)
-		if len(free) == 0 {
-			return
-		}
-		targets = []int{n.pick(free)}
-		a.Verb, a.Times = "flap", 2+w.rng.intn(4)
-		a.Delay, a.Up = w.rng.between(2*time.Second, 8*time.Second), w.rng.between(5*time.Second, 40*time.Second)
-		total := time.Duration(a.Times) * (a.Delay + a.Up)
-		if w.now+total > n.stopAt {
-			return
-		}
-		n.hold(targets, total)
-	case FaultMultiFail:
-		free := n.free(failover.RoleRecording)
-		if len(free) < 2 {
-			return
-		}
-		want := 2 + w.rng.intn(3)
-		for len(targets) < want && len(free) > 0 {
-			j := w.rng.intn(len(free))
-			targets = append(targets, free[j])
-			free = slices.Delete(free, j, j+1)
-		}
-		a.Verb, a.For = "crash", n.span(10*time.Second, 2*time.Minute)
-	case FaultCenterCrash:
-		if !w.c.up {
-			return
-		}
-		a.Verb, a.For = "center-crash", w.rng.between(time.Second, 10*time.Second)
-	default:
+		p.now = next[k]
+		p.draw(p.periodic[k].Kind)
+		next[k] = p.next(k, p.now)
+	}
+	slices.SortStableFunc(p.plan, func(a, b PlannedFault) int { return cmp.Compare(a.At, b.At) })
+	return p.plan
+}
+
+func (p *planner) next(k int, from time.Duration) time.Duration {
+	mean := time.Duration(float64(time.Hour) / p.periodic[k].PerHour)
+	return from + p.rng.exp(mean)
+}
+
+// draw plans one fault of periodic kind k now, and the reactive fault that
+// may strike its takeover.
+func (p *planner) draw(k FaultKind) {
+	p.kind = k
+	a, targets := faultKindOf(k).draw(p)
+	if a == nil {
 		return
 	}
+	a.Fault = k
 	for _, i := range targets {
-		a.Targets = append(a.Targets, n.id(i))
+		a.Targets = append(a.Targets, string(p.servers[i].ID))
 	}
 	if a.For > 0 {
-		n.hold(targets, a.For)
+		p.hold(targets, a.For)
 	}
-	w.do(a)
+	p.plan = append(p.plan, PlannedFault{At: p.now, Kind: k, Action: *a})
+	for _, i := range targets {
+		if p.servers[i].Role == failover.RoleRecording {
+			p.strike(i, *a)
+			break
+		}
+	}
 }
 
-// onTakeover may strike a takeover that just started.
-func (n *nemesis) onTakeover(e failover.Event) {
-	w := n.w
-	if w.now >= n.stopAt || len(n.reactive) == 0 {
+// strike may plan a reactive fault on the takeover of recording server rec
+// that fault a may cause: armed from now until the fault ends (a flap: its
+// last cycle) and 30 s more, at most until the quiet tail.
+func (p *planner) strike(rec int, a Action) {
+	if len(p.reactive) == 0 {
 		return
 	}
-	u := w.rng.r.Float64()
+	u := p.rng.r.Float64()
 	var r NemesisRate
-	for _, x := range n.reactive {
+	for _, x := range p.reactive {
 		if u < x.Reactive {
 			r = x
 			break
@@ -367,39 +292,76 @@ func (n *nemesis) onTakeover(e failover.Event) {
 	if r.Kind == "" {
 		return
 	}
-	ri, si := w.byID[e.Server], w.byID[e.Peer]
-	after := w.rng.between(0, 2*time.Second)
-	a := &Action{Fault: r.Kind}
-	pair := []string{n.id(ri), n.id(si)}
-	switch r.Kind {
-	case FaultStandbyMidTakeover:
-		after = w.rng.between(0, 300*time.Millisecond)
-		a.Verb, a.Targets, a.For = "crash", []string{n.id(si)}, n.span(5*time.Second, time.Minute)
-	case FaultCenterMidTakeover:
-		d := w.rng.between(time.Second, 8*time.Second)
-		if w.rng.chance(0.5) {
-			w.countFault(a, nil)
-			w.noteDisturbance(&Action{Verb: "center-crash"}, nil)
-			w.c.crashBeforeSend, w.c.crashDowntime = true, d
-			return
-		}
-		after = w.rng.between(0, 500*time.Millisecond)
-		a.Verb, a.For = "center-crash", d
-	case FaultAdminDisable:
-		a.Verb, a.Targets, a.For = "disable", []string{pair[w.rng.intn(2)]}, n.span(5*time.Second, time.Minute)
-	case FaultAdminRemove:
-		a.Verb, a.Targets, a.Mode, a.For = "remove", []string{pair[w.rng.intn(2)]}, "force", n.span(10*time.Second, time.Minute)
-	case FaultAdminDeleteGroup:
-		g := w.servers[ri].group
-		if g.index == 1 {
-			return
-		}
-		a.Verb, a.Targets, a.For = "delete-group", []string{groupRef(g.index)}, n.span(10*time.Second, time.Minute)
-	case FaultAdminProtectionOff:
-		g := w.servers[ri].group
-		a.Verb, a.Targets, a.Mode, a.For = "protection", []string{groupRef(g.index)}, "off", n.span(5*time.Second, time.Minute)
+	lasts := a.For
+	if a.Verb == "flap" {
+		lasts = time.Duration(a.Times) * (a.Delay + a.Up)
 	}
-	w.scheduleAction(w.now+after, a)
+	pf := PlannedFault{At: p.now, Kind: r.Kind, Reactive: true, Recording: p.servers[rec].ID,
+		Until: min(p.now+lasts+30*time.Second, p.stopAt), HasAfter: true}
+	pf.After = p.rng.between(0, 2*time.Second)
+	ra := faultKindOf(r.Kind).strike(p, rec, &pf)
+	if ra == nil {
+		return
+	}
+	ra.Fault = r.Kind
+	pf.Action = *ra
+	p.plan = append(p.plan, pf)
+}
+
+// free returns the servers no planned fault holds now, of a role (0 for
+// any).
+func (p *planner) free(role failover.Role) []int {
+	var out []int
+	for i, s := range p.servers {
+		if (role == 0 || s.Role == role) && p.busy[i] <= p.now {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func (p *planner) pick(ids []int) int { return ids[p.rng.intn(len(ids))] }
+
+// span draws a fault's length in [lo, hi], cut short at the quiet tail.
+func (p *planner) span(lo, hi time.Duration) time.Duration {
+	d := p.rng.between(lo, hi)
+	if end := p.now + d; end > p.stopAt {
+		d = max(p.stopAt-p.now, time.Millisecond)
+	}
+	return d
+}
+
+func (p *planner) hold(servers []int, d time.Duration) {
+	for _, i := range servers {
+		p.busy[i] = p.now + d + 2*time.Second
+	}
+}
+
+// channels are server i's license channels now: its spec's, or those of a
+// license change planned that holds now.
+func (p *planner) channels(i int) int {
+	ch := p.servers[i].Spec.Channels
+	for _, l := range p.licenses {
+		if l.server == i && l.from <= p.now && p.now < l.to {
+			ch = l.channels
+		}
+	}
+	return ch
+}
+
+// loadPlan schedules the plan's periodic faults and arms its reactive
+// ones.
+func (w *World) loadPlan() {
+	for i := range w.plan {
+		pf := &w.plan[i]
+		if pf.Reactive {
+			w.reactive = append(w.reactive, &trigger{Trigger: Trigger{On: "takeover-start", Recording: string(pf.Recording),
+				After: pf.After, HasAfter: pf.HasAfter, Action: pf.Action}, from: pf.At, until: pf.Until})
+			continue
+		}
+		a := pf.Action
+		w.scheduleAction(pf.At, &a)
+	}
 }
 
 // String describes the nemesis configuration.

@@ -109,7 +109,7 @@ func (w *World) scheduleMessage(m *message, extra time.Duration) {
 
 // lose records that m never arrives.
 func (w *World) lose(m *message, why string) {
-	w.servers[m.server].disturbedAt = w.now
+	w.servers[m.server].t.DisturbedAt = w.now
 	w.stats.lost++
 	b := w.tr.start(w.now)
 	b = append(b, " drop "...)
@@ -145,7 +145,7 @@ func appendMsg(b []byte, w *World, m *message) []byte {
 		b = append(b, "reply #"...)
 		b = appendUint(b, m.res.ID)
 		b = append(b, " from "...)
-		b = append(b, w.servers[m.server].spec.ID...)
+		b = append(b, w.servers[m.server].t.ID...)
 		if m.res.Err != nil {
 			b = append(b, " err="...)
 			b = append(b, m.res.Err.Error()...)

@@ -15,7 +15,6 @@ const (
 	evToCenter                   // a reply reaches the center
 	evStream                     // a server's camera footage starts flowing
 	evAction                     // a scripted, nemesis or reactive action
-	evNemesis                    // a nemesis process draws its next fault
 	evUnpause                    // a paused server answers again
 	evCenterUp                   // the center restarts from its store
 	evFinish                     // the end of the run
@@ -26,7 +25,7 @@ type event struct {
 	at   time.Duration
 	seq  uint64
 	kind evKind
-	a    int // server index, nemesis process, footage kind
+	a    int // server index, footage kind
 	gen  uint64
 	msg  *message
 	act  *Action
@@ -122,15 +121,22 @@ type tracer struct {
 	full  bool
 	lines uint64
 	buf   []byte
+	// at and stamp are the last line's time and its text: most lines
+	// share their time with the one before.
+	at    time.Duration
+	stamp []byte
 }
 
 func newTracer(out io.Writer, tail int) *tracer {
-	return &tracer{h: fnvOffset, out: out, tail: make([][]byte, tail)}
+	return &tracer{h: fnvOffset, out: out, tail: make([][]byte, tail), stamp: appendSeconds(nil, 0)}
 }
 
 // start begins a line at simulated time at.
 func (t *tracer) start(at time.Duration) []byte {
-	t.buf = appendSeconds(t.buf[:0], at)
+	if at != t.at {
+		t.at, t.stamp = at, appendSeconds(t.stamp[:0], at)
+	}
+	t.buf = append(t.buf[:0], t.stamp...)
 	return t.buf
 }
 

@@ -132,7 +132,7 @@ func TestRapidWorlds(t *testing.T) {
 			rt.Fatalf("the drawn scenario does not parse: %v\n%s", err, text)
 		}
 		cfg := Config{Seed: seed, Tolerate: tolerated}
-		sc.Apply(&cfg)
+		cfg.ApplyScenario(sc)
 		w, err := New(cfg)
 		if err != nil {
 			rt.Fatalf("%v\n%s", err, text)

@@ -45,10 +45,10 @@ func TestRegressions(t *testing.T) {
 		// recovers (at 40 s), and shows "Normal, protected" at the end.
 		"stood-down-resumed": func(t *testing.T, w *World, r *Report) {
 			rec := w.Server("rec-1")
-			if !rec.RecordsOwn() || rec.stoodDown {
-				t.Fatalf("rec-1 records its cameras: %v, stood down: %v", rec.RecordsOwn(), rec.stoodDown)
+			if !rec.RecordsOwn() || rec.t.StoodDown {
+				t.Fatalf("rec-1 records its cameras: %v, stood down: %v", rec.RecordsOwn(), rec.t.StoodDown)
 			}
-			budget := w.chk.detect + w.chk.fence + w.cfg.Servers.StreamStart
+			budget := w.Budgets().Detect + w.Budgets().Fence + w.cfg.Servers.StreamStart
 			back := time.Duration(-1)
 			for _, sp := range timeline(r, "rec-1").Footage {
 				if sp.Label == "own" && sp.From >= 40*time.Second {
@@ -120,7 +120,7 @@ func TestRegressions(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := Config{ScenarioPath: f}
-			sc.Apply(&cfg)
+			cfg.ApplyScenario(sc)
 			w, err := New(cfg)
 			if err != nil {
 				t.Fatal(err)

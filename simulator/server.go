@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 	"github.com/nvrha/nvrha/transport"
 )
 
@@ -23,15 +23,8 @@ var (
 	ErrNotEnoughLicense      = errors.New("simulator: not enough license channels")
 )
 
-// footage is one stream of a server: its own cameras, or the cameras it
-// covers. It flows (on) StreamStart after it was wanted (pending).
-type footage struct {
-	on, pending bool
-	gen         uint64
-	cams        []int          // camera indexes, as of when it started
-	of          nvrha.ServerID // whose cameras a cover stream records
-}
-
+// The two streams of a server: its own cameras, and the cameras it
+// covers (history.ServerTruth's Own and Cover).
 const (
 	footOwn   = 0
 	footCover = 1
@@ -46,60 +39,23 @@ const (
 // A Server belongs to its World and is driven from the World's single loop;
 // its lock only honours the Agent contract.
 type Server struct {
-	w    *World
-	idx  int
-	spec ServerSpec
-	role failover.Role
+	w *World
+	// t is the server's ground truth, which the observers read.
+	t history.ServerTruth
 
 	mu       sync.Mutex
-	facts    nvrha.Facts
 	fence    transport.Fence
-	crashed  bool
-	abnormal bool
-	// degraded: abnormal, but the footage it records keeps flowing (a
-	// failing disk that still takes writes) until it is stood down.
-	degraded  bool
-	paused    bool
-	pauseGen  uint64
-	inbox     []*message
-	stoodDown bool
-	covering  nvrha.ServerID
-	coverIDs  []nvrha.CameraID
-	cover     footage
-	own       footage
-	ownCams   []int
-	// coverEpoch is the epoch of the takeover order the server covers under.
-	coverEpoch nvrha.Epoch
+	pauseGen uint64
+	inbox    []*message
 	// deferred holds replies to takeover and resume orders that wait for
 	// footage (ServerConfig.AckWhenRecording), by footage kind.
 	deferred [2][]*message
-
-	pauseUntil    time.Duration
-	pausedLong    bool
-	licenseBefore []int // license channels before each license change still in force
-
-	// the world's record of its membership, from acknowledged admin
-	// operations
-	group   *groupModel
-	member  bool
-	enabled bool
-	adminAt time.Duration
-
-	// ground-truth bookkeeping for the invariants and measures
-	disturbedAt time.Duration   // last disturbance other than a short pause
-	failedSince time.Duration   // when it crashed or became abnormal
-	factsAt     time.Duration   // last change of its facts (license, spaces)
-	faultTimes  []time.Duration // when faults touched it
-	lastBusy    time.Duration   // last time a standby covered or was a peer
-	epochSeen   nvrha.Epoch     // newest epoch seen from the live Machine
-	lastCovered time.Duration   // last time the Machine showed it taken over
-	peeredAt    time.Duration   // last tick the Machine showed a standby on it
 }
 
 var _ transport.Agent = (*Server)(nil)
 
 func newServer(w *World, idx int, spec ServerSpec, role failover.Role) *Server {
-	s := &Server{w: w, idx: idx, spec: spec, role: role}
+	s := &Server{w: w, t: history.ServerTruth{Index: idx, ID: spec.ID, Role: role, Spec: spec}}
 	f := nvrha.Facts{
 		ID: spec.ID, Product: nvrha.ProductQVRSurveillance, AdvancedMode: true,
 		LicenseChannels: spec.Channels,
@@ -125,34 +81,28 @@ func newServer(w *World, idx int, spec ServerSpec, role failover.Role) *Server {
 			f.Cameras = append(f.Cameras, cameraID(spec.ID, i))
 		}
 	}
-	s.facts = f
+	s.t.Facts = f
 	return s
 }
 
-func cameraID(server nvrha.ServerID, i int) nvrha.CameraID {
-	n := strconv.Itoa(i)
-	if i < 10 {
-		n = "0" + n
-	}
-	return nvrha.CameraID(string(server) + "/cam-" + n)
-}
+func cameraID(server nvrha.ServerID, i int) nvrha.CameraID { return history.CameraID(server, i) }
 
 // ID returns the server's ID.
-func (s *Server) ID() nvrha.ServerID { return s.spec.ID }
+func (s *Server) ID() nvrha.ServerID { return s.t.ID }
 
 // Facts returns a copy of the server's facts as they are now (ground
 // truth, which the center learns through its inventory).
-func (s *Server) Facts() nvrha.Facts { return s.facts.Clone() }
+func (s *Server) Facts() nvrha.Facts { return s.t.Facts.Clone() }
 
 // Covering returns the recording server whose cameras the server is
 // configured to record and the epoch of that order, or "".
-func (s *Server) Covering() (nvrha.ServerID, nvrha.Epoch) { return s.covering, s.coverEpoch }
+func (s *Server) Covering() (nvrha.ServerID, nvrha.Epoch) { return s.t.Covering, s.t.CoverEpoch }
 
 // RecordsOwn reports whether the server's own footage flows now.
-func (s *Server) RecordsOwn() bool { return s.own.on }
+func (s *Server) RecordsOwn() bool { return s.t.Own.On }
 
 // RecordsCover reports whether footage of the covered cameras flows now.
-func (s *Server) RecordsCover() bool { return s.cover.on }
+func (s *Server) RecordsCover() bool { return s.t.Cover.On }
 
 // Newest returns the newest epoch the server has accepted for key.
 func (s *Server) Newest(key nvrha.ServerID) nvrha.Epoch { return s.fence.Newest(key) }
@@ -169,17 +119,17 @@ func (s *Server) Probe(ctx context.Context) (transport.ProbeReport, error) {
 	if err := s.reachable(ctx); err != nil {
 		return transport.ProbeReport{}, err
 	}
-	key := s.spec.ID
-	if s.covering != "" {
-		key = s.covering
+	key := s.t.ID
+	if s.t.Covering != "" {
+		key = s.t.Covering
 	}
 	return transport.ProbeReport{
-		Server:                 s.spec.ID,
-		Healthy:                !s.abnormal,
-		Recording:              s.own.on,
-		Covering:               s.covering,
+		Server:                 s.t.ID,
+		Healthy:                !s.t.Abnormal,
+		Recording:              s.t.Own.On,
+		Covering:               s.t.Covering,
 		Epoch:                  s.fence.Newest(key),
-		HasEmptyRecordingSpace: s.facts.HasEmptyRecordingSpace(),
+		HasEmptyRecordingSpace: s.t.Facts.HasEmptyRecordingSpace(),
 	}, nil
 }
 
@@ -190,7 +140,7 @@ func (s *Server) Inventory(ctx context.Context) (nvrha.Facts, error) {
 	if err := s.reachable(ctx); err != nil {
 		return nvrha.Facts{}, err
 	}
-	return s.facts.Clone(), nil
+	return s.t.Facts.Clone(), nil
 }
 
 // Takeover starts recording o.Cameras for o.Recording. A standby refuses
@@ -205,34 +155,34 @@ func (s *Server) Takeover(ctx context.Context, o transport.TakeoverOrder) error 
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if o.Recording == s.spec.ID {
-		return fmt.Errorf("%w: %s cannot take over itself", transport.ErrInvalidOrder, s.spec.ID)
+	if o.Recording == s.t.ID {
+		return fmt.Errorf("%w: %s cannot take over itself", transport.ErrInvalidOrder, s.t.ID)
 	}
 	if err := s.stale(o.Recording, o.Epoch); err != nil {
 		return err
 	}
-	if s.covering != o.Recording {
+	if s.t.Covering != o.Recording {
 		switch {
-		case s.covering != "":
-			return fmt.Errorf("%w: %s covers %s, refused takeover of %s", ErrBusy, s.spec.ID, s.covering, o.Recording)
-		case !s.facts.HasEmptyRecordingSpace():
-			return fmt.Errorf("%w: %s refused takeover of %s", ErrNoEmptyRecordingSpace, s.spec.ID, o.Recording)
-		case s.abnormal:
-			return fmt.Errorf("%w: %s refused takeover of %s", ErrUnhealthy, s.spec.ID, o.Recording)
-		case len(o.Cameras) > s.facts.LicenseChannels:
-			return fmt.Errorf("%w: %s has %d for %d cameras of %s", ErrNotEnoughLicense, s.spec.ID,
-				s.facts.LicenseChannels, len(o.Cameras), o.Recording)
+		case s.t.Covering != "":
+			return fmt.Errorf("%w: %s covers %s, refused takeover of %s", ErrBusy, s.t.ID, s.t.Covering, o.Recording)
+		case !s.t.Facts.HasEmptyRecordingSpace():
+			return fmt.Errorf("%w: %s refused takeover of %s", ErrNoEmptyRecordingSpace, s.t.ID, o.Recording)
+		case s.t.Abnormal:
+			return fmt.Errorf("%w: %s refused takeover of %s", ErrUnhealthy, s.t.ID, o.Recording)
+		case len(o.Cameras) > s.t.Facts.LicenseChannels:
+			return fmt.Errorf("%w: %s has %d for %d cameras of %s", ErrNotEnoughLicense, s.t.ID,
+				s.t.Facts.LicenseChannels, len(o.Cameras), o.Recording)
 		}
 	}
 	s.admit(o.Recording, o.Epoch)
-	if s.covering == o.Recording && !slices.Equal(s.coverIDs, o.Cameras) {
+	if s.t.Covering == o.Recording && !slices.Equal(s.t.CoverCameras, o.Cameras) {
 		// A re-issue with another camera list: restart the stream.
-		s.covering = ""
+		s.t.Covering = ""
 		s.update()
 	}
-	s.covering = o.Recording
-	s.coverEpoch = o.Epoch
-	s.coverIDs = slices.Clone(o.Cameras)
+	s.t.Covering = o.Recording
+	s.t.CoverEpoch = o.Epoch
+	s.t.CoverCameras = slices.Clone(o.Cameras)
 	s.update()
 	return nil
 }
@@ -252,8 +202,8 @@ func (s *Server) Release(ctx context.Context, o transport.ReleaseOrder) error {
 		return err
 	}
 	s.admit(o.Recording, o.Epoch)
-	if s.covering == o.Recording {
-		s.covering, s.coverIDs, s.coverEpoch = "", nil, 0
+	if s.t.Covering == o.Recording {
+		s.t.Covering, s.t.CoverCameras, s.t.CoverEpoch = "", nil, 0
 		s.update()
 	}
 	return nil
@@ -269,11 +219,11 @@ func (s *Server) StandDown(ctx context.Context, o transport.StandDownOrder) erro
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(s.spec.ID, o.Epoch); err != nil {
+	if err := s.stale(s.t.ID, o.Epoch); err != nil {
 		return err
 	}
-	s.admit(s.spec.ID, o.Epoch)
-	s.stoodDown = true
+	s.admit(s.t.ID, o.Epoch)
+	s.t.StoodDown = true
 	s.update()
 	return nil
 }
@@ -289,14 +239,14 @@ func (s *Server) Resume(ctx context.Context, o transport.ResumeOrder) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(s.spec.ID, o.Epoch); err != nil {
+	if err := s.stale(s.t.ID, o.Epoch); err != nil {
 		return err
 	}
-	if s.stoodDown && s.abnormal {
-		return fmt.Errorf("%w: %s refused to resume", ErrUnhealthy, s.spec.ID)
+	if s.t.StoodDown && s.t.Abnormal {
+		return fmt.Errorf("%w: %s refused to resume", ErrUnhealthy, s.t.ID)
 	}
-	s.admit(s.spec.ID, o.Epoch)
-	s.stoodDown = false
+	s.admit(s.t.ID, o.Epoch)
+	s.t.StoodDown = false
 	s.update()
 	return nil
 }
@@ -305,8 +255,8 @@ func (s *Server) reachable(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.crashed {
-		return fmt.Errorf("simulator: %s crashed: %w", s.spec.ID, transport.ErrUnreachable)
+	if s.t.Crashed {
+		return fmt.Errorf("simulator: %s crashed: %w", s.t.ID, transport.ErrUnreachable)
 	}
 	return nil
 }
@@ -328,69 +278,61 @@ func (s *Server) admit(key nvrha.ServerID, e nvrha.Epoch) {
 // should flow and does not is started (it flows StreamStart later), one that
 // should not stops now.
 func (s *Server) update() {
-	records := !s.crashed && (!s.abnormal || s.degraded)
-	wantOwn := records && !s.stoodDown && len(s.ownCams) > 0
+	records := !s.t.Crashed && (!s.t.Abnormal || s.t.Degraded)
+	wantOwn := records && !s.t.StoodDown && len(s.t.OwnCams) > 0
 	s.setFootage(footOwn, wantOwn)
-	wantCover := records && s.covering != ""
+	wantCover := records && s.t.Covering != ""
 	s.setFootage(footCover, wantCover)
 }
 
 func (s *Server) setFootage(kind int, want bool) {
-	f := &s.own
+	f := &s.t.Own
 	if kind == footCover {
-		f = &s.cover
+		f = &s.t.Cover
 	}
 	switch {
-	case want && !f.on && !f.pending:
-		f.pending = true
-		f.gen++
-		s.w.schedule(event{at: s.w.now + s.w.cfg.Servers.StreamStart, kind: evStream, a: s.idx*2 + kind, gen: f.gen})
-	case !want && (f.on || f.pending):
-		if f.on {
-			s.w.footage(s, kind, f.cams, false)
+	case want && !f.On && !f.Pending:
+		f.Pending = true
+		f.Gen++
+		s.w.schedule(event{at: s.w.now + s.w.cfg.Servers.StreamStart, kind: evStream, a: s.t.Index*2 + kind, gen: f.Gen})
+	case !want && (f.On || f.Pending):
+		if f.On {
+			s.w.footage(s, kind, f.Cams, false)
 		}
-		f.on, f.pending = false, false
-		f.cams, f.of = nil, ""
-		f.gen++
+		f.On, f.Pending = false, false
+		f.Cams, f.Of = nil, ""
+		f.Gen++
 		s.deferred[kind] = nil
 	}
 }
 
 // streamStarts makes pending footage flow, if it is still wanted.
 func (s *Server) streamStarts(kind int, gen uint64) {
-	f := &s.own
+	f := &s.t.Own
 	if kind == footCover {
-		f = &s.cover
+		f = &s.t.Cover
 	}
-	if !f.pending || f.gen != gen {
+	if !f.Pending || f.Gen != gen {
 		return
 	}
-	f.pending, f.on = false, true
+	f.Pending, f.On = false, true
 	if kind == footOwn {
-		f.cams = s.ownCams
+		f.Cams = s.t.OwnCams
 	} else {
-		f.cams, f.of = s.w.cameraIndexes(s.coverIDs), s.covering
+		f.Cams, f.Of = s.w.cameraIndexes(s.t.CoverCameras), s.t.Covering
 	}
-	s.w.footage(s, kind, f.cams, true)
+	s.w.footage(s, kind, f.Cams, true)
 	for _, m := range s.deferred[kind] {
 		s.w.reply(s, m)
 	}
 	s.deferred[kind] = nil
 }
 
-// state is what a stale order must leave unchanged.
-type serverState struct {
-	stoodDown  bool
-	covering   nvrha.ServerID
-	coverEpoch nvrha.Epoch
-	newest     nvrha.Epoch
-	own, cover bool // footage flowing or about to
-	coverOn    bool // covered footage flowing
-}
-
-func (s *Server) stateFor(key nvrha.ServerID) serverState {
-	return serverState{s.stoodDown, s.covering, s.coverEpoch, s.fence.Newest(key), s.own.on || s.own.pending,
-		s.cover.on || s.cover.pending, s.cover.on}
+// stateFor is what a stale order for key must leave unchanged.
+func (s *Server) stateFor(key nvrha.ServerID) history.ServerState {
+	return history.ServerState{StoodDown: s.t.StoodDown, Covering: s.t.Covering, CoverEpoch: s.t.CoverEpoch,
+		Newest: s.fence.Newest(key), Own: s.t.Own.On || s.t.Own.Pending, Cover: s.t.Cover.On || s.t.Cover.Pending,
+		CoverOn: s.t.Cover.On}
 }
 
 // call makes the Agent call a command asks for, synchronously, as the
@@ -417,29 +359,20 @@ func (s *Server) call(c failover.Command) failover.Result {
 	return r
 }
 
-// recordsAllOwn reports whether every camera of a recording server is
-// recorded by the server itself now.
-func (s *Server) recordsAllOwn() bool { return s.own.on }
-
-// down reports whether the server is in fact failed: crashed or abnormal.
-func (s *Server) down() bool { return s.crashed || s.abnormal }
-
-func (s *Server) hasEmptySpace() bool { return s.facts.HasEmptyRecordingSpace() }
-
 // setEmptySpace fills every recording space, or empties the last one.
 func (s *Server) setEmptySpace(empty bool) {
-	sp := s.facts.RecordingSpaces
+	sp := s.t.Facts.RecordingSpaces
 	if !empty {
 		for i := range sp {
 			sp[i].Empty = false
 		}
 		return
 	}
-	if s.facts.HasEmptyRecordingSpace() {
+	if s.t.Facts.HasEmptyRecordingSpace() {
 		return
 	}
 	if len(sp) == 0 {
-		s.facts.RecordingSpaces = append(sp, nvrha.RecordingSpace{Name: "vol1", CapacityBytes: 16 << 40, Empty: true})
+		s.t.Facts.RecordingSpaces = append(sp, nvrha.RecordingSpace{Name: "vol1", CapacityBytes: 16 << 40, Empty: true})
 		return
 	}
 	sp[len(sp)-1].Empty = true

@@ -7,14 +7,20 @@ import (
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/check"
+	"github.com/nvrha/nvrha/simulator/history"
+	"github.com/nvrha/nvrha/simulator/report"
 )
 
 // World is one simulation: a center running the real failover.Machine,
-// simulated servers with cameras, a network between them, faults, and the
-// invariant checker, all on virtual time with one seeded random source. It
-// is not safe for concurrent use, and it starts no goroutines.
+// simulated servers with cameras, a network between them, faults, all on
+// virtual time with one seeded random source, and the observers that
+// check and measure the run as it happens (package check's Checker and
+// package report's Measures). It is not safe for concurrent use, and it
+// starts no goroutines.
 type World struct {
 	cfg Config
+	set history.Settings
 	rng *rng
 	now time.Duration
 	seq uint64
@@ -22,14 +28,19 @@ type World struct {
 	tr  *tracer
 
 	servers []*Server
+	truths  []*history.ServerTruth // every server's ground truth, for the view
 	byID    map[nvrha.ServerID]int
-	cams    []camState
+	cams    []history.Camera
 	camIdx  map[nvrha.CameraID]int
 	links   []link
 	bursts  []burst
-	groups  []*groupModel
+	groups  []*history.GroupTruth
 	c       *center
-	nem     *nemesis
+	// plan is the nemesis's fault plan; reactive its faults that strike
+	// takeovers, in time order, and armed the ones that can strike now.
+	plan     []PlannedFault
+	reactive []*trigger
+	armed    []*trigger
 
 	nextBurst int
 	msgSeq    uint64
@@ -39,39 +50,30 @@ type World struct {
 	triggers []*trigger
 	expects  []*expectation
 
-	faults     map[FaultKind]int
-	recoveries map[Recovery]int
-	admin      []AdminResult
-	refused    []Refusal
-	stats      struct{ messages, lost uint64 }
+	stats struct{ messages, lost uint64 }
 
+	// lastDisturbance is when the last fault touched the world (for a
+	// long pause, when it ends).
 	lastDisturbance time.Duration
-	removedAt       time.Duration
 
-	// What the current event changed, for checkAfterEvent: the Machine's
-	// view, every server's ground truth, or the ground truth of the
-	// servers in touched.
+	// What the current event changed, for the checks after it: the
+	// Machine's view, every server's ground truth, or the ground truth of
+	// the servers in touched.
 	machineTouched bool
 	groundTouched  bool
 	touched        []int
 
-	chk  checker
-	meas *measures
+	// The observers, in the order they see each event, and the event
+	// they are shown (observe.go).
+	chk  *check.Checker
+	meas *report.Measures
+	obs  [history.Kinds][]history.Observer // by the kinds they want
+	ev   history.Event
 
-	known     []KnownIssue
 	violation *Violation
 	stopped   bool
 	finished  bool
 	report    *Report
-}
-
-// camState is one camera's ground truth: how many servers record it now,
-// and since when nobody does.
-type camState struct {
-	id      nvrha.CameraID
-	owner   int // the recording server whose camera it is
-	n       int
-	gapFrom time.Duration
 }
 
 // New builds a world from cfg: servers, the center with its groups joined,
@@ -82,19 +84,49 @@ func New(cfg Config) (*World, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w := &World{
-		cfg:        cfg,
-		rng:        r,
-		tr:         newTracer(cfg.Trace, cfg.TraceTail),
-		byID:       map[nvrha.ServerID]int{},
-		camIdx:     map[nvrha.CameraID]int{},
-		faults:     map[FaultKind]int{},
-		recoveries: map[Recovery]int{},
+	m, err := failover.NewMachine(cfg.Center.Failover)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	for gi, g := range cfg.World.Groups {
-		gm := &groupModel{index: gi + 1, name: groupName(gi + 1)}
+	w := &World{
+		cfg:    cfg,
+		rng:    r,
+		tr:     newTracer(cfg.Trace, cfg.TraceTail),
+		byID:   map[nvrha.ServerID]int{},
+		camIdx: map[nvrha.CameraID]int{},
+	}
+	w.set = history.Settings{Seed: cfg.Seed, Duration: cfg.Duration, World: cfg.World, Failover: cfg.Center.Failover,
+		TickInterval: cfg.Center.TickInterval, StreamStart: cfg.Servers.StreamStart, MaxGapSamples: cfg.MaxGapSamples}
+	w.buildServers()
+	w.links = make([]link, len(w.servers))
+	w.c = &center{w: w, cfg: cfg.Center.Failover, store: store{json: cfg.Center.JSONStore}}
+	w.c.t.Up, w.c.t.Incarnation = true, 1
+	w.c.m = w.c.wrap(m)
+	w.attachObservers()
+	w.startRecording()
+	w.traceLine("world seed=" + strconv.FormatUint(cfg.Seed, 10) + " servers=" + strconv.Itoa(len(w.servers)) +
+		" cameras=" + strconv.Itoa(len(w.cams)) + " groups=" + strconv.Itoa(len(w.groups)))
+	w.setup()
+	if cfg.Scenario != nil {
+		w.loadScenario(cfg.Scenario)
+	}
+	if cfg.Nemesis.Enabled {
+		w.plan = w.planFaults()
+		w.loadPlan()
+	}
+	w.schedule(event{at: cfg.Center.TickInterval, kind: evTick})
+	w.schedule(event{at: cfg.Duration, kind: evFinish})
+	return w, nil
+}
+
+// buildServers makes the groups, their servers and the recording servers'
+// cameras, in the world's order: group by group, recording servers before
+// standbys.
+func (w *World) buildServers() {
+	for gi, g := range w.cfg.World.Groups {
+		gm := &history.GroupTruth{Index: gi + 1, Name: groupName(gi + 1)}
 		if gi == 0 {
-			gm.name = failover.DefaultGroupName
+			gm.Name = failover.DefaultGroupName
 		}
 		w.groups = append(w.groups, gm)
 		for _, role := range []failover.Role{failover.RoleRecording, failover.RoleStandby} {
@@ -104,72 +136,53 @@ func New(cfg Config) (*World, error) {
 			}
 			for _, sp := range specs {
 				s := newServer(w, len(w.servers), sp, role)
-				s.group = gm
-				gm.servers = append(gm.servers, s.idx)
-				w.byID[sp.ID] = s.idx
+				s.t.Group = gm
+				gm.Servers = append(gm.Servers, s.t.Index)
+				w.byID[sp.ID] = s.t.Index
 				w.servers = append(w.servers, s)
-				for _, c := range s.facts.Cameras {
+				w.truths = append(w.truths, &s.t)
+				for _, c := range s.t.Facts.Cameras {
 					w.camIdx[c] = len(w.cams)
-					s.ownCams = append(s.ownCams, len(w.cams))
-					w.cams = append(w.cams, camState{id: c, owner: s.idx})
+					s.t.OwnCams = append(s.t.OwnCams, len(w.cams))
+					w.cams = append(w.cams, history.Camera{ID: c, Owner: s.t.Index})
 				}
 			}
 		}
 	}
-	w.links = make([]link, len(w.servers))
-	w.chk.init(w)
-	w.meas = newMeasures(w)
-	// Recording servers are recording when the world begins.
+}
+
+// startRecording starts every recording server's footage: they are
+// recording when the world begins.
+func (w *World) startRecording() {
 	for _, s := range w.servers {
-		if len(s.ownCams) > 0 {
-			s.own.on, s.own.cams = true, s.ownCams
-			for _, c := range s.ownCams {
-				w.cams[c].n++
-			}
-			w.meas.footageSpan(w, s, footOwn, true)
+		if len(s.t.OwnCams) > 0 {
+			s.t.Own.On, s.t.Own.Cams = true, s.t.OwnCams
+			w.emitFootage(s.t.Index, false, true, s.t.OwnCams, "")
 		}
 	}
-	m, err := failover.NewMachine(cfg.Center.Failover)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
-	}
-	w.c = &center{w: w, cfg: cfg.Center.Failover, up: true, incarnation: 1, store: store{json: cfg.Center.JSONStore}}
-	w.c.m = w.c.wrap(m)
-	w.traceLine("world seed=" + strconv.FormatUint(cfg.Seed, 10) + " servers=" + strconv.Itoa(len(w.servers)) +
-		" cameras=" + strconv.Itoa(len(w.cams)) + " groups=" + strconv.Itoa(len(w.groups)))
-	w.setup()
-	if cfg.Scenario != nil {
-		w.loadScenario(cfg.Scenario)
-	}
-	if cfg.Nemesis.Enabled {
-		w.nem = newNemesis(w)
-	}
-	w.schedule(event{at: cfg.Center.TickInterval, kind: evTick})
-	w.schedule(event{at: cfg.Duration, kind: evFinish})
-	return w, nil
 }
 
 // setup creates the groups and joins every server, one at a time so that
 // one refusal does not keep the others out.
 func (w *World) setup() {
 	for _, g := range w.groups {
-		if g.index == 1 {
-			g.id, g.exists, g.protection = failover.DefaultGroupID, true, true
+		if g.Index == 1 {
+			g.ID, g.Exists, g.Protection = failover.DefaultGroupID, true, true
 			continue
 		}
 		w.addGroup(g)
 	}
 	w.c.drain()
-	w.groups[0].changedAt = 0
+	w.groups[0].ChangedAt = 0
 	for _, role := range []failover.Role{failover.RoleRecording, failover.RoleStandby} {
 		for _, s := range w.servers {
-			if s.role == role && !s.member && s.group.exists {
-				w.addServer(s.idx, "")
+			if s.t.Role == role && !s.t.Member && s.t.Group.Exists {
+				w.addServer(s.t.Index, "")
 			}
 		}
 	}
 	w.c.drain()
-	w.checkAfterEvent()
+	w.eventDone()
 }
 
 // Config returns the configuration the world runs with, defaults applied
@@ -193,11 +206,14 @@ func (w *World) Server(id nvrha.ServerID) *Server {
 
 // Machine returns the center's Machine, or nil while the center is down.
 func (w *World) Machine() Machine {
-	if !w.c.up {
+	if !w.c.t.Up {
 		return nil
 	}
 	return w.c.m
 }
+
+// Budgets returns the time budgets the invariants allow in this world.
+func (w *World) Budgets() check.Budgets { return w.chk.Budgets() }
 
 // Run runs the world to its end and returns the Report.
 func (w *World) Run() *Report {
@@ -218,7 +234,7 @@ func (w *World) RunUntil(t time.Duration) bool {
 			w.finish()
 			break
 		}
-		w.checkAfterEvent()
+		w.eventDone()
 		if w.stopped {
 			w.finish()
 		}
@@ -229,17 +245,7 @@ func (w *World) RunUntil(t time.Duration) bool {
 func (w *World) handle(ev *event) {
 	switch ev.kind {
 	case evTick:
-		b := w.tr.start(w.now)
-		b = append(b, " tick"...)
-		w.tr.end(b)
-		if w.c.up {
-			w.c.m.Tick(w.abs(w.now))
-			w.machineTouched = true
-			w.c.drain()
-		}
-		w.checkTimed()
-		w.meas.tick(w)
-		w.schedule(event{at: w.now + w.cfg.Center.TickInterval, kind: evTick})
+		w.tick()
 	case evToServer:
 		w.touch(ev.msg.server)
 		w.deliverToServer(ev.msg)
@@ -247,16 +253,14 @@ func (w *World) handle(ev *event) {
 		w.deliverToCenter(ev.msg)
 	case evStream:
 		s := w.servers[ev.a/2]
-		w.touch(s.idx)
+		w.touch(s.t.Index)
 		s.streamStarts(ev.a%2, ev.gen)
 	case evAction:
 		w.do(ev.act)
-	case evNemesis:
-		w.nem.fire(ev.a)
 	case evUnpause:
 		b := w.tr.start(w.now)
 		b = append(b, " unpause "...)
-		b = append(b, w.servers[ev.a].spec.ID...)
+		b = append(b, w.servers[ev.a].t.ID...)
 		w.tr.end(b)
 		w.touch(ev.a)
 		w.unpause(ev.a, ev.gen)
@@ -265,6 +269,21 @@ func (w *World) handle(ev *event) {
 	case evFinish:
 		w.finish()
 	}
+}
+
+// tick ticks the center's Machine (when it is up), lets the observers
+// take the tick, and schedules the next one.
+func (w *World) tick() {
+	b := w.tr.start(w.now)
+	b = append(b, " tick"...)
+	w.tr.end(b)
+	if w.c.t.Up {
+		w.c.m.Tick(w.abs(w.now))
+		w.machineTouched = true
+		w.c.drain()
+	}
+	w.emitKind(history.Tick)
+	w.schedule(event{at: w.now + w.cfg.Center.TickInterval, kind: evTick})
 }
 
 func (w *World) traceLine(s string) {
@@ -287,17 +306,16 @@ func (w *World) cameraIndexes(ids []nvrha.CameraID) []int {
 	return out
 }
 
-// footage records that server s's footage of cams started or stopped:
-// the ground truth of every camera and the gaps it leaves.
+// footage records that server s's footage of cams started or stopped.
 func (w *World) footage(s *Server, kind int, cams []int, on bool) {
 	b := w.tr.start(w.now)
 	b = append(b, " footage "...)
-	b = append(b, s.spec.ID...)
+	b = append(b, s.t.ID...)
 	if kind == footOwn {
 		b = append(b, " own"...)
 	} else {
 		b = append(b, " cover "...)
-		b = append(b, s.cover.of...)
+		b = append(b, s.t.Cover.Of...)
 	}
 	if on {
 		b = append(b, " on"...)
@@ -305,26 +323,13 @@ func (w *World) footage(s *Server, kind int, cams []int, on bool) {
 		b = append(b, " off"...)
 	}
 	w.tr.end(b)
-	for _, c := range cams {
-		cs := &w.cams[c]
-		if on {
-			if cs.n == 0 {
-				w.meas.gap(w, c, cs.gapFrom, w.now, false)
-			}
-			cs.n++
-		} else {
-			cs.n--
-			if cs.n == 0 {
-				cs.gapFrom = w.now
-			}
-		}
-	}
-	w.meas.footageSpan(w, s, kind, on)
-	w.touch(s.idx)
+	w.emitFootage(s.t.Index, kind == footCover, on, cams, s.t.Cover.Of)
+	w.touch(s.t.Index)
 }
 
-// machineEvent handles one event the Machine published.
-func (w *World) machineEvent(e failover.Event) {
+// machineEvent handles one event the Machine published: the observers
+// see it, then the scenario's triggers and the nemesis's reactive faults.
+func (w *World) machineEvent(e *failover.Event) {
 	b := w.tr.start(w.now)
 	b = append(b, " event "...)
 	b = append(b, e.Kind.String()...)
@@ -348,27 +353,18 @@ func (w *World) machineEvent(e failover.Event) {
 		b = append(b, ')')
 	}
 	w.tr.end(b)
-	w.checkEvent(e)
-	w.meas.event(w, e)
-	w.fireTriggers(e)
-	if e.Kind == failover.EventTakeoverStarted && w.nem != nil {
-		w.nem.onTakeover(e)
-	}
+	w.emitMachineEvent(e)
+	w.fireTriggers(*e)
 }
 
-// finish ends the run: the end-of-run checks, the expectations, the report.
+// finish ends the run: the observers' end-of-run checks and measures, the
+// expectations, the report.
 func (w *World) finish() {
 	if w.finished {
 		return
 	}
 	w.finished = true
-	if w.violation == nil {
-		w.checkEnd()
-	}
-	w.meas.close(w)
-	if w.violation == nil {
-		w.checkLedger()
-	}
-	w.checkExpectations()
+	w.emitKind(history.Finish)
+	w.judgeExpectations()
 	w.traceLine("end")
 }

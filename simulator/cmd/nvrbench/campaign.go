@@ -173,7 +173,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 // stopped (ctx done) cuts it short, a simulated hour at most later.
 func runWorld(ctx context.Context, seed uint64, day time.Duration) pair {
 	var cfg simulator.Config
-	simulator.NoisyLANScenario().Apply(&cfg)
+	cfg.ApplyScenario(simulator.NoisyLANScenario())
 	cfg.ScenarioPath = "simulator/scenarios/noisy-lan.nvrsim"
 	cfg.Seed, cfg.Duration = seed, day
 	nvCfg, blCfg := compare.Pair(cfg)

@@ -75,7 +75,7 @@ func simSpeed(groups, rec, sb int, warm, d time.Duration) (float64, error) {
 		return 0, err
 	}
 	var cfg simulator.Config
-	sc.Apply(&cfg)
+	cfg.ApplyScenario(sc)
 	cfg.Seed, cfg.Duration = 1, warm+d
 	w, err := simulator.New(cfg)
 	if err != nil {

@@ -169,7 +169,7 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		}
 		cfg.Nemesis = simulator.NemesisConfig{}
 		*fb = failover.FailbackPolicy{}
-		sc.Apply(&cfg)
+		cfg.ApplyScenario(sc)
 		cfg.ScenarioPath = *scenario
 		// Explicit flags win over the scenario's header.
 		if set["duration"] {

@@ -125,6 +125,10 @@ type Comparison struct {
 	Seeds    []uint64
 	NVRHA    Side
 	Baseline Side
+	// Unpaired are the seeds whose two runs faced different fault plans
+	// (Report.FaultPlan): none, since the nemesis plans from the seed
+	// alone.
+	Unpaired []uint64
 }
 
 // New returns an empty Comparison.
@@ -135,6 +139,9 @@ func New() *Comparison {
 // Add pools the two runs of one world.
 func (c *Comparison) Add(nvrha, baseline *simulator.Report) {
 	c.Seeds = append(c.Seeds, nvrha.Seed)
+	if nvrha.FaultPlan != baseline.FaultPlan {
+		c.Unpaired = append(c.Unpaired, nvrha.Seed)
+	}
 	c.NVRHA.Add(nvrha)
 	c.Baseline.Add(baseline)
 }
@@ -229,6 +236,11 @@ func (c *Comparison) WriteText(w io.Writer) error {
 		sb.WriteString("\n")
 	}
 	sb.WriteString("\n")
+	if len(c.Unpaired) == 0 {
+		kv("faults", "the same plan on both sides of every world")
+	} else {
+		kv("faults", "DIFFERENT plans on the two sides of %s", seedList(c.Unpaired))
+	}
 	kv("invariants", "nvrha %s, baseline %s", verdict(n), verdict(b))
 	if n.GapSamplesIncomplete || b.GapSamplesIncomplete {
 		kv("note", "gap samples were dropped: the gap per camera misses some footage lost")
@@ -259,7 +271,8 @@ func (c *Comparison) MarshalJSON() ([]byte, error) {
 		NVRHA    Summary  `json:"nvrha"`
 		Baseline Summary  `json:"baseline"`
 		Rows     []row    `json:"rows"`
-	}{c.Seeds, c.NVRHA.Summary(), c.Baseline.Summary(), rows})
+		Unpaired []uint64 `json:"unpaired,omitempty"`
+	}{c.Seeds, c.NVRHA.Summary(), c.Baseline.Summary(), rows, c.Unpaired})
 }
 
 func verdict(s Summary) string {

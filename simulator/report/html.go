@@ -1,4 +1,4 @@
-package simulator
+package report
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/simulator/history"
 	"github.com/nvrha/nvrha/status"
 )
 
@@ -311,8 +312,8 @@ func newHTMLView(r *Report) *hvView {
 	}
 	v.Cards = htmlCards(r)
 	v.Stats = htmlStats(r)
-	v.Faults = htmlCountBars("faults injected", r.Faults, FaultKinds())
-	v.Recoveries = htmlCountBars("recovery paths taken", r.Recoveries, Recoveries())
+	v.Faults = htmlCountBars("faults injected", r.Faults, history.FaultKinds())
+	v.Recoveries = htmlCountBars("recovery paths taken", r.Recoveries, history.Recoveries())
 	span := r.Simulated
 	if span <= 0 {
 		span = max(r.Duration, time.Second)
@@ -548,21 +549,54 @@ func htmlCountBars[K ~string](title string, counts map[K]int, order []K) hvBars 
 // htmlTimeline draws servers rows of r from from to to. marks, when set,
 // are labelled instants drawn across the rows.
 func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInstant) hvTimeline {
-	t := hvTimeline{Width: hvWidth, PlotX: hvLabelW, PlotW: hvWidth - hvLabelW - hvRightPad}
 	if to <= from {
 		to = from + time.Second
 	}
-	x := func(d time.Duration) float64 {
-		d = min(max(d, from), to)
-		return float64(t.PlotX) + float64(t.PlotW)*float64(d-from)/float64(to-from)
-	}
-	top := hvAxisH
+	b := &timelineBuilder{r: r, from: from, to: to, rowY: map[nvrha.ServerID]float64{}}
+	b.t = hvTimeline{Width: hvWidth, PlotX: hvLabelW, PlotW: hvWidth - hvLabelW - hvRightPad}
+	b.top = hvAxisH
 	if len(marks) > 0 {
-		top += 24
+		b.top += 24
 	}
-	// Rows, with a header per group.
-	rowY := map[nvrha.ServerID]float64{}
-	y := top
+	b.rows(rows)
+	b.adminMarks()
+	b.takeovers()
+	marks = b.centerOutages(slices.Clone(marks))
+	b.axis()
+	b.marks(marks)
+	htmlSpreadMarks(&b.t, b.top)
+	b.t.Height = hvPx(b.bottom + 4)
+	return b.t
+}
+
+// timelineBuilder draws one timeline, step by step: the rows, the admin
+// operations on them, the takeovers, the center's outages, the time axis
+// and the marks.
+type timelineBuilder struct {
+	t        hvTimeline
+	r        *Report
+	from, to time.Duration
+	// top and bottom bound the rows; rowY is each server's row.
+	top, bottom float64
+	rowY        map[nvrha.ServerID]float64
+}
+
+// x is the horizontal position of offset d, clamped to the plot.
+func (b *timelineBuilder) x(d time.Duration) float64 {
+	d = min(max(d, b.from), b.to)
+	return float64(b.t.PlotX) + float64(b.t.PlotW)*float64(d-b.from)/float64(b.to-b.from)
+}
+
+// visible reports whether a span shows between from and to.
+func (b *timelineBuilder) visible(s Span) bool {
+	return s.To > b.from && s.From < b.to && s.To > s.From
+}
+
+// rows draws a row per server, with a header per group: its statuses,
+// footage and faults.
+func (b *timelineBuilder) rows(rows []int) {
+	r, t := b.r, &b.t
+	y := b.top
 	group := ""
 	multi := len(r.World.Groups) > 1
 	for n, i := range rows {
@@ -583,53 +617,72 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 			sub = fmt.Sprintf("standby · %d ch", tl.Channels)
 		}
 		row.Sub = hvText{X: 6, Y: hvPx(y + 21.5), Text: sub, Class: "ssub"}
-		rowY[tl.ID] = y
-		for _, s := range tl.Statuses {
-			if s.To <= from || s.From >= to || s.To <= s.From {
-				continue
-			}
-			x0, x1 := x(s.From), x(s.To)
-			label := s.Label
-			if label == "" {
-				label = "(no status)"
-			}
-			row.Bands = append(row.Bands, hvRect{X: hvPx(x0), Y: hvPx(y + hvBandY), W: hvPx(math.Max(x1-x0, 0.3)), H: hvBandH,
-				Class: htmlStatusClass(s.Label), Title: fmt.Sprintf("%s: %s, %s – %s (%s)", tl.ID, label, htmlDur(s.From), htmlDur(s.To), htmlDur(s.To-s.From))})
-		}
-		for _, s := range tl.Footage {
-			if s.To <= from || s.From >= to || s.To <= s.From {
-				continue
-			}
-			x0, x1 := x(s.From), x(s.To)
-			cls, what := "ft-own", "records its own cameras"
-			if s.Label != "own" {
-				cls, what = "ft-cover", "records the cameras of "+strings.TrimPrefix(s.Label, "covering ")
-			}
-			row.Footage = append(row.Footage, hvRect{X: hvPx(x0), Y: hvPx(y + hvFootY), W: hvPx(math.Max(x1-x0, 0.5)), H: hvFootH,
-				Class: cls, Title: fmt.Sprintf("%s %s, %s – %s", tl.ID, what, htmlDur(s.From), htmlDur(s.To))})
-		}
-		for _, s := range tl.Faults {
-			if s.To < from || s.From > to {
-				continue
-			}
-			x0, x1 := x(s.From), x(s.To)
-			row.Faults = append(row.Faults, hvRect{X: hvPx(x0), Y: hvPx(y + hvFaultY), W: hvPx(math.Max(x1-x0, 2)), H: hvFaultH,
-				Class: "fault", Title: fmt.Sprintf("fault on %s: %s, %s – %s (%s)", tl.ID, s.Label, htmlDur(s.From), htmlDur(s.To), htmlDur(s.To-s.From))})
-		}
+		b.rowY[tl.ID] = y
+		b.statusBands(&row, &tl, y)
+		b.footage(&row, &tl, y)
+		b.faults(&row, &tl, y)
 		t.Rows = append(t.Rows, row)
 		y += hvRowH
 	}
-	bottom := y
-	// Admin operations on a server of a row.
-	for _, a := range r.Admin {
-		if a.At == 0 || a.At < from || a.At > to {
+	b.bottom = y
+}
+
+// statusBands draws a row's Failover Statuses.
+func (b *timelineBuilder) statusBands(row *hvRow, tl *ServerTimeline, y float64) {
+	for _, s := range tl.Statuses {
+		if !b.visible(s) {
+			continue
+		}
+		x0, x1 := b.x(s.From), b.x(s.To)
+		label := s.Label
+		if label == "" {
+			label = "(no status)"
+		}
+		row.Bands = append(row.Bands, hvRect{X: hvPx(x0), Y: hvPx(y + hvBandY), W: hvPx(math.Max(x1-x0, 0.3)), H: hvBandH,
+			Class: htmlStatusClass(s.Label), Title: fmt.Sprintf("%s: %s, %s – %s (%s)", tl.ID, label, htmlDur(s.From), htmlDur(s.To), htmlDur(s.To-s.From))})
+	}
+}
+
+// footage draws what a row's server in fact recorded.
+func (b *timelineBuilder) footage(row *hvRow, tl *ServerTimeline, y float64) {
+	for _, s := range tl.Footage {
+		if !b.visible(s) {
+			continue
+		}
+		x0, x1 := b.x(s.From), b.x(s.To)
+		cls, what := "ft-own", "records its own cameras"
+		if s.Label != "own" {
+			cls, what = "ft-cover", "records the cameras of "+strings.TrimPrefix(s.Label, "covering ")
+		}
+		row.Footage = append(row.Footage, hvRect{X: hvPx(x0), Y: hvPx(y + hvFootY), W: hvPx(math.Max(x1-x0, 0.5)), H: hvFootH,
+			Class: cls, Title: fmt.Sprintf("%s %s, %s – %s", tl.ID, what, htmlDur(s.From), htmlDur(s.To))})
+	}
+}
+
+// faults draws the faults on a row's server.
+func (b *timelineBuilder) faults(row *hvRow, tl *ServerTimeline, y float64) {
+	for _, s := range tl.Faults {
+		if s.To < b.from || s.From > b.to {
+			continue
+		}
+		x0, x1 := b.x(s.From), b.x(s.To)
+		row.Faults = append(row.Faults, hvRect{X: hvPx(x0), Y: hvPx(y + hvFaultY), W: hvPx(math.Max(x1-x0, 2)), H: hvFaultH,
+			Class: "fault", Title: fmt.Sprintf("fault on %s: %s, %s – %s (%s)", tl.ID, s.Label, htmlDur(s.From), htmlDur(s.To), htmlDur(s.To-s.From))})
+	}
+}
+
+// adminMarks marks the admin operations on a server of a row.
+func (b *timelineBuilder) adminMarks() {
+	t := &b.t
+	for _, a := range b.r.Admin {
+		if a.At == 0 || a.At < b.from || a.At > b.to {
 			continue
 		}
 		f := strings.Fields(a.Op)
 		if len(f) < 2 {
 			continue
 		}
-		ry, ok := rowY[nvrha.ServerID(f[1])]
+		ry, ok := b.rowY[nvrha.ServerID(f[1])]
 		if !ok {
 			continue
 		}
@@ -641,15 +694,20 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 		}
 		for k := range t.Rows {
 			if float64(t.Rows[k].Back.Y) == ry {
-				t.Rows[k].Admin = append(t.Rows[k].Admin, hvRect{X: hvPx(x(a.At) - 3), Y: hvPx(ry + hvBandY + hvBandH/2 - 3), W: 6, H: 6, Class: cls, Title: title})
+				t.Rows[k].Admin = append(t.Rows[k].Admin, hvRect{X: hvPx(b.x(a.At) - 3), Y: hvPx(ry + hvBandY + hvBandH/2 - 3), W: 6, H: 6, Class: cls, Title: title})
 			}
 		}
 	}
-	// Takeovers: an outline on both rows and a link between them.
-	for _, tk := range r.TakeoverSpans {
-		ry, ok1 := rowY[tk.Recording]
-		sy, ok2 := rowY[tk.Standby]
-		if tk.To < from || tk.From > to || (!ok1 && !ok2) {
+}
+
+// takeovers draws each takeover: an outline on both rows and a link
+// between them.
+func (b *timelineBuilder) takeovers() {
+	t := &b.t
+	for _, tk := range b.r.TakeoverSpans {
+		ry, ok1 := b.rowY[tk.Recording]
+		sy, ok2 := b.rowY[tk.Standby]
+		if tk.To < b.from || tk.From > b.to || (!ok1 && !ok2) {
 			continue
 		}
 		cls := htmlOutcomeClass(tk.Outcome)
@@ -659,7 +717,7 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 		}
 		title := fmt.Sprintf("takeover of %s by %s (epoch %d), %s – %s, %s, %s", tk.Recording, tk.Standby, tk.Epoch,
 			htmlDur(tk.From), htmlDur(tk.To), conf, tk.Outcome)
-		x0, x1 := x(tk.From), x(tk.To)
+		x0, x1 := b.x(tk.From), b.x(tk.To)
 		w := math.Max(x1-x0, 1.5)
 		for _, yy := range []struct {
 			y     float64
@@ -674,66 +732,78 @@ func htmlTimeline(r *Report, rows []int, from, to time.Duration, marks []hvInsta
 				t.OutlineLabels = append(t.OutlineLabels, hvText{X: hvPx(lx0 + 5), Y: hvPx(yy.y + hvBandY + hvBandH - 3.5), Text: yy.label, Class: "tk-l"})
 			}
 		}
-		if ok1 && ok2 && tk.From >= from {
+		if ok1 && ok2 && tk.From >= b.from {
 			y1, y2 := ry+hvBandY+hvBandH/2, sy+hvBandY+hvBandH/2
 			t.Links = append(t.Links, hvLine{X1: hvPx(x0), Y1: hvPx(y1), X2: hvPx(x0), Y2: hvPx(y2), Class: "link " + cls, Title: title})
 			t.Dots = append(t.Dots, hvRect{X: hvPx(x0 - 2.5), Y: hvPx(y1 - 2.5), W: 5, H: 5, Class: "dot " + cls, Title: title})
 			t.Dots = append(t.Dots, hvRect{X: hvPx(x0 - 2.5), Y: hvPx(y2 - 2.5), W: 5, H: 5, Class: "dot " + cls, Title: title})
 		}
 	}
-	// Center outages shade every row. With marks, their labels go with
-	// the marks' so that none runs into another.
-	marks = slices.Clone(marks)
+}
+
+// centerOutages shades every row while the center was down. With marks,
+// their labels go with the marks' so that none runs into another: it
+// returns the marks with them.
+func (b *timelineBuilder) centerOutages(marks []hvInstant) []hvInstant {
+	t := &b.t
 	lastLabel := -1e9
-	for _, c := range r.CenterDown {
-		if c.To < from || c.From > to {
+	for _, c := range b.r.CenterDown {
+		if c.To < b.from || c.From > b.to {
 			continue
 		}
-		x0, x1 := x(c.From), x(c.To)
-		t.Shades = append(t.Shades, hvRect{X: hvPx(x0), Y: hvPx(top), W: hvPx(math.Max(x1-x0, 2)), H: hvPx(bottom - top), Class: "cdown",
+		x0, x1 := b.x(c.From), b.x(c.To)
+		t.Shades = append(t.Shades, hvRect{X: hvPx(x0), Y: hvPx(b.top), W: hvPx(math.Max(x1-x0, 2)), H: hvPx(b.bottom - b.top), Class: "cdown",
 			Title: fmt.Sprintf("center down %s – %s (%s): no status, no decision", htmlDur(c.From), htmlDur(c.To), htmlDur(c.To-c.From))})
 		if len(marks) > 0 {
-			if c.From >= from {
+			if c.From >= b.from {
 				marks = append(marks, hvInstant{At: c.From, Label: "center down", Class: "m-cdown"})
 			}
 		} else if mid := (x0 + x1) / 2; mid-lastLabel > 80 {
-			t.ShadeLabels = append(t.ShadeLabels, hvText{X: hvPx(mid), Y: hvPx(top - 3), Text: "center down", Class: "cdown-l", Anchor: "middle"})
+			t.ShadeLabels = append(t.ShadeLabels, hvText{X: hvPx(mid), Y: hvPx(b.top - 3), Text: "center down", Class: "cdown-l", Anchor: "middle"})
 			lastLabel = mid
 		}
 	}
-	// The time axis.
-	step := htmlTickStep(to - from)
-	first := (from + step - 1) / step * step
-	for d := first; d <= to; d += step {
-		xx := hvPx(x(d))
-		t.Ticks = append(t.Ticks, hvLine{X1: xx, Y1: hvPx(hvAxisH - 6), X2: xx, Y2: hvPx(bottom), Class: "tick"})
+	return marks
+}
+
+// axis draws the time axis: ticks and their labels.
+func (b *timelineBuilder) axis() {
+	t := &b.t
+	step := htmlTickStep(b.to - b.from)
+	first := (b.from + step - 1) / step * step
+	for d := first; d <= b.to; d += step {
+		xx := hvPx(b.x(d))
+		t.Ticks = append(t.Ticks, hvLine{X1: xx, Y1: hvPx(hvAxisH - 6), X2: xx, Y2: hvPx(b.bottom), Class: "tick"})
 		anchor := "middle"
 		if float64(xx) > float64(t.Width)-30 {
 			anchor = "end"
 		}
-		if d == from {
+		if d == b.from {
 			anchor = "start"
 		}
 		t.TickLabels = append(t.TickLabels, hvText{X: xx, Y: hvPx(hvAxisH - 10), Text: htmlTick(d, step), Class: "tl", Anchor: anchor})
 	}
+}
+
+// marks draws the marked instants, in time order; labels that would run
+// into each other are joined.
+func (b *timelineBuilder) marks(marks []hvInstant) {
+	t := &b.t
 	slices.SortStableFunc(marks, func(a, b hvInstant) int { return cmp.Compare(a.At, b.At) })
 	lastMark := -1e9
 	for _, m := range marks {
-		if m.At < from || m.At > to {
+		if m.At < b.from || m.At > b.to {
 			continue
 		}
-		xx := x(m.At)
-		t.Marks = append(t.Marks, hvLine{X1: hvPx(xx), Y1: hvPx(top - 22), X2: hvPx(xx), Y2: hvPx(bottom), Class: "mark " + m.Class, Title: m.Label + " at " + htmlDur(m.At)})
+		xx := b.x(m.At)
+		t.Marks = append(t.Marks, hvLine{X1: hvPx(xx), Y1: hvPx(b.top - 22), X2: hvPx(xx), Y2: hvPx(b.bottom), Class: "mark " + m.Class, Title: m.Label + " at " + htmlDur(m.At)})
 		if n := len(t.MarkLabels); n > 0 && xx-lastMark < 6 {
 			t.MarkLabels[n-1].Text += " · " + m.Label
 			continue
 		}
-		t.MarkLabels = append(t.MarkLabels, hvText{X: hvPx(xx), Y: hvPx(top - 14), Text: m.Label, Class: "mark-l " + m.Class, Anchor: "start"})
+		t.MarkLabels = append(t.MarkLabels, hvText{X: hvPx(xx), Y: hvPx(b.top - 14), Text: m.Label, Class: "mark-l " + m.Class, Anchor: "start"})
 		lastMark = xx
 	}
-	htmlSpreadMarks(&t, top)
-	t.Height = hvPx(bottom + 4)
-	return t
 }
 
 type hvInstant struct {
@@ -1162,12 +1232,12 @@ func htmlOutcomeClass(outcome string) string {
 
 func htmlGroupName(ref string) string {
 	if n, err := strconv.Atoi(strings.TrimPrefix(ref, "g")); err == nil && strings.HasPrefix(ref, "g") {
-		return ref + " · " + groupName(n)
+		return ref + " · " + history.GroupName(n)
 	}
 	return ref
 }
 
-func htmlWorld(w WorldSpec) string {
+func htmlWorld(w history.WorldSpec) string {
 	rec, sb, cams := 0, 0, 0
 	for _, g := range w.Groups {
 		rec += len(g.Recording)
@@ -1183,12 +1253,12 @@ func htmlWorld(w WorldSpec) string {
 	return fmt.Sprintf("%s · %d recording + %d standby servers · %s cameras", groups, rec, sb, htmlInt(int64(cams)))
 }
 
-func htmlNet(n NetConfig) string {
+func htmlNet(n history.NetConfig) string {
 	name := ""
 	switch n {
-	case QuietLAN():
+	case history.QuietLAN():
 		name = "quiet LAN: "
-	case NoisyLAN():
+	case history.NoisyLAN():
 		name = "noisy LAN: "
 	}
 	return fmt.Sprintf("%slatency %v, jitter 0–%v, loss %g%%, duplication %g%%", name, n.Latency, n.Jitter, 100*n.Loss, 100*n.Duplicate)

@@ -1,4 +1,4 @@
-package simulator
+package report_test
 
 import (
 	"bytes"
@@ -10,35 +10,38 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/simulator"
+	"github.com/nvrha/nvrha/simulator/check"
+	"github.com/nvrha/nvrha/simulator/report"
 	"github.com/nvrha/nvrha/status"
 )
 
 // htmlRunConfig is a short run with faults in two groups.
-func htmlRunConfig() Config {
-	cfg := Config{
-		Seed: 11, Duration: 6 * time.Minute, World: UniformWorld(2, 4, 2, 4, 0, 0),
-		Nemesis: NemesisConfig{Enabled: true, Rate: 6, QuietTail: 90 * time.Second},
+func htmlRunConfig() simulator.Config {
+	cfg := simulator.Config{
+		Seed: 11, Duration: 6 * time.Minute, World: simulator.UniformWorld(2, 4, 2, 4, 0, 0),
+		Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 6, QuietTail: 90 * time.Second},
 	}
 	cfg.Center.Failover.Failback.HoldDown = 10 * time.Second
-	for _, k := range KnownIssues() {
+	for _, k := range simulator.KnownIssues() {
 		cfg.Tolerate = append(cfg.Tolerate, k.ID)
 	}
 	return cfg
 }
 
-func htmlRun(t *testing.T) *Report {
+func htmlRun(t *testing.T) *report.Report {
 	t.Helper()
-	w, err := New(htmlRunConfig())
+	w, err := simulator.New(htmlRunConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w.Run()
 }
 
-func renderHTML(t *testing.T, r *Report) string {
+func renderHTML(t *testing.T, r *report.Report) string {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteHTML(&b, r); err != nil {
+	if err := report.WriteHTML(&b, r); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()
@@ -185,8 +188,8 @@ func TestWriteHTMLEscapes(t *testing.T) {
 	}
 	r.Scenario = `"><img src=x onerror=alert(1)>`
 	r.Replay = "go run </title><script>"
-	r.Admin = append(r.Admin, AdminResult{At: time.Minute, Op: "disable " + hostile, Err: "<b>no</b>"})
-	r.Violation = &Violation{Invariant: 5, Name: "statuses", Seed: r.Seed, At: time.Minute, Detail: "<script>x</script>",
+	r.Admin = append(r.Admin, report.AdminResult{At: time.Minute, Op: "disable " + hostile, Err: "<b>no</b>"})
+	r.Violation = &check.Violation{Invariant: 5, Name: "statuses", Seed: r.Seed, At: time.Minute, Detail: "<script>x</script>",
 		LastEvents: []string{"<script>y</script>"}, Replay: r.Replay}
 	page := renderHTML(t, r)
 	checkHTMLStructure(t, page)
@@ -204,7 +207,7 @@ func TestWriteHTMLEscapes(t *testing.T) {
 }
 
 func TestWriteHTMLEmptyReport(t *testing.T) {
-	page := renderHTML(t, &Report{})
+	page := renderHTML(t, &report.Report{})
 	checkHTMLStructure(t, page)
 	for _, want := range []string{"No footage was lost.", "No incident"} {
 		if !strings.Contains(page, want) {
@@ -214,14 +217,14 @@ func TestWriteHTMLEmptyReport(t *testing.T) {
 }
 
 func TestWriteHTMLScenarioRun(t *testing.T) {
-	sc, err := ParseScenarioFile("scenarios/standby-dies-mid-takeover.nvrsim")
+	sc, err := simulator.ParseScenarioFile("../scenarios/standby-dies-mid-takeover.nvrsim")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Seed: 1}
-	sc.Apply(&cfg)
+	cfg := simulator.Config{Seed: 1}
+	cfg.ApplyScenario(sc)
 	cfg.ScenarioPath = "simulator/scenarios/standby-dies-mid-takeover.nvrsim"
-	w, err := New(cfg)
+	w, err := simulator.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +242,10 @@ func TestWriteHTMLScenarioRun(t *testing.T) {
 // TestCameraGapsMatchReport checks that the per-camera gaps derived from
 // the gap samples are those Report.GapPerCamera summarises.
 func TestCameraGapsMatchReport(t *testing.T) {
-	long := Config{Seed: 2, Duration: 20 * time.Minute, Nemesis: NemesisConfig{Enabled: true, Rate: 2}}
+	long := simulator.Config{Seed: 2, Duration: 20 * time.Minute, Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 2}}
 	long.Tolerate = htmlRunConfig().Tolerate
-	for _, cfg := range []Config{htmlRunConfig(), long} {
-		w, err := New(cfg)
+	for _, cfg := range []simulator.Config{htmlRunConfig(), long} {
+		w, err := simulator.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +254,7 @@ func TestCameraGapsMatchReport(t *testing.T) {
 		if !complete {
 			t.Fatalf("seed %d dropped gap samples", cfg.Seed)
 		}
-		if got := StatsOf(gaps); got != r.GapPerCamera {
+		if got := report.StatsOf(gaps); got != r.GapPerCamera {
 			t.Errorf("seed %d: derived %+v, report %+v", cfg.Seed, got, r.GapPerCamera)
 		}
 	}

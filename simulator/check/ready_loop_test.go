@@ -1,0 +1,18 @@
+package check
+
+import (
+	"testing"
+
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
+)
+
+// TestMalformedCommand: a command without a valid kind, server or ID
+// breaks invariant 0.
+func TestMalformedCommand(t *testing.T) {
+	_, c, s := small(t)
+	c.Observe(&history.Event{Kind: history.CommandSent, Known: true, Command: &failover.Command{ID: 1, Kind: failover.CmdProbe, Server: "rec-1"}})
+	wantNone(t, s)
+	c.Observe(&history.Event{Kind: history.CommandSent, Malformed: true, Command: &failover.Command{Kind: failover.CmdProbe, Server: "rec-1"}})
+	wantViolation(t, s, 0, "malformed command")
+}

@@ -1,0 +1,79 @@
+package check
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
+)
+
+// TestShortPauseDeclaredFailed: a server declared failed while it was
+// neither down nor disturbed within the detection budget breaks invariant
+// 7; one disturbed a moment ago does not.
+func TestShortPauseDeclaredFailed(t *testing.T) {
+	for _, disturbed := range []bool{true, false} {
+		v, c, s := small(t)
+		v.At = time.Minute
+		if disturbed {
+			v.S("rec-1").DisturbedAt = v.At - time.Second
+		}
+		c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}})
+		if disturbed {
+			wantNone(t, s)
+		} else {
+			wantViolation(t, s, 7, "rec-1 declared failed, but it only paused within the acceptable pause")
+		}
+	}
+}
+
+// TestHoldDownOfTheOutageAPauseCauses replays the shape of seed 178 of the
+// default world: rec-1 had two outages in the flap window when a long
+// pause starts; the disturbance is noted until the pause's end, but the
+// outage it causes is noted (failover.State's Failovers) only when the
+// Machine declares rec-1 failed, a moment later. The Machine then holds
+// rec-1's failback for a hold-down doubled twice (2 minutes), and
+// assignments have not settled before that.
+func TestHoldDownOfTheOutageAPauseCauses(t *testing.T) {
+	for _, tc := range []struct {
+		failback time.Duration // after the pause
+		broken   bool
+	}{{2*time.Minute + 50*time.Millisecond, false}, {10 * time.Minute, true}} {
+		v, c, s := small(t)
+		m := withMachine(v)
+		outages := func(at ...time.Duration) {
+			var fo []time.Time
+			for _, d := range at {
+				fo = append(fo, history.Abs(d))
+			}
+			st := &failover.State{Groups: []failover.GroupState{{ID: failover.DefaultGroupID, Members: []failover.MemberState{
+				{Facts: v.S("rec-1").Facts, Role: failover.RoleRecording, Enabled: true, Failovers: fo}}}}}
+			v.Centre.Persisted = st
+			c.Observe(&history.Event{Kind: history.Persisted, State: st})
+		}
+		event := func(k failover.EventKind) {
+			c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: k, Server: "rec-1", Peer: "sb-1"}})
+		}
+		m.Snap = v.Snapshot()
+		outages(20*time.Minute, 24*time.Minute)
+		v.At = 28 * time.Minute
+		pause := 20 * time.Second
+		rec := v.S("rec-1")
+		rec.Paused, rec.PausedLong, rec.PauseUntil = true, true, v.At+pause
+		rec.DisturbedAt, v.Last = v.At+pause, v.At+pause
+		ticks(v, c, v.At+1300*time.Millisecond)
+		outages(20*time.Minute, 24*time.Minute, v.At)
+		event(failover.EventServerDown)
+		event(failover.EventTakeoverStarted)
+		ticks(v, c, rec.PauseUntil)
+		rec.Paused, rec.PausedLong = false, false
+		event(failover.EventServerUp)
+		ticks(v, c, rec.PauseUntil+tc.failback)
+		event(failover.EventFailbackStarted)
+		if tc.broken {
+			wantViolation(t, s, 7, "failback-started rec-1")
+		} else {
+			wantNone(t, s)
+		}
+	}
+}

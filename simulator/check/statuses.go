@@ -1,0 +1,129 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/eligibility"
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/status"
+)
+
+// Invariant 5, statuses agree with the facts: no "protected" without a
+// ready standby that fits.
+//
+// Every member's status is the one package status derives from what the
+// Machine holds: the snapshot (enabled, protection, health, peer, empty
+// recording space) and the persisted State (facts, failed takeovers, owed
+// releases, takeover phases). "Normal, protected" thus needs a confirmed
+// takeover, an unconfirmed one whose standby is ready (active, up, no
+// failed takeover, no owed release, an empty recording space), or a free,
+// ready standby that fits. When the persisted State lags the live one the
+// live one is used.
+
+// statusesAgree checks every member's status against the one its facts
+// give, by QVR Center's manual's tables (package status).
+func (c *Checker) statusesAgree(pf *persisted) {
+	mem := c.mv.mem
+	live := false
+	for i := range mem {
+		ms := &mem[i]
+		if !ms.in {
+			continue
+		}
+		want := c.expectedStatus(i, ms, pf)
+		if got := ms.Status(); got != want && !live {
+			// The persisted State may lag the live one on what is not
+			// persisted at once (a takeover ordered again after a probe):
+			// judge on the live State.
+			st := c.v.Machine().State()
+			pf, live = c.indexState(&st), true
+			want = c.expectedStatus(i, ms, pf)
+		}
+		if got := ms.Status(); got != want {
+			c.fail(5, fmt.Sprintf("%s shows %q, its facts give %q", ms.ID, got, want))
+			return
+		}
+	}
+}
+
+// expectedStatus derives a member's Failover Status from the facts the
+// Machine reports (its snapshot) and persisted (facts, failed takeovers,
+// owed releases, confirmed takeovers), by QVR Center's manual's rules.
+func (c *Checker) expectedStatus(i int, ms *snapMember, p *persisted) string {
+	active := ms.Enabled && ms.group.Protection
+	if ms.Role == failover.RoleStandby {
+		return status.OfStandby(status.StandbyFacts{
+			Enabled:           active,
+			Functional:        ms.Health == nvrha.HealthUp,
+			TakingOver:        ms.Peer != "" && p.confirmed[i],
+			HasRecordingSpace: ms.EmptyRecordingSpace,
+			TakeoverFailed:    p.failed[i],
+		}).Label()
+	}
+	// Protected: a confirmed takeover; an unconfirmed one whose standby is
+	// ready (active, up, no failed takeover, no owed release, an empty
+	// recording space); or else a free, ready standby of the group that fits.
+	available := false
+	if ms.Peer != "" {
+		if p.confirmed[i] {
+			available = true
+		} else if j, ok := c.index(ms.Peer, 0); ok && c.mv.mem[j].in {
+			s := &c.mv.mem[j]
+			available = s.Enabled && s.group.Protection && s.Health == nvrha.HealthUp && s.EmptyRecordingSpace &&
+				!p.failed[j] && !p.fence[j]
+		}
+	}
+	if !available {
+		for _, j := range c.freeStandbys(ms, p) {
+			if eligibility.CanCover(p.facts[j], p.facts[i]) {
+				available = true
+				break
+			}
+		}
+	}
+	return status.OfRecording(status.RecordingFacts{
+		Enabled:          active,
+		Functional:       ms.Health == nvrha.HealthUp,
+		TakenOver:        ms.Peer != "" && p.confirmed[i],
+		StandbyAvailable: available,
+	}).Label()
+}
+
+// freeStandbys returns the indexes of the free, ready standbys of ms's
+// group (by the snapshot and p), in the group's order: the ones a
+// recording server's status counts on. They are listed once per group and
+// p, not once per recording server.
+func (c *Checker) freeStandbys(ms *snapMember, p *persisted) []int {
+	mv := &c.mv
+	if mv.freeOf != p || mv.freeGen != c.checks {
+		mv.freeOf, mv.freeGen = p, c.checks
+		for k := range mv.free {
+			mv.free[k].done = false
+		}
+	}
+	for len(mv.free) <= ms.gi {
+		mv.free = append(mv.free, freeList{})
+	}
+	f := &mv.free[ms.gi]
+	if f.done {
+		return f.idx
+	}
+	f.done, f.idx = true, f.idx[:0]
+	for _, s := range ms.group.Members {
+		if s.Role != failover.RoleStandby || s.Peer != "" || !s.Enabled || !ms.group.Protection ||
+			s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace {
+			continue
+		}
+		j, _ := c.index(s.ID, 0)
+		if !p.failed[j] && !p.fence[j] {
+			f.idx = append(f.idx, j)
+		}
+	}
+	return f.idx
+}
+
+type freeList struct {
+	done bool
+	idx  []int
+}

@@ -1,0 +1,129 @@
+package simulator
+
+import (
+	"github.com/nvrha/nvrha/failover"
+)
+
+// sendCommand puts one of the Machine's commands on the network, once
+// the observers have seen it.
+func (w *World) sendCommand(cmd *failover.Command) {
+	malformed := cmd.Kind < failover.CmdProbe || cmd.Kind > failover.CmdResume || cmd.Server == "" || cmd.ID == 0
+	i, ok := w.byID[cmd.Server]
+	w.emitCommand(cmd, ok, malformed)
+	if malformed && w.stopped {
+		return
+	}
+	if !ok {
+		b := w.tr.start(w.now)
+		b = append(b, " send-to-unknown "...)
+		b = appendCmd(b, cmd)
+		w.tr.end(b)
+		return
+	}
+	w.stats.messages++
+	m := w.newMessage()
+	m.server, m.toServer, m.cmd, m.incarnation = i, true, *cmd, w.c.t.Incarnation
+	w.send(m)
+}
+
+// deliverToServer hands a command to its server, which answers at once,
+// queues it while paused, or never sees it while crashed.
+func (w *World) deliverToServer(m *message) {
+	s := w.servers[m.server]
+	if w.cut(m.server, true) {
+		w.lose(m, "cut")
+		return
+	}
+	if s.t.Crashed {
+		w.lose(m, "crashed")
+		return
+	}
+	if s.t.Paused {
+		s.inbox = append(s.inbox, m)
+		b := w.tr.start(w.now)
+		b = append(b, " queued"...)
+		b = appendMsg(b, w, m)
+		w.tr.end(b)
+		return
+	}
+	w.execute(s, m)
+	w.freeMessage(m)
+}
+
+// execute carries out a command on its server and sends the reply.
+func (w *World) execute(s *Server, m *message) {
+	key := m.cmd.Recording
+	if m.cmd.Kind == failover.CmdStandDown || m.cmd.Kind == failover.CmdResume {
+		key = s.t.ID
+	}
+	// The server's state before goes straight into the event the
+	// observers will see (the events its footage may emit on the way use
+	// other fields): a delivery is the world's most frequent event.
+	w.ev.Before = s.stateFor(key)
+	reply := w.newMessage()
+	reply.server, reply.res, reply.incarnation = s.t.Index, s.call(m.cmd), m.incarnation
+	res := &reply.res
+	if res.Err != nil {
+		w.ev.After = s.stateFor(key)
+	} else {
+		w.ev.After = w.ev.Before
+	}
+	w.emitDelivered(s.t.Index, &m.cmd, res)
+	b := w.tr.start(w.now)
+	b = append(b, " exec"...)
+	b = appendMsg(b, w, m)
+	if res.Err != nil {
+		b = append(b, " -> "...)
+		b = append(b, res.Err.Error()...)
+	}
+	w.tr.end(b)
+	if w.cfg.Servers.AckWhenRecording && res.Err == nil {
+		switch {
+		case m.cmd.Kind == failover.CmdTakeover && s.t.Cover.Pending:
+			s.deferred[footCover] = append(s.deferred[footCover], reply)
+			return
+		case m.cmd.Kind == failover.CmdResume && s.t.Own.Pending:
+			s.deferred[footOwn] = append(s.deferred[footOwn], reply)
+			return
+		}
+	}
+	w.reply(s, reply)
+}
+
+func (w *World) reply(s *Server, m *message) {
+	if s.t.Crashed {
+		return
+	}
+	w.stats.messages++
+	w.send(m)
+}
+
+// deliverToCenter steps a result into the Machine, unless the center is
+// down or restarted since the command left.
+func (w *World) deliverToCenter(m *message) {
+	c := w.c
+	if w.cut(m.server, false) {
+		w.lose(m, "cut")
+		return
+	}
+	if !c.t.Up || m.incarnation != c.t.Incarnation {
+		b := w.tr.start(w.now)
+		b = append(b, " drop stale-incarnation"...)
+		b = appendMsg(b, w, m)
+		w.tr.end(b)
+		w.freeMessage(m)
+		return
+	}
+	b := w.tr.start(w.now)
+	b = append(b, " step"...)
+	b = appendMsg(b, w, m)
+	w.tr.end(b)
+	err := c.m.Step(w.abs(w.now), m.res)
+	w.freeMessage(m)
+	if err != nil {
+		w.traceLine("step error: " + err.Error())
+	}
+	// No w.machineTouched: drain sets it when the answer changed anything
+	// the Machine persists or publishes.
+	c.drain()
+}

@@ -1,0 +1,83 @@
+package history
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Action is one step of a scenario, of the nemesis or of a trigger: a fault,
+// the end of one, or an admin operation. Scenario files spell them as
+// described in package scenario's documentation.
+type Action struct {
+	// Line is the scenario line it came from (0 for the nemesis).
+	Line int `json:"line,omitempty"`
+	// Verb is the action: crash, restart, pause, abnormal, recover,
+	// partition, heal, loss, delay, fill-space, free-space, license, flap,
+	// center-crash, center-restart, disable, enable, remove, add,
+	// delete-group, add-group, protection, failback, expect-status, and
+	// the internal burst-end, license-restore and flap-cycle.
+	Verb string `json:"verb"`
+	// Targets are server IDs, group references (g1, g2, ...) or, in a
+	// trigger, the placeholders "standby" and "recording".
+	Targets []string `json:"targets,omitempty"`
+	// For is how long the fault lasts; zero means it is not undone.
+	For time.Duration `json:"for,omitempty"`
+	// Amount is a loss probability (loss) or license channels (license).
+	Amount float64 `json:"amount,omitempty"`
+	// Delay is the extra latency of a delay burst, or a flap's down time.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Up is a flap's up time; Times its cycles.
+	Up    time.Duration `json:"up,omitempty"`
+	Times int           `json:"times,omitempty"`
+	// Mode is "in" or "out" (one-way partition), "on" or "off"
+	// (protection), "force" (remove), "recording" (abnormal, degraded), or
+	// a group reference (add ... to g2).
+	Mode string `json:"mode,omitempty"`
+	// Text is the expected status label of expect-status.
+	Text string `json:"text,omitempty"`
+	// Fault is the kind it counts as; empty derives it from the verb.
+	Fault FaultKind `json:"fault,omitempty"`
+	// Undo marks an action that ends an earlier one (the restart after a
+	// crash, the next cycle of a flap): it counts as no new fault.
+	Undo bool `json:"-"`
+}
+
+// String renders the action in scenario syntax (without "at").
+func (a *Action) String() string {
+	var b strings.Builder
+	b.WriteString(a.Verb)
+	switch a.Verb {
+	case "loss":
+		b.WriteString(" " + strconv.FormatFloat(a.Amount, 'g', -1, 64))
+	case "delay":
+		b.WriteString(" " + a.Delay.String())
+	}
+	if len(a.Targets) > 0 {
+		b.WriteString(" " + strings.Join(a.Targets, ","))
+	}
+	switch a.Verb {
+	case "license":
+		b.WriteString(" " + strconv.Itoa(int(a.Amount)))
+	case "flap":
+		b.WriteString(" times " + strconv.Itoa(a.Times) + " down " + a.Delay.String() + " up " + a.Up.String())
+	case "expect-status":
+		b.WriteString(" " + strconv.Quote(a.Text))
+	}
+	switch {
+	case a.Mode == "":
+	case a.Verb == "add":
+		b.WriteString(" to " + a.Mode)
+	default:
+		b.WriteString(" " + a.Mode)
+	}
+	if a.For > 0 {
+		b.WriteString(" for " + a.For.String())
+	}
+	return b.String()
+}
+
+// IsGroupVerb reports whether a verb's target is a group reference.
+func IsGroupVerb(v string) bool {
+	return v == "delete-group" || v == "add-group" || v == "protection"
+}

@@ -1,0 +1,167 @@
+package simulator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var repin = flag.Bool("sim.repin", false, "print the pinned trace table of TestPinnedTraces for today's code")
+
+// pinnedRun is one world of TestPinnedTraces.
+type pinnedRun struct {
+	name string
+	cfg  func(t *testing.T) Config
+	// heavy runs take most of a second; under the race detector, which
+	// is some twenty times slower, they are left to the non-race run.
+	heavy bool
+}
+
+// pinnedRuns are the worlds whose traces are pinned: a few seeds of the
+// default world under the default faults, a few with other fault sets,
+// networks and policies, and every shipped scenario and regression
+// scenario with seed 1.
+func pinnedRuns(t *testing.T) []pinnedRun {
+	var runs []pinnedRun
+	add := func(name string, cfg func(t *testing.T) Config) { runs = append(runs, pinnedRun{name: name, cfg: cfg}) }
+	heavy := func() { runs[len(runs)-1].heavy = true }
+	for _, seed := range []uint64{1, 2, 3} {
+		add(fmt.Sprintf("default/seed-%d", seed), func(*testing.T) Config {
+			return Config{Seed: seed, Nemesis: NemesisConfig{Enabled: true}}
+		})
+		heavy()
+	}
+	add("crash-partition/seed-4", func(*testing.T) Config {
+		return Config{Seed: 4, Duration: 30 * time.Minute,
+			Nemesis: NemesisConfig{Enabled: true, Kinds: []FaultKind{FaultCrash, FaultPartition, FaultPartitionOneWay}, Rate: 3}}
+	})
+	heavy()
+	add("pauses-center/seed-5", func(*testing.T) Config {
+		return Config{Seed: 5, Duration: 30 * time.Minute,
+			Nemesis: NemesisConfig{Enabled: true, Kinds: []FaultKind{FaultPauseShort, FaultPauseLong, FaultCenterCrash,
+				FaultCenterMidTakeover, FaultStandbyMidTakeover, FaultFlap}, Rate: 3}}
+	})
+	heavy()
+	add("baseline/seed-6", func(*testing.T) Config {
+		return Config{Seed: 6, Duration: 30 * time.Minute, Baseline: true, Nemesis: NemesisConfig{Enabled: true}}
+	})
+	heavy()
+	add("ack-when-recording/seed-10", func(*testing.T) Config {
+		return Config{Seed: 10, Duration: 30 * time.Minute, Net: NoisyLAN(), Nemesis: NemesisConfig{Enabled: true, Rate: 2},
+			Servers: ServerConfig{StreamStart: 2500 * time.Millisecond, AckWhenRecording: true}}
+	})
+	heavy()
+	for _, seed := range []uint64{7, 8, 9} {
+		add(fmt.Sprintf("batch/seed-%d", seed), func(*testing.T) Config {
+			cfg := batchConfig(seed)
+			cfg.Tolerate = nil
+			return cfg
+		})
+	}
+	files, err := filepath.Glob("scenarios/*.nvrsim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	regress, err := filepath.Glob("testdata/regress/*.nvrsim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range append(files, regress...) {
+		add(strings.TrimSuffix(f, ".nvrsim"), func(t *testing.T) Config {
+			sc, err := ParseScenarioFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := Config{Seed: 1, ScenarioPath: f}
+			cfg.ApplyScenario(sc)
+			if cfg.Duration > time.Hour {
+				cfg.Duration = 10 * time.Minute
+			}
+			return cfg
+		})
+		if strings.HasSuffix(f, "noisy-lan.nvrsim") {
+			heavy()
+		}
+	}
+	return runs
+}
+
+// pinnedTraces are the trace hashes and report digests of pinnedRuns.
+// A change to the simulator that means to keep the world's behaviour
+// (a refactoring) keeps them; one that changes it on purpose (a new draw
+// of the nemesis, a Machine that decides otherwise) re-pins them with
+// -sim.repin, in a commit that says why.
+var pinnedTraces = map[string][2]string{
+	"default/seed-1":                              {"9b023d9a1e999bc4", "3e6ec9f7c1beba54"},
+	"default/seed-2":                              {"a14f00c44a7bd96e", "6b77ab3887d154fc"},
+	"default/seed-3":                              {"d48102392385e195", "0c946fcfde10fc7e"},
+	"crash-partition/seed-4":                      {"c0765233418ba96f", "ba968f7763866da6"},
+	"pauses-center/seed-5":                        {"cbe7e2632af0ce2b", "b850dab192a95d27"},
+	"baseline/seed-6":                             {"4594bc2eaa4652b0", "74544ba21bbeddf4"},
+	"ack-when-recording/seed-10":                  {"a9aba3ad9b8fa926", "5c162da37b6125f5"},
+	"batch/seed-7":                                {"863a1c6864134587", "d0569a3940311ab1"},
+	"batch/seed-8":                                {"476acfc8d72ff5d5", "20f06457da71879b"},
+	"batch/seed-9":                                {"6c1b54c03b76558b", "b9cdbd4086444e2d"},
+	"scenarios/admin-races":                       {"db6f0ae3c46dd117", "1c123ac6f739a4a4"},
+	"scenarios/center-restart-mid-takeover":       {"ac9ffd440c3be2b6", "d7136b546d611985"},
+	"scenarios/degraded-recording-server":         {"7da1d164fd7489fa", "c859de58f3f1c999"},
+	"scenarios/delete-group-mid-takeover":         {"5deb16fe4dc77714", "4a03feb14da98989"},
+	"scenarios/flapping-server":                   {"51581c110eebfc01", "0129d177a8a7a840"},
+	"scenarios/limits":                            {"19a36c659d192373", "902b4bc4d78be5dd"},
+	"scenarios/noisy-lan":                         {"952d62dc196124ea", "8662be593e27c3e1"},
+	"scenarios/pauses-and-partitions":             {"d37142dca7b2878b", "56fd1d446b114acf"},
+	"scenarios/simultaneous-failures":             {"e6316d0deef97fd8", "36a27cc9843ee800"},
+	"scenarios/standby-dies-mid-takeover":         {"3b4129923e9c21fc", "535dd0e81fab7f51"},
+	"scenarios/standby-no-recording-space":        {"55b4ddc7571273ae", "3cb02b56e224efa0"},
+	"scenarios/standby-without-license":           {"4e4a2d491d9aedba", "1e1b09b016826663"},
+	"testdata/regress/aborted-failback-new-epoch": {"4a5782e67e3a1226", "4500e1ff2d748b07"},
+	"testdata/regress/given-up-standby-ledger":    {"7b6f510c94f8675e", "aff1e7c222c0951a"},
+	"testdata/regress/restore-mid-failback":       {"c61b8428cbc4b4d3", "b48a3f9fa4275896"},
+	"testdata/regress/resume-retried":             {"59817ce6d90f9cf6", "46ab9bd26cb1649b"},
+	"testdata/regress/stood-down-resumed":         {"b83fc62db4599521", "23ede6ff613e3f65"},
+}
+
+// TestPinnedTraces runs pinnedRuns and compares each run's trace hash and
+// the digest of its JSON report with the pinned values.
+func TestPinnedTraces(t *testing.T) {
+	t.Parallel()
+	var table strings.Builder
+	for _, pr := range pinnedRuns(t) {
+		if pr.heavy && raceEnabled {
+			continue
+		}
+		w, err := New(pr.cfg(t))
+		if err != nil {
+			t.Fatalf("%s: %v", pr.name, err)
+		}
+		r := w.Run()
+		j, err := json.Marshal(r)
+		if err != nil {
+			t.Fatalf("%s: %v", pr.name, err)
+		}
+		sum := sha256.Sum256(j)
+		got := [2]string{r.TraceHash, hex.EncodeToString(sum[:8])}
+		fmt.Fprintf(&table, "\t%q: {%q, %q},\n", pr.name, got[0], got[1])
+		if *repin {
+			continue
+		}
+		want, ok := pinnedTraces[pr.name]
+		switch {
+		case !ok:
+			t.Errorf("%s: no pinned trace (run with -sim.repin)", pr.name)
+		case got[0] != want[0]:
+			t.Errorf("%s: trace hash %s, pinned %s; replay: %s", pr.name, got[0], want[0], r.Replay)
+		case got[1] != want[1]:
+			t.Errorf("%s: same trace, but the report's digest is %s, pinned %s", pr.name, got[1], want[1])
+		}
+	}
+	if *repin {
+		t.Logf("pinnedTraces:\n%s", table.String())
+	}
+}

@@ -1,0 +1,71 @@
+// Package scenario is the simulator's scenario file format: a script of
+// faults, admin operations and expectations for one world, parsed by
+// [Parse] and run by simulator.Config.ApplyScenario. The parser is a table
+// of directives (one function each), of action verbs and of expectation
+// kinds.
+//
+// # Format
+//
+// A scenario is a text file, one statement a line; # starts a comment.
+// Durations are Go durations (800ms, 10s, 1m30s). Servers are rec-N and
+// sb-N, numbered across the world in group order; groups are g1 (the default
+// group "Failover Group 1"), g2, ... <servers> is one ID or a comma-separated
+// list without spaces. The header sets the world (when it has none, the
+// Config's world is used):
+//
+//	name <text>
+//	duration <time>
+//	groups <n>                                    # groups, each with every template below
+//	recording <n> [channels <c>] [cameras <k>]    # n recording servers per group
+//	standby <n> [channels <c>] [space none]       # n standbys per group
+//	set <server> channels <c> | cameras <k> | space none
+//	net quiet | noisy | [latency <t>] [jitter <t>] [loss <p>] [dup <p>]
+//	nemesis off | default | <kind,kind,...> [rate <x>]
+//	baseline                                      # the baseline detector
+//	failback [manual] [hold-down <t>] [max <t>] [flap-window <t>]
+//	stream-start <t>
+//	ack-when-recording
+//	platform arm64 | x86_64                       # the center's platform (8 or 64 servers per group)
+//
+// Actions happen at a time, or when the Machine publishes an event:
+//
+//	at <time> <action>
+//	on takeover-start|takeover-confirm|failback-start [<recording>] [after <t>] <action>
+//	at <time> expect status <server> "<label>"
+//
+// A trigger fires once, at the first matching event; its action may name
+// the takeover's servers as "standby" and "recording". A trigger's
+// center-crash without "after" crashes the center right after the Machine
+// persisted the change and before the orders leave. The actions:
+//
+//	crash <servers> [for <t>]          restart <servers>
+//	pause <servers> for <t>
+//	abnormal <servers> [recording] [for <t>]   recover <servers>
+//	                                   (recording: degraded, it records until stood down)
+//	partition <servers> [in|out] [for <t>]   heal <servers> [in|out]
+//	                                   (in: center to server cut; out: server to center)
+//	loss <p> [<servers>] for <t>       delay <t> [<servers>] for <t>
+//	fill-space <servers> [for <t>]     free-space <servers>
+//	license <server> <channels> [for <t>]
+//	flap <server> times <n> down <t> up <t>
+//	center-crash [for <t>]             (default downtime 3s)
+//	disable <servers> [for <t>]        enable <servers>
+//	remove <servers> [force] [for <t>] (force disables a server in takeover first; for: rejoin after)
+//	add <servers> [to g<n>]
+//	delete-group g<n> [for <t>]        add-group g<n>   (for: create it again and rejoin its servers)
+//	protection g<n> on|off [for <t>]
+//	failback <server>                  (manual failback)
+//
+// Expectations are checked at the end of the run and listed in the report:
+//
+//	expect takeover <recording> [by <standby>]   expect no-takeover <recording>
+//	expect recovery <path>                       expect fault <kind>
+//	expect refused <server>                      expect status <server> "<label>"
+//	expect max-gap <t>                           expect max-flaps <n>
+//	expect no-false-takeover                     expect settled
+//	expect orphan <standby>                      expect known-issue <id>
+//
+// Errors name the line ([Error]). [Scenario.String] renders a scenario
+// back in this format. The shipped scenarios are in simulator/scenarios
+// (package scenarios embeds them).
+package scenario
