@@ -43,7 +43,7 @@
 // center, and manages groups through it:
 //
 //	m, err := failover.NewMachine(failover.Config{Platform: nvrha.PlatformX86_64})
-//	g := m.DefaultGroup()
+//	g := failover.DefaultGroupID
 //	err = m.AddRecordingServers(g, rec1, rec2)
 //	err = m.AddStandbyServers(g, standby1)
 //	var refused *failover.RejectedError

@@ -83,7 +83,7 @@ func newArbitraryWorld(t testing.TB) *arbitraryWorld {
 		t.Fatal(err)
 	}
 	w := &arbitraryWorld{t: t, cfg: cfg, m: m, now: epoch0, epochs: map[nvrha.ServerID]nvrha.Epoch{}}
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 8), recordingFacts("rec-3", 32))
 	g2 := mustAddGroup(t, m, "Annex")

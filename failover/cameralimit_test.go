@@ -21,12 +21,12 @@ func TestServerTooLargeToTakeOverIsRefusedAtJoin(t *testing.T) {
 		big.Cameras[i] = nvrha.CameraID(fmt.Sprintf("rec-big-cam-%d", i))
 	}
 	before := m.Snapshot()
-	err := m.AddRecordingServers(m.DefaultGroup(), big)
+	err := m.AddRecordingServers(failover.DefaultGroupID, big)
 	var rejected *failover.RejectedError
 	if !errors.As(err, &rejected) || len(rejected.Servers) != 1 || !rejected.Servers[0].Reasons.Has(eligibility.CodeInvalidFacts) {
 		t.Fatalf("AddRecordingServers(%d cameras) = %v, want a rejection for invalid facts", len(big.Cameras), err)
 	}
 	unchanged(t, m, before)
 	big.Cameras = big.Cameras[:nvrha.MaxCamerasPerServer]
-	mustAddRecording(t, m, m.DefaultGroup(), big)
+	mustAddRecording(t, m, failover.DefaultGroupID, big)
 }

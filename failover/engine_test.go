@@ -41,7 +41,7 @@ var (
 func settled(t *testing.T, cfg failover.Config, sbs, recs []nvrha.Facts) *world {
 	t.Helper()
 	w := newWorld(t, cfg)
-	g := w.m.DefaultGroup()
+	g := failover.DefaultGroupID
 	if len(sbs) > 0 {
 		w.addStandbys(g, sbs...)
 	}
@@ -766,7 +766,7 @@ func TestDisablingProtectingStandbyEndsTakeover(t *testing.T) {
 
 func TestRemovingServerInTakeoverFails(t *testing.T) {
 	w := coveredWorld(t, false)
-	g := w.m.DefaultGroup()
+	g := failover.DefaultGroupID
 	before := w.m.Snapshot()
 	for _, tc := range []struct {
 		id, peer nvrha.ServerID
@@ -867,7 +867,7 @@ func TestProtectionOffInterruptsTakeoversAndReleasesStandbys(t *testing.T) {
 	w := settled(t, failover.Config{},
 		[]nvrha.Facts{standbyFacts("sb-1", 16), standbyFacts("sb-2", 16)},
 		[]nvrha.Facts{recordingFacts("rec-1", 16), recordingFacts("rec-2", 8)})
-	g := w.m.DefaultGroup()
+	g := failover.DefaultGroupID
 	w.servers["rec-1"].Crash()
 	w.servers["rec-2"].Crash()
 	w.waitFor(5*time.Second, "both covered", func() bool {
@@ -1243,7 +1243,7 @@ func TestPersistBeforeSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.run(3 * time.Second)
-	if _, err := w.m.SetProtection(w.m.DefaultGroup(), false); err != nil {
+	if _, err := w.m.SetProtection(failover.DefaultGroupID, false); err != nil {
 		t.Fatal(err)
 	}
 	w.run(time.Second)
@@ -1282,7 +1282,7 @@ func TestPersistBeforeSend(t *testing.T) {
 				}
 				before := w.m.Epoch("rec-1")
 				// Something to persist, then a Ready that carries it.
-				if err := w.m.RenameGroup(w.m.DefaultGroup(), "Lobby"); err != nil {
+				if err := w.m.RenameGroup(failover.DefaultGroupID, "Lobby"); err != nil {
 					t.Fatal(err)
 				}
 				rd := w.m.Ready()
@@ -1322,8 +1322,8 @@ func TestStaleEpochResultJumpsAhead(t *testing.T) {
 		if err := w.servers["sb-1"].Release(context.Background(), transport.ReleaseOrder{Recording: "rec-1", Epoch: high}); err != nil {
 			t.Fatal(err)
 		}
-		mustAddStandby(t, w.m, w.m.DefaultGroup(), standbyFacts("sb-1", 16))
-		mustAddRecording(t, w.m, w.m.DefaultGroup(), recordingFacts("rec-1", 16))
+		mustAddStandby(t, w.m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
+		mustAddRecording(t, w.m, failover.DefaultGroupID, recordingFacts("rec-1", 16))
 		w.run(3 * time.Second)
 		w.servers["rec-1"].Crash()
 		took := w.waitFor(5*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
@@ -1349,8 +1349,8 @@ func TestStaleEpochResultJumpsAhead(t *testing.T) {
 		if err := w.servers["rec-1"].Resume(context.Background(), transport.ResumeOrder{Epoch: high}); err != nil {
 			t.Fatal(err)
 		}
-		mustAddStandby(t, w.m, w.m.DefaultGroup(), standbyFacts("sb-1", 16))
-		mustAddRecording(t, w.m, w.m.DefaultGroup(), recordingFacts("rec-1", 16))
+		mustAddStandby(t, w.m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
+		mustAddRecording(t, w.m, failover.DefaultGroupID, recordingFacts("rec-1", 16))
 		w.run(3 * time.Second)
 		w.servers["rec-1"].Crash()
 		w.waitFor(5*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
@@ -1372,8 +1372,8 @@ func TestStaleEpochResultJumpsAhead(t *testing.T) {
 		if err := w.servers["rec-1"].Resume(context.Background(), transport.ResumeOrder{Epoch: high}); err != nil {
 			t.Fatal(err)
 		}
-		mustAddStandby(t, w.m, w.m.DefaultGroup(), standbyFacts("sb-1", 16))
-		mustAddRecording(t, w.m, w.m.DefaultGroup(), recordingFacts("rec-1", 16))
+		mustAddStandby(t, w.m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
+		mustAddRecording(t, w.m, failover.DefaultGroupID, recordingFacts("rec-1", 16))
 		w.run(3 * time.Second)
 		w.servers["rec-1"].Crash()
 		w.waitFor(5*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
@@ -1415,7 +1415,7 @@ func scripted(t *testing.T) []byte {
 			t.Fatal(err)
 		}
 	}
-	g := w.m.DefaultGroup()
+	g := failover.DefaultGroupID
 	w.addStandbys(g, standbyFacts("sb-1", 32), standbyFacts("sb-2", 16), standbyFacts("sb-3", 16))
 	w.addRecordings(g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 8), recordingFacts("rec-3", 32))
 	g2 := mustAddGroup(t, w.m, "Annex")
@@ -1549,7 +1549,7 @@ func TestStatusEventsFollowSnapshot(t *testing.T) {
 			w.run(d)
 			f.check()
 		}
-		g := w.m.DefaultGroup()
+		g := failover.DefaultGroupID
 		w.addStandbys(g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
 		w.addRecordings(g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 16))
 		step(3 * time.Second)

@@ -209,7 +209,7 @@ func newEngineModel(t *testing.T, rt *rapid.T) *engineModel {
 	s.w.observe = s.ready
 	s.statuses = followStatuses(s.w)
 
-	groups := []failover.GroupID{s.w.m.DefaultGroup()}
+	groups := []failover.GroupID{failover.DefaultGroupID}
 	if rapid.Bool().Draw(rt, "second group") {
 		groups = append(groups, mustAddGroup(tb, s.w.m, "Group 2"))
 	}

@@ -24,7 +24,7 @@ func TestAbsurdEpochAnswerIsNotAdopted(t *testing.T) {
 			if err := w.servers["sb-1"].Release(context.Background(), transport.ReleaseOrder{Recording: "rec-1", Epoch: absurd}); err != nil {
 				t.Fatal(err)
 			}
-			g := w.m.DefaultGroup()
+			g := failover.DefaultGroupID
 			mustAddStandby(t, w.m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
 			mustAddRecording(t, w.m, g, recordingFacts("rec-1", 16))
 			w.run(3 * time.Second)
@@ -52,7 +52,7 @@ func TestAbsurdEpochAnswerIsNotAdopted(t *testing.T) {
 func TestEpochsNeverWrap(t *testing.T) {
 	w := newWorld(t, failover.Config{})
 	w.serve(standbyFacts("sb-1", 16), recordingFacts("rec-1", 16))
-	g := w.m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddStandby(t, w.m, g, standbyFacts("sb-1", 16))
 	mustAddRecording(t, w.m, g, recordingFacts("rec-1", 16))
 	w.run(time.Second)

@@ -17,7 +17,7 @@ func Example_whyNotStandby() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	err = m.AddRecordingServers(g, nvrha.Facts{
 		ID: "rec-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 32,
 		Cameras:         []nvrha.CameraID{"lobby", "dock"},

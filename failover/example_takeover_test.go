@@ -27,8 +27,8 @@ func Example_crashAndTakeover() {
 	_ = tr.Register(sb.ID, spare)
 
 	m, _ := failover.NewMachine(failover.Config{})
-	_ = m.AddStandbyServers(m.DefaultGroup(), sb)
-	_ = m.AddRecordingServers(m.DefaultGroup(), rec)
+	_ = m.AddStandbyServers(failover.DefaultGroupID, sb)
+	_ = m.AddRecordingServers(failover.DefaultGroupID, rec)
 
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for step := range 100 { // 5 s in steps of 50 ms

@@ -30,9 +30,6 @@ func TestDefaultGroupExistsAndIsNamedFailoverGroup1(t *testing.T) {
 	for _, p := range []nvrha.Platform{nvrha.PlatformX86_64, nvrha.PlatformARM64} {
 		t.Run(p.String(), func(t *testing.T) {
 			m := newMachine(t, p)
-			if got := m.DefaultGroup(); got != failover.DefaultGroupID {
-				t.Fatalf("DefaultGroup() = %v, want %v", got, failover.DefaultGroupID)
-			}
 			s := m.Snapshot()
 			if len(s.Groups) != 1 {
 				t.Fatalf("a new center has %d groups, want 1: %+v", len(s.Groups), s)
@@ -56,7 +53,7 @@ func TestDefaultGroupExistsAndIsNamedFailoverGroup1(t *testing.T) {
 
 func TestDefaultGroupCannotBeDeleted(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 8))
 
@@ -217,8 +214,8 @@ func TestGroupNameRules(t *testing.T) {
 			{parking, "Parking", "Parking"},
 			{parking, "PARKING", "PARKING"},
 			{parking, " parking ", "parking"},
-			{m.DefaultGroup(), "Failover Group 1", "Failover Group 1"},
-			{m.DefaultGroup(), "FAILOVER group 1", "FAILOVER group 1"},
+			{failover.DefaultGroupID, "Failover Group 1", "Failover Group 1"},
+			{failover.DefaultGroupID, "FAILOVER group 1", "FAILOVER group 1"},
 		} {
 			if err := m.RenameGroup(tc.id, tc.name); err != nil {
 				t.Fatalf("RenameGroup(%v, %q): %v", tc.id, tc.name, err)
@@ -269,7 +266,7 @@ func TestEditGroupRenames(t *testing.T) {
 	}
 
 	// The default group may be renamed; its old name is then free.
-	if err := m.RenameGroup(m.DefaultGroup(), "Headquarters"); err != nil {
+	if err := m.RenameGroup(failover.DefaultGroupID, "Headquarters"); err != nil {
 		t.Fatalf("RenameGroup(default): %v", err)
 	}
 	mustAddGroup(t, m, "Failover Group 1")
@@ -375,8 +372,8 @@ func TestDeleteGroupRequiresFirstAdminVerification(t *testing.T) {
 			t.Fatalf("group still there after DeleteGroup: %+v", s)
 		}
 		// Its servers are free to join another group, in either role.
-		mustAddRecording(t, m, m.DefaultGroup(), recordingFacts("rec-1", 16))
-		mustAddStandby(t, m, m.DefaultGroup(), standbyFacts("sb-1", 16))
+		mustAddRecording(t, m, failover.DefaultGroupID, recordingFacts("rec-1", 16))
+		mustAddStandby(t, m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
 
 		before := m.Snapshot()
 		_, err = m.DeleteGroup(g, approve(t, failover.OpDeleteGroup))
@@ -411,7 +408,7 @@ func TestDeleteGroupRequiresFirstAdminVerification(t *testing.T) {
 func TestRemoveStandbyRequiresFirstAdminVerification(t *testing.T) {
 	setup := func(t *testing.T) (*failover.Machine, failover.GroupID) {
 		m := newMachine(t, nvrha.PlatformX86_64)
-		g := m.DefaultGroup()
+		g := failover.DefaultGroupID
 		mustAddRecording(t, m, g, recordingFacts("rec-1", 16))
 		mustAddStandby(t, m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
 		return m, g
@@ -730,17 +727,17 @@ func TestStandbyEligibilityNeedsAnEmptyRecordingSpace(t *testing.T) {
 			m := newMachine(t, nvrha.PlatformX86_64)
 			f := with(standbyFacts("sb-1", 16), func(f *nvrha.Facts) { f.RecordingSpaces = tc.spaces })
 			if tc.ok {
-				mustAddStandby(t, m, m.DefaultGroup(), f)
+				mustAddStandby(t, m, failover.DefaultGroupID, f)
 				return
 			}
-			wantRefusedAs(t, m, m.DefaultGroup(), failover.RoleStandby, f, eligibility.CodeNoEmptyRecordingSpace)
+			wantRefusedAs(t, m, failover.DefaultGroupID, failover.RoleStandby, f, eligibility.CodeNoEmptyRecordingSpace)
 		})
 	}
 }
 
 func TestStandbyEligibilityNeedsAnEmptyCameraList(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	for _, cams := range [][]nvrha.CameraID{{"cam-1"}, {"cam-1", "cam-2", "cam-3"}} {
 		f := with(standbyFacts("sb-1", 16), func(f *nvrha.Facts) { f.Cameras = cams })
 		wantRefusedAs(t, m, g, failover.RoleStandby, f, eligibility.CodeCameraListNotEmpty)
@@ -756,7 +753,7 @@ func TestStandbyEligibilityNotInAnotherGroup(t *testing.T) {
 	lobby := mustAddGroup(t, m, "Lobby")
 	parking := mustAddGroup(t, m, "Parking")
 	mustAddStandby(t, m, lobby, standbyFacts("sb-1", 16))
-	mustAddStandby(t, m, m.DefaultGroup(), standbyFacts("sb-2", 16))
+	mustAddStandby(t, m, failover.DefaultGroupID, standbyFacts("sb-2", 16))
 
 	rs := wantRefusedAs(t, m, parking, failover.RoleStandby, standbyFacts("sb-1", 16), eligibility.CodeInAnotherGroup)
 	if !strings.Contains(rs.String(), "Lobby") {
@@ -768,7 +765,7 @@ func TestStandbyEligibilityNotInAnotherGroup(t *testing.T) {
 
 func TestStandbyEligibilityLicenseChannelsAtLeastEveryRecordingServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	other := mustAddGroup(t, m, "Parking")
 
 	// With no recording server in the group, any license count will do.
@@ -809,7 +806,7 @@ func TestStandbyEligibilityLicenseChannelsAtLeastEveryRecordingServers(t *testin
 
 func TestStandbyEligibilityNeedsSupportedProductWithAdvancedMode(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	wantRefusedAs(t, m, g, failover.RoleStandby,
 		with(standbyFacts("sb-1", 16), func(f *nvrha.Facts) { f.Product = "acme-nvr" }),
 		eligibility.CodeUnsupportedProduct)
@@ -854,7 +851,7 @@ func TestStandbyEligibilityListsEveryFailedRule(t *testing.T) {
 func TestRecordingServerNeedsSupportedProductWithAdvancedMode(t *testing.T) {
 	t.Run("QVR Center's products", func(t *testing.T) {
 		m := newMachine(t, nvrha.PlatformX86_64)
-		g := m.DefaultGroup()
+		g := failover.DefaultGroupID
 		for _, p := range nvrha.QVRProducts() {
 			mustAddRecording(t, m, g, with(recordingFacts(nvrha.ServerID("rec-"+p), 8), func(f *nvrha.Facts) { f.Product = p }))
 		}
@@ -880,14 +877,14 @@ func TestRecordingServerNeedsSupportedProductWithAdvancedMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g := m.DefaultGroup()
+		g := failover.DefaultGroupID
 		mustAddRecording(t, m, g, with(recordingFacts("rec-acme", 8), func(f *nvrha.Facts) { f.Product = "acme-nvr" }))
 		wantRefusedAs(t, m, g, failover.RoleRecording, recordingFacts("rec-qvr", 8), eligibility.CodeUnsupportedProduct)
 	})
 
 	t.Run("no standby rule applies", func(t *testing.T) {
 		m := newMachine(t, nvrha.PlatformX86_64)
-		g := m.DefaultGroup()
+		g := failover.DefaultGroupID
 		mustAddStandby(t, m, g, standbyFacts("sb-1", 8))
 		// Cameras, no empty recording space, and more channels than any
 		// standby: a recording server may have all of these.
@@ -902,8 +899,8 @@ func TestRecordingServerNeedsSupportedProductWithAdvancedMode(t *testing.T) {
 			with(recordingFacts("rec-1", 8), func(f *nvrha.Facts) { f.Cameras = append(f.Cameras, f.Cameras[0]) }),
 			with(recordingFacts(" rec-1", 8), func(*nvrha.Facts) {}),
 		} {
-			wantRefusedAs(t, m, m.DefaultGroup(), failover.RoleRecording, f, eligibility.CodeInvalidFacts)
-			wantRefusedAs(t, m, m.DefaultGroup(), failover.RoleStandby, f, eligibility.CodeInvalidFacts)
+			wantRefusedAs(t, m, failover.DefaultGroupID, failover.RoleRecording, f, eligibility.CodeInvalidFacts)
+			wantRefusedAs(t, m, failover.DefaultGroupID, failover.RoleStandby, f, eligibility.CodeInvalidFacts)
 		}
 	})
 }
@@ -912,7 +909,7 @@ func TestRecordingServerNeedsSupportedProductWithAdvancedMode(t *testing.T) {
 
 func TestBatchAddIsAllOrNothingAndListsEveryRejectedServer(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 16))
 
 	good1 := standbyFacts("sb-good-1", 16)
@@ -994,7 +991,7 @@ func TestBatchAddIsAllOrNothingAndListsEveryRejectedServer(t *testing.T) {
 
 func TestDuplicateServerInBatch(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8), recordingFacts("rec-2", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 8), standbyFacts("sb-2", 8))
 	a := approve(t, failover.OpRemoveStandbyServers)
@@ -1024,7 +1021,7 @@ func TestDuplicateServerInBatch(t *testing.T) {
 
 func TestEmptyBatch(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 8))
 	a := approve(t, failover.OpRemoveStandbyServers)
@@ -1132,7 +1129,7 @@ func TestRemoveServers(t *testing.T) {
 
 func TestDisableServerShowsDisabled(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8), recordingFacts("rec-2", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 8), standbyFacts("sb-2", 8))
 
@@ -1267,7 +1264,7 @@ func TestSnapshotIntoReusesItsMemory(t *testing.T) {
 		}
 	}
 	same("an empty center")
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8), recordingFacts("rec-2", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 16))
 	g2, err := m.AddGroup("Second")
@@ -1291,7 +1288,7 @@ func TestSnapshotIntoReusesItsMemory(t *testing.T) {
 
 func TestSnapshotIsACopy(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	rec := recordingFacts("rec-1", 8)
 	sb := standbyFacts("sb-1", 16)
 	mustAddRecording(t, m, g, rec)
@@ -1401,8 +1398,8 @@ func TestStatusesInSnapshot(t *testing.T) {
 	// and sb-1 (16 channels), never probed.
 	setup := func(t *testing.T) *failover.Machine {
 		m := newMachine(t, nvrha.PlatformX86_64)
-		mustAddRecording(t, m, m.DefaultGroup(), recordingFacts("rec-1", 8))
-		mustAddStandby(t, m, m.DefaultGroup(), standbyFacts("sb-1", 16))
+		mustAddRecording(t, m, failover.DefaultGroupID, recordingFacts("rec-1", 8))
+		mustAddStandby(t, m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
 		return m
 	}
 
@@ -1429,7 +1426,7 @@ func TestStatusesInSnapshot(t *testing.T) {
 
 	t.Run("Normal, unprotected: no standby", func(t *testing.T) {
 		m := newMachine(t, nvrha.PlatformX86_64)
-		mustAddRecording(t, m, m.DefaultGroup(), recordingFacts("rec-1", 8))
+		mustAddRecording(t, m, failover.DefaultGroupID, recordingFacts("rec-1", 8))
 		bringUp(t, m, t0, "rec-1")
 		check(t, m, want{"rec-1", status.RecordingNormalUnprotected, 0})
 	})
@@ -1471,7 +1468,7 @@ func TestStatusesInSnapshot(t *testing.T) {
 
 	t.Run("Normal, unprotected: recording server joined with more channels", func(t *testing.T) {
 		m := setup(t)
-		mustAddRecording(t, m, m.DefaultGroup(), recordingFacts("rec-big", 64))
+		mustAddRecording(t, m, failover.DefaultGroupID, recordingFacts("rec-big", 64))
 		bringUp(t, m, t0, "rec-1", "sb-1", "rec-big")
 		check(t, m,
 			want{"rec-1", status.RecordingNormalProtected, 0},
@@ -1489,7 +1486,7 @@ func TestStatusesInSnapshot(t *testing.T) {
 			want{"rec-1", status.RecordingNormalUnprotected, 0},
 			want{"sb-1", 0, status.StandbyWarning})
 		// The same server stays a member: eligibility was judged when it joined.
-		if got := memberIDs(groupOf(t, m.Snapshot(), m.DefaultGroup())); !reflect.DeepEqual(got, []string{"rec-1/recording", "sb-1/standby"}) {
+		if got := memberIDs(groupOf(t, m.Snapshot(), failover.DefaultGroupID)); !reflect.DeepEqual(got, []string{"rec-1/recording", "sb-1/standby"}) {
 			t.Errorf("members %v after the standby's space filled", got)
 		}
 	})
@@ -1524,7 +1521,7 @@ func TestStatusesInSnapshot(t *testing.T) {
 	t.Run("Disabled", func(t *testing.T) {
 		m := setup(t)
 		bringUp(t, m, t0, "rec-1", "sb-1")
-		if _, err := m.SetProtection(m.DefaultGroup(), false); err != nil {
+		if _, err := m.SetProtection(failover.DefaultGroupID, false); err != nil {
 			t.Fatal(err)
 		}
 		check(t, m,
@@ -1537,7 +1534,7 @@ func TestStatusesInSnapshot(t *testing.T) {
 
 func TestUpdateFacts(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 8), recordingFacts("rec-2", 8))
 	mustAddStandby(t, m, g, standbyFacts("sb-1", 16))
 
@@ -1628,8 +1625,8 @@ func TestNoPanicOnBadInput(t *testing.T) {
 	})
 
 	m := newMachine(t, nvrha.PlatformARM64)
-	mustAddRecording(t, m, m.DefaultGroup(), recordingFacts("rec-1", 8))
-	mustAddStandby(t, m, m.DefaultGroup(), standbyFacts("sb-1", 8))
+	mustAddRecording(t, m, failover.DefaultGroupID, recordingFacts("rec-1", 8))
+	mustAddStandby(t, m, failover.DefaultGroupID, standbyFacts("sb-1", 8))
 	deleted := mustAddGroup(t, m, "Gone")
 	if _, err := m.DeleteGroup(deleted, approve(t, failover.OpDeleteGroup)); err != nil {
 		t.Fatal(err)
@@ -1657,8 +1654,8 @@ func TestNoPanicOnBadInput(t *testing.T) {
 			_, err := m.SetServerEnabled(id, false)
 			refused(t, m, before, err, failover.ErrServerNotFound)
 			refused(t, m, before, m.UpdateFacts(nvrha.Facts{ID: id}), failover.ErrServerNotFound)
-			refused(t, m, before, m.RemoveRecordingServers(m.DefaultGroup(), id), failover.ErrNotMember)
-			refused(t, m, before, m.RemoveStandbyServers(m.DefaultGroup(), rm, id), failover.ErrNotMember)
+			refused(t, m, before, m.RemoveRecordingServers(failover.DefaultGroupID, id), failover.ErrNotMember)
+			refused(t, m, before, m.RemoveStandbyServers(failover.DefaultGroupID, rm, id), failover.ErrNotMember)
 		}
 	})
 
@@ -1670,17 +1667,17 @@ func TestNoPanicOnBadInput(t *testing.T) {
 			{ID: "x", Product: nvrha.ProductQVRPro, LicenseChannels: math.MinInt},
 			{ID: "x", Product: nvrha.ProductQVRPro, RecordingSpaces: make([]nvrha.RecordingSpace, nvrha.MaxRecordingSpaces+1)},
 		} {
-			refused(t, m, before, m.AddRecordingServers(m.DefaultGroup(), f), failover.ErrIneligible)
-			refused(t, m, before, m.AddStandbyServers(m.DefaultGroup(), f), failover.ErrIneligible)
-			refused(t, m, before, m.AddStandbyServers(m.DefaultGroup(), f, f), failover.ErrDuplicateServer)
+			refused(t, m, before, m.AddRecordingServers(failover.DefaultGroupID, f), failover.ErrIneligible)
+			refused(t, m, before, m.AddStandbyServers(failover.DefaultGroupID, f), failover.ErrIneligible)
+			refused(t, m, before, m.AddStandbyServers(failover.DefaultGroupID, f, f), failover.ErrDuplicateServer)
 		}
-		refused(t, m, before, m.AddRecordingServers(m.DefaultGroup(), nil...), failover.ErrEmptyBatch)
-		refused(t, m, before, m.RemoveStandbyServers(m.DefaultGroup(), failover.Approval{}), failover.ErrVerificationRequired)
+		refused(t, m, before, m.AddRecordingServers(failover.DefaultGroupID, nil...), failover.ErrEmptyBatch)
+		refused(t, m, before, m.RemoveStandbyServers(failover.DefaultGroupID, failover.Approval{}), failover.ErrVerificationRequired)
 	})
 
 	t.Run("zero Approval", func(t *testing.T) {
 		before := m.Snapshot()
-		refused(t, m, before, m.RemoveStandbyServers(m.DefaultGroup(), failover.Approval{}, "sb-1"), failover.ErrVerificationRequired)
+		refused(t, m, before, m.RemoveStandbyServers(failover.DefaultGroupID, failover.Approval{}, "sb-1"), failover.ErrVerificationRequired)
 		g := mustAddGroup(t, m, "Temp")
 		before = m.Snapshot()
 		_, err := m.DeleteGroup(g, failover.Approval{})
@@ -1901,8 +1898,8 @@ func TestDeleteGroupInterruptsTakeovers(t *testing.T) {
 		t.Errorf("sb-1 still records %s after its group was deleted", f.covering["sb-1"])
 	}
 	// The servers are free again.
-	mustAddStandby(t, f.m, f.m.DefaultGroup(), standbyFacts("sb-1", 16))
-	mustAddRecording(t, f.m, f.m.DefaultGroup(), recordingFacts("rec-1", 8))
+	mustAddStandby(t, f.m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
+	mustAddRecording(t, f.m, failover.DefaultGroupID, recordingFacts("rec-1", 8))
 }
 
 func TestProtectionOffInterruptsTakeovers(t *testing.T) {

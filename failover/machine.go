@@ -90,9 +90,6 @@ func newMachine(cfg Config) *Machine {
 // Config returns the configuration the Machine runs with, defaults applied.
 func (m *Machine) Config() Config { return m.cfg }
 
-// DefaultGroup returns the ID of "Failover Group 1".
-func (m *Machine) DefaultGroup() GroupID { return DefaultGroupID }
-
 // Now returns the latest time the Machine has been given.
 func (m *Machine) Now() time.Time { return m.now }
 

@@ -70,11 +70,11 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 			if err != nil {
 				t.Fatalf("AddGroup: %v", err)
 			}
-			if id == m.DefaultGroup() || id == 0 {
-				t.Fatalf("new group has ID %v, the default group's is %v", id, m.DefaultGroup())
+			if id == failover.DefaultGroupID || id == 0 {
+				t.Fatalf("new group has ID %v, the default group's is %v", id, failover.DefaultGroupID)
 			}
 			s := m.Snapshot()
-			if len(s.Groups) != 2 || s.Groups[0].ID != m.DefaultGroup() || s.Groups[1].ID != id {
+			if len(s.Groups) != 2 || s.Groups[0].ID != failover.DefaultGroupID || s.Groups[1].ID != id {
 				t.Fatalf("groups %+v; want Failover Group 1, then the new one", s.Groups)
 			}
 			g := s.Groups[1]
@@ -94,7 +94,7 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 			if n := len(groupOf(t, m.Snapshot(), id).Members); n != 2 {
 				t.Errorf("new group holds %d servers after adding two", n)
 			}
-			if n := len(groupOf(t, m.Snapshot(), m.DefaultGroup()).Members); n != 0 {
+			if n := len(groupOf(t, m.Snapshot(), failover.DefaultGroupID).Members); n != 0 {
 				t.Errorf("the default group holds %d servers; the servers went to the new group", n)
 			}
 		})
@@ -108,7 +108,7 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 // joins enabled, as a recording server, in the order given.
 func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	if err := m.AddRecordingServers(g, recordingFacts("rec-1", 8)); err != nil {
 		t.Fatalf("adding one recording server: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 // cameras and an empty recording space.
 func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 16))
 	if err := m.AddStandbyServers(g, standbyFacts("sb-1", 16)); err != nil {
 		t.Fatalf("adding one standby server: %v", err)
@@ -213,7 +213,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 		want error
 	}{
 		{"Failover Group 1 cannot be deleted", func(t *testing.T, m *failover.Machine, _ failover.GroupID) error {
-			_, err := m.DeleteGroup(m.DefaultGroup(), approveAt(t, failover.OpDeleteGroup, m.Now()))
+			_, err := m.DeleteGroup(failover.DefaultGroupID, approveAt(t, failover.OpDeleteGroup, m.Now()))
 			return err
 		}, failover.ErrDefaultGroup},
 		{"deleting a group needs the first admin user", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
@@ -242,7 +242,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 			return m.AddStandbyServers(g, standbyFacts("nvr-8", 16), ineligibleStandby)
 		}, failover.ErrIneligible},
 		{"a server already in another Failover Group", func(t *testing.T, m *failover.Machine, _ failover.GroupID) error {
-			return m.AddRecordingServers(m.DefaultGroup(), recordingFacts("rec-2", 8))
+			return m.AddRecordingServers(failover.DefaultGroupID, recordingFacts("rec-2", 8))
 		}, failover.ErrIneligible},
 		{"a duplicate group name", func(t *testing.T, m *failover.Machine, g failover.GroupID) error {
 			return m.RenameGroup(g, "failover group 1")
@@ -270,7 +270,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 // nothing behind either.
 func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformARM64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	var recs []nvrha.Facts
 	for i := 1; i <= 7; i++ {
 		recs = append(recs, recordingFacts(nvrha.ServerID(fmt.Sprintf("rec-%d", i)), 8))
@@ -296,7 +296,7 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec := recordingFacts("rec-1", 8)
-	mustAddRecording(t, m, m.DefaultGroup(), rec)
+	mustAddRecording(t, m, failover.DefaultGroupID, rec)
 	f := newFleet(t, m, rec)
 	f.run(2 * time.Second)
 	if got := memberOf(t, m.Snapshot(), "rec-1").Recording; got != status.RecordingNormalUnprotected {
@@ -320,7 +320,7 @@ func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 // over, and stays ready for the servers it does fit.
 func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	small, sb, big := recordingFacts("rec-small", 8), standbyFacts("sb-1", 16), recordingFacts("rec-big", 32)
 	mustAddRecording(t, m, g, small)
 	mustAddStandby(t, m, g, sb)
@@ -353,8 +353,8 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := recordingFacts("rec-1", 8), standbyFacts("sb-1", 8)
-	mustAddRecording(t, m, m.DefaultGroup(), rec)
-	mustAddStandby(t, m, m.DefaultGroup(), sb)
+	mustAddRecording(t, m, failover.DefaultGroupID, rec)
+	mustAddStandby(t, m, failover.DefaultGroupID, sb)
 	f := newFleet(t, m, rec, sb)
 	f.run(2 * time.Second)
 	f.down["sb-1"] = true
@@ -379,8 +379,8 @@ func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := recordingFacts("rec-1", 8), standbyFacts("sb-1", 8)
-	mustAddRecording(t, m, m.DefaultGroup(), rec)
-	mustAddStandby(t, m, m.DefaultGroup(), sb)
+	mustAddRecording(t, m, failover.DefaultGroupID, rec)
+	mustAddStandby(t, m, failover.DefaultGroupID, sb)
 	f := newFleet(t, m, rec, sb)
 	f.noSpace["sb-1"] = true
 	f.run(2 * time.Second)

@@ -78,8 +78,8 @@ func storeMachine(t testing.TB) *failover.Machine {
 			t.Fatal(err)
 		}
 	}
-	must(m.AddRecordingServers(m.DefaultGroup(), storeRecording("rec-a", 16, 3)))
-	must(m.AddStandbyServers(m.DefaultGroup(), storeStandby("sb-a", 16)))
+	must(m.AddRecordingServers(failover.DefaultGroupID, storeRecording("rec-a", 16, 3)))
+	must(m.AddStandbyServers(failover.DefaultGroupID, storeStandby("sb-a", 16)))
 	lobby, err := m.AddGroup("Lobby")
 	must(err)
 	must(m.AddRecordingServers(lobby, storeRecording("rec-b", 8, 2), storeRecording("rec-c", 32, 4)))
@@ -143,10 +143,10 @@ func TestStoreRoundTripMidTakeover(t *testing.T) {
 	w := newWorld(t, failover.Config{})
 	rec, sb := storeRecording("rec-1", 16, 2), storeStandby("sb-1", 16)
 	w.serve(rec, sb)
-	if err := w.m.AddRecordingServers(w.m.DefaultGroup(), rec); err != nil {
+	if err := w.m.AddRecordingServers(failover.DefaultGroupID, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.m.AddStandbyServers(w.m.DefaultGroup(), sb); err != nil {
+	if err := w.m.AddStandbyServers(failover.DefaultGroupID, sb); err != nil {
 		t.Fatal(err)
 	}
 	w.run(3 * time.Second)

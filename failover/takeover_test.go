@@ -17,7 +17,7 @@ func basicWorld(t *testing.T, cfg failover.Config) *world {
 	recs := []nvrha.Facts{recordingFacts("rec-1", 32), recordingFacts("rec-2", 16)}
 	sbs := []nvrha.Facts{standbyFacts("sb-1", 32), standbyFacts("sb-2", 64)}
 	w.serve(append(recs, sbs...)...)
-	g := w.m.DefaultGroup()
+	g := failover.DefaultGroupID
 	if err := w.m.AddRecordingServers(g, recs...); err != nil {
 		t.Fatal(err)
 	}

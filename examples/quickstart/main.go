@@ -70,7 +70,7 @@ func run(out io.Writer) error {
 	}
 
 	fmt.Fprintln(out, "== Building Failover Group 1")
-	g := m.DefaultGroup()
+	g := failover.DefaultGroupID
 	if err := m.AddRecordingServers(g, recs...); err != nil {
 		return err
 	}

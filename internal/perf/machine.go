@@ -34,7 +34,7 @@ func NewCenter(tb testing.TB, groups, perGroup int) *Center {
 	}
 	c := &Center{M: m, Now: start}
 	for g := 0; g < groups; g++ {
-		gid := m.DefaultGroup()
+		gid := failover.DefaultGroupID
 		if g > 0 {
 			if gid, err = m.AddGroup(fmt.Sprintf("Group %d", g+1)); err != nil {
 				tb.Fatal(err)
