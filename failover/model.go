@@ -74,44 +74,22 @@ type group struct {
 // member is a server in a group: its facts as last reported, its membership
 // settings, and what the center has observed of it.
 type member struct {
-	facts   nvrha.Facts
-	role    Role
-	group   *group
-	enabled bool
-	// priority orders recording servers when failures outnumber standbys
-	// (higher first); see SetServerPriority.
-	priority int
-
-	health nvrha.Health
-	det    detector.Detector
+	facts nvrha.Facts
+	group *group
+	det   detector.Detector
 	// lastOK is when the server last answered a probe healthy.
 	lastOK instant
 	// upSince is when health last turned up; failback's hold-down counts from it.
 	upSince instant
-	// spaceKnown and spaceEmpty hold what the latest probe said about an
-	// empty recording space; probes are newer than the last inventory, so
-	// they win until the facts are replaced.
-	spaceKnown, spaceEmpty bool
-	// reachable reports that the last probe was answered (healthy or not), so
-	// a stand-down order can reach the server.
-	reachable bool
 
 	// tk is the takeover the member is part of, as recording server or
 	// standby; nil when none. Either way the member is "in the takeover
 	// process" and cannot be removed.
 	tk *takeover
 
-	// takeoverFailed marks a standby whose last takeover failed; it is
-	// cleared when the standby is up again and has acknowledged the release
-	// that fences it off.
-	takeoverFailed bool
-	// refusals counts the takeovers in a row the standby failed while it
-	// answered probes (it refused or never confirmed), and retryAt is when
-	// it may be ordered again. Such a standby stays "Abnormal, protection
-	// failed" until a takeover by it is confirmed; see standbyFailed.
-	refusals   uint8
-	retryAt    instant
-	retryNoted bool
+	// retryAt is when a standby that failed takeovers while it answered
+	// may be ordered again (see refusals).
+	retryAt instant
 	// failovers holds the recent takeover times of a recording server, newest
 	// last, for flap damping.
 	failovers []time.Time
@@ -131,15 +109,44 @@ type member struct {
 	// ended without a failback.
 	resume op
 	// standDown is the stand-down order of a covered recording server that
-	// answered abnormal; stoodDown records that one was sent, so the server
-	// is owed a resume until one is acknowledged.
+	// answered abnormal; stoodDown (below) records that one was sent, so
+	// the server is owed a resume until one is acknowledged.
 	standDown op
-	stoodDown bool
 	// seenRecording is when the latest healthy probe that showed the server
 	// recording its own cameras was sent; resumed is when its latest owed
 	// resume was acknowledged. They date the footage of a recording server
 	// that is found not to record (see checkRecordsItself).
 	seenRecording, resumed instant
+
+	// The small fields last, packed together: a Machine holds one member
+	// per server, and padding between them would cost every one.
+
+	// priority orders recording servers when failures outnumber standbys
+	// (higher first; within ±MaxPriority); see SetServerPriority.
+	priority int16
+	role     Role
+	enabled  bool
+	health   nvrha.Health
+	// spaceKnown and spaceEmpty hold what the latest probe said about an
+	// empty recording space; probes are newer than the last inventory, so
+	// they win until the facts are replaced.
+	spaceKnown, spaceEmpty bool
+	// reachable reports that the last probe was answered (healthy or not), so
+	// a stand-down order can reach the server.
+	reachable bool
+	// takeoverFailed marks a standby whose last takeover failed; it is
+	// cleared when the standby is up again and has acknowledged the release
+	// that fences it off, or, for one that failed while it answered, when a
+	// takeover by it is confirmed.
+	takeoverFailed bool
+	// refusals counts the takeovers in a row the standby failed while it
+	// answered probes (it refused or never confirmed); retryNoted records
+	// that the end of its back-off was seen. Such a standby stays
+	// "Abnormal, protection failed" until a takeover by it is confirmed;
+	// see standbyFailed.
+	refusals   uint8
+	retryNoted bool
+	stoodDown  bool
 
 	// last statuses published, to emit StatusChanged events.
 	lastRec status.Recording

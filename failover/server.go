@@ -174,10 +174,10 @@ func (m *Machine) SetServerPriority(server nvrha.ServerID, priority int) error {
 		return fmt.Errorf("%w: %s is a standby server", ErrInvalidPriority, server)
 	case priority < -MaxPriority || priority > MaxPriority:
 		return fmt.Errorf("%w: %d outside ±%d", ErrInvalidPriority, priority, MaxPriority)
-	case mem.priority == priority:
+	case int(mem.priority) == priority:
 		return nil
 	}
-	mem.priority = priority
+	mem.priority = int16(priority)
 	m.touch()
 	m.settle()
 	return nil

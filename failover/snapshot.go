@@ -236,7 +236,7 @@ func (m *Machine) memberSnapshot(mem *member, free int) MemberSnapshot {
 		LicenseChannels:     mem.facts.LicenseChannels,
 		Cameras:             len(mem.facts.Cameras),
 		EmptyRecordingSpace: mem.hasSpace(),
-		Priority:            mem.priority,
+		Priority:            int(mem.priority),
 	}
 	if peer := mem.inTakeover(); peer != nil {
 		ms.Peer = peer.facts.ID

@@ -115,7 +115,7 @@ func (m *Machine) State() State {
 			gs.Members = append(gs.Members, MemberState{
 				Facts: mem.facts.Clone(), Role: mem.role, Enabled: mem.enabled,
 				TakeoverFailed: mem.takeoverFailed, Refusals: int(mem.refusals), RetryAt: mem.retryAt.time(), StoodDown: mem.stoodDown, Failovers: slices.Clone(mem.failovers),
-				Priority: mem.priority,
+				Priority: int(mem.priority),
 			})
 			if t := mem.tk; t != nil && t.rec == mem {
 				st.Takeovers = append(st.Takeovers, TakeoverState{
@@ -201,7 +201,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 			if ms.Priority < -MaxPriority || ms.Priority > MaxPriority {
 				return nil, corrupt("server %s: priority %d", ms.Facts.ID, ms.Priority)
 			}
-			mem.priority = ms.Priority
+			mem.priority = int16(ms.Priority)
 			g.members = append(g.members, mem)
 			m.servers[ms.Facts.ID] = mem
 		}

@@ -24,7 +24,7 @@ func (m *Machine) assignStandbys() {
 			switch {
 			case mem.role == RoleRecording && mem.active() && mem.health == nvrha.HealthDown && mem.tk == nil:
 				m.needCover = append(m.needCover, assign.Recording{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels,
-					Priority: mem.priority, Cameras: len(mem.facts.Cameras)})
+					Priority: int(mem.priority), Cameras: len(mem.facts.Cameras)})
 			case mem.role == RoleStandby && mem.tk == nil && mem.ready():
 				m.free = append(m.free, assign.Standby{ID: mem.facts.ID, Channels: mem.facts.LicenseChannels})
 			}
