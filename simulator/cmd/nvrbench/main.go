@@ -57,7 +57,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nvrha/nvrha/internal/perf"
@@ -180,6 +179,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (int, err
 		writeMarkdown(stdout, rows)
 	default:
 		writeText(stdout, rows)
+		if costs := slices.ContainsFunc(want, func(s string) bool { return s != "campaign" && s != "assign" }); costs {
+			if note := machineBusy(); note != "" {
+				for _, l := range wrap(note, textWidth) {
+					fmt.Fprintln(stdout, l)
+				}
+			}
+		}
 	}
 	return code, nil
 }
@@ -270,15 +276,6 @@ func assignRows(groups int) ([]row, error) {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
-
-func writeText(w io.Writer, rows []row) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "figure\ttarget\tmeasured\tbaseline\tratio\tmet")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Figure, r.Target, r.Measured, r.Baseline, r.Ratio, r.Met)
-	}
-	tw.Flush()
-}
 
 func writeMarkdown(w io.Writer, rows []row) {
 	fmt.Fprintln(w, "| figure | target | measured | baseline | ratio | met |")

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// The text table fits a terminal of 100 columns whatever its cells, and
+// loses none of their words.
+func TestTextTableFits100Columns(t *testing.T) {
+	rows := []row{
+		{Figure: "noisy LAN: 5 worlds of 1h0m0s, seeds 1-5, 20s, which is a heading long enough to need a second line of its own"},
+		{Figure: "controller CPU probing 8 agents every 200ms (httptransport defaults; baseline: every probe over HTTP)",
+			Target: "<= 10% of a core (1,024)", Measured: "1.2% (293 µs/probe)", Ratio: "0.41", Met: "yes"},
+		{Figure: "protected servers and channels, 32 of 48 recording servers failing at once with 16 standbys",
+			Target: "= optimum", Measured: "optimum in 3/3 groups", Baseline: "first-fit: 76.2% of the optimum's channels (worst 70.4%)", Met: "yes"},
+		{Figure: "time to detect p99", Target: "<= 2s", Measured: "1.521s", Baseline: "5.353s", Ratio: "0.28", Met: "yes"},
+	}
+	var b bytes.Buffer
+	writeText(&b, rows)
+	out := b.String()
+	for i, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if n := len([]rune(l)); n > textWidth {
+			t.Errorf("line %d is %d columns: %q", i+1, n, l)
+		}
+	}
+	words := strings.Fields(out)
+	for _, r := range rows {
+		for _, c := range []string{r.Figure, r.Target, r.Measured, r.Baseline, r.Ratio, r.Met} {
+			for _, word := range strings.Fields(c) {
+				if !containsWord(words, word) {
+					t.Errorf("%q lost in:\n%s", word, out)
+				}
+			}
+		}
+	}
+}
+
+func containsWord(words []string, w string) bool {
+	for _, x := range words {
+		if x == w {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBusyNote(t *testing.T) {
+	if n := busyNote("5.31 4.02 3.00 3/512 9999", 2); !strings.Contains(n, "load 5.3 on 2 cores") {
+		t.Errorf("a load of 5.3 on 2 cores gives %q", n)
+	}
+	if n := busyNote("0.40 0.52 0.60 1/200 42", 2); n != "" {
+		t.Errorf("a quiet machine gives %q", n)
+	}
+	if n := busyNote("", 2); n != "" {
+		t.Errorf("no load average gives %q", n)
+	}
+}
