@@ -31,6 +31,7 @@ func (w *World) attachObservers() {
 // kind. The emit helpers below set the fields its Kind uses; the others
 // keep whatever an earlier event left, which its Kind does not read.
 func (w *World) emit() {
+	w.ev.At = w.now
 	for _, o := range w.obs[w.ev.Kind] {
 		o.Observe(&w.ev)
 	}

@@ -199,7 +199,7 @@ func (c *Checker) Observe(e *history.Event) {
 	if c.failed {
 		return
 	}
-	c.now = c.v.Now()
+	c.now = e.At
 	switch e.Kind {
 	case history.Done:
 		c.afterEvent(e)
