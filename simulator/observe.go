@@ -125,7 +125,7 @@ func (s worldSink) Violated(inv int, detail string) {
 	}
 	w.traceLine(fmt.Sprintf("VIOLATION invariant %d: %s", inv, detail))
 	v := &Violation{
-		Invariant: inv, Name: InvariantNames[inv], Seed: w.cfg.Seed, At: w.now, Detail: detail,
+		Invariant: inv, Name: check.Name(inv), Seed: w.cfg.Seed, At: w.now, Detail: detail,
 		LastEvents: w.tr.last(), Replay: w.cfg.ReplayCommand(),
 	}
 	if w.cfg.Scenario != nil && w.cfg.ScenarioPath == "" {
