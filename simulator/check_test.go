@@ -165,3 +165,17 @@ func TestAppendCmd(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendSeconds: every trace line starts with its time in seconds and
+// nine decimals.
+func TestAppendSeconds(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0.000000000", time.Nanosecond: "0.000000001", 1500 * time.Millisecond: "1.500000000",
+		3599*time.Second + 999999999: "3599.999999999", -1500 * time.Millisecond: "-1.500000000",
+		1000 * time.Hour: "3600000.000000000",
+	} {
+		if got := string(appendSeconds([]byte("x"), d)); got != "x"+want {
+			t.Errorf("appendSeconds(%v) = %q, want %q", d, got, "x"+want)
+		}
+	}
+}

@@ -31,6 +31,7 @@ func (w *World) attachObservers() {
 // kind. The emit helpers below set the fields its Kind uses; the others
 // keep whatever an earlier event left, which its Kind does not read.
 func (w *World) emit() {
+	w.ev.At = w.now
 	for _, o := range w.obs[w.ev.Kind] {
 		o.Observe(&w.ev)
 	}
@@ -124,7 +125,7 @@ func (s worldSink) Violated(inv int, detail string) {
 	}
 	w.traceLine(fmt.Sprintf("VIOLATION invariant %d: %s", inv, detail))
 	v := &Violation{
-		Invariant: inv, Name: InvariantNames[inv], Seed: w.cfg.Seed, At: w.now, Detail: detail,
+		Invariant: inv, Name: check.Name(inv), Seed: w.cfg.Seed, At: w.now, Detail: detail,
 		LastEvents: w.tr.last(), Replay: w.cfg.ReplayCommand(),
 	}
 	if w.cfg.Scenario != nil && w.cfg.ScenarioPath == "" {

@@ -121,22 +121,15 @@ type tracer struct {
 	full  bool
 	lines uint64
 	buf   []byte
-	// at and stamp are the last line's time and its text: most lines
-	// share their time with the one before.
-	at    time.Duration
-	stamp []byte
 }
 
 func newTracer(out io.Writer, tail int) *tracer {
-	return &tracer{h: fnvOffset, out: out, tail: make([][]byte, tail), stamp: appendSeconds(nil, 0)}
+	return &tracer{h: fnvOffset, out: out, tail: make([][]byte, tail)}
 }
 
 // start begins a line at simulated time at.
 func (t *tracer) start(at time.Duration) []byte {
-	if at != t.at {
-		t.at, t.stamp = at, appendSeconds(t.stamp[:0], at)
-	}
-	t.buf = append(t.buf[:0], t.stamp...)
+	t.buf = appendSeconds(t.buf[:0], at)
 	return t.buf
 }
 

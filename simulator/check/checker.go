@@ -129,6 +129,9 @@ type Checker struct {
 
 	// The Machine's view, indexed once per check (machine_view.go).
 	mv machineView
+
+	// extra are the registered invariants' checkers (register.go).
+	extra []invariant
 }
 
 // New returns a Checker of the world v shows, reporting to sink. Known
@@ -146,6 +149,9 @@ func New(v history.View, sink history.Sink, tolerate []string) *Checker {
 	c.timely.init(n)
 	c.settle.init(n)
 	c.durable.init()
+	for _, newInvariant := range registered {
+		c.extra = append(c.extra, newInvariant())
+	}
 	return c
 }
 
@@ -199,7 +205,7 @@ func (c *Checker) Observe(e *history.Event) {
 	if c.failed {
 		return
 	}
-	c.now = c.v.Now()
+	c.now = e.At
 	switch e.Kind {
 	case history.Done:
 		c.afterEvent(e)
@@ -240,6 +246,12 @@ func (c *Checker) Observe(e *history.Event) {
 		if !c.failed {
 			c.ledgerAtEnd()
 		}
+	}
+	for _, x := range c.extra {
+		if c.failed {
+			return
+		}
+		x.observe(c, e)
 	}
 }
 

@@ -65,16 +65,16 @@ func wantNone(t *testing.T, s *sink) {
 // ticks shows the checker a tick every 50 ms from v.At to until.
 func ticks(v *history.Static, c *Checker, until time.Duration) {
 	for ; v.At <= until && !c.Failed(); v.At += 50 * time.Millisecond {
-		c.Observe(&history.Event{Kind: history.Tick})
-		c.Observe(&history.Event{Kind: history.Done})
+		c.Observe(v.Event(history.Event{Kind: history.Tick}))
+		c.Observe(v.Event(history.Event{Kind: history.Done}))
 	}
 }
 
 // TestFirstViolationOnly: after a violation the checker reports nothing
 // more, whatever follows.
 func TestFirstViolationOnly(t *testing.T) {
-	_, c, s := small(t)
-	c.Observe(&history.Event{Kind: history.ReadyStuck, Round: 64})
-	c.Observe(&history.Event{Kind: history.ReadyStuck, Round: 64})
+	v, c, s := small(t)
+	c.Observe(v.Event(history.Event{Kind: history.ReadyStuck, Round: 64}))
+	c.Observe(v.Event(history.Event{Kind: history.ReadyStuck, Round: 64}))
 	wantViolation(t, s, 0, "after 64 rounds")
 }

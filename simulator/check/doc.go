@@ -4,7 +4,8 @@
 // invariants, their numbers and names, what each forbids and which checks
 // enforce it are in docs/invariants.md; each has its file here, named as
 // that document names it (one_standby.go is invariant 1, and so on), and
-// ready_loop.go holds invariant 0, the Ready loop itself.
+// ready_loop.go holds invariant 0, the Ready loop itself. A new invariant
+// can be one file that registers its own checker (register.go).
 //
 // The first violation goes to the Checker's Sink, which stops the run; a
 // known issue (KnownIssues) the caller tolerates is recorded instead.

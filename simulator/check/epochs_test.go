@@ -19,9 +19,9 @@ func TestStaleOrderChangesNothing(t *testing.T) {
 		if changed {
 			after.Covering, after.Cover, after.CoverOn = "", false, false
 		}
-		c.Observe(&history.Event{Kind: history.Delivered, Server: v.S("sb-1").Index, Before: before, After: after,
+		c.Observe(v.Event(history.Event{Kind: history.Delivered, Server: v.S("sb-1").Index, Before: before, After: after,
 			Command: &failover.Command{ID: 9, Kind: failover.CmdRelease, Server: "sb-1", Recording: "rec-1", Epoch: 3},
-			Result:  &failover.Result{ID: 9, Err: &transport.StaleEpochError{Key: "rec-1", Got: 3, Newest: 4}}})
+			Result:  &failover.Result{ID: 9, Err: &transport.StaleEpochError{Key: "rec-1", Got: 3, Newest: 4}}}))
 		if changed {
 			wantViolation(t, s, 3, "refused as stale by sb-1 but changed its state")
 		} else {
@@ -40,13 +40,13 @@ func TestEpochPersistedBeforeSent(t *testing.T) {
 	}
 	persisted := &failover.State{Epochs: []failover.EpochState{{Server: "rec-1", Epoch: 2}}}
 
-	_, c, s := small(t)
-	c.Observe(&history.Event{Kind: history.Persisted, State: persisted})
+	v, c, s := small(t)
+	c.Observe(v.Event(history.Event{Kind: history.Persisted, State: persisted}))
 	c.Observe(takeover("sb-1", 3))
 	wantViolation(t, s, 3, "carries epoch 3 for rec-1, but only 2 was persisted")
 
-	_, c, s = small(t)
-	c.Observe(&history.Event{Kind: history.Persisted, State: persisted})
+	v, c, s = small(t)
+	c.Observe(v.Event(history.Event{Kind: history.Persisted, State: persisted}))
 	c.Observe(takeover("sb-1", 2))
 	c.Observe(takeover("sb-1", 2)) // the same takeover ordered again
 	wantNone(t, s)

@@ -19,7 +19,7 @@ func TestStandbyRecordsOverLicense(t *testing.T) {
 		if lowered {
 			sb.LicenseBefore = []int{32}
 		}
-		c.Observe(&history.Event{Kind: history.Done, AllServers: true})
+		c.Observe(v.Event(history.Event{Kind: history.Done, AllServers: true}))
 		if lowered {
 			wantNone(t, s)
 		} else {

@@ -299,6 +299,7 @@ func (c *Checker) restored(st *failover.State) {
 	n := &c.durable
 	n.takeovers.Restored(st, c.now)
 	n.restores++
+	c.settle.outage = true
 	m := c.v.Machine()
 	got := comparable(m.State())
 	want := comparable(*st)

@@ -10,11 +10,11 @@ import (
 // TestRestoredMachinePersistsFirst: the first Ready of a restored Machine
 // that sends commands must persist its State (invariant 8).
 func TestRestoredMachinePersistsFirst(t *testing.T) {
-	_, c, s := small(t)
+	v, c, s := small(t)
 	probe := failover.Command{ID: 12, Kind: failover.CmdProbe, Server: "rec-1"}
-	c.Observe(&history.Event{Kind: history.RestoredReady, Ready: &failover.Ready{State: &failover.State{}, Commands: []failover.Command{probe}}})
+	c.Observe(v.Event(history.Event{Kind: history.RestoredReady, Ready: &failover.Ready{State: &failover.State{}, Commands: []failover.Command{probe}}}))
 	wantNone(t, s)
-	c.Observe(&history.Event{Kind: history.RestoredReady, Ready: &failover.Ready{Commands: []failover.Command{probe}}})
+	c.Observe(v.Event(history.Event{Kind: history.RestoredReady, Ready: &failover.Ready{Commands: []failover.Command{probe}}}))
 	wantViolation(t, s, 8, "sends commands before it persisted its State")
 }
 
@@ -24,13 +24,13 @@ func TestCommandIDsAfterRestart(t *testing.T) {
 	for _, next := range []uint64{8, 5} {
 		v, c, s := small(t)
 		m := withMachine(v)
-		c.Observe(&history.Event{Kind: history.CommandSent, Known: true, Command: &failover.Command{ID: 7, Kind: failover.CmdProbe, Server: "rec-1"}})
+		c.Observe(v.Event(history.Event{Kind: history.CommandSent, Known: true, Command: &failover.Command{ID: 7, Kind: failover.CmdProbe, Server: "rec-1"}}))
 		v.Centre.Up = false
-		c.Observe(&history.Event{Kind: history.CenterCrash})
+		c.Observe(v.Event(history.Event{Kind: history.CenterCrash}))
 		st := failover.State{NextCommandID: next}
 		m.St = st
 		v.Centre.Up = true
-		c.Observe(&history.Event{Kind: history.CenterRestarted, State: &st})
+		c.Observe(v.Event(history.Event{Kind: history.CenterRestarted, State: &st}))
 		if next > 7 {
 			wantNone(t, s)
 		} else {

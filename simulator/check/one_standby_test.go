@@ -27,8 +27,8 @@ func TestTwoStandbysOneEpoch(t *testing.T) {
 	}{{5, true}, {6, false}} {
 		v, c, s := small(t)
 		v.At = 5 * time.Second
-		c.Observe(&history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-1", "rec-1", 5).Index}})
-		c.Observe(&history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-2", "rec-1", tc.second).Index}})
+		c.Observe(v.Event(history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-1", "rec-1", 5).Index}}))
+		c.Observe(v.Event(history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-2", "rec-1", tc.second).Index}}))
 		if tc.broken {
 			wantViolation(t, s, 1, "sb-1 and sb-2 both record rec-1's cameras under epoch 5")
 		} else {

@@ -22,7 +22,7 @@ func TestRemoveInTakeover(t *testing.T) {
 		{true, failover.ErrNotMember, "want ErrInTakeover"},
 	} {
 		v, c, s := small(t)
-		c.Observe(&history.Event{Kind: history.Removed, Server: v.S("rec-1").Index, InTakeover: tc.inTakeover, Err: tc.err})
+		c.Observe(v.Event(history.Event{Kind: history.Removed, Server: v.S("rec-1").Index, InTakeover: tc.inTakeover, Err: tc.err}))
 		if tc.broken == "" {
 			wantNone(t, s)
 		} else {
@@ -34,9 +34,9 @@ func TestRemoveInTakeover(t *testing.T) {
 // TestDeleteDefaultGroup: deleting the default group must fail with
 // ErrDefaultGroup (invariant 6).
 func TestDeleteDefaultGroup(t *testing.T) {
-	_, c, s := small(t)
-	c.Observe(&history.Event{Kind: history.GroupDeleted, Group: 0, Err: failover.ErrDefaultGroup})
+	v, c, s := small(t)
+	c.Observe(v.Event(history.Event{Kind: history.GroupDeleted, Group: 0, Err: failover.ErrDefaultGroup}))
 	wantNone(t, s)
-	c.Observe(&history.Event{Kind: history.GroupDeleted, Group: 0})
+	c.Observe(v.Event(history.Event{Kind: history.GroupDeleted, Group: 0}))
 	wantViolation(t, s, 6, "deleting the default group gave no error")
 }

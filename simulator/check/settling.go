@@ -42,6 +42,10 @@ type settling struct {
 	// settled: at has passed with the center up; ever: it did once.
 	settled bool
 	ever    bool
+	// outage is set when the Machine may have noted an outage (it
+	// declared a server failed, or restored its State) since at was
+	// computed.
+	outage bool
 	// failbackEp are the epochs the Machine issued for a failback, and
 	// when each failback started.
 	failbackEp map[epochKey]time.Duration
@@ -62,6 +66,7 @@ func (c *Checker) settlingEvent(e *failover.Event) {
 	case failover.EventFailbackStarted:
 		st.failbackEp[epochKey{e.Server, e.Epoch}] = now
 	case failover.EventServerDown:
+		st.outage = true
 		if i, ok := c.index(e.Server, -1); ok {
 			if !c.srv[i].Down() && now-c.v.CalmSince(i) > c.b.Detect && now-c.center.UpSince > c.b.Detect {
 				c.fail(7, fmt.Sprintf("%s declared failed, but it only paused within the acceptable pause (%s) and its network was calm since %s",
@@ -108,7 +113,8 @@ func (c *Checker) settleDeadline() time.Duration {
 // flap window before the last disturbance, as a failback after it counts
 // them. The record grows after the disturbance (the outage a crash causes
 // is noted a detection later, the one a long pause causes before the
-// pause ends), so the deadline is recomputed until it passes.
+// pause ends), so the deadline is recomputed, until it passes, after
+// every outage the Machine notes.
 func (c *Checker) longestHoldDown(last time.Duration) time.Duration {
 	fb := c.set.Failover.Failback
 	st := c.center.Persisted
@@ -143,11 +149,11 @@ func (c *Checker) longestHoldDown(last time.Duration) time.Duration {
 // up.
 func (c *Checker) updateSettled() {
 	st := &c.settle
-	if last := c.v.LastDisturbance(); st.forDist != last || st.at < 0 || !st.settled {
+	if last := c.v.LastDisturbance(); st.forDist != last || st.at < 0 || st.outage && !st.settled {
 		if st.forDist != last {
 			st.settled = false
 		}
-		st.forDist = last
+		st.forDist, st.outage = last, false
 		st.at = c.settleDeadline()
 	}
 	if !st.settled && st.at >= 0 && c.now >= st.at && c.center.Up {

@@ -18,7 +18,7 @@ func TestShortPauseDeclaredFailed(t *testing.T) {
 		if disturbed {
 			v.S("rec-1").DisturbedAt = v.At - time.Second
 		}
-		c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}})
+		c.Observe(v.Event(history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}}))
 		if disturbed {
 			wantNone(t, s)
 		} else {
@@ -49,10 +49,10 @@ func TestHoldDownOfTheOutageAPauseCauses(t *testing.T) {
 			st := &failover.State{Groups: []failover.GroupState{{ID: failover.DefaultGroupID, Members: []failover.MemberState{
 				{Facts: v.S("rec-1").Facts, Role: failover.RoleRecording, Enabled: true, Failovers: fo}}}}}
 			v.Centre.Persisted = st
-			c.Observe(&history.Event{Kind: history.Persisted, State: st})
+			c.Observe(v.Event(history.Event{Kind: history.Persisted, State: st}))
 		}
 		event := func(k failover.EventKind) {
-			c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: k, Server: "rec-1", Peer: "sb-1"}})
+			c.Observe(v.Event(history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: k, Server: "rec-1", Peer: "sb-1"}}))
 		}
 		m.Snap = v.Snapshot()
 		outages(20*time.Minute, 24*time.Minute)

@@ -1,6 +1,8 @@
 package history
 
 import (
+	"time"
+
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
 )
@@ -9,7 +11,7 @@ import (
 type Kind uint8
 
 // The kinds of events, in no particular order. Each says which of Event's
-// fields it sets; the time is the View's Now.
+// fields it sets besides At.
 const (
 	// Done: the world handled one event of its queue that changed
 	// something (an event that changed nothing is not reported). Machine is set
@@ -85,6 +87,9 @@ const (
 // The world reuses an Event's memory: an observer copies what it keeps.
 type Event struct {
 	Kind Kind
+	// At is when it happened: the simulated time since the start (the
+	// View's Now).
+	At time.Duration
 	// Server is a server's index (-1 for none); Group a group's index
 	// (from 0).
 	Server int

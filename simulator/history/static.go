@@ -176,3 +176,9 @@ func (v *Static) Snapshot() failover.Snapshot {
 	}
 	return snap
 }
+
+// Event returns e stamped with the view's time, for an observer's test.
+func (v *Static) Event(e Event) *Event {
+	e.At = v.At
+	return &e
+}

@@ -204,7 +204,7 @@ func (m *Measures) Wants(k history.Kind) bool {
 
 // Observe takes the measures of one event.
 func (m *Measures) Observe(e *history.Event) {
-	m.now = m.v.Now()
+	m.now = e.At
 	switch e.Kind {
 	case history.FootageChanged:
 		m.footage(e)

@@ -20,6 +20,7 @@ func TestMeasuresOfOneIncident(t *testing.T) {
 		t.Helper()
 		v.At = d
 		for _, e := range events {
+			e.At = d
 			m.Observe(e)
 		}
 	}

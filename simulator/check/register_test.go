@@ -1,0 +1,44 @@
+package check
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
+)
+
+// noEarlyTakeover is a toy invariant, as a newcomer would write one in its
+// own file: no takeover starts in the first minute.
+type noEarlyTakeover struct{ takeovers int }
+
+func (x *noEarlyTakeover) observe(c *Checker, e *history.Event) {
+	if e.Kind == history.MachineEvent && e.MachineEvent.Kind == failover.EventTakeoverStarted {
+		x.takeovers++
+		if c.now < time.Minute {
+			c.fail(10, "takeover "+string(e.MachineEvent.Server)+" in the first minute")
+		}
+	}
+}
+
+// TestRegisteredInvariant: an invariant registered by its file is checked
+// by every Checker made afterwards, on every event, after the built-in
+// checks.
+func TestRegisteredInvariant(t *testing.T) {
+	defer func(saved []func() invariant) { registered = saved; delete(registeredNames, 10) }(registered)
+	register(10, "no takeover in the first minute", func() invariant { return &noEarlyTakeover{} })
+	if Name(10) != "no takeover in the first minute" || Name(7) != Names[7] {
+		t.Errorf("names %q, %q", Name(10), Name(7))
+	}
+	v, c, s := small(t)
+	start := v.Event(history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventTakeoverStarted, Server: "rec-1", Peer: "sb-1"}})
+	v.At = 2 * time.Minute
+	c.Observe(v.Event(*start))
+	wantNone(t, s)
+	v.At = 30 * time.Second
+	c.Observe(v.Event(*start))
+	wantViolation(t, s, 10, "takeover rec-1 in the first minute")
+	if n := c.extra[0].(*noEarlyTakeover).takeovers; n != 2 {
+		t.Errorf("the invariant saw %d takeovers, want 2", n)
+	}
+}
