@@ -111,7 +111,7 @@
 // form (the signature's too), the key, the timestamp, that the nonce is not
 // one already accepted, and the body's declared size
 // ([HandlerConfig.MaxBodyBytes], default 1 MiB, else 413). Probes and
-// inventories take no body (400 if they have one) and are authenticated
+// inventories take no body (413 if they have one) and are authenticated
 // without reading anything more. See "Limits" for how the memory that bodies
 // not yet authenticated can hold is bounded.
 //

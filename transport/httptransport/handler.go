@@ -346,7 +346,10 @@ func (h *handler) readBody(x *exchange) ([]byte, bool) {
 	r := x.r
 	if x.method == transport.MethodProbe || x.method == transport.MethodInventory {
 		if r.ContentLength != 0 {
-			h.fail(x, CodeBadRequest, x.path+" takes no body")
+			// Too large for its route, whose limit is no body at all: the
+			// same answer as any oversized body, so that a request not yet
+			// authenticated learns nothing more from it.
+			h.fail(x, CodeTooLarge, x.path+" takes no body")
 			return nil, false
 		}
 		return nil, true

@@ -55,8 +55,8 @@ func TestRefusedBeforeTheBodyIsRead(t *testing.T) {
 		{"stale timestamp", transport.MethodTakeover, func(r *http.Request) { r.Header.Set(HeaderTimestamp, "1767254300") }, CodeUnauthenticated},
 		{"a nonce already used", transport.MethodTakeover, func(r *http.Request) { r.Header.Set(HeaderNonce, used.Header.Get(HeaderNonce)) }, CodeReplayed},
 		{"too large", transport.MethodTakeover, func(r *http.Request) { r.ContentLength = DefaultMaxBodyBytes + 1 }, CodeTooLarge},
-		{"a probe with a body", transport.MethodProbe, nil, CodeBadRequest},
-		{"an inventory with a body", transport.MethodInventory, nil, CodeBadRequest},
+		{"a probe with a body", transport.MethodProbe, nil, CodeTooLarge},
+		{"an inventory with a body", transport.MethodInventory, nil, CodeTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := fx.request(c.m, body)
