@@ -72,6 +72,16 @@ type Config struct {
 	// published poll/timeout detection and a naive first-fit standby
 	// choice. Everything else (the failback policy included) stays the same.
 	Baseline bool
+	// Oracle drives the world with a center that knows the truth: the
+	// floor no detector can beat (see OracleFailover). The center's probes
+	// never cross the simulated network: each is answered at once from the
+	// server's ground truth, a partition notwithstanding, and the Machine
+	// declares a server down one acceptable pause after it last answered
+	// healthy, that is one acceptable pause after it really stopped (to
+	// within one tick). Orders and inventories still go over the network.
+	// Everything else is nvrha's (Center.Failover). Oracle and Baseline
+	// do not go together.
+	Oracle bool
 	// Trace, when set, receives the canonical line of every event.
 	Trace io.Writer
 	// TraceTail is how many of the last events a Violation quotes (default 20).
@@ -151,6 +161,22 @@ func BaselineFailover() failover.Config {
 		FailedStandbyBackoff:    time.Nanosecond,
 		FailedStandbyMaxBackoff: time.Nanosecond,
 	}
+}
+
+// OracleFailover returns fc with the oracle's detector: a consecutive-miss
+// detector probing at every tick that declares a server down at the first
+// miss once pause has passed since its last healthy answer. With probes
+// answered from the ground truth (Config.Oracle), that is exactly one
+// acceptable pause after the server stopped, the earliest a detector that
+// rides out an acceptable pause can act.
+func OracleFailover(fc failover.Config, tick, pause time.Duration) failover.Config {
+	fc.Detector = detector.Config{
+		Kind:            detector.KindConsecutiveMiss,
+		ProbeInterval:   tick,
+		Misses:          1,
+		AcceptablePause: pause,
+	}
+	return fc
 }
 
 // The shape of a world (see package history).
@@ -233,6 +259,9 @@ func (c Config) withDefaults(r *rng) Config {
 		c.Center.Failover.Failback.NoReclaim = b.Failback.NoReclaim
 		c.Center.Failover.FailedStandbyBackoff, c.Center.Failover.FailedStandbyMaxBackoff = b.FailedStandbyBackoff, b.FailedStandbyMaxBackoff
 	}
+	if c.Oracle {
+		c.Center.Failover = OracleFailover(c.Center.Failover, c.Center.TickInterval, c.pauseScale)
+	}
 	c.Center.Failover = c.Center.Failover.WithDefaults()
 	if c.Servers.StreamStart <= 0 {
 		c.Servers.StreamStart = DefaultStreamStart
@@ -248,6 +277,9 @@ func (c Config) withDefaults(r *rng) Config {
 }
 
 func (c Config) validate() error {
+	if c.Oracle && c.Baseline {
+		return fmt.Errorf("%w: Oracle and Baseline are two different centers; set one", ErrInvalidConfig)
+	}
 	if err := c.World.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
@@ -318,17 +350,20 @@ func (c Config) ReplayCommand() string {
 		}
 	}
 	det := c.Center.Failover.Detector
-	if det.ProbeInterval != 0 && det.ProbeInterval != detector.DefaultProbeInterval {
+	if det.ProbeInterval != 0 && det.ProbeInterval != detector.DefaultProbeInterval && !c.Oracle {
 		b.WriteString(" -probe-interval " + det.ProbeInterval.String())
 	}
 	if det.AcceptablePause != 0 && det.AcceptablePause != detector.DefaultAcceptablePause {
 		b.WriteString(" -acceptable-pause " + det.AcceptablePause.String())
 	}
-	if det.Threshold != 0 && det.Threshold != detector.DefaultThreshold {
+	if det.Threshold != 0 && det.Threshold != detector.DefaultThreshold && !c.Oracle {
 		b.WriteString(" -threshold " + strconv.FormatFloat(det.Threshold, 'g', -1, 64))
 	}
 	if c.Baseline {
 		b.WriteString(" -baseline")
+	}
+	if c.Oracle {
+		b.WriteString(" -oracle")
 	}
 	switch c.Net.WithDefaults() {
 	case QuietLAN():

@@ -20,10 +20,27 @@ func (w *World) sendCommand(cmd *failover.Command) {
 		w.tr.end(b)
 		return
 	}
+	if w.cfg.Oracle && cmd.Kind == failover.CmdProbe && !malformed {
+		w.oracleProbe(i, cmd)
+		return
+	}
 	w.stats.messages++
 	m := w.newMessage()
 	m.server, m.toServer, m.cmd, m.incarnation = i, true, *cmd, w.c.t.Incarnation
 	w.send(m)
+}
+
+// oracleProbe answers the oracle center's probe of server i from its
+// ground truth, as it is now: crashed, it answers nothing; abnormal, it
+// says so; otherwise (paused or cut off included: it still records) it is
+// healthy. The answer reaches the Machine at this same instant, after the
+// current Ready, over no link.
+func (w *World) oracleProbe(i int, cmd *failover.Command) {
+	s := w.servers[i]
+	m := w.newMessage()
+	m.server, m.incarnation, m.oracle = i, w.c.t.Incarnation, true
+	m.res = s.call(*cmd)
+	w.schedule(event{at: w.now, kind: evToCenter, msg: m})
 }
 
 // deliverToServer hands a command to its server, which answers at once,
@@ -102,7 +119,7 @@ func (w *World) reply(s *Server, m *message) {
 // down or restarted since the command left.
 func (w *World) deliverToCenter(m *message) {
 	c := w.c
-	if w.cut(m.server, false) {
+	if !m.oracle && w.cut(m.server, false) {
 		w.lose(m, "cut")
 		return
 	}

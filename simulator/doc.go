@@ -173,4 +173,21 @@
 // Report.FaultPlan, the plan's hash, is the same for both.
 // [NoisyLANScenario] is the standard world the performance figures pool
 // (simulator/cmd/nvrbench, docs/performance.md).
+//
+// # Oracle
+//
+// Config.Oracle drives the same world with a center that knows the truth,
+// the floor of what any center could save: its probes never cross the
+// simulated network but are answered at once from each server's ground
+// truth (a crashed server answers nothing, an abnormal one says so, a hung
+// or cut-off one, still recording, answers healthy), and its detector
+// ([OracleFailover]) declares a server down at the first miss once an
+// acceptable pause has passed since its last healthy answer: one
+// acceptable pause after the server stopped, to within a tick, and never
+// for a server that still records. Orders and inventories go over the
+// network, and the rest of the configuration is nvrha's. The invariants'
+// budgets derive from the oracle's detector as from any other. The footage
+// a side loses beyond the oracle's is its avoidable loss; Report.Scarcity
+// measures how well each side spent its standbys while failures
+// outnumbered them.
 package simulator

@@ -18,6 +18,9 @@ type message struct {
 	// would arrive on is gone.
 	incarnation uint32
 	dup         bool
+	// oracle marks the oracle center's answer to a probe, made from the
+	// ground truth: no link carries it.
+	oracle bool
 }
 
 // link is the state of the network between the center and one server.

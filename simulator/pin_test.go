@@ -52,6 +52,10 @@ func pinnedRuns(t *testing.T) []pinnedRun {
 		return Config{Seed: 6, Duration: 30 * time.Minute, Baseline: true, Nemesis: NemesisConfig{Enabled: true}}
 	})
 	heavy()
+	add("oracle/seed-6", func(*testing.T) Config {
+		return Config{Seed: 6, Duration: 30 * time.Minute, Oracle: true, Nemesis: NemesisConfig{Enabled: true}}
+	})
+	heavy()
 	add("ack-when-recording/seed-10", func(*testing.T) Config {
 		return Config{Seed: 10, Duration: 30 * time.Minute, Net: NoisyLAN(), Nemesis: NemesisConfig{Enabled: true, Rate: 2},
 			Servers: ServerConfig{StreamStart: 2500 * time.Millisecond, AckWhenRecording: true}}
@@ -98,33 +102,34 @@ func pinnedRuns(t *testing.T) []pinnedRun {
 // of the nemesis, a Machine that decides otherwise) re-pins them with
 // -sim.repin, in a commit that says why.
 var pinnedTraces = map[string][2]string{
-	"default/seed-1":                              {"9b023d9a1e999bc4", "3e6ec9f7c1beba54"},
-	"default/seed-2":                              {"a14f00c44a7bd96e", "6b77ab3887d154fc"},
-	"default/seed-3":                              {"d48102392385e195", "0c946fcfde10fc7e"},
-	"crash-partition/seed-4":                      {"c0765233418ba96f", "ba968f7763866da6"},
-	"pauses-center/seed-5":                        {"cbe7e2632af0ce2b", "b850dab192a95d27"},
-	"baseline/seed-6":                             {"4594bc2eaa4652b0", "74544ba21bbeddf4"},
-	"ack-when-recording/seed-10":                  {"a9aba3ad9b8fa926", "5c162da37b6125f5"},
-	"batch/seed-7":                                {"863a1c6864134587", "d0569a3940311ab1"},
-	"batch/seed-8":                                {"476acfc8d72ff5d5", "20f06457da71879b"},
-	"batch/seed-9":                                {"6c1b54c03b76558b", "b9cdbd4086444e2d"},
-	"scenarios/admin-races":                       {"db6f0ae3c46dd117", "1c123ac6f739a4a4"},
-	"scenarios/center-restart-mid-takeover":       {"ac9ffd440c3be2b6", "d7136b546d611985"},
-	"scenarios/degraded-recording-server":         {"7da1d164fd7489fa", "c859de58f3f1c999"},
-	"scenarios/delete-group-mid-takeover":         {"5deb16fe4dc77714", "4a03feb14da98989"},
-	"scenarios/flapping-server":                   {"51581c110eebfc01", "0129d177a8a7a840"},
-	"scenarios/limits":                            {"19a36c659d192373", "902b4bc4d78be5dd"},
-	"scenarios/noisy-lan":                         {"952d62dc196124ea", "8662be593e27c3e1"},
-	"scenarios/pauses-and-partitions":             {"d37142dca7b2878b", "56fd1d446b114acf"},
-	"scenarios/simultaneous-failures":             {"e6316d0deef97fd8", "36a27cc9843ee800"},
-	"scenarios/standby-dies-mid-takeover":         {"3b4129923e9c21fc", "535dd0e81fab7f51"},
-	"scenarios/standby-no-recording-space":        {"55b4ddc7571273ae", "3cb02b56e224efa0"},
-	"scenarios/standby-without-license":           {"4e4a2d491d9aedba", "1e1b09b016826663"},
-	"testdata/regress/aborted-failback-new-epoch": {"4a5782e67e3a1226", "4500e1ff2d748b07"},
-	"testdata/regress/given-up-standby-ledger":    {"7b6f510c94f8675e", "aff1e7c222c0951a"},
-	"testdata/regress/restore-mid-failback":       {"c61b8428cbc4b4d3", "b48a3f9fa4275896"},
-	"testdata/regress/resume-retried":             {"59817ce6d90f9cf6", "46ab9bd26cb1649b"},
-	"testdata/regress/stood-down-resumed":         {"b83fc62db4599521", "23ede6ff613e3f65"},
+	"default/seed-1":                              {"9b023d9a1e999bc4", "1ee66824490a86a4"},
+	"default/seed-2":                              {"a14f00c44a7bd96e", "b9d0b0a81bd69427"},
+	"default/seed-3":                              {"d48102392385e195", "8471bcec1a9590d9"},
+	"crash-partition/seed-4":                      {"c0765233418ba96f", "2ee8cd8ca355b39e"},
+	"pauses-center/seed-5":                        {"cbe7e2632af0ce2b", "d555910ad8f47c02"},
+	"baseline/seed-6":                             {"4594bc2eaa4652b0", "25db5b0305e1c875"},
+	"oracle/seed-6":                               {"a0b6a66de780fe0a", "2a8514c2119bd34b"},
+	"ack-when-recording/seed-10":                  {"a9aba3ad9b8fa926", "331fb43da63ed039"},
+	"batch/seed-7":                                {"863a1c6864134587", "28c5153333aefaa6"},
+	"batch/seed-8":                                {"476acfc8d72ff5d5", "5d70f63795fa2a61"},
+	"batch/seed-9":                                {"6c1b54c03b76558b", "fbdbc3255e5dd631"},
+	"scenarios/admin-races":                       {"db6f0ae3c46dd117", "a7b8f63e04d692ff"},
+	"scenarios/center-restart-mid-takeover":       {"ac9ffd440c3be2b6", "1cb50c787dcb34a9"},
+	"scenarios/degraded-recording-server":         {"7da1d164fd7489fa", "2786983c5b056ad0"},
+	"scenarios/delete-group-mid-takeover":         {"5deb16fe4dc77714", "a871b5108d8aeca5"},
+	"scenarios/flapping-server":                   {"51581c110eebfc01", "8208febeb7b48784"},
+	"scenarios/limits":                            {"19a36c659d192373", "44aa0e381e60f6be"},
+	"scenarios/noisy-lan":                         {"952d62dc196124ea", "60d14c33c9db1a58"},
+	"scenarios/pauses-and-partitions":             {"d37142dca7b2878b", "9cc1bf6c35cb51c9"},
+	"scenarios/simultaneous-failures":             {"e6316d0deef97fd8", "d5d2b3afd262c6a5"},
+	"scenarios/standby-dies-mid-takeover":         {"3b4129923e9c21fc", "f006d9724f2f5426"},
+	"scenarios/standby-no-recording-space":        {"55b4ddc7571273ae", "adb8263956b631f5"},
+	"scenarios/standby-without-license":           {"4e4a2d491d9aedba", "6a2493f8c0bf44d5"},
+	"testdata/regress/aborted-failback-new-epoch": {"4a5782e67e3a1226", "dfd6cf54d87cb6ec"},
+	"testdata/regress/given-up-standby-ledger":    {"7b6f510c94f8675e", "46c1480fcf157edf"},
+	"testdata/regress/restore-mid-failback":       {"c61b8428cbc4b4d3", "c7fb2f490e8945f5"},
+	"testdata/regress/resume-retried":             {"59817ce6d90f9cf6", "7f43116cea795f1e"},
+	"testdata/regress/stood-down-resumed":         {"b83fc62db4599521", "b5447724d259f424"},
 }
 
 // TestPinnedTraces runs pinnedRuns and compares each run's trace hash and

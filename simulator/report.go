@@ -23,6 +23,7 @@ type (
 	Refusal        = report.Refusal
 	AdminResult    = report.AdminResult
 	Expectation    = report.Expectation
+	Scarcity       = report.Scarcity
 	Violation      = check.Violation
 	KnownIssue     = check.KnownIssue
 )
@@ -58,7 +59,7 @@ func (w *World) buildReport() *Report {
 	fc := w.cfg.Center.Failover
 	settled, settledAt := w.chk.Settled()
 	r := &Report{
-		Seed: w.cfg.Seed, Baseline: w.cfg.Baseline, Duration: w.cfg.Duration, Simulated: w.now,
+		Seed: w.cfg.Seed, Baseline: w.cfg.Baseline, Oracle: w.cfg.Oracle, Duration: w.cfg.Duration, Simulated: w.now,
 		World: w.cfg.World, Net: w.cfg.Net, TraceHash: w.tr.sum(), Events: w.events, TraceLines: w.tr.lines,
 		Messages: w.stats.messages, Lost: w.stats.lost, Checks: w.chk.Checks(), Violation: w.violation,
 		Replay: w.cfg.ReplayCommand(), KnownIssues: w.chk.Known(), Settled: settled, CenterRestarts: w.c.t.Restarts,
@@ -69,6 +70,9 @@ func (w *World) buildReport() *Report {
 		r.Detector += fmt.Sprintf(" (probe %v, %d misses, pause %v)", fc.Detector.ProbeInterval, fc.Detector.Misses, fc.Detector.AcceptablePause)
 	} else {
 		r.Detector += fmt.Sprintf(" (probe %v, pause %v, threshold %g)", fc.Detector.ProbeInterval, fc.Detector.AcceptablePause, fc.Detector.Threshold)
+	}
+	if w.cfg.Oracle {
+		r.Detector = "oracle: " + r.Detector
 	}
 	if w.cfg.Scenario != nil {
 		r.Scenario = w.cfg.Scenario.Name

@@ -151,6 +151,8 @@ type Measures struct {
 	// server: a release under one is a failback's, not a fence-off.
 	resumed map[epochKey]bool
 
+	scarce scarcity
+
 	faults     map[history.FaultKind]int
 	recoveries map[history.Recovery]int
 	refused    []Refusal
@@ -362,6 +364,7 @@ func (m *Measures) faultEnds(i int) {
 // tick closes the incidents that are over: their faults ended, the server
 // records its own cameras, and the Machine has no standby on it.
 func (m *Measures) tick() {
+	m.scarcityTick()
 	up := m.center.Up
 	for i, inc := range m.open {
 		if inc == nil || inc.active > 0 {
@@ -596,6 +599,7 @@ func (m *Measures) Fill(r *Report, finished bool) {
 	r.TakeoversStarted, r.TakeoversConfirmed = m.started, m.succeeded
 	r.FalseTakeovers, r.UnexplainedFalseTakeovers, r.Flaps = m.falseTk, m.unexplain, m.flaps
 	r.FootageLost = m.lost
+	r.Scarcity = m.scarce.Scarcity
 	r.Faults, r.Recoveries = map[history.FaultKind]int{}, map[history.Recovery]int{}
 	for k, v := range m.faults {
 		r.Faults[k] = v

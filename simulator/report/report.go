@@ -17,9 +17,11 @@ import (
 // time.Duration (nanoseconds in JSON); offsets count from Start. It holds no
 // wall-clock figure, so the same seed gives the same Report.
 type Report struct {
-	Seed     uint64        `json:"seed"`
-	Scenario string        `json:"scenario,omitempty"`
-	Baseline bool          `json:"baseline"`
+	Seed     uint64 `json:"seed"`
+	Scenario string `json:"scenario,omitempty"`
+	Baseline bool   `json:"baseline"`
+	// Oracle is set for the oracle center's run (simulator Config.Oracle).
+	Oracle   bool          `json:"oracle,omitempty"`
 	Detector string        `json:"detector"`
 	Duration time.Duration `json:"duration"`
 	// Simulated is how far the run got (Duration unless it stopped early).
@@ -73,6 +75,9 @@ type Report struct {
 	// Availability is the share of camera-time that was recorded.
 	Availability float64       `json:"availability"`
 	FootageLost  time.Duration `json:"footage_lost"`
+	// Scarcity is how well the standbys were spent while failed servers
+	// outnumbered those that could cover them.
+	Scarcity Scarcity `json:"scarcity"`
 
 	Faults     map[history.FaultKind]int `json:"faults"`
 	Recoveries map[history.Recovery]int  `json:"recoveries"`
@@ -199,6 +204,10 @@ func (r *Report) WriteText(out io.Writer) error {
 	kv("false takeovers", "%d (unexplained %d)", r.FalseTakeovers, r.UnexplainedFalseTakeovers)
 	kv("flaps", "%d", r.Flaps)
 	kv("camera availability", "%.6f%% (%s camera-seconds of footage lost)", 100*r.Availability, sec(r.FootageLost))
+	if r.Scarcity.Time > 0 {
+		kv("scarcity", "%s with more failures than standbys; %.4f of the best cover recorded", sec(r.Scarcity.Time),
+			r.Scarcity.Efficiency())
+	}
 	kv("center restarts", "%d", r.CenterRestarts)
 	if len(r.Faults) > 0 {
 		kv("faults", "%s", countList(r.Faults))

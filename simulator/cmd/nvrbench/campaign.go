@@ -250,7 +250,7 @@ func appendPair(f *os.File, p pair) error {
 }
 
 func (c *campaign) add(p pair) {
-	c.cmp.AddRuns(p.nv, p.bl)
+	c.cmp.AddRuns(p.nv, p.bl, nil)
 	c.crashes += p.nv.Crashes
 	c.serverDays += (time.Duration(p.nv.Servers)*p.nv.Simulated - p.nv.Crashed).Hours() / 24
 	for i, r := range []compare.Run{p.nv, p.bl} {

@@ -4,7 +4,7 @@
 //	go run ./simulator/cmd/nvrsim                       # one hour of the default group, random faults
 //	go run ./simulator/cmd/nvrsim -seed 7 -duration 6h -html report.html
 //	go run ./simulator/cmd/nvrsim -scenario simulator/scenarios/flapping-server.nvrsim
-//	go run ./simulator/cmd/nvrsim -compare -seeds 8      # nvrha against the baseline
+//	go run ./simulator/cmd/nvrsim -compare -seeds 8      # nvrha against the baseline and the oracle
 //
 // The default world is one Failover Group of 14 recording servers and 2
 // standbys with 16 cameras each, on a quiet LAN, for an hour of simulated
@@ -18,10 +18,14 @@
 // incidents). A progress bar is drawn on stderr when it is a terminal and
 // the run takes more than a second (-progress forces it on or off).
 //
-// -compare runs the same world with nvrha's failover defaults and with the
-// baseline (a poll every 0.5 s, a server down after 5 s) and prints both
-// side by side with their ratios; -seeds N pools N worlds (seeds -seed,
-// -seed+1, ...). With -json it prints the comparison as JSON; with -html
+// -compare runs the same world with nvrha's failover defaults, with the
+// baseline (a poll every 0.5 s, a server down after 5 s) and with the
+// oracle (a center told of a failure one acceptable pause after it
+// happened, never of a server that still records: the floor) and prints
+// them side by side with their ratios, the avoidable loss (footage lost
+// beyond the oracle's), a table by the first fault of each incident and
+// the scarcity efficiency; -seeds N pools N worlds (seeds -seed,
+// -seed+1, ...). -oracle runs one world with the oracle. With -json it prints the comparison as JSON; with -html
 // FILE it writes the first world's two reports, FILE and FILE with
 // "-baseline" before its extension.
 //
@@ -104,6 +108,7 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	scenario := fs.String("scenario", "", "scenario file to run (its header sets the world)")
 	random := fs.Bool("random-world", false, "draw the world's shape from the seed")
 	baseline := fs.Bool("baseline", false, "drive the world with the baseline poll/timeout detector")
+	oracle := fs.Bool("oracle", false, "drive the world with the oracle center, which knows when a server really stopped")
 	netName := fs.String("net", "quiet", `network: "quiet" or "noisy"`)
 	fs.BoolVar(&f.asJSON, "json", false, "print the full report as JSON on stdout, and nothing else")
 	fs.StringVar(&f.htmlPath, "html", "", "write the report as a self-contained HTML page to this file")
@@ -136,10 +141,14 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		return 2, errors.New("-trace writes one run's trace; it does not go with -compare")
 	case f.compare && set["baseline"]:
 		return 2, errors.New("-compare runs the baseline itself; leave out -baseline")
+	case f.compare && set["oracle"]:
+		return 2, errors.New("-compare runs the oracle itself; leave out -oracle")
+	case *oracle && *baseline:
+		return 2, errors.New("-oracle and -baseline are two different centers; pick one")
 	}
 
 	cfg := simulator.Config{
-		Seed: *seed, Duration: *duration, Baseline: *baseline, RandomWorld: *random,
+		Seed: *seed, Duration: *duration, Baseline: *baseline, Oracle: *oracle, RandomWorld: *random,
 		World: simulator.UniformWorld(*groups, *servers, *standbys, *cameras, 0, 0),
 	}
 	switch *netName {
@@ -182,6 +191,9 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		}
 		if set["baseline"] {
 			cfg.Baseline = *baseline
+		}
+		if set["oracle"] {
+			cfg.Oracle = *oracle
 		}
 		for _, v := range []struct {
 			name string
@@ -269,23 +281,23 @@ func runCompare(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Write
 	if d <= 0 {
 		d = simulator.DefaultDuration
 	}
-	m.plan(2 * time.Duration(f.seeds) * d)
+	m.plan(3 * time.Duration(f.seeds) * d)
 	start := time.Now()
 	cmp := compare.New()
 	for k := range f.seeds {
 		c := cfg
 		c.Seed = cfg.Seed + uint64(k)
 		nvCfg, baseCfg := compare.Pair(c)
-		var reps [2]*simulator.Report
-		for i, c := range []simulator.Config{nvCfg, baseCfg} {
+		var reps [3]*simulator.Report
+		for i, c := range []simulator.Config{nvCfg, baseCfg, compare.Oracle(c)} {
 			w, err := simulator.New(c)
 			if err != nil {
 				m.done()
 				return 2, err
 			}
-			reps[i] = m.run(w, fmt.Sprintf("seed %d %s", c.Seed, map[bool]string{false: "nvrha", true: "baseline"}[c.Baseline]))
+			reps[i] = m.run(w, fmt.Sprintf("seed %d %s", c.Seed, []string{"nvrha", "baseline", "oracle"}[i]))
 		}
-		cmp.Add(reps[0], reps[1])
+		cmp.Add(reps[0], reps[1], reps[2])
 		if k == 0 && f.htmlPath != "" {
 			if err := writeHTML(f.htmlPath, reps[0]); err != nil {
 				m.done()
@@ -309,7 +321,7 @@ func runCompare(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Write
 		if err := cmp.WriteText(stdout); err != nil {
 			return 1, err
 		}
-		fmt.Fprintf(stdout, "wall time %v for %d runs\n", wall.Round(time.Millisecond), 2*f.seeds)
+		fmt.Fprintf(stdout, "wall time %v for %d runs\n", wall.Round(time.Millisecond), 3*f.seeds)
 		if f.htmlPath != "" {
 			fmt.Fprintf(stdout, "html reports %s and %s (seed %d)\n", f.htmlPath, baselinePath(f.htmlPath), cfg.Seed)
 		}

@@ -200,18 +200,19 @@ func TestCompareSideBySide(t *testing.T) {
 	}
 	text := out.String()
 	for _, want := range []string{"seeds 3-4 (2 worlds)", "consecutive-miss", "phi-accrual", "time to detect p99", "gap per camera p50",
-		"false takeovers", "camera availability", "baseline ÷ nvrha", "nvrha all held, baseline all held"} {
+		"false takeovers", "camera availability", "baseline ÷ nvrha", "nvrha all held, baseline all held, oracle all held",
+		"avoidable loss", "scarcity efficiency", "by first fault of the incident", "oracle: consecutive-miss"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("comparison lacks %q:\n%s", want, text)
 		}
 	}
-	header := regexp.MustCompile(`(?m)^\s*measure\s+nvrha\s+baseline\s+baseline ÷ nvrha\s*$`)
+	header := regexp.MustCompile(`(?m)^\s*measure\s+nvrha\s+baseline\s+oracle\s+baseline ÷ nvrha\s*$`)
 	if !header.MatchString(text) {
-		t.Errorf("no two-column header:\n%s", text)
+		t.Errorf("no three-column header:\n%s", text)
 	}
-	detect := regexp.MustCompile(`(?m)^\s*time to detect p50\s+(\d+\.\d+)s\s+(\d+\.\d+)s\s+(\d+\.\d+)x\s*$`).FindStringSubmatch(text)
+	detect := regexp.MustCompile(`(?m)^\s*time to detect p50\s+(\d+\.\d+)s\s+(\d+\.\d+)s\s+(\d+\.\d+)s\s+(\d+\.\d+)x\s*$`).FindStringSubmatch(text)
 	if detect == nil {
-		t.Fatalf("no detection row with both columns and a ratio:\n%s", text)
+		t.Fatalf("no detection row with the three columns and a ratio:\n%s", text)
 	}
 	for _, p := range []string{path, strings.TrimSuffix(path, ".html") + "-baseline.html"} {
 		if _, err := os.Stat(p); err != nil {
@@ -227,6 +228,8 @@ func TestCompareSideBySide(t *testing.T) {
 		Seeds    []uint64
 		NVRHA    compare.Summary
 		Baseline compare.Summary
+		Oracle   compare.Summary
+		Classes  []compare.ClassRow
 		Rows     []struct {
 			Measure string
 			Ratio   *float64
@@ -235,7 +238,8 @@ func TestCompareSideBySide(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.NVRHA.Runs != 1 || got.Baseline.Runs != 1 || !strings.HasPrefix(got.Baseline.Detector, "consecutive-miss") || len(got.Rows) == 0 {
+	if got.NVRHA.Runs != 1 || got.Baseline.Runs != 1 || got.Oracle.Runs != 1 ||
+		!strings.HasPrefix(got.Baseline.Detector, "consecutive-miss") || len(got.Rows) == 0 || len(got.Classes) == 0 {
 		t.Errorf("comparison JSON %+v", got)
 	}
 }
@@ -246,8 +250,9 @@ func TestCompareFailureExits1(t *testing.T) {
 	if err != nil || code != 1 {
 		t.Fatalf("code %d, %v, want 1", code, err)
 	}
-	if !strings.Contains(errOut.String(), "-baseline") || strings.Count(errOut.String(), "replay: ") != 2 {
-		t.Errorf("want both runs' replay commands, the baseline's with -baseline:\n%s", errOut.String())
+	if !strings.Contains(errOut.String(), "-baseline") || !strings.Contains(errOut.String(), "-oracle") ||
+		strings.Count(errOut.String(), "replay: ") != 3 {
+		t.Errorf("want the three runs' replay commands, the baseline's with -baseline, the oracle's with -oracle:\n%s", errOut.String())
 	}
 }
 
@@ -276,6 +281,8 @@ func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-seeds", "2"},
 		{"-compare", "-baseline"},
+		{"-compare", "-oracle"},
+		{"-oracle", "-baseline"},
 		{"-compare", "-trace", "x"},
 		{"-net", "lunar"},
 		{"-faults", "meteor"},

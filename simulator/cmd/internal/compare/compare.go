@@ -1,13 +1,15 @@
-// Package compare runs the same worlds with nvrha's failover defaults and
+// Package compare runs the same worlds with nvrha's failover defaults,
 // with the baseline (simulator.BaselineFailover: a poll every 0.5 s, a
-// server down after 5 s) and sets their measures side by side, with the
-// ratio of baseline to nvrha.
+// server down after 5 s) and with the oracle (Config.Oracle: a center told
+// of a failure one acceptable pause after it happened, the floor), and
+// sets their measures side by side, with the ratio of baseline to nvrha
+// and the avoidable loss: footage lost beyond the oracle's.
 //
 //	c := compare.New()
 //	for seed := range seeds {
 //		cfg.Seed = seed
 //		nv, base := compare.Pair(cfg)
-//		c.Add(run(nv), run(base))
+//		c.Add(run(nv), run(base), run(compare.Oracle(cfg)))
 //	}
 //	c.WriteText(os.Stdout)
 //
@@ -20,9 +22,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/nvrha/nvrha/simulator"
 )
@@ -37,9 +39,18 @@ func Pair(cfg simulator.Config) (nvrha, baseline simulator.Config) {
 	cfg.Trace = nil
 	cfg.MaxGapSamples = math.MaxInt32
 	nvrha, baseline = cfg, cfg
-	nvrha.Baseline = false
-	baseline.Baseline = true
+	nvrha.Baseline, nvrha.Oracle = false, false
+	baseline.Baseline, baseline.Oracle = true, false
 	return nvrha, baseline
+}
+
+// Oracle returns the oracle's run of the world of cfg: nvrha's failover
+// configuration on a center that knows when a server really stopped
+// (Config.Oracle), keeping every gap sample and writing no trace, as Pair.
+func Oracle(cfg simulator.Config) simulator.Config {
+	nv, _ := Pair(cfg)
+	nv.Oracle = true
+	return nv
 }
 
 // Side pools the reports of one failover configuration.
@@ -60,6 +71,9 @@ type Side struct {
 	cameraSeconds float64
 	incomplete    bool
 	failedRuns    int
+	classes       map[string]*classPool
+	// Scarcity pooled, in seconds (camera-seconds for the last two).
+	scarceTime, scarceOptimal, scarceCovered float64
 	// Failed are the reports added with Add of runs that broke an
 	// invariant or an expectation (AddRun counts them, in Summary.Failed).
 	Failed []*simulator.Report
@@ -95,6 +109,11 @@ type Summary struct {
 	// per camera then misses some footage lost.
 	GapSamplesIncomplete bool `json:"gap_samples_incomplete,omitempty"`
 	Failed               int  `json:"failed_runs"`
+	// ScarceTime is how long failed servers outnumbered the standbys that
+	// fit them; ScarcityEfficiency the camera-time covered then over the
+	// most the best choice of standbys could cover (1 without scarcity).
+	ScarceTime         time.Duration `json:"scarce_time"`
+	ScarcityEfficiency float64       `json:"scarcity_efficiency"`
 }
 
 // Summary returns the pooled measures.
@@ -108,6 +127,10 @@ func (s *Side) Summary() Summary {
 	if s.cameraSeconds > 0 {
 		out.Availability = 1 - s.lost.Seconds()/s.cameraSeconds
 	}
+	out.ScarceTime, out.ScarcityEfficiency = durationOf(s.scarceTime), 1
+	if s.scarceOptimal > 0 {
+		out.ScarcityEfficiency = s.scarceCovered / s.scarceOptimal
+	}
 	return out
 }
 
@@ -120,11 +143,15 @@ func durationOf(sec float64) time.Duration {
 	return time.Duration(sec * float64(time.Second))
 }
 
-// Comparison pools runs of the same worlds under nvrha and the baseline.
+// Comparison pools runs of the same worlds under nvrha, the baseline and
+// the oracle.
 type Comparison struct {
 	Seeds    []uint64
 	NVRHA    Side
 	Baseline Side
+	// Oracle has no runs when the comparison pooled none (a campaign
+	// without the oracle).
+	Oracle Side
 	// Unpaired are the seeds whose two runs faced different fault plans
 	// (Report.FaultPlan): none, since the nemesis plans from the seed
 	// alone.
@@ -133,54 +160,93 @@ type Comparison struct {
 
 // New returns an empty Comparison.
 func New() *Comparison {
-	return &Comparison{NVRHA: Side{Name: "nvrha"}, Baseline: Side{Name: "baseline"}}
+	return &Comparison{NVRHA: Side{Name: "nvrha"}, Baseline: Side{Name: "baseline"}, Oracle: Side{Name: "oracle"}}
 }
 
-// Add pools the two runs of one world.
-func (c *Comparison) Add(nvrha, baseline *simulator.Report) {
+// Add pools the runs of one world; oracle may be nil.
+func (c *Comparison) Add(nvrha, baseline, oracle *simulator.Report) {
 	c.Seeds = append(c.Seeds, nvrha.Seed)
-	if nvrha.FaultPlan != baseline.FaultPlan {
+	if nvrha.FaultPlan != baseline.FaultPlan || oracle != nil && oracle.FaultPlan != nvrha.FaultPlan {
 		c.Unpaired = append(c.Unpaired, nvrha.Seed)
 	}
 	c.NVRHA.Add(nvrha)
 	c.Baseline.Add(baseline)
+	if oracle != nil {
+		c.Oracle.Add(oracle)
+	}
 }
 
 // Failed returns the runs that broke an invariant or an expectation.
 func (c *Comparison) Failed() []*simulator.Report {
-	return append(append([]*simulator.Report(nil), c.NVRHA.Failed...), c.Baseline.Failed...)
+	return slices.Concat(c.NVRHA.Failed, c.Baseline.Failed, c.Oracle.Failed)
 }
 
 // Row is one measure side by side. Ratio is baseline ÷ nvrha, NaN when
-// it has no meaning (a zero nvrha figure).
+// it has no meaning (a zero nvrha figure). Oracle is "-" without oracle
+// runs.
 type Row struct {
 	Measure  string  `json:"measure"`
 	NVRHA    string  `json:"nvrha"`
 	Baseline string  `json:"baseline"`
+	Oracle   string  `json:"oracle"`
 	Ratio    float64 `json:"-"`
+}
+
+// Avoidable is the footage each side lost beyond the oracle's, and the
+// share nvrha ÷ baseline of it: the part of the baseline's avoidable loss
+// nvrha still loses. Ratio is NaN without oracle runs or when the baseline
+// lost no more than the oracle.
+type Avoidable struct {
+	NVRHA    time.Duration `json:"nvrha"`
+	Baseline time.Duration `json:"baseline"`
+	Ratio    float64       `json:"-"`
+}
+
+// Avoidable returns the avoidable loss of nvrha and the baseline.
+func (c *Comparison) Avoidable() Avoidable {
+	if c.Oracle.Runs == 0 {
+		return Avoidable{Ratio: math.NaN()}
+	}
+	o := c.Oracle.lost
+	a := Avoidable{NVRHA: c.NVRHA.lost - o, Baseline: c.Baseline.lost - o, Ratio: math.NaN()}
+	if a.Baseline > 0 {
+		a.Ratio = a.NVRHA.Seconds() / a.Baseline.Seconds()
+	}
+	return a
+}
+
+func ratio(x, y float64) float64 {
+	if x == 0 {
+		if y == 0 {
+			return 1
+		}
+		return math.NaN()
+	}
+	return y / x
 }
 
 // Rows returns the measures side by side: incidents, detection, takeover
 // and gap per camera (p50 and p99), false takeovers, availability (whose
 // ratio is that of the camera-time lost) and footage lost.
 func (c *Comparison) Rows() []Row {
-	n, b := c.NVRHA.Summary(), c.Baseline.Summary()
-	ratio := func(x, y float64) float64 {
-		if x == 0 {
-			if y == 0 {
-				return 1
-			}
-			return math.NaN()
+	n, b, o := c.NVRHA.Summary(), c.Baseline.Summary(), c.Oracle.Summary()
+	hasOracle := o.Runs > 0
+	orc := func(s string) string {
+		if !hasOracle {
+			return "-"
 		}
-		return y / x
+		return s
 	}
 	dur := func(label string, ns, bs simulator.Stats, p func(simulator.Stats) time.Duration) Row {
-		r := Row{Measure: label, NVRHA: "-", Baseline: "-", Ratio: math.NaN()}
+		r := Row{Measure: label, NVRHA: "-", Baseline: "-", Oracle: "-", Ratio: math.NaN()}
 		if ns.N > 0 {
 			r.NVRHA = secs(p(ns))
 		}
 		if bs.N > 0 {
 			r.Baseline = secs(p(bs))
+		}
+		if os := statsOf(label, o); os.N > 0 && hasOracle {
+			r.Oracle = secs(p(os))
 		}
 		if ns.N > 0 && bs.N > 0 {
 			r.Ratio = ratio(p(ns).Seconds(), p(bs).Seconds())
@@ -189,63 +255,92 @@ func (c *Comparison) Rows() []Row {
 	}
 	p50 := func(s simulator.Stats) time.Duration { return s.P50 }
 	p99 := func(s simulator.Stats) time.Duration { return s.P99 }
-	count := func(label string, x, y int) Row {
-		return Row{Measure: label, NVRHA: fmt.Sprint(x), Baseline: fmt.Sprint(y), Ratio: ratio(float64(x), float64(y))}
+	count := func(label string, x, y, z int) Row {
+		return Row{Measure: label, NVRHA: fmt.Sprint(x), Baseline: fmt.Sprint(y), Oracle: orc(fmt.Sprint(z)),
+			Ratio: ratio(float64(x), float64(y))}
+	}
+	av := c.Avoidable()
+	avoid := Row{Measure: "avoidable loss (lost - oracle's)", NVRHA: "-", Baseline: "-", Oracle: "-", Ratio: math.NaN()}
+	if hasOracle {
+		avoid = Row{Measure: avoid.Measure, NVRHA: secs(av.NVRHA), Baseline: secs(av.Baseline), Oracle: secs(0),
+			Ratio: ratio(av.NVRHA.Seconds(), av.Baseline.Seconds())}
 	}
 	return []Row{
-		count("incidents that lost footage", n.LostFootage, b.LostFootage),
+		count("incidents that lost footage", n.LostFootage, b.LostFootage, o.LostFootage),
 		dur("time to detect p50", n.Detect, b.Detect, p50),
 		dur("time to detect p99", n.Detect, b.Detect, p99),
 		dur("time to takeover p50", n.Takeover, b.Takeover, p50),
 		dur("time to takeover p99", n.Takeover, b.Takeover, p99),
 		dur("gap per camera p50", n.GapPerCamera, b.GapPerCamera, p50),
 		dur("gap per camera p99", n.GapPerCamera, b.GapPerCamera, p99),
-		count("false takeovers", n.FalseTakeovers, b.FalseTakeovers),
-		count("  unexplained", n.UnexplainedFalseTakeovers, b.UnexplainedFalseTakeovers),
+		count("false takeovers", n.FalseTakeovers, b.FalseTakeovers, o.FalseTakeovers),
+		count("  unexplained", n.UnexplainedFalseTakeovers, b.UnexplainedFalseTakeovers, o.UnexplainedFalseTakeovers),
 		{Measure: "camera availability", NVRHA: pct(n.Availability), Baseline: pct(b.Availability),
-			Ratio: ratio(1-n.Availability, 1-b.Availability)},
+			Oracle: orc(pct(o.Availability)), Ratio: ratio(1-n.Availability, 1-b.Availability)},
 		{Measure: "footage lost (camera-time)", NVRHA: secs(n.FootageLost), Baseline: secs(b.FootageLost),
-			Ratio: ratio(n.FootageLost.Seconds(), b.FootageLost.Seconds())},
+			Oracle: orc(secs(o.FootageLost)), Ratio: ratio(n.FootageLost.Seconds(), b.FootageLost.Seconds())},
+		avoid,
+		{Measure: "time failures outnumber standbys", NVRHA: secs(n.ScarceTime), Baseline: secs(b.ScarceTime),
+			Oracle: orc(secs(o.ScarceTime)), Ratio: math.NaN()},
+		{Measure: "scarcity efficiency", NVRHA: frac(n.ScarcityEfficiency), Baseline: frac(b.ScarcityEfficiency),
+			Oracle: orc(frac(o.ScarcityEfficiency)), Ratio: ratio(1-n.ScarcityEfficiency, 1-b.ScarcityEfficiency)},
 	}
+}
+
+// statsOf picks the statistic of s that a row labelled label shows.
+func statsOf(label string, s Summary) simulator.Stats {
+	switch {
+	case strings.HasPrefix(label, "time to detect"):
+		return s.Detect
+	case strings.HasPrefix(label, "time to takeover"):
+		return s.Takeover
+	}
+	return s.GapPerCamera
 }
 
 // WriteText prints the comparison as a table.
 func (c *Comparison) WriteText(w io.Writer) error {
 	var sb strings.Builder
-	n, b := c.NVRHA.Summary(), c.Baseline.Summary()
+	n, b, o := c.NVRHA.Summary(), c.Baseline.Summary(), c.Oracle.Summary()
 	kv := func(k, format string, args ...any) { fmt.Fprintf(&sb, "%-21s %s\n", k, fmt.Sprintf(format, args...)) }
-	kv("compare", "%s, each run with nvrha and with the baseline", seedList(c.Seeds))
+	if o.Runs > 0 {
+		kv("compare", "%s, each run with nvrha, the baseline and the oracle", seedList(c.Seeds))
+	} else {
+		kv("compare", "%s, each run with nvrha and with the baseline", seedList(c.Seeds))
+	}
 	kv("nvrha", "%s", n.Detector)
 	kv("baseline", "%s", b.Detector)
+	if o.Runs > 0 {
+		kv("oracle", "%s", o.Detector)
+	}
 	sb.WriteString("\n")
-	cells := [][]string{{"measure", "nvrha", "baseline", "baseline ÷ nvrha"}}
+	cells := [][]string{{"measure", "nvrha", "baseline", "oracle", "baseline ÷ nvrha"}}
 	for _, r := range c.Rows() {
-		cells = append(cells, []string{r.Measure, r.NVRHA, r.Baseline, ratioText(r.Ratio)})
+		cells = append(cells, []string{r.Measure, r.NVRHA, r.Baseline, r.Oracle, ratioText(r.Ratio)})
 	}
-	width := make([]int, 4)
-	for _, row := range cells {
-		for i, cell := range row {
-			width[i] = max(width[i], utf8.RuneCountInString(cell))
-		}
-	}
-	for _, row := range cells {
-		fmt.Fprintf(&sb, "%s%s", row[0], strings.Repeat(" ", width[0]-utf8.RuneCountInString(row[0])))
-		for i, cell := range row[1:] {
-			fmt.Fprintf(&sb, "  %s%s", strings.Repeat(" ", width[i+1]-utf8.RuneCountInString(cell)), cell)
-		}
+	writeCells(&sb, cells)
+	sb.WriteString("\n")
+	if av := c.Avoidable(); o.Runs > 0 {
+		kv("avoidable loss", "nvrha %s, baseline %s: nvrha ÷ baseline %s", secs(av.NVRHA), secs(av.Baseline), ratioText(av.Ratio))
 		sb.WriteString("\n")
 	}
+	c.writeClasses(&sb)
 	sb.WriteString("\n")
 	if len(c.Unpaired) == 0 {
-		kv("faults", "the same plan on both sides of every world")
+		kv("faults", "the same plan on every side of every world")
 	} else {
-		kv("faults", "DIFFERENT plans on the two sides of %s", seedList(c.Unpaired))
+		kv("faults", "DIFFERENT plans on the sides of %s", seedList(c.Unpaired))
 	}
-	kv("invariants", "nvrha %s, baseline %s", verdict(n), verdict(b))
-	if n.GapSamplesIncomplete || b.GapSamplesIncomplete {
+	if o.Runs > 0 {
+		kv("invariants", "nvrha %s, baseline %s, oracle %s", verdict(n), verdict(b), verdict(o))
+	} else {
+		kv("invariants", "nvrha %s, baseline %s", verdict(n), verdict(b))
+	}
+	if n.GapSamplesIncomplete || b.GapSamplesIncomplete || o.GapSamplesIncomplete {
 		kv("note", "gap samples were dropped: the gap per camera misses some footage lost")
 	}
-	sb.WriteString("(availability's ratio is that of the camera-time lost; a ratio above 1 means the baseline did worse)\n")
+	sb.WriteString("(availability's and scarcity efficiency's ratios are those of what was lost;\n" +
+		" a ratio above 1 means the baseline did worse)\n")
 	_, err := io.WriteString(w, sb.String())
 	return err
 }
@@ -266,13 +361,48 @@ func (c *Comparison) MarshalJSON() ([]byte, error) {
 		}
 		rows = append(rows, x)
 	}
+	type classRow struct {
+		ClassRow
+		Ratios map[string]*float64 `json:"ratios"`
+	}
+	var classes []classRow
+	for _, r := range c.Classes() {
+		x := classRow{ClassRow: r, Ratios: map[string]*float64{}}
+		for k, v := range r.Ratios {
+			x.Ratios[k] = finite(v)
+		}
+		classes = append(classes, x)
+	}
+	av := c.Avoidable()
+	var avoidable any
+	if c.Oracle.Runs > 0 {
+		avoidable = struct {
+			Avoidable
+			Ratio *float64 `json:"nvrha_over_baseline"`
+		}{av, finite(av.Ratio)}
+	}
+	var oracle *Summary
+	if c.Oracle.Runs > 0 {
+		s := c.Oracle.Summary()
+		oracle = &s
+	}
 	return json.Marshal(struct {
-		Seeds    []uint64 `json:"seeds"`
-		NVRHA    Summary  `json:"nvrha"`
-		Baseline Summary  `json:"baseline"`
-		Rows     []row    `json:"rows"`
-		Unpaired []uint64 `json:"unpaired,omitempty"`
-	}{c.Seeds, c.NVRHA.Summary(), c.Baseline.Summary(), rows, c.Unpaired})
+		Seeds     []uint64   `json:"seeds"`
+		NVRHA     Summary    `json:"nvrha"`
+		Baseline  Summary    `json:"baseline"`
+		Oracle    *Summary   `json:"oracle,omitempty"`
+		Rows      []row      `json:"rows"`
+		Avoidable any        `json:"avoidable_loss,omitempty"`
+		Classes   []classRow `json:"classes"`
+		Unpaired  []uint64   `json:"unpaired,omitempty"`
+	}{c.Seeds, c.NVRHA.Summary(), c.Baseline.Summary(), oracle, rows, avoidable, classes, c.Unpaired})
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
 }
 
 func verdict(s Summary) string {
@@ -302,6 +432,8 @@ func seedList(seeds []uint64) string {
 func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
 
 func pct(a float64) string { return fmt.Sprintf("%.4f%%", 100*a) }
+
+func frac(a float64) string { return fmt.Sprintf("%.4f", a) }
 
 func ratioText(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {

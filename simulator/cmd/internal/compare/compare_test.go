@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nvrha/nvrha/simulator"
 )
@@ -43,9 +45,38 @@ func TestOneRunPoolsToItsReport(t *testing.T) {
 		cfg.Tolerate = append(cfg.Tolerate, k.ID)
 	}
 	nv, base := Pair(cfg)
-	rn, rb := runCfg(t, nv), runCfg(t, base)
+	rn, rb, ro := runCfg(t, nv), runCfg(t, base), runCfg(t, Oracle(cfg))
 	c := New()
-	c.Add(rn, rb)
+	c.Add(rn, rb, ro)
+	if !ro.Oracle || ro.FaultPlan != rn.FaultPlan || len(c.Unpaired) != 0 {
+		t.Errorf("oracle run: Oracle %v, plan %s against nvrha's %s", ro.Oracle, ro.FaultPlan, rn.FaultPlan)
+	}
+	// The classes add up to the totals: every incident in one class, and
+	// the footage lost in them and outside them is all the footage lost.
+	rows := c.Classes()
+	for _, x := range []struct {
+		name string
+		s    Summary
+		of   func(ClassRow) ClassSummary
+	}{
+		{"nvrha", c.NVRHA.Summary(), func(r ClassRow) ClassSummary { return r.NVRHA }},
+		{"baseline", c.Baseline.Summary(), func(r ClassRow) ClassSummary { return r.Baseline }},
+		{"oracle", c.Oracle.Summary(), func(r ClassRow) ClassSummary { return r.Oracle }},
+	} {
+		incidents, lost, gaps := 0, time.Duration(0), 0
+		for _, r := range rows {
+			incidents += x.of(r).Incidents
+			lost += x.of(r).FootageLost
+			gaps += x.of(r).GapPerCamera.N
+		}
+		if incidents != x.s.Incidents || lost != x.s.FootageLost || gaps != x.s.GapPerCamera.N || incidents == 0 {
+			t.Errorf("%s: classes add up to %d incidents, %v lost, %d camera gaps; totals %d, %v, %d", x.name,
+				incidents, lost, gaps, x.s.Incidents, x.s.FootageLost, x.s.GapPerCamera.N)
+		}
+	}
+	if av := c.Avoidable(); av.NVRHA != rn.FootageLost-ro.FootageLost || av.Baseline != rb.FootageLost-ro.FootageLost {
+		t.Errorf("avoidable loss %+v; lost %v, %v, oracle %v", av, rn.FootageLost, rb.FootageLost, ro.FootageLost)
+	}
 	for _, x := range []struct {
 		s Summary
 		r *simulator.Report
@@ -66,8 +97,14 @@ func TestOneRunPoolsToItsReport(t *testing.T) {
 	if err := c.WriteText(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "seed 9,") || !strings.Contains(b.String(), "time to detect p50") {
+	if !strings.Contains(b.String(), "seed 9,") || !strings.Contains(b.String(), "time to detect p50") ||
+		!strings.Contains(b.String(), "avoidable loss") || !strings.Contains(b.String(), "by first fault") {
 		t.Errorf("text:\n%s", b.String())
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("a line of %d columns: %q", n, line)
+		}
 	}
 }
 
@@ -93,8 +130,8 @@ func TestRatios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(out), `"measure":"false takeovers","nvrha":"0","baseline":"3","ratio":null`) ||
-		!strings.Contains(string(out), `"measure":"time to detect p50","nvrha":"1.000s","baseline":"5.000s","ratio":5`) {
+	if !strings.Contains(string(out), `"measure":"false takeovers","nvrha":"0","baseline":"3","oracle":"-","ratio":null`) ||
+		!strings.Contains(string(out), `"measure":"time to detect p50","nvrha":"1.000s","baseline":"5.000s","oracle":"-","ratio":5`) {
 		t.Errorf("JSON %s", out)
 	}
 }
@@ -109,9 +146,9 @@ func TestRunsFilePoolsLikeReports(t *testing.T) {
 		cfg := simulator.Config{Seed: seed, Duration: 10 * time.Minute, World: simulator.UniformWorld(1, 6, 2, 8, 0, 0),
 			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 3}}
 		nv, base := Pair(cfg)
-		rn, rb := runCfg(t, nv), runCfg(t, base)
-		direct.Add(rn, rb)
-		for _, r := range []*simulator.Report{rn, rb} {
+		rn, rb, ro := runCfg(t, nv), runCfg(t, base), runCfg(t, Oracle(cfg))
+		direct.Add(rn, rb, ro)
+		for _, r := range []*simulator.Report{rn, rb, ro} {
 			if err := WriteRun(&buf, RunOf(r)); err != nil {
 				t.Fatal(err)
 			}
@@ -123,14 +160,18 @@ func TestRunsFilePoolsLikeReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 6 || good != int64(whole) {
-		t.Fatalf("read %d runs, %d good bytes; want 6 runs, %d bytes", len(runs), good, whole)
+	if len(runs) != 9 || good != int64(whole) {
+		t.Fatalf("read %d runs, %d good bytes; want 9 runs, %d bytes", len(runs), good, whole)
 	}
-	for i := 0; i < len(runs); i += 2 {
-		viaFile.AddRuns(runs[i], runs[i+1])
+	for i := 0; i < len(runs); i += 3 {
+		viaFile.AddRuns(runs[i], runs[i+1], &runs[i+2])
+	}
+	// %+v, not DeepEqual: a ratio with no meaning is NaN on both.
+	if fmt.Sprintf("%+v", direct.Classes()) != fmt.Sprintf("%+v", viaFile.Classes()) {
+		t.Errorf("classes pooled from reports %+v\nfrom the file %+v", direct.Classes(), viaFile.Classes())
 	}
 	for _, x := range []struct{ a, b Summary }{{direct.NVRHA.Summary(), viaFile.NVRHA.Summary()},
-		{direct.Baseline.Summary(), viaFile.Baseline.Summary()}} {
+		{direct.Baseline.Summary(), viaFile.Baseline.Summary()}, {direct.Oracle.Summary(), viaFile.Oracle.Summary()}} {
 		if x.a != x.b {
 			t.Errorf("pooled from reports %+v\npooled from the file %+v", x.a, x.b)
 		}
@@ -140,7 +181,7 @@ func TestRunsFilePoolsLikeReports(t *testing.T) {
 	}
 
 	bad := bytes.Replace(buf.Bytes()[:whole], []byte(`"seed":2`), []byte(`"seed":"two"`), 1)
-	if _, _, err := ReadRuns(bytes.NewReader(bad)); !errors.Is(err, ErrBadRuns) || !strings.Contains(err.Error(), "line 3") {
-		t.Errorf("a bad line 3: error %v, want ErrBadRuns naming line 3", err)
+	if _, _, err := ReadRuns(bytes.NewReader(bad)); !errors.Is(err, ErrBadRuns) || !strings.Contains(err.Error(), "line 4") {
+		t.Errorf("a bad line 4: error %v, want ErrBadRuns naming line 4", err)
 	}
 }

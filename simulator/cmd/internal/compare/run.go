@@ -20,6 +20,7 @@ import (
 type Run struct {
 	Seed     uint64 `json:"seed"`
 	Baseline bool   `json:"baseline"`
+	Oracle   bool   `json:"oracle,omitempty"`
 	Detector string `json:"detector"`
 	// Simulated is how far the run got; Servers and Cameras the world's.
 	Simulated time.Duration `json:"simulated"`
@@ -44,6 +45,11 @@ type Run struct {
 	FalseTakeovers            int             `json:"false_takeovers"`
 	UnexplainedFalseTakeovers int             `json:"unexplained_false_takeovers"`
 	FootageLost               time.Duration   `json:"footage_lost"`
+	// Classes splits the incidents and the footage lost by the first
+	// fault of each incident (ClassOf).
+	Classes []ClassRun `json:"classes,omitempty"`
+	// Scarcity is the run's Report.Scarcity.
+	Scarcity simulator.Scarcity `json:"scarcity"`
 	// Failure says why the run failed (an invariant or an expectation);
 	// nil for a run that passed.
 	Failure *Failure `json:"failure,omitempty"`
@@ -60,7 +66,7 @@ type Failure struct {
 
 // RunOf extracts from r what a Side pools.
 func RunOf(r *simulator.Report) Run {
-	out := Run{Seed: r.Seed, Baseline: r.Baseline, Detector: r.Detector, Simulated: r.Simulated,
+	out := Run{Seed: r.Seed, Baseline: r.Baseline, Oracle: r.Oracle, Detector: r.Detector, Simulated: r.Simulated,
 		Incidents: len(r.Incidents), TakeoversStarted: r.TakeoversStarted, FalseTakeovers: r.FalseTakeovers,
 		UnexplainedFalseTakeovers: r.UnexplainedFalseTakeovers, FootageLost: r.FootageLost}
 	for _, sv := range r.World.Servers() {
@@ -84,6 +90,7 @@ func RunOf(r *simulator.Report) Run {
 		}
 	}
 	out.Gaps, out.GapsComplete = r.CameraGaps()
+	out.Classes, out.Scarcity = classesOf(r), r.Scarcity
 	switch {
 	case r.Violation != nil:
 		out.Failure = &Failure{Invariant: r.Violation.Invariant, Detail: r.Violation.Detail, Replay: r.Replay}
@@ -159,14 +166,35 @@ func (s *Side) AddRun(r Run) {
 	s.takeovers += r.TakeoversStarted
 	s.lost += r.FootageLost
 	s.cameraSeconds += float64(r.Cameras) * r.Simulated.Seconds()
+	if s.classes == nil {
+		s.classes = map[string]*classPool{}
+	}
+	for _, c := range r.Classes {
+		p := s.classes[c.Class]
+		if p == nil {
+			p = &classPool{}
+			s.classes[c.Class] = p
+		}
+		p.incidents += c.Incidents
+		p.lost += c.Lost
+		p.gaps = append(p.gaps, c.Gaps...)
+		p.unprotected += c.Unprotected
+	}
+	s.scarceTime += r.Scarcity.Time.Seconds()
+	s.scarceOptimal += r.Scarcity.Optimal.Seconds()
+	s.scarceCovered += r.Scarcity.Covered.Seconds()
 	if r.Failure != nil {
 		s.failedRuns++
 	}
 }
 
-// AddRuns pools the two runs of one world.
-func (c *Comparison) AddRuns(nvrha, baseline Run) {
+// AddRuns pools the runs of one world; oracle may be nil (a campaign
+// that ran no oracle).
+func (c *Comparison) AddRuns(nvrha, baseline Run, oracle *Run) {
 	c.Seeds = append(c.Seeds, nvrha.Seed)
 	c.NVRHA.AddRun(nvrha)
 	c.Baseline.AddRun(baseline)
+	if oracle != nil {
+		c.Oracle.AddRun(*oracle)
+	}
 }
