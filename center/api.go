@@ -242,6 +242,17 @@ func groupParam(r *http.Request) (failover.GroupID, error) {
 	return failover.GroupID(n), nil
 }
 
+// groupAndBody reads a request about one group: the group's ID from the
+// path and the JSON body into a T.
+func groupAndBody[T any](r *http.Request) (failover.GroupID, T, error) {
+	var body T
+	id, err := groupParam(r)
+	if err == nil {
+		err = decode(r, &body)
+	}
+	return id, body, err
+}
+
 func serverParam(r *http.Request) (nvrha.ServerID, error) {
 	id := nvrha.ServerID(r.PathValue("server"))
 	if err := id.Validate(); err != nil {
@@ -338,15 +349,6 @@ func (c *Center) listGroups(w http.ResponseWriter, r *http.Request, _ string) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func findGroup(snap failover.Snapshot, id failover.GroupID) (failover.GroupSnapshot, bool) {
-	for _, g := range snap.Groups {
-		if g.ID == id {
-			return g, true
-		}
-	}
-	return failover.GroupSnapshot{}, false
-}
-
 func (c *Center) getGroup(w http.ResponseWriter, r *http.Request, _ string) {
 	id, err := groupParam(r)
 	if err != nil {
@@ -358,7 +360,7 @@ func (c *Center) getGroup(w http.ResponseWriter, r *http.Request, _ string) {
 		c.fail(w, r, err)
 		return
 	}
-	g, ok := findGroup(snap, id)
+	g, ok := snap.Group(id)
 	if !ok {
 		c.fail(w, r, fmt.Errorf("%w: %d", failover.ErrGroupNotFound, id))
 		return
@@ -393,7 +395,7 @@ func (c *Center) respondGroup(w http.ResponseWriter, r *http.Request, id failove
 		c.fail(w, r, err)
 		return
 	}
-	g, ok := findGroup(snap, id)
+	g, ok := snap.Group(id)
 	if !ok {
 		c.fail(w, r, fmt.Errorf("%w: %d", failover.ErrGroupNotFound, id))
 		return
@@ -402,13 +404,8 @@ func (c *Center) respondGroup(w http.ResponseWriter, r *http.Request, id failove
 }
 
 func (c *Center) renameGroup(w http.ResponseWriter, r *http.Request, user string) {
-	id, err := groupParam(r)
+	id, req, err := groupAndBody[nameRequest](r)
 	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	var req nameRequest
-	if err := decode(r, &req); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -469,15 +466,10 @@ func (c *Center) deleteGroup(w http.ResponseWriter, r *http.Request, user string
 }
 
 func (c *Center) setProtection(w http.ResponseWriter, r *http.Request, user string) {
-	id, err := groupParam(r)
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	var req struct {
+	id, req, err := groupAndBody[struct {
 		On *bool `json:"on"`
-	}
-	if err := decode(r, &req); err != nil {
+	}](r)
+	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -548,17 +540,11 @@ func (c *Center) facts(ctx context.Context, ids []nvrha.ServerID) ([]nvrha.Facts
 }
 
 func (c *Center) addServers(w http.ResponseWriter, r *http.Request, user string, role failover.Role) {
-	id, err := groupParam(r)
+	id, req, err := groupAndBody[serversRequest](r)
+	if err == nil {
+		err = req.check()
+	}
 	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	var req serversRequest
-	if err := decode(r, &req); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if err := req.check(); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -655,17 +641,11 @@ func (c *Center) addStandby(w http.ResponseWriter, r *http.Request, user string)
 }
 
 func (c *Center) removeServers(w http.ResponseWriter, r *http.Request, user string, role failover.Role) {
-	id, err := groupParam(r)
+	id, req, err := groupAndBody[serversRequest](r)
+	if err == nil {
+		err = req.check()
+	}
 	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	var req serversRequest
-	if err := decode(r, &req); err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if err := req.check(); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -720,7 +700,7 @@ func (c *Center) candidates(w http.ResponseWriter, r *http.Request, _ string) {
 		c.fail(w, r, err)
 		return
 	}
-	g, ok := findGroup(snap, id)
+	g, ok := snap.Group(id)
 	if !ok {
 		c.fail(w, r, fmt.Errorf("%w: %d", failover.ErrGroupNotFound, id))
 		return

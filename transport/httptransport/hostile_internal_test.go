@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -115,29 +114,8 @@ func TestHostileLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer("", h)
-	// Every connection's goroutine ends before the test does: net/http
-	// lingers up to 500 ms on a connection it closes after an answer.
-	var conns sync.WaitGroup
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			conns.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			conns.Done()
-		}
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(LimitListener(ln, ServerMaxConns))
-	}()
-	defer func() {
-		_ = probes.Close()
-		_ = srv.Close()
-		<-served
-		conns.Wait()
-	}()
+	serveHandler(t, ln, h, ServerMaxConns)
+	defer func() { _ = probes.Close() }()
 
 	// The center's client, which learns the UDP port from its first probe.
 	c, err := NewClient(ClientConfig{Resolver: StaticResolver{"rec-1": "http://" + ln.Addr().String()}, Auth: Auth{Keys: []Key{key}}, VerifyResponses: true})

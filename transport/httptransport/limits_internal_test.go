@@ -153,9 +153,16 @@ func serveAgent(t *testing.T, cfg HandlerConfig, maxConns int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	serveHandler(t, ln, h, maxConns)
+	return ln.Addr().String()
+}
+
+// serveHandler serves h from NewServer on ln, limited to maxConns, until
+// the test ends; then it waits for every connection's goroutine, since
+// net/http lingers up to 500 ms on a connection it closes after an answer.
+func serveHandler(t *testing.T, ln net.Listener, h http.Handler, maxConns int) {
+	t.Helper()
 	srv := NewServer("", h)
-	// Every connection's goroutine ends before the test does: net/http
-	// lingers up to 500 ms on a connection it closes after an answer.
 	var conns sync.WaitGroup
 	srv.ConnState = func(_ net.Conn, s http.ConnState) {
 		switch s {
@@ -175,7 +182,6 @@ func serveAgent(t *testing.T, cfg HandlerConfig, maxConns int) string {
 		<-done
 		conns.Wait()
 	})
-	return ln.Addr().String()
 }
 
 // rawRequest returns the bytes of a takeover request to addr signed now,
