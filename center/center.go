@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg Config) (*Center, error) {
 	if err := c.metrics.register(cfg.Registry); err != nil {
 		return nil, fmt.Errorf("%w: metrics: %w", ErrInvalidConfig, err)
 	}
-	c.events = newEventHub(cfg.EventHistory, c.log, c.metrics)
+	c.events = newEventHub(cfg.EventHistory, c.log)
 	c.tr = &meteredTransport{next: cfg.Controller.Transport, m: c.metrics}
 
 	cc := cfg.Controller

@@ -51,8 +51,7 @@ const (
 // eventHub keeps the latest events for the timeline and wakes the event
 // streams. Publishing never blocks: the Machine's goroutine calls it.
 type eventHub struct {
-	log     *slog.Logger
-	metrics *metrics
+	log *slog.Logger
 
 	mu      sync.Mutex
 	ring    []Event // the latest events, oldest first
@@ -67,9 +66,9 @@ type eventHub struct {
 	shown  map[nvrha.ServerID]string
 }
 
-func newEventHub(limit int, log *slog.Logger, m *metrics) *eventHub {
+func newEventHub(limit int, log *slog.Logger) *eventHub {
 	return &eventHub{
-		log: log, metrics: m, limit: limit, nextID: 1,
+		log: log, limit: limit, nextID: 1,
 		changed: make(chan struct{}),
 		probed:  map[nvrha.ServerID]bool{},
 		shown:   map[nvrha.ServerID]string{},
@@ -143,6 +142,15 @@ func (h *eventHub) machineEvent(e failover.Event) {
 	case failover.EventUnprotected:
 		ev.Level = "warn"
 		ev.Message = fmt.Sprintf("%s has failed and no standby can take it over", e.Server)
+	case failover.EventNotRecording:
+		ev.Level = "warn"
+		ev.Message = fmt.Sprintf("%s answers healthy but does not record its cameras; told to resume", e.Server)
+		ev.Detail = ""
+	case failover.EventStoreFailing:
+		ev.Level = "warn"
+		ev.Message = "saving the center's state fails; orders wait until it works"
+	case failover.EventStoreRecovered:
+		ev.Message = "the center's state is saved again"
 	default:
 		ev.Message = e.String()
 	}

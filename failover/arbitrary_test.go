@@ -65,13 +65,12 @@ func (s rapidSource) u64(label string) uint64 {
 
 // arbitraryWorld is a Machine fed arbitrary answers and times.
 type arbitraryWorld struct {
-	t        testing.TB
-	cfg      failover.Config
-	m        *failover.Machine
-	now      time.Time
-	sent     []failover.Command // commands sent and not yet answered, oldest first
-	epochs   map[nvrha.ServerID]nvrha.Epoch
-	restores int
+	t      testing.TB
+	cfg    failover.Config
+	m      *failover.Machine
+	now    time.Time
+	sent   []failover.Command // commands sent and not yet answered, oldest first
+	epochs map[nvrha.ServerID]nvrha.Epoch
 }
 
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
@@ -226,7 +225,6 @@ func (w *arbitraryWorld) checkState(st failover.State) {
 	if _, err := failover.RestoreMachine(w.cfg, st, w.now); err != nil {
 		w.t.Fatalf("a State the Machine persisted does not restore: %v", err)
 	}
-	w.restores++
 }
 
 func FuzzMachineArbitraryInputs(f *testing.F) {

@@ -725,7 +725,7 @@ func (c *Controller) publish(e Event) {
 	}
 	level := slog.LevelInfo
 	switch e.Kind {
-	case EventServerDown, EventTakeoverFailed, EventUnprotected:
+	case EventServerDown, EventTakeoverFailed, EventUnprotected, EventNotRecording:
 		level = slog.LevelWarn
 	}
 	if !c.log.Enabled(context.Background(), level) {
