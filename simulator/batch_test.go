@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -134,6 +133,9 @@ func TestSeedBatch(t *testing.T) {
 // and every recovery path was taken, so that a fault that silently stops
 // firing is caught.
 func TestEveryFaultFires(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the short batch of 8 seeds is too small for every fault kind to fire")
+	}
 	t.Parallel()
 	b := runBatch(t)
 	for _, k := range FaultKinds() {
@@ -146,8 +148,8 @@ func TestEveryFaultFires(t *testing.T) {
 			t.Errorf("recovery path %s never taken in %d seeds", r, b.runs)
 		}
 	}
-	t.Logf("faults: %v", countList(b.faults))
-	t.Logf("recoveries: %v", countList(b.recoveries))
+	t.Logf("faults: %v", b.faults)
+	t.Logf("recoveries: %v", b.recoveries)
 }
 
 // TestDeterminism runs the same seed twice (noisy network, nemesis, a
@@ -289,17 +291,4 @@ func TestKnownIssuesReproduce(t *testing.T) {
 			}
 		})
 	}
-}
-
-func countList[K ~string](m map[K]int) string {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, m[k]))
-	}
-	return strings.Join(parts, " ")
 }

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nvrha/nvrha"
@@ -62,17 +61,7 @@ func ParseFaults(s string) (NemesisConfig, error) {
 }
 
 func (n NemesisConfig) flag() string {
-	switch {
-	case !n.Enabled:
-		return "none"
-	case len(n.Kinds) == 0:
-		return "default"
-	}
-	parts := make([]string, len(n.Kinds))
-	for i, k := range n.Kinds {
-		parts[i] = string(k)
-	}
-	return strings.Join(parts, ",")
+	return history.FaultKindsFlag(n.Enabled, n.Kinds)
 }
 
 func (n NemesisConfig) withDefaults(d time.Duration) NemesisConfig {

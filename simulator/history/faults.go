@@ -61,6 +61,22 @@ func ParseFaultKinds(s string) (on bool, kinds []FaultKind, err error) {
 	return true, kinds, nil
 }
 
+// FaultKindsFlag renders what ParseFaultKinds reads: "none" when the
+// nemesis is off, "default" for every kind, the kinds by name otherwise.
+func FaultKindsFlag(on bool, kinds []FaultKind) string {
+	switch {
+	case !on:
+		return "none"
+	case len(kinds) == 0:
+		return "default"
+	}
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = string(k)
+	}
+	return strings.Join(parts, ",")
+}
+
 // Recovery names a recovery path the center took, for the report and the
 // check that every path was exercised.
 type Recovery string

@@ -71,17 +71,7 @@ type Nemesis struct {
 
 // flag renders the kinds as a -faults value.
 func (n Nemesis) flag() string {
-	switch {
-	case !n.Enabled:
-		return "none"
-	case len(n.Kinds) == 0:
-		return "default"
-	}
-	parts := make([]string, len(n.Kinds))
-	for i, k := range n.Kinds {
-		parts[i] = string(k)
-	}
-	return strings.Join(parts, ",")
+	return history.FaultKindsFlag(n.Enabled, n.Kinds)
 }
 
 // Failback is the header's failback line; zero fields keep the caller's.
