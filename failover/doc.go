@@ -11,7 +11,8 @@
 // most one group. Servers join in batches that are all-or-nothing: a refused
 // batch returns a *[RejectedError] naming every refused server with every
 // rule it failed (package eligibility). Removing a standby and deleting a
-// group need an [Approval] from [VerifyFirstAdmin]. A server in the takeover
+// group need an [Approval] from [VerifyFirstAdmin], which approves that one
+// operation, once, for Config.ApprovalTTL. A server in the takeover
 // process cannot be removed: disable it first, which ends its takeover.
 // Every operation is atomic: after an error the state is exactly as before.
 //
@@ -52,10 +53,13 @@
 // from the timing of its answers; a pause shorter than the acceptable pause
 // never does. Orders (takeover, release, stand-down, resume) are sent again
 // after CommandTimeout without an answer, unchanged and under the same
-// epoch; a late answer to the attempt before still counts. When recording servers fail, the free standbys that are
-// enabled, up, not failed, with an empty recording space, are assigned to
-// them optimally (package assign): most servers covered, then most channels,
-// then the smallest standby that fits.
+// epoch; a late answer to the attempt before still counts. When recording
+// servers fail, the free standbys that are enabled, up, not failed, with an
+// empty recording space, are assigned to them optimally (package assign):
+// most servers covered, then the highest priority ([Machine.SetServerPriority])
+// and the most cameras, then the smallest standby that fits. When failures
+// outnumber standbys, the standby of a server that has recovered and only
+// waits out its hold-down is reclaimed for a server that has none.
 //
 // Each takeover gets a new epoch for the recording server, a fencing token
 // that only grows, across restarts too (it is part of State). The standby
@@ -63,15 +67,19 @@
 // to stand down under the same epoch. A standby that does not confirm in
 // TakeoverAttempts tries or TakeoverTimeout becomes "Abnormal, protection
 // failed", is fenced off with a release under a newer epoch, and the next
-// eligible standby is tried at once.
+// eligible standby is tried at once. One that failed while it answered
+// probes stays so until a takeover by it is confirmed, and is ordered
+// again only after a back-off (Config.FailedStandbyBackoff, doubling), and
+// only when no other standby fits. An uncovered recording server that
+// answers healthy but says it does not record is told to resume.
 //
 // Failback is make-before-break: under a new epoch the recovered recording
 // server is told to resume, and only once it confirms is the standby told to
 // release. It starts after the server has been healthy for the hold-down
 // (automatic, the default), only inside a daily window (scheduled), or only
-// on [Machine.Failback] (manual). Each takeover of the same server within
-// the flap window doubles its hold-down, so a flapping server's cameras do
-// not ping-pong.
+// on [Machine.Failback] (manual). Each earlier outage of the same server
+// within the flap window doubles its hold-down, so a flapping server's
+// cameras do not ping-pong.
 //
 // # The ledger
 //
