@@ -111,7 +111,9 @@ func TestPageInBrowser(t *testing.T) {
 		chromedp.Click(css(fmt.Sprintf(`[data-candidate=%q] input`, demo.NewRecorder))),
 		chromedp.Click(css("#add-apply")),
 	)
-	waitFor(t, ctx, "the recording server in the table", fmt.Sprintf(`!!document.querySelector('#recording-servers tr[data-server=%q]')`, demo.NewRecorder))
+	// Wait for its first probe to settle the status: each change redraws
+	// the table, and a click sent while its button is replaced is lost.
+	waitFor(t, ctx, "the recording server in the table, probed", statusOf(string(demo.NewRecorder))+` === "Normal, unprotected"`)
 
 	do(t, ctx, "open the standby dialog",
 		chromedp.Click(css(`[data-action="add-standby"]`)),

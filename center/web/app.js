@@ -12,6 +12,7 @@ const state = {
   lastEvent: 0,
   stream: null,
   refreshTimer: null,
+  drawn: "",          // what the page last drew, to skip redrawing the same
 };
 
 const $ = (id) => document.getElementById(id);
@@ -123,7 +124,11 @@ $("logout").addEventListener("click", async () => {
 
 // --- groups ---
 
-async function refresh() {
+// refresh reads the groups and draws them. A refresh driven by the event
+// stream (changedOnly) leaves the page alone when nothing it shows has
+// changed: redrawing replaces every button, and a click that lands while
+// its button is replaced is lost.
+async function refresh(changedOnly) {
   let data;
   try {
     data = await api("GET", "/api/v1/groups");
@@ -138,12 +143,15 @@ async function refresh() {
     state.checked.recording.clear();
     state.checked.standby.clear();
   }
+  const drawn = JSON.stringify([state.selected, state.session && state.session.demo, state.groups]);
+  if (changedOnly && drawn === state.drawn) return;
+  state.drawn = drawn;
   render();
 }
 
 function scheduleRefresh() {
   if (state.refreshTimer) return;
-  state.refreshTimer = setTimeout(() => { state.refreshTimer = null; refresh(); }, 100);
+  state.refreshTimer = setTimeout(() => { state.refreshTimer = null; refresh(true); }, 100);
 }
 
 function currentGroup() {
