@@ -201,7 +201,7 @@ func (w *World) noteDisturbance(a *Action, servers []int) {
 	case "pause":
 		for _, i := range servers {
 			if a.For > w.cfg.Center.Failover.Detector.AcceptablePause {
-				w.servers[i].t.DisturbedAt = w.now + a.For
+				disturbed(&w.servers[i].t, w.now+a.For)
 			}
 		}
 		w.lastDisturbance = max(w.lastDisturbance, w.now+a.For)
@@ -217,24 +217,29 @@ func (w *World) noteDisturbance(a *Action, servers []int) {
 			if g := w.resolveGroup(a.Targets[0]); g != nil {
 				g.ChangedAt = w.now
 				for _, i := range g.Servers {
-					w.servers[i].t.DisturbedAt = w.now
+					disturbed(&w.servers[i].t, w.now)
 				}
 			}
 		}
 	}
 	for _, i := range servers {
-		w.servers[i].t.DisturbedAt = w.now
+		disturbed(&w.servers[i].t, w.now)
 	}
-	w.lastDisturbance = w.now
+	w.lastDisturbance = max(w.lastDisturbance, w.now)
 }
+
+// disturbed notes that server s was disturbed until at. It never moves the
+// disturbance back: a long pause disturbs until it ends, whatever touches
+// the server meanwhile.
+func disturbed(s *history.ServerTruth, at time.Duration) { s.DisturbedAt = max(s.DisturbedAt, at) }
 
 // disturbAll marks every server disturbed now (a center restart, a burst
 // on every link).
 func (w *World) disturbAll() {
 	for _, s := range w.servers {
-		s.t.DisturbedAt = w.now
+		disturbed(&s.t, w.now)
 	}
-	w.lastDisturbance = w.now
+	w.lastDisturbance = max(w.lastDisturbance, w.now)
 }
 
 // The fault kinds scripted actions derive from their verbs.

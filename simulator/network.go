@@ -112,7 +112,7 @@ func (w *World) scheduleMessage(m *message, extra time.Duration) {
 
 // lose records that m never arrives.
 func (w *World) lose(m *message, why string) {
-	w.servers[m.server].t.DisturbedAt = w.now
+	disturbed(&w.servers[m.server].t, w.now)
 	w.stats.lost++
 	b := w.tr.start(w.now)
 	b = append(b, " drop "...)
