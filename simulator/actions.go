@@ -90,6 +90,9 @@ func init() {
 				onGroupRef(func(w *World, g *history.GroupTruth) { w.setProtection(g, a.Mode != "off") })(w, a, s)
 			}},
 		"failback": {apply: eachServer(func(w *World, _ *Action, i int) { w.failback(i) })},
+		"broken": {apply: eachServer(func(w *World, a *Action, i int) { w.setHostile(i, a) }), undo: "mend",
+			fault: kindOf(FaultHostilePeer)},
+		"mend": {apply: eachServer(func(w *World, _ *Action, i int) { w.setHostile(i, &Action{Verb: "mend"}) })},
 	}
 }
 
@@ -149,7 +152,7 @@ func undoOf(a *Action) *Action {
 	}
 	u := &Action{Line: a.Line, Verb: v.undo, Targets: a.Targets, Mode: a.Mode, Undo: true}
 	switch a.Verb {
-	case "abnormal", "remove":
+	case "abnormal", "remove", "broken":
 		u.Mode = ""
 	case "protection":
 		u.Mode = "on"

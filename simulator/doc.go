@@ -83,6 +83,11 @@
 //     probes and inventories say so) and free up. License channels change;
 //     the center learns the new facts from its inventory commands. A standby
 //     refuses a takeover of more cameras than it has license channels.
+//   - Broken or hostile agents (history.Hostility, hostile.go): for a
+//     while a server's agent refuses every order with an absurd or a
+//     believable newer epoch, reports absurdly, refuses every takeover,
+//     acknowledges takeovers and drops them, answers minutes late, or
+//     replays its old answers. What it records stays the ground truth.
 //
 // Each camera counts the servers writing it; while the count is zero the
 // camera is in a gap. A gap is footage lost for good.
@@ -116,7 +121,7 @@
 // persisted and before its orders left; admin operations racing with
 // takeovers (disable, remove (disabling first when the server is in the
 // takeover process), delete group, protection off), each approved through
-// failover.VerifyFirstAdmin. The nemesis ([NemesisConfig]) plans them
+// failover.VerifyFirstAdmin; a broken or hostile agent (hostile-peer). The nemesis ([NemesisConfig]) plans them
 // before the run from the seed alone, with its own random source
 // ([World.Plan]): Poisson processes at [NemesisRates], targets among the
 // servers no fault it planned holds, lengths cut at the quiet tail. A fault
@@ -138,7 +143,7 @@
 //
 // # Invariants
 //
-// docs/invariants.md lists the invariants (numbered 0 to 9), what each
+// docs/invariants.md lists the invariants (numbered 0 to 10), what each
 // forbids, the budgets the time-bounded ones allow and which check
 // enforces each; package check holds the checks. The first violation stops
 // the run (Report.Violation): seed, simulated time, invariant, the last

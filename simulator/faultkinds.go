@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 )
 
 // faultKind is one kind of fault the nemesis draws: its rate and the one
@@ -46,6 +47,7 @@ var faultKinds = []faultKind{
 	{kind: FaultFlap, perHour: 1, draw: drawFlap},
 	{kind: FaultMultiFail, perHour: 2, draw: drawMultiFail},
 	{kind: FaultCenterCrash, perHour: 1, draw: drawCenterCrash},
+	{kind: FaultHostilePeer, perHour: 2, scaled: true, draw: drawHostile},
 	{kind: FaultStandbyMidTakeover, reactive: 0.15, strike: strikeStandby},
 	{kind: FaultCenterMidTakeover, reactive: 0.06, strike: strikeCenter},
 	{kind: FaultAdminDisable, reactive: 0.06, strike: strikeDisable},
@@ -234,6 +236,45 @@ func drawCenterCrash(p *planner) (*Action, []int) {
 	a := &Action{Verb: "center-crash", For: p.rng.between(time.Second, 10*time.Second)}
 	p.centerBack = p.now + a.For
 	return a, nil
+}
+
+// The hostilities the nemesis gives a standby and a recording server. A
+// standby whose probes deny a takeover it acknowledged (fake-takeover,
+// absurd-report, replay) or that claims believable newer epochs
+// (leap-epoch) runs into the Machine's known issues
+// takeover-reordered-forever, stray-cover-never-released and
+// stale-retry-unbounded (simulator/testdata/known): the nemesis draws them
+// once those are fixed; scenarios use them today.
+var (
+	standbyHostilities   = []history.Hostility{history.HostileAbsurdEpoch, history.HostileRefuseTakeover, history.HostileLate}
+	recordingHostilities = []history.Hostility{history.HostileAbsurdEpoch, history.HostileAbsurdReport, history.HostileLate,
+		history.HostileReplay}
+)
+
+// drawHostile breaks a server's agent for 20 s to 3 min: a standby half
+// the time (a hostile standby matters when it is ordered to take over),
+// else any server.
+func drawHostile(p *planner) (*Action, []int) {
+	var targets []int
+	if p.rng.chance(0.5) {
+		targets = p.oneFree(failover.RoleStandby)
+	}
+	if targets == nil {
+		targets = p.oneFree(0)
+	}
+	if targets == nil {
+		return nil, nil
+	}
+	modes := standbyHostilities
+	if p.servers[targets[0]].Role == failover.RoleRecording {
+		modes = recordingHostilities
+	}
+	h := modes[p.rng.intn(len(modes))]
+	a := &Action{Verb: "broken", Mode: string(h), For: p.span(20*time.Second, 3*time.Minute)}
+	if h == history.HostileLate {
+		a.Delay = p.rng.between(time.Minute, 5*time.Minute)
+	}
+	return a, targets
 }
 
 // The reactive kinds, which strike the takeover a fault causes. Their

@@ -31,6 +31,7 @@ const (
 	FaultAdminRemove        = history.FaultAdminRemove
 	FaultAdminDeleteGroup   = history.FaultAdminDeleteGroup
 	FaultAdminProtectionOff = history.FaultAdminProtectionOff
+	FaultHostilePeer        = history.FaultHostilePeer
 )
 
 // FaultKinds returns every fault kind, in a fixed order.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 )
 
 // message is a command on its way to a server, or a result on its way back.
@@ -84,6 +85,9 @@ func (w *World) send(m *message) {
 		return
 	}
 	loss, extra := w.linkConditions(m.server)
+	if s := &w.servers[m.server].t; !m.toServer && s.Hostile == history.HostileLate {
+		extra += s.LateBy
+	}
 	if w.rng.chance(loss) {
 		w.lose(m, "lost")
 		return

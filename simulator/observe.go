@@ -174,19 +174,19 @@ func (v *worldView) SnapshotInto(buf *failover.Snapshot) {
 }
 
 // calmSince returns since when server i has been calm: not crashed,
-// abnormal, paused for long, cut off, in a burst, or touched by a lost
-// message or an admin operation. It returns now for a server that is not
-// calm now.
+// abnormal, paused for long, cut off, in a burst, hostile, or touched by a
+// lost message or an admin operation. It returns now for a server that is
+// not calm now.
 func (w *World) calmSince(i int) time.Duration {
-	if w.servers[i].t.Abnormal {
+	if s := &w.servers[i].t; s.Abnormal || s.Hostile != "" {
 		return w.now
 	}
 	return w.linkCalmSince(i)
 }
 
-// linkCalmSince is calmSince for a server that is up but abnormal: since
-// when its link and control plane have been calm (no long pause, cut,
-// burst, lost message or admin operation), or now.
+// linkCalmSince is calmSince for a server that is up but abnormal or
+// hostile: since when its link and control plane have been calm (no long
+// pause, cut, burst, lost message or admin operation), or now.
 func (w *World) linkCalmSince(i int) time.Duration {
 	s := &w.servers[i].t
 	if s.Crashed || (s.Paused && s.PauseUntil-w.now > 0 && s.PausedLong) || w.links[i].cutIn > 0 || w.links[i].cutOut > 0 {

@@ -50,6 +50,11 @@ type Server struct {
 	// deferred holds replies to takeover and resume orders that wait for
 	// footage (ServerConfig.AckWhenRecording), by footage kind.
 	deferred [2][]*message
+	// answers are its last answers by command kind, which a replaying
+	// agent delivers again (hostile.go); absurd counts the absurd answers
+	// an absurd agent gave, which vary with it.
+	answers [failover.CmdResume + 1]answer
+	absurd  uint64
 }
 
 var _ transport.Agent = (*Server)(nil)
@@ -336,8 +341,15 @@ func (s *Server) stateFor(key nvrha.ServerID) history.ServerState {
 }
 
 // call makes the Agent call a command asks for, synchronously, as the
-// server receives it, and returns the Result the center will step.
+// server receives it, and returns the Result the center will step. A
+// hostile server (hostile.go) may answer without the call, or distort
+// the answer.
 func (s *Server) call(c failover.Command) failover.Result {
+	if s.t.Hostile != "" {
+		if r, ok := s.hostileAnswer(&c); ok {
+			return r
+		}
+	}
 	ctx := context.Background()
 	r := failover.Result{ID: c.ID}
 	switch c.Kind {
@@ -356,6 +368,10 @@ func (s *Server) call(c failover.Command) failover.Result {
 	default:
 		r.Err = transport.ErrInvalidOrder
 	}
+	if s.t.Hostile != "" {
+		s.distort(&c, &r)
+	}
+	s.remember(&c, r)
 	return r
 }
 

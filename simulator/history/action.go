@@ -15,8 +15,9 @@ type Action struct {
 	// Verb is the action: crash, restart, pause, abnormal, recover,
 	// partition, heal, loss, delay, fill-space, free-space, license, flap,
 	// center-crash, center-restart, disable, enable, remove, add,
-	// delete-group, add-group, protection, failback, expect-status, and
-	// the internal burst-end, license-restore and flap-cycle.
+	// delete-group, add-group, protection, failback, broken, mend,
+	// expect-status, and the internal burst-end, license-restore and
+	// flap-cycle.
 	Verb string `json:"verb"`
 	// Targets are server IDs, group references (g1, g2, ...) or, in a
 	// trigger, the placeholders "standby" and "recording".
@@ -25,14 +26,15 @@ type Action struct {
 	For time.Duration `json:"for,omitempty"`
 	// Amount is a loss probability (loss) or license channels (license).
 	Amount float64 `json:"amount,omitempty"`
-	// Delay is the extra latency of a delay burst, or a flap's down time.
+	// Delay is the extra latency of a delay burst, a flap's down time, or
+	// how late a broken server's answers are (broken ... late).
 	Delay time.Duration `json:"delay,omitempty"`
 	// Up is a flap's up time; Times its cycles.
 	Up    time.Duration `json:"up,omitempty"`
 	Times int           `json:"times,omitempty"`
 	// Mode is "in" or "out" (one-way partition), "on" or "off"
-	// (protection), "force" (remove), "recording" (abnormal, degraded), or
-	// a group reference (add ... to g2).
+	// (protection), "force" (remove), "recording" (abnormal, degraded), a
+	// Hostility (broken), or a group reference (add ... to g2).
 	Mode string `json:"mode,omitempty"`
 	// Text is the expected status label of expect-status.
 	Text string `json:"text,omitempty"`
@@ -70,6 +72,9 @@ func (a *Action) String() string {
 		b.WriteString(" to " + a.Mode)
 	default:
 		b.WriteString(" " + a.Mode)
+	}
+	if a.Verb == "broken" && a.Delay > 0 {
+		b.WriteString(" " + a.Delay.String())
 	}
 	if a.For > 0 {
 		b.WriteString(" for " + a.For.String())

@@ -32,6 +32,7 @@ const (
 	FaultAdminRemove        FaultKind = "admin-remove"               // a server is removed (disabled first if in takeover)
 	FaultAdminDeleteGroup   FaultKind = "admin-delete-group"         // a group is deleted (racing a takeover)
 	FaultAdminProtectionOff FaultKind = "admin-protection-off"       // a group's Failover Protection is switched off
+	FaultHostilePeer        FaultKind = "hostile-peer"               // a server's agent is broken or hostile for a while (Hostility)
 )
 
 // FaultKinds returns every fault kind, in a fixed order.
@@ -39,7 +40,7 @@ func FaultKinds() []FaultKind {
 	return []FaultKind{FaultCrash, FaultPauseShort, FaultPauseLong, FaultAbnormal, FaultPartition,
 		FaultPartitionOneWay, FaultPartitionMulti, FaultLossBurst, FaultDelayBurst, FaultStandbyMidTakeover,
 		FaultFillSpace, FaultLicense, FaultFlap, FaultMultiFail, FaultCenterCrash, FaultCenterMidTakeover,
-		FaultAdminDisable, FaultAdminRemove, FaultAdminDeleteGroup, FaultAdminProtectionOff}
+		FaultAdminDisable, FaultAdminRemove, FaultAdminDeleteGroup, FaultAdminProtectionOff, FaultHostilePeer}
 }
 
 // ParseFaultKinds parses a -faults value: "none" (or "off", ""): no

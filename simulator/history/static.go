@@ -102,10 +102,10 @@ func (v *Static) ServerIndex(id nvrha.ServerID) (int, bool) {
 }
 
 // CalmSince is the world's rule without bursts: Now while the server is
-// crashed, abnormal, in a long pause or cut off, else its last
+// crashed, abnormal, in a long pause, cut off or hostile, else its last
 // disturbance or admin operation.
 func (v *Static) CalmSince(i int) time.Duration {
-	if v.Truth[i].Abnormal {
+	if v.Truth[i].Abnormal || v.Truth[i].Hostile != "" {
 		return v.At
 	}
 	return v.LinkCalmSince(i)

@@ -27,12 +27,13 @@ type View interface {
 	// Groups are the world's groups, by index (g1 is index 0).
 	Groups() []*GroupTruth
 	// CalmSince returns since when server i has been calm: not crashed,
-	// abnormal, in a long pause, cut off or in a burst, and untouched by
-	// a lost message, a fault or an admin operation. It is Now for a
-	// server that is not calm now.
+	// abnormal, in a long pause, cut off, in a burst or hostile, and
+	// untouched by a lost message, a fault or an admin operation. It is
+	// Now for a server that is not calm now.
 	CalmSince(i int) time.Duration
-	// LinkCalmSince is CalmSince for a server that is up but abnormal:
-	// since when its link and control plane have been calm, or Now.
+	// LinkCalmSince is CalmSince for a server that is up but abnormal or
+	// hostile: since when its link and control plane have been calm (a
+	// hostile agent aside), or Now.
 	LinkCalmSince(i int) time.Duration
 	// LastDisturbance is when the last fault touched the world (for a
 	// long pause: when it ends).
@@ -121,6 +122,11 @@ type ServerTruth struct {
 	// LicenseBefore are its license channels before each license change
 	// still in force.
 	LicenseBefore []int
+	// Hostile is how its agent misbehaves now, "" while it is sound,
+	// since HostileSince; LateBy is how late a HostileLate agent answers.
+	Hostile      Hostility
+	HostileSince time.Duration
+	LateBy       time.Duration
 
 	// Group is the group it belongs to (by the world's spec until an
 	// "add ... to" moves it); Member and Enabled are its membership as

@@ -90,6 +90,8 @@ var actions = map[string]func(p *parser, a *history.Action, rest []string) error
 	"delete-group": parseGroupVerb,
 	"add-group":    parseGroupVerb,
 	"protection":   parseProtection,
+	"broken":       parseBroken,
+	"mend":         parseServers,
 }
 
 // action parses "<verb> <args...> [for <time>]".
@@ -263,6 +265,28 @@ func parseProtection(p *parser, a *history.Action, rest []string) error {
 	}
 	a.Targets, a.Mode = []string{rest[0]}, rest[1]
 	return nil
+}
+
+// parseBroken reads "broken <servers> <hostility> [<delay>]"; the delay
+// is a late agent's, and only its.
+func parseBroken(p *parser, a *history.Action, rest []string) error {
+	const want = "want: broken <servers> absurd-epoch|leap-epoch|absurd-report|refuse-takeover|fake-takeover|late [<delay>]|replay [for <time>]"
+	if len(rest) < 2 || len(rest) > 3 {
+		return p.errf(want)
+	}
+	h, err := history.ParseHostility(rest[1])
+	if err != nil {
+		return p.errf("%v", err)
+	}
+	a.Mode = string(h)
+	if len(rest) == 3 {
+		d, err := time.ParseDuration(rest[2])
+		if err != nil || d <= 0 || h != history.HostileLate {
+			return p.errf(want)
+		}
+		a.Delay = d
+	}
+	return p.targets(a, rest)
 }
 
 // IsGroupRef reports whether s is a group reference, g1 to g16.

@@ -55,6 +55,10 @@
 //	delete-group g<n> [for <t>]        add-group g<n>   (for: create it again and rejoin its servers)
 //	protection g<n> on|off [for <t>]
 //	failback <server>                  (manual failback)
+//	broken <servers> <hostility> [for <t>]   mend <servers>
+//	                                   (a broken or hostile agent: absurd-epoch, leap-epoch,
+//	                                   absurd-report, refuse-takeover, fake-takeover, late [<delay>],
+//	                                   replay; package history's Hostility says what each does)
 //
 // Expectations are checked at the end of the run and listed in the report:
 //

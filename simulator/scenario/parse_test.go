@@ -23,6 +23,9 @@ func TestParseErrors(t *testing.T) {
 		{"recording 1\nat 1s expect status rec-1 Normal", "scenario:2: want a quoted label"},
 		{"recording 1\nat 1s protection g3 off", "scenario:2: unknown group g3"},
 		{`at 1s expect status rec-1 "unterminated`, "scenario:1: unterminated quote"},
+		{"at 1s broken rec-1 evil", `scenario:1: unknown hostility "evil"`},
+		{"at 1s broken rec-1", "scenario:1: want: broken <servers>"},
+		{"at 1s broken rec-1 replay 2m", "scenario:1: want: broken <servers>"},
 	} {
 		_, err := Parse(strings.NewReader(tc.text))
 		var se *Error
