@@ -25,6 +25,8 @@ var Names = [...]string{
 	7: "once faults stop, assignments settle and stay; a pause within the acceptable pause triggers no takeover",
 	8: "nothing acknowledged is lost across a center crash",
 	9: "the same seed gives the same event trace",
+
+	10: "a standby that fails takeovers while it answers is shown \"Abnormal, protection failed\" and held back; no hostile standby is ordered to take over again and again",
 }
 
 // Violation is an invariant that failed: where, when, and how to replay it.
@@ -126,6 +128,7 @@ type Checker struct {
 	timely  timelyTakeover
 	settle  settling
 	durable nothingLost
+	hostile hostilePeers
 
 	// The Machine's view, indexed once per check (machine_view.go).
 	mv machineView
@@ -149,6 +152,7 @@ func New(v history.View, sink history.Sink, tolerate []string) *Checker {
 	c.timely.init(n)
 	c.settle.init(n)
 	c.durable.init()
+	c.hostile.init(n)
 	for _, newInvariant := range registered {
 		c.extra = append(c.extra, newInvariant())
 	}
@@ -313,10 +317,14 @@ func (c *Checker) machineEvent(e *failover.Event) {
 		c.durable.holders = append(c.durable.holders, *e)
 	}
 	c.settlingEvent(e)
+	if !c.failed {
+		c.hostileEvent(e)
+	}
 }
 
 // commandSent checks a command about to leave: well formed (invariant 0),
-// a fresh ID (8), an epoch persisted and not reused (3).
+// a fresh ID (8), an epoch persisted, not reused and in range (3), not one
+// takeover order too many for a hostile standby (10).
 func (c *Checker) commandSent(cmd *failover.Command, known, malformed bool) {
 	if malformed {
 		c.malformed(cmd)
@@ -327,16 +335,27 @@ func (c *Checker) commandSent(cmd *failover.Command, known, malformed bool) {
 	}
 	c.commandID(cmd)
 	c.commandEpoch(cmd)
+	if !c.failed {
+		c.takeoverOrdersBounded(cmd)
+	}
 }
 
 // delivered checks an order a server carried out: refused as stale, it
-// changed nothing (invariant 3); a failback's release breaks nothing (7).
+// changed nothing (invariant 3); a failback's release breaks nothing (7)
+// and is carried out (1).
 func (c *Checker) delivered(e *history.Event) {
-	if c.staleChangedNothing(e) || e.Result.Err != nil {
+	if c.staleChangedNothing(e) {
+		if e.Command.Kind == failover.CmdTakeover {
+			c.hostile.staleTakeover(e)
+		}
+		return
+	}
+	if e.Result.Err != nil {
 		return
 	}
 	if e.Command.Kind == failover.CmdRelease {
 		c.makeBeforeBreak(e)
+		c.one.releaseAcked(c, e)
 	}
 }
 

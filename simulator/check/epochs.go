@@ -26,6 +26,15 @@ import (
 //     fence-off release, or a resume (commandEpoch).
 //   - An order a server refuses as stale leaves the server exactly as it
 //     was (staleChangedNothing).
+//   - Epochs stay far below the end of their range, whatever epochs a
+//     broken or hostile agent claims: no epoch of the Machine's, nor of an
+//     order, is above failover.MaxEpoch + failover.MaxEpochJump
+//     (epochsGrow, commandEpoch).
+
+// maxEpoch is the highest epoch a Machine may hold or send: it adopts an
+// agent's epoch only up to failover.MaxEpoch, and a run issues far fewer
+// than MaxEpochJump epochs past it.
+const maxEpoch = failover.MaxEpoch + failover.MaxEpochJump
 
 // epochs is what invariant 3 remembers.
 type epochs struct {
@@ -74,6 +83,10 @@ func (c *Checker) epochsGrow() bool {
 			c.fail(3, fmt.Sprintf("the Machine's epoch for %s went from %d down to %d", s.ID, c.ep.seen[i], e))
 			return false
 		}
+		if e > maxEpoch {
+			c.fail(3, fmt.Sprintf("the Machine's epoch for %s is %d, near the end of the range (above %d)", s.ID, e, maxEpoch))
+			return false
+		}
 		c.ep.seen[i] = e
 	}
 	return true
@@ -91,6 +104,10 @@ func (c *Checker) commandEpoch(cmd *failover.Command) {
 	case failover.CmdStandDown, failover.CmdResume:
 		rec = cmd.Server
 	default:
+		return
+	}
+	if cmd.Epoch > maxEpoch {
+		c.fail(3, fmt.Sprintf("%s carries epoch %d, near the end of the range (above %d)", cmd, cmd.Epoch, maxEpoch))
 		return
 	}
 	if cmd.Epoch > ep.persEp[rec] {

@@ -204,8 +204,9 @@ func (c *Checker) peer(i int) *failover.MemberSnapshot {
 
 // timed checks, at every tick, the invariants that bound how long
 // something may take: invariant 1's liveness (an unwanted standby
-// released, a degraded server stood down), invariant 4, and invariant 7's
-// settling; then it remembers what the next tick needs.
+// released, a degraded server stood down), invariant 4, invariant 7's
+// settling, and that a standby given up for refusing stays shown so
+// (10); then it remembers what the next tick needs.
 func (c *Checker) timed() {
 	c.checks++
 	c.updateSettled()
@@ -213,7 +214,7 @@ func (c *Checker) timed() {
 		return
 	}
 	c.tickView()
-	if !c.unwantedReleased() || !c.degradedStoodDown() || !c.takenOverInTime() || !c.uncoveredRecords() {
+	if !c.unwantedReleased() || !c.degradedStoodDown() || !c.takenOverInTime() || !c.uncoveredRecords() || !c.refusersStillHeld() {
 		return
 	}
 	c.rememberBusy()
