@@ -17,12 +17,13 @@ import (
 // hostile standby is ordered to take over again and again.
 //
 //   - A standby whose agent fails every takeover (it refuses them, or
-//     answers with absurd epochs) and whose link is calm, once the Machine
-//     gives its takeover up, shows "Abnormal, protection failed" with a
-//     back-off of at least FailedStandbyBackoff, and keeps that status
-//     while it is enabled in a protected group until a takeover by it is
-//     confirmed or an admin operation on it or its group clears it
-//     (refusingStandbyHeld).
+//     claims an absurd or a believable newer epoch at every order:
+//     history.Hostility's FailsTakeovers) and whose link is calm, once
+//     the Machine gives its takeover up, shows "Abnormal, protection
+//     failed" with a back-off of at least FailedStandbyBackoff, and keeps
+//     that status while it is enabled in a protected group until a
+//     takeover by it is confirmed or an admin operation on it or its
+//     group clears it (refusingStandbyHeld).
 //   - A hostile standby (any hostility) gets at most TakeoverAttempts
 //     takeover orders within FailedStandbyBackoff (6 a minute by default)
 //     while its link is calm and the center up (takeoverOrdersBounded).
