@@ -24,7 +24,7 @@ func setStandby(m *history.Canned, id nvrha.ServerID, st status.Standby, retryAt
 }
 
 func machineEvent(c *Checker, k failover.EventKind, rec, sb nvrha.ServerID, e nvrha.Epoch) {
-	c.Observe(&history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: k, Server: rec, Peer: sb, Epoch: e}})
+	observeNow(c, history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: k, Server: rec, Peer: sb, Epoch: e}})
 }
 
 // TestRefusingStandbyHeld: a standby that refuses every takeover while it
@@ -100,9 +100,9 @@ func TestRefusingStandbyGivenUpWhileCut(t *testing.T) {
 // gap, under epochs from e on (the same epoch when same), after a State
 // that persisted them.
 func orders(v *history.Static, c *Checker, n int, gap time.Duration, e nvrha.Epoch, same bool) {
-	c.Observe(&history.Event{Kind: history.Persisted, State: &failover.State{Epochs: []failover.EpochState{{Server: "rec-1", Epoch: e + 100}}}})
+	observeNow(c, history.Event{Kind: history.Persisted, State: &failover.State{Epochs: []failover.EpochState{{Server: "rec-1", Epoch: e + 100}}}})
 	for i := range n {
-		c.Observe(&history.Event{Kind: history.CommandSent, Known: true,
+		observeNow(c, history.Event{Kind: history.CommandSent, Known: true,
 			Command: &failover.Command{ID: uint64(v.At / time.Millisecond), Kind: failover.CmdTakeover, Server: "sb-1", Recording: "rec-1", Epoch: e}})
 		if !same {
 			e++
@@ -204,7 +204,7 @@ func TestStaleRetryKnown(t *testing.T) {
 	v.S("sb-1").Hostile = history.HostileLeapEpoch
 	orders(v, c, 6, 300*time.Millisecond, 1, false)
 	cmd := &failover.Command{ID: 1, Kind: failover.CmdTakeover, Server: "sb-1", Recording: "rec-1", Epoch: 6}
-	c.Observe(&history.Event{Kind: history.Delivered, Server: v.S("sb-1").Index, Command: cmd,
+	observeNow(c, history.Event{Kind: history.Delivered, Server: v.S("sb-1").Index, Command: cmd,
 		Result: &failover.Result{ID: 1, Err: &transport.StaleEpochError{Key: "rec-1", Got: 6, Newest: 50}}})
 	v.At += 3 * time.Millisecond
 	orders(v, c, 1, 0, 51, false)
@@ -215,18 +215,18 @@ func TestStaleRetryKnown(t *testing.T) {
 // near the end of the range, whatever agents claim (invariant 3).
 func TestEpochsFarFromTheEnd(t *testing.T) {
 	_, c, s := small(t)
-	c.Observe(&history.Event{Kind: history.Persisted, State: &failover.State{Epochs: []failover.EpochState{{Server: "rec-1", Epoch: ^nvrha.Epoch(0)}}}})
-	c.Observe(&history.Event{Kind: history.CommandSent, Known: true,
+	observeNow(c, history.Event{Kind: history.Persisted, State: &failover.State{Epochs: []failover.EpochState{{Server: "rec-1", Epoch: ^nvrha.Epoch(0)}}}})
+	observeNow(c, history.Event{Kind: history.CommandSent, Known: true,
 		Command: &failover.Command{ID: 1, Kind: failover.CmdRelease, Server: "sb-1", Recording: "rec-1", Epoch: failover.MaxEpoch + 5}})
 	wantNone(t, s)
-	c.Observe(&history.Event{Kind: history.CommandSent, Known: true,
+	observeNow(c, history.Event{Kind: history.CommandSent, Known: true,
 		Command: &failover.Command{ID: 2, Kind: failover.CmdRelease, Server: "sb-1", Recording: "rec-1", Epoch: ^nvrha.Epoch(0)}})
 	wantViolation(t, s, 3, "near the end of the range")
 
 	v, c, s := small(t)
 	m := withMachine(v)
 	m.Epochs = map[nvrha.ServerID]nvrha.Epoch{"rec-2": failover.MaxEpoch + failover.MaxEpochJump + 1}
-	c.Observe(&history.Event{Kind: history.Done, Machine: true})
+	observeNow(c, history.Event{Kind: history.Done, Machine: true})
 	wantViolation(t, s, 3, "the Machine's epoch for rec-2 is 9223372041149743105, near the end of the range")
 }
 
@@ -238,8 +238,14 @@ func TestStrayCoverKnown(t *testing.T) {
 	withMachine(v)
 	v.At = 10 * time.Second
 	sb := cover(v, "sb-1", "rec-1", 3)
-	c.Observe(&history.Event{Kind: history.Delivered, Server: sb.Index, Result: &failover.Result{ID: 1},
+	observeNow(c, history.Event{Kind: history.Delivered, Server: sb.Index, Result: &failover.Result{ID: 1},
 		Command: &failover.Command{ID: 1, Kind: failover.CmdRelease, Server: "sb-1", Recording: "rec-1", Epoch: 4}})
 	ticks(v, c, v.At+c.Budgets().Fence+time.Second)
 	wantViolation(t, s, 1, "known issue "+issueStrayCover)
+}
+
+// observeNow shows the checker e at the view's present time.
+func observeNow(c *Checker, e history.Event) {
+	e.At = c.v.Now()
+	c.Observe(&e)
 }

@@ -8,7 +8,7 @@ import (
 
 // invariant checks one invariant of its own, registered by its file: a
 // new invariant can be one file, whose init calls register with a
-// function that makes its checker. The invariants 0 to 9 are checked by
+// function that makes its checker. The invariants 0 to 10 are checked by
 // the Checker's own methods, in an order that reports the same first
 // violation event after event; a registered one sees every event after
 // them.
@@ -26,7 +26,7 @@ var (
 	registeredNames = map[int]string{}
 )
 
-// register adds invariant number (above 9, as docs/invariants.md numbers
+// register adds invariant number (above 10, as docs/invariants.md numbers
 // it) named name: every Checker made afterwards checks it with a checker
 // of its own, made by newInvariant.
 func register(number int, name string, newInvariant func() invariant) {
