@@ -153,6 +153,9 @@ type ClassRow struct {
 	Baseline ClassSummary       `json:"baseline"`
 	Oracle   ClassSummary       `json:"oracle"`
 	Ratios   map[string]float64 `json:"-"`
+	// Paired is the paired bootstrap of the footage nvrha and the
+	// baseline lost in the class, world by world.
+	Paired Paired `json:"paired_bootstrap"`
 }
 
 // Classes returns a row for every class any side saw, sorted by class,
@@ -178,7 +181,7 @@ func (c *Comparison) Classes() []ClassRow {
 	var rows []ClassRow
 	for _, k := range names {
 		r := ClassRow{Class: k, NVRHA: c.NVRHA.classes[k].summary(), Baseline: c.Baseline.classes[k].summary(),
-			Oracle: c.Oracle.classes[k].summary()}
+			Oracle: c.Oracle.classes[k].summary(), Paired: c.ClassPaired(k)}
 		n, b := r.NVRHA, r.Baseline
 		r.Ratios = map[string]float64{
 			"footage_lost": ratio(n.FootageLost.Seconds(), b.FootageLost.Seconds()),
@@ -236,6 +239,45 @@ func (c *Comparison) writeClasses(sb *strings.Builder) {
 	writeCells(sb, cells)
 }
 
+// writePaired prints the intervals of the footage lost by class, and of
+// the totals, within 100 columns.
+func (c *Comparison) writePaired(sb *strings.Builder) {
+	o := c.Overall()
+	if o.Worlds == 0 {
+		return
+	}
+	fmt.Fprintf(sb, "footage lost, nvrha against the baseline: %.0f%% intervals of a paired bootstrap\n"+
+		"(%d resamples of the %d worlds)\n", 100*Confidence, Resamples, o.Worlds)
+	cells := [][]string{{"class", "nvrha ÷ base", "interval", "nvrha - base", "interval", "nvrha lost"}}
+	row := func(class string, p Paired) []string {
+		return []string{class, ratioText(p.Ratio.Estimate), intervalText(p.Ratio), fmt.Sprintf("%.0fs", p.Difference.Estimate.Seconds()),
+			fmt.Sprintf("%.0fs to %.0fs", p.Difference.Low.Seconds(), p.Difference.High.Seconds()), p.Verdict()}
+	}
+	for _, r := range c.Classes() {
+		cells = append(cells, row(r.Class, r.Paired))
+	}
+	cells = append(cells, row("all footage", o.Lost))
+	if a := o.Avoidable; a != nil {
+		cells = append(cells, []string{"avoidable", ratioText(a.Estimate), intervalText(*a), "", "", ""})
+	}
+	writeCells(sb, cells)
+	fmt.Fprintf(sb, "(less or more: the ratio's interval lies below or above 1; not shown: it holds 1)\n")
+}
+
+// intervalText prints a ratio's interval; ∞ for an unbounded end.
+func intervalText(r Ratio) string {
+	end := func(v float64) string {
+		if math.IsInf(v, 1) {
+			return "∞"
+		}
+		return fmt.Sprintf("%.2f", v)
+	}
+	if math.IsNaN(r.Low) || math.IsNaN(r.High) {
+		return "-"
+	}
+	return end(r.Low) + "-" + end(r.High) + "x"
+}
+
 // writeCells prints a table, the first column left-aligned and the others
 // right-aligned.
 func writeCells(sb *strings.Builder, cells [][]string) {
@@ -246,10 +288,12 @@ func writeCells(sb *strings.Builder, cells [][]string) {
 		}
 	}
 	for _, row := range cells {
-		fmt.Fprintf(sb, "%s%s", row[0], strings.Repeat(" ", width[0]-utf8.RuneCountInString(row[0])))
+		var line strings.Builder
+		fmt.Fprintf(&line, "%s%s", row[0], strings.Repeat(" ", width[0]-utf8.RuneCountInString(row[0])))
 		for i, cell := range row[1:] {
-			fmt.Fprintf(sb, "  %s%s", strings.Repeat(" ", width[i+1]-utf8.RuneCountInString(cell)), cell)
+			fmt.Fprintf(&line, "  %s%s", strings.Repeat(" ", width[i+1]-utf8.RuneCountInString(cell)), cell)
 		}
+		sb.WriteString(strings.TrimRight(line.String(), " "))
 		sb.WriteString("\n")
 	}
 }

@@ -74,17 +74,10 @@ type Side struct {
 	classes       map[string]*classPool
 	// Scarcity pooled, in seconds (camera-seconds for the last two).
 	scarceTime, scarceOptimal, scarceCovered float64
-	// Failed are the reports added with Add of runs that broke an
-	// invariant or an expectation (AddRun counts them, in Summary.Failed).
+	// Failed are the reports added with Comparison.Add of runs that broke
+	// an invariant or an expectation (AddRun counts them, in
+	// Summary.Failed).
 	Failed []*simulator.Report
-}
-
-// Add pools one report.
-func (s *Side) Add(r *simulator.Report) {
-	s.AddRun(RunOf(r))
-	if !r.OK() {
-		s.Failed = append(s.Failed, r)
-	}
 }
 
 // Summary is a Side's pooled measures.
@@ -152,10 +145,14 @@ type Comparison struct {
 	// Oracle has no runs when the comparison pooled none (a campaign
 	// without the oracle).
 	Oracle Side
-	// Unpaired are the seeds whose two runs faced different fault plans
+	// Unpaired are the seeds whose runs faced different fault plans
 	// (Report.FaultPlan): none, since the nemesis plans from the seed
 	// alone.
 	Unpaired []uint64
+
+	// worlds are the footage each world lost on each side, in the order
+	// added: what the paired bootstrap resamples.
+	worlds []worldLoss
 }
 
 // New returns an empty Comparison.
@@ -165,14 +162,19 @@ func New() *Comparison {
 
 // Add pools the runs of one world; oracle may be nil.
 func (c *Comparison) Add(nvrha, baseline, oracle *simulator.Report) {
-	c.Seeds = append(c.Seeds, nvrha.Seed)
-	if nvrha.FaultPlan != baseline.FaultPlan || oracle != nil && oracle.FaultPlan != nvrha.FaultPlan {
-		c.Unpaired = append(c.Unpaired, nvrha.Seed)
-	}
-	c.NVRHA.Add(nvrha)
-	c.Baseline.Add(baseline)
+	var orc *Run
 	if oracle != nil {
-		c.Oracle.Add(oracle)
+		r := RunOf(oracle)
+		orc = &r
+	}
+	c.AddRuns(RunOf(nvrha), RunOf(baseline), orc)
+	for _, x := range []struct {
+		s *Side
+		r *simulator.Report
+	}{{&c.NVRHA, nvrha}, {&c.Baseline, baseline}, {&c.Oracle, oracle}} {
+		if x.r != nil && !x.r.OK() {
+			x.s.Failed = append(x.s.Failed, x.r)
+		}
 	}
 }
 
@@ -326,6 +328,8 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	}
 	c.writeClasses(&sb)
 	sb.WriteString("\n")
+	c.writePaired(&sb)
+	sb.WriteString("\n")
 	if len(c.Unpaired) == 0 {
 		kv("faults", "the same plan on every side of every world")
 	} else {
@@ -345,8 +349,9 @@ func (c *Comparison) WriteText(w io.Writer) error {
 	return err
 }
 
-// MarshalJSON encodes the seeds, both summaries and the rows with their
-// ratios (null where a ratio has no meaning).
+// MarshalJSON encodes the seeds, the summaries, the rows with their ratios
+// (null where a ratio has no meaning), the classes and the paired
+// bootstrap of the footage lost.
 func (c *Comparison) MarshalJSON() ([]byte, error) {
 	type row struct {
 		Row
@@ -394,8 +399,9 @@ func (c *Comparison) MarshalJSON() ([]byte, error) {
 		Rows      []row      `json:"rows"`
 		Avoidable any        `json:"avoidable_loss,omitempty"`
 		Classes   []classRow `json:"classes"`
+		Bootstrap Overall    `json:"paired_bootstrap"`
 		Unpaired  []uint64   `json:"unpaired,omitempty"`
-	}{c.Seeds, c.NVRHA.Summary(), c.Baseline.Summary(), oracle, rows, avoidable, classes, c.Unpaired})
+	}{c.Seeds, c.NVRHA.Summary(), c.Baseline.Summary(), oracle, rows, avoidable, classes, c.Overall(), c.Unpaired})
 }
 
 func finite(v float64) *float64 {

@@ -98,7 +98,8 @@ func TestOneRunPoolsToItsReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(b.String(), "seed 9,") || !strings.Contains(b.String(), "time to detect p50") ||
-		!strings.Contains(b.String(), "avoidable loss") || !strings.Contains(b.String(), "by first fault") {
+		!strings.Contains(b.String(), "avoidable loss") || !strings.Contains(b.String(), "by first fault") ||
+		!strings.Contains(b.String(), "95% intervals of a paired bootstrap") {
 		t.Errorf("text:\n%s", b.String())
 	}
 	for _, line := range strings.Split(b.String(), "\n") {

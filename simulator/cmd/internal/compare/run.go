@@ -22,6 +22,9 @@ type Run struct {
 	Baseline bool   `json:"baseline"`
 	Oracle   bool   `json:"oracle,omitempty"`
 	Detector string `json:"detector"`
+	// FaultPlan is the run's Report.FaultPlan: the same on every side of
+	// one world.
+	FaultPlan string `json:"fault_plan,omitempty"`
 	// Simulated is how far the run got; Servers and Cameras the world's.
 	Simulated time.Duration `json:"simulated"`
 	Servers   int           `json:"servers"`
@@ -66,7 +69,8 @@ type Failure struct {
 
 // RunOf extracts from r what a Side pools.
 func RunOf(r *simulator.Report) Run {
-	out := Run{Seed: r.Seed, Baseline: r.Baseline, Oracle: r.Oracle, Detector: r.Detector, Simulated: r.Simulated,
+	out := Run{Seed: r.Seed, Baseline: r.Baseline, Oracle: r.Oracle, Detector: r.Detector, FaultPlan: r.FaultPlan,
+		Simulated: r.Simulated,
 		Incidents: len(r.Incidents), TakeoversStarted: r.TakeoversStarted, FalseTakeovers: r.FalseTakeovers,
 		UnexplainedFalseTakeovers: r.UnexplainedFalseTakeovers, FootageLost: r.FootageLost}
 	for _, sv := range r.World.Servers() {
@@ -192,6 +196,10 @@ func (s *Side) AddRun(r Run) {
 // that ran no oracle).
 func (c *Comparison) AddRuns(nvrha, baseline Run, oracle *Run) {
 	c.Seeds = append(c.Seeds, nvrha.Seed)
+	if nvrha.FaultPlan != baseline.FaultPlan || oracle != nil && oracle.FaultPlan != nvrha.FaultPlan {
+		c.Unpaired = append(c.Unpaired, nvrha.Seed)
+	}
+	c.worlds = append(c.worlds, worldLossOf(nvrha, baseline, oracle))
 	c.NVRHA.AddRun(nvrha)
 	c.Baseline.AddRun(baseline)
 	if oracle != nil {
