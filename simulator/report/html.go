@@ -94,6 +94,7 @@ type hvView struct {
 	World      string
 	Center     string
 	Baseline   bool
+	Oracle     bool
 	Network    string
 	TraceHash  string
 	Trace      string
@@ -291,7 +292,7 @@ const (
 func newHTMLView(r *Report) *hvView {
 	v := &hvView{
 		Seed: r.Seed, Simulated: htmlDur(r.Simulated), Duration: htmlDur(r.Duration),
-		Center: r.Detector, Baseline: r.Baseline, TraceHash: r.TraceHash, Replay: r.Replay,
+		Center: r.Detector, Baseline: r.Baseline, Oracle: r.Oracle, TraceHash: r.TraceHash, Replay: r.Replay,
 		Network: htmlNet(r.Net),
 	}
 	v.Run = "random faults (nemesis)"

@@ -24,10 +24,14 @@
 // happened, never of a server that still records: the floor) and prints
 // them side by side with their ratios, the avoidable loss (footage lost
 // beyond the oracle's), a table by the first fault of each incident and
-// the scarcity efficiency; -seeds N pools N worlds (seeds -seed,
-// -seed+1, ...). -oracle runs one world with the oracle. With -json it prints the comparison as JSON; with -html
-// FILE it writes the first world's two reports, FILE and FILE with
-// "-baseline" before its extension.
+// the scarcity efficiency, and for each class 95% intervals of nvrha's
+// footage lost over and minus the baseline's, from a paired bootstrap over
+// the worlds (deterministic: the same worlds give the same intervals);
+// -seeds N pools N worlds (seeds -seed, -seed+1, ...). -oracle runs one
+// world with the oracle. With -json it prints the comparison as JSON; with
+// -html FILE it writes the first world's three reports: nvrha's to FILE,
+// the baseline's and the oracle's to FILE with "-baseline" and "-oracle"
+// before its extension.
 //
 // Exit status: 0 when every invariant and every expectation held; 1 when
 // one did not (the violation, the seed and the replay command are printed
@@ -299,13 +303,11 @@ func runCompare(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Write
 		}
 		cmp.Add(reps[0], reps[1], reps[2])
 		if k == 0 && f.htmlPath != "" {
-			if err := writeHTML(f.htmlPath, reps[0]); err != nil {
-				m.done()
-				return 1, err
-			}
-			if err := writeHTML(baselinePath(f.htmlPath), reps[1]); err != nil {
-				m.done()
-				return 1, err
+			for i, path := range htmlPaths(f.htmlPath) {
+				if err := writeHTML(path, reps[i]); err != nil {
+					m.done()
+					return 1, err
+				}
 			}
 		}
 	}
@@ -323,7 +325,8 @@ func runCompare(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Write
 		}
 		fmt.Fprintf(stdout, "wall time %v for %d runs\n", wall.Round(time.Millisecond), 3*f.seeds)
 		if f.htmlPath != "" {
-			fmt.Fprintf(stdout, "html reports %s and %s (seed %d)\n", f.htmlPath, baselinePath(f.htmlPath), cfg.Seed)
+			p := htmlPaths(f.htmlPath)
+			fmt.Fprintf(stdout, "html reports %s, %s and %s (seed %d)\n", p[0], p[1], p[2], cfg.Seed)
 		}
 	}
 	failed := cmp.Failed()
@@ -363,11 +366,13 @@ func writeHTML(path string, r *simulator.Report) error {
 	return f.Close()
 }
 
-// baselinePath is the file of the baseline's report beside path:
-// report.html gives report-baseline.html.
-func baselinePath(path string) string {
+// htmlPaths are the files of one world's three reports, nvrha's at path
+// and the others beside it: report.html gives report-baseline.html and
+// report-oracle.html.
+func htmlPaths(path string) [3]string {
 	ext := filepath.Ext(path)
-	return strings.TrimSuffix(path, ext) + "-baseline" + ext
+	stem := strings.TrimSuffix(path, ext)
+	return [3]string{path, stem + "-baseline" + ext, stem + "-oracle" + ext}
 }
 
 // progressFlag is -progress: on, off, or unset (auto).

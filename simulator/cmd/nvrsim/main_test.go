@@ -214,9 +214,27 @@ func TestCompareSideBySide(t *testing.T) {
 	if detect == nil {
 		t.Fatalf("no detection row with the three columns and a ratio:\n%s", text)
 	}
-	for _, p := range []string{path, strings.TrimSuffix(path, ".html") + "-baseline.html"} {
-		if _, err := os.Stat(p); err != nil {
+	// The first world's three reports, each its own side's.
+	stem := strings.TrimSuffix(path, ".html")
+	for _, p := range []struct{ path, center string }{
+		{path, "phi-accrual"}, {stem + "-baseline.html", "consecutive-miss (probe 500ms"},
+		{stem + "-oracle.html", `<span class="pill">oracle</span>`},
+	} {
+		page, err := os.ReadFile(p.path)
+		if err != nil {
 			t.Error(err)
+			continue
+		}
+		if !bytes.Contains(page, []byte("seed 3")) || !bytes.Contains(page, []byte(p.center)) {
+			t.Errorf("%s is not seed 3's report with %q", p.path, p.center)
+		}
+	}
+	if !strings.Contains(text, "html reports "+path+", "+stem+"-baseline.html and "+stem+"-oracle.html (seed 3)") {
+		t.Errorf("the comparison does not name the three pages:\n%s", text)
+	}
+	for _, want := range []string{"95% intervals of a paired bootstrap", "(2000 resamples of the 2 worlds)", "all footage"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("comparison lacks %q:\n%s", want, text)
 		}
 	}
 
@@ -230,6 +248,7 @@ func TestCompareSideBySide(t *testing.T) {
 		Baseline compare.Summary
 		Oracle   compare.Summary
 		Classes  []compare.ClassRow
+		Paired   compare.Overall `json:"paired_bootstrap"`
 		Rows     []struct {
 			Measure string
 			Ratio   *float64
@@ -241,6 +260,14 @@ func TestCompareSideBySide(t *testing.T) {
 	if got.NVRHA.Runs != 1 || got.Baseline.Runs != 1 || got.Oracle.Runs != 1 ||
 		!strings.HasPrefix(got.Baseline.Detector, "consecutive-miss") || len(got.Rows) == 0 || len(got.Classes) == 0 {
 		t.Errorf("comparison JSON %+v", got)
+	}
+	if got.Paired.Worlds != 1 || got.Paired.Resamples != compare.Resamples || got.Paired.Avoidable == nil {
+		t.Errorf("paired bootstrap in the JSON %+v", got.Paired)
+	}
+	for _, c := range got.Classes {
+		if lost := c.NVRHA.FootageLost - c.Baseline.FootageLost; c.Paired.Difference.Estimate != lost {
+			t.Errorf("class %s: difference %v in the bootstrap, %v in the table", c.Class, c.Paired.Difference.Estimate, lost)
+		}
 	}
 }
 
