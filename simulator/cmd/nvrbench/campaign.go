@@ -35,11 +35,12 @@ type campaign struct {
 	// outside every crash, in days.
 	crashes    int
 	serverDays float64
-	// falseNV and falseBL count the servers declared failed, by nvrha and
-	// by the baseline, that had only paused within the acceptable pause or
-	// lost a few messages to the LAN's noise: the simulator stops such a
-	// world at once (invariant 7), and its figures up to then are pooled.
-	falseNV, falseBL int
+	// falseTakeovers counts the servers declared failed, by nvrha, the
+	// baseline and the oracle, that had only paused within the acceptable
+	// pause or lost a few messages to the LAN's noise: the simulator stops
+	// such a world at once (invariant 7), and its figures up to then are
+	// pooled.
+	falseTakeovers [3]int
 	// failures are the runs stopped by any other violation.
 	failures []compare.Run
 	wall     time.Duration
@@ -47,16 +48,18 @@ type campaign struct {
 	complete bool
 }
 
-type pair struct {
-	seed   uint64
-	nv, bl compare.Run
-	err    error
+// world is one seed's runs: nvrha's, the baseline's and the oracle's.
+type world struct {
+	seed uint64
+	runs [3]compare.Run
+	err  error
 	// cut marks a world the campaign stopped before its end: never pooled.
 	cut bool
 }
 
 // runCampaign runs noisy-LAN worlds, seeds firstSeed, firstSeed+1, ..., on
-// workers goroutines, each with nvrha and with the baseline, and pools them
+// workers goroutines, each with nvrha, the baseline and the oracle (the
+// same plan of faults on each), and pools them
 // in seed order until both amounts are reached. Pooling in seed order keeps
 // the result the same whatever the scheduling: worlds finished beyond the
 // last one needed are dropped.
@@ -74,7 +77,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 	next := cfg.firstSeed
 	var out *os.File
 	if cfg.runsPath != "" {
-		f, pairs, err := openRuns(cfg.runsPath)
+		f, worlds, err := openRuns(cfg.runsPath)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +85,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		out = f
 		loaded := 0
 		for ; !reached(); next++ {
-			p, ok := pairs[next]
+			p, ok := worlds[next]
 			if !ok {
 				break
 			}
@@ -100,7 +103,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		}
 	}
 	seeds := make(chan uint64)
-	done := make(chan pair)
+	done := make(chan world)
 	var wg sync.WaitGroup
 	for range cfg.workers {
 		wg.Add(1)
@@ -126,7 +129,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 		close(done)
 	}()
 
-	waiting := map[uint64]pair{}
+	waiting := map[uint64]world{}
 	var firstErr error
 	last := time.Now()
 	for p := range done {
@@ -142,7 +145,7 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 			delete(waiting, next)
 			next++
 			if q.err == nil && out != nil {
-				q.err = appendPair(out, q)
+				q.err = appendWorld(out, q)
 			}
 			if q.err != nil {
 				firstErr = q.err
@@ -169,20 +172,18 @@ func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*
 	return c, nil
 }
 
-// runWorld runs one world with nvrha and with the baseline. A campaign
-// stopped (ctx done) cuts it short, a simulated hour at most later.
-func runWorld(ctx context.Context, seed uint64, day time.Duration) pair {
+// runWorld runs one world with nvrha, the baseline and the oracle. A
+// campaign stopped (ctx done) cuts it short, a simulated hour at most
+// later.
+func runWorld(ctx context.Context, seed uint64, day time.Duration) world {
 	var cfg simulator.Config
 	cfg.ApplyScenario(simulator.NoisyLANScenario())
 	cfg.ScenarioPath = "simulator/scenarios/noisy-lan.nvrsim"
 	cfg.Seed, cfg.Duration = seed, day
 	nvCfg, blCfg := compare.Pair(cfg)
-	p := pair{seed: seed}
-	for _, side := range []struct {
-		cfg simulator.Config
-		out *compare.Run
-	}{{nvCfg, &p.nv}, {blCfg, &p.bl}} {
-		w, err := simulator.New(side.cfg)
+	p := world{seed: seed}
+	for i, c := range []simulator.Config{nvCfg, blCfg, compare.Oracle(cfg)} {
+		w, err := simulator.New(c)
 		if err != nil {
 			p.err = fmt.Errorf("seed %d: %w", seed, err)
 			return p
@@ -193,15 +194,16 @@ func runWorld(ctx context.Context, seed uint64, day time.Duration) pair {
 				return p
 			}
 		}
-		*side.out = compare.RunOf(w.Report())
+		p.runs[i] = compare.RunOf(w.Report())
 	}
 	return p
 }
 
 // openRuns opens the runs file at path for appending, creating it if need
-// be, and returns the pairs it holds by seed. A last line cut short is cut
-// off, so that the next line appended starts clean.
-func openRuns(path string) (*os.File, map[uint64]pair, error) {
+// be, and returns the worlds it holds whole (all three runs) by seed. A
+// last line cut short is cut off, so that the next line appended starts
+// clean.
+func openRuns(path string) (*os.File, map[uint64]world, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, err
@@ -217,31 +219,39 @@ func openRuns(path string) (*os.File, map[uint64]pair, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	nv, bl := map[uint64]compare.Run{}, map[uint64]compare.Run{}
+	var bySide [3]map[uint64]compare.Run
+	for i := range bySide {
+		bySide[i] = map[uint64]compare.Run{}
+	}
 	for _, r := range runs {
-		if r.Baseline {
-			bl[r.Seed] = r
-		} else {
-			nv[r.Seed] = r
+		switch {
+		case r.Baseline:
+			bySide[1][r.Seed] = r
+		case r.Oracle:
+			bySide[2][r.Seed] = r
+		default:
+			bySide[0][r.Seed] = r
 		}
 	}
-	pairs := map[uint64]pair{}
-	for seed, n := range nv {
-		if b, ok := bl[seed]; ok {
-			pairs[seed] = pair{seed: seed, nv: n, bl: b}
+	worlds := map[uint64]world{}
+	for seed, n := range bySide[0] {
+		b, okB := bySide[1][seed]
+		o, okO := bySide[2][seed]
+		if okB && okO {
+			worlds[seed] = world{seed: seed, runs: [3]compare.Run{n, b, o}}
 		}
 	}
-	return f, pairs, nil
+	return f, worlds, nil
 }
 
-// appendPair writes the two runs of a world, nvrha's first.
-func appendPair(f *os.File, p pair) error {
+// appendWorld writes the three runs of a world, nvrha's first, in one
+// write.
+func appendWorld(f *os.File, p world) error {
 	var b bytes.Buffer
-	if err := compare.WriteRun(&b, p.nv); err != nil {
-		return err
-	}
-	if err := compare.WriteRun(&b, p.bl); err != nil {
-		return err
+	for _, r := range p.runs {
+		if err := compare.WriteRun(&b, r); err != nil {
+			return err
+		}
 	}
 	if _, err := f.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("writing runs: %w", err)
@@ -249,21 +259,18 @@ func appendPair(f *os.File, p pair) error {
 	return nil
 }
 
-func (c *campaign) add(p pair) {
-	c.cmp.AddRuns(p.nv, p.bl, nil)
-	c.crashes += p.nv.Crashes
-	c.serverDays += (time.Duration(p.nv.Servers)*p.nv.Simulated - p.nv.Crashed).Hours() / 24
-	for i, r := range []compare.Run{p.nv, p.bl} {
+func (c *campaign) add(p world) {
+	nv := p.runs[0]
+	c.cmp.AddRuns(nv, p.runs[1], &p.runs[2])
+	c.crashes += nv.Crashes
+	c.serverDays += (time.Duration(nv.Servers)*nv.Simulated - nv.Crashed).Hours() / 24
+	for i, r := range p.runs {
 		switch f := r.Failure; {
 		case f == nil || f.Invariant == 0:
 			// Only the scenario's expectations failed: "settled" does
 			// not hold in a world shorter than the nemesis's quiet end.
 		case f.Invariant == 7 && strings.Contains(f.Detail, "only paused within the acceptable pause"):
-			if i == 0 {
-				c.falseNV++
-			} else {
-				c.falseBL++
-			}
+			c.falseTakeovers[i]++
 		default:
 			c.failures = append(c.failures, r)
 		}

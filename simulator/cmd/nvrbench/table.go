@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // textWidth is the widest line the text table prints, so that it reads in
@@ -14,17 +15,22 @@ import (
 const textWidth = 100
 
 // columnCaps bounds each column of the text table (figure, target,
-// measured, baseline, ratio, met); with a gap of two between columns they
-// add up to textWidth. A longer cell wraps onto lines of its own.
-var columnCaps = [...]int{36, 14, 15, 16, 6, 3}
+// measured, baseline, oracle, ratio, met); with a gap of two between
+// columns they add up to textWidth. A longer cell wraps onto lines of its
+// own.
+var columnCaps = [...]int{30, 8, 16, 12, 11, 6, 3}
 
 // writeText prints rows as a table of at most textWidth columns. A row with
 // nothing but a figure is a heading (a campaign's worlds, say) and is
 // printed across the table; a cell too wide for its column wraps at spaces.
 func writeText(w io.Writer, rows []row) {
-	cells := func(r row) [6]string { return [6]string{r.Figure, r.Target, r.Measured, r.Baseline, r.Ratio, r.Met} }
-	var widths [6]int
-	for i, h := range cells(row{Figure: "figure", Target: "target", Measured: "measured", Baseline: "baseline", Ratio: "ratio", Met: "met"}) {
+	cells := func(r row) [7]string {
+		return [7]string{r.Figure, r.Target, r.Measured, r.Baseline, r.Oracle, r.Ratio, r.Met}
+	}
+	header := row{Figure: "figure", Target: "target", Measured: "measured", Baseline: "baseline", Oracle: "oracle",
+		Ratio: "ratio", Met: "met"}
+	var widths [7]int
+	for i, h := range cells(header) {
 		widths[i] = len(h)
 	}
 	for _, r := range rows {
@@ -32,11 +38,11 @@ func writeText(w io.Writer, rows []row) {
 			continue
 		}
 		for i, c := range cells(r) {
-			widths[i] = max(widths[i], min(len(c), columnCaps[i]))
+			widths[i] = max(widths[i], min(utf8.RuneCountInString(c), columnCaps[i]))
 		}
 	}
-	line := func(cs [6]string) {
-		var wrapped [6][]string
+	line := func(cs [7]string) {
+		var wrapped [7][]string
 		n := 1
 		for i, c := range cs {
 			wrapped[i] = wrap(c, widths[i])
@@ -58,7 +64,7 @@ func writeText(w io.Writer, rows []row) {
 			fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 		}
 	}
-	line(cells(row{Figure: "figure", Target: "target", Measured: "measured", Baseline: "baseline", Ratio: "ratio", Met: "met"}))
+	line(cells(header))
 	for _, r := range rows {
 		if heading(r) {
 			for _, l := range wrap(r.Figure, textWidth) {
@@ -72,25 +78,30 @@ func writeText(w io.Writer, rows []row) {
 
 // heading reports whether r names a part of the table rather than a figure.
 func heading(r row) bool {
-	return r.Target == "" && r.Measured == "" && r.Baseline == "" && r.Ratio == "" && r.Met == ""
+	return r.Target == "" && r.Measured == "" && r.Baseline == "" && r.Oracle == "" && r.Ratio == "" && r.Met == ""
 }
 
-// wrap breaks s into lines of at most width bytes, at spaces where it can.
+// wrap breaks s into lines of at most width characters, at spaces where
+// it can.
 func wrap(s string, width int) []string {
-	if len(s) <= width || width <= 0 {
+	rs := []rune(s)
+	if len(rs) <= width || width <= 0 {
 		return []string{s}
 	}
 	var out []string
-	for len(s) > width {
-		cut := strings.LastIndexByte(s[:width+1], ' ')
-		if cut <= 0 {
-			cut = width
+	for len(rs) > width {
+		cut := width
+		for i := width; i > 0; i-- {
+			if rs[i] == ' ' {
+				cut = i
+				break
+			}
 		}
-		out = append(out, strings.TrimRight(s[:cut], " "))
-		s = strings.TrimLeft(s[cut:], " ")
+		out = append(out, strings.TrimRight(string(rs[:cut]), " "))
+		rs = []rune(strings.TrimLeft(string(rs[cut:]), " "))
 	}
-	if s != "" {
-		out = append(out, s)
+	if len(rs) > 0 {
+		out = append(out, string(rs))
 	}
 	return out
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // The text table fits a terminal of 100 columns whatever its cells, and
-// loses none of their words.
+// loses none of their words; the oracle's column lines up under its
+// header.
 func TestTextTableFits100Columns(t *testing.T) {
 	rows := []row{
 		{Figure: "noisy LAN: 5 worlds of 1h0m0s, seeds 1-5, 20s, which is a heading long enough to need a second line of its own"},
@@ -15,7 +17,11 @@ func TestTextTableFits100Columns(t *testing.T) {
 			Target: "<= 10% of a core (1,024)", Measured: "1.2% (293 µs/probe)", Ratio: "0.41", Met: "yes"},
 		{Figure: "protected servers and channels, 32 of 48 recording servers failing at once with 16 standbys",
 			Target: "= optimum", Measured: "optimum in 3/3 groups", Baseline: "first-fit: 76.2% of the optimum's channels (worst 70.4%)", Met: "yes"},
-		{Figure: "time to detect p99", Target: "<= 2s", Measured: "1.521s", Baseline: "5.353s", Ratio: "0.28", Met: "yes"},
+		{Figure: "time to detect p99", Target: "<= 2s", Measured: "1.521s", Baseline: "5.353s", Oracle: "1.045s", Ratio: "0.28", Met: "yes"},
+		{Figure: "  nvrha ÷ baseline, 95% interval", Target: "below 1", Measured: "0.40 to ∞", Met: "no"},
+		{Figure: "  nvrha - baseline, 95% interval", Measured: "-1234567s to -1100000s"},
+		{Figure: "camera availability", Measured: "99.99781%", Baseline: "99.99460%", Oracle: "99.99821%"},
+		{Figure: "lost ÷ all", Measured: "564s", Baseline: "1392s", Oracle: "462s", Ratio: "0.41"},
 	}
 	var b bytes.Buffer
 	writeText(&b, rows)
@@ -25,9 +31,18 @@ func TestTextTableFits100Columns(t *testing.T) {
 			t.Errorf("line %d is %d columns: %q", i+1, n, l)
 		}
 	}
+	lines := strings.Split(out, "\n")
+	col := strings.Index(lines[0], "oracle")
+	for _, l := range lines {
+		for _, oracle := range []string{"99.99821%", "462s"} {
+			if i := strings.Index(l, oracle); i >= 0 && utf8.RuneCountInString(l[:i]) != col {
+				t.Errorf("the oracle's %s at column %d, its header at %d:\n%s", oracle, utf8.RuneCountInString(l[:i]), col, out)
+			}
+		}
+	}
 	words := strings.Fields(out)
 	for _, r := range rows {
-		for _, c := range []string{r.Figure, r.Target, r.Measured, r.Baseline, r.Ratio, r.Met} {
+		for _, c := range []string{r.Figure, r.Target, r.Measured, r.Baseline, r.Oracle, r.Ratio, r.Met} {
 			for _, word := range strings.Fields(c) {
 				if !containsWord(words, word) {
 					t.Errorf("%q lost in:\n%s", word, out)
