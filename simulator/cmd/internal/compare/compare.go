@@ -1,20 +1,3 @@
-// Package compare runs the same worlds with nvrha's failover defaults,
-// with the baseline (simulator.BaselineFailover: a poll every 0.5 s, a
-// server down after 5 s) and with the oracle (Config.Oracle: a center told
-// of a failure one acceptable pause after it happened, the floor), and
-// sets their measures side by side, with the ratio of baseline to nvrha
-// and the avoidable loss: footage lost beyond the oracle's.
-//
-//	c := compare.New()
-//	for seed := range seeds {
-//		cfg.Seed = seed
-//		nv, base := compare.Pair(cfg)
-//		c.Add(run(nv), run(base), run(compare.Oracle(cfg)))
-//	}
-//	c.WriteText(os.Stdout)
-//
-// The measures of several seeds are pooled: the percentiles are those of
-// every incident of every run, not averages of per-run percentiles.
 package compare
 
 import (
