@@ -12,8 +12,13 @@
 // path and a wrong method, each with the protocol's error code. -fencing
 // also checks epoch fencing with Release orders for a recording server
 // that does not exist (nvragentcheck-<random>): harmless to the agent's
-// recording, but it leaves those epochs in the agent's state. Each check
-// prints PASS or FAIL; the exit status is 1 if any failed.
+// recording, but it leaves those epochs in the agent's state.
+// -term-fencing N checks center-term fencing the same way: an order of term
+// N+1 is accepted, one of term N (or none) is refused and keeps nothing,
+// as a deposed center's must be. It leaves the agent's center term at N+1,
+// so the agent then refuses orders of a lower term: give N at or above the
+// term of the center that will command it (0, the default, skips it). Each
+// check prints PASS or FAIL; the exit status is 1 if any failed.
 package main
 
 import (
@@ -28,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -52,6 +58,7 @@ type options struct {
 	url, id, keyID, secretFile string
 	ca, cert, key              string
 	fencing                    bool
+	termFencing                uint64
 	timeout                    time.Duration
 }
 
@@ -67,12 +74,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.cert, "cert", "", "client certificate, for mutual TLS")
 	fs.StringVar(&o.key, "key", "", "client key, for mutual TLS")
 	fs.BoolVar(&o.fencing, "fencing", false, "also check epoch fencing (leaves epochs for a made-up recording server in the agent's state)")
+	fs.Uint64Var(&o.termFencing, "term-fencing", 0, "also check center-term fencing with terms `N` and N+1 (leaves the agent's center term at N+1, so it refuses later orders of a lower term: use a term at or above your center's)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for each call")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.url == "" || o.id == "" || o.secretFile == "" {
 		return errors.New("-url, -id and -secret-file are required")
+	}
+	if o.termFencing == math.MaxUint64 {
+		return errors.New("-term-fencing: the term must leave room for one newer")
 	}
 	id := nvrha.ServerID(o.id)
 	if err := id.Validate(); err != nil {
@@ -177,6 +188,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.fencing {
 		k.check("orders are fenced by epoch (release of a made-up recording server)", func() error { return k.fence(signed) })
 	}
+	if o.termFencing > 0 {
+		k.check(fmt.Sprintf("orders are fenced by center term (%d, then %d)", o.termFencing+1, o.termFencing), func() error { return k.termFence(signed, o.termFencing) })
+	}
 	if k.failed > 0 {
 		fmt.Fprintf(stdout, "%d passed, %d failed\n", k.passed, k.failed)
 		return errFailed
@@ -279,6 +293,36 @@ func (k *checker) fence(c *httptransport.Client) error {
 	}
 	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2}); err != nil {
 		return fmt.Errorf("release at epoch 2 again (a retry): %w", err)
+	}
+	return nil
+}
+
+// termFence checks that an order of an older center term is refused and
+// changes nothing, and that the newest term is accepted again, with a
+// recording server no real one is called. It leaves the agent's term at
+// n+1.
+func (k *checker) termFence(c *httptransport.Client, n uint64) error {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	rec := nvrha.ServerID("nvragentcheck-" + hex.EncodeToString(b))
+	ctx, cancel := context.WithTimeout(k.ctx, 4*k.timeout)
+	defer cancel()
+	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 1, Term: n + 1}); err != nil {
+		return fmt.Errorf("release at term %d: %w", n+1, err)
+	}
+	// An older term, with a newer epoch: refused for its term, and its
+	// epoch not kept.
+	err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 3, Term: n})
+	var stale *transport.StaleTermError
+	if !errors.As(err, &stale) || stale.Got != n || stale.Newest < n+1 {
+		return fmt.Errorf("release at term %d after %d: %v, want a stale term naming %d and newest %d or more", n, n+1, err, n, n+1)
+	}
+	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2, Term: n + 1}); err != nil {
+		return fmt.Errorf("release at term %d, epoch 2 (the refused order kept its epoch 3?): %w", n+1, err)
+	}
+	err = c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 4, Term: 0})
+	if !errors.As(err, &stale) {
+		return fmt.Errorf("release with no term after term %d: %v, want a stale term", n+1, err)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/transport"
 	"github.com/nvrha/nvrha/transport/agenttest"
 	"github.com/nvrha/nvrha/transport/httptransport"
 )
@@ -42,13 +43,11 @@ func keyFile(t *testing.T, key httptransport.Key) string {
 	return p
 }
 
-// The reference agent (agenttest behind httptransport's handler, with
-// probes over UDP) passes every check.
-func TestReferenceAgentPasses(t *testing.T) {
-	key := textKey()
-	f := nvrha.Facts{ID: "rec-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 8,
-		Cameras: []nvrha.CameraID{"rec-1/cam-1"}, RecordingSpaces: []nvrha.RecordingSpace{{Name: "v", CapacityBytes: 1 << 30}}}
-	h, err := httptransport.NewHandler(agenttest.New(f), httptransport.HandlerConfig{Server: f.ID, Auth: httptransport.Auth{Keys: []httptransport.Key{key}}})
+// serveAgent serves agent as rec-1 behind httptransport's handler, with
+// probes over UDP, and returns its base URL.
+func serveAgent(t *testing.T, agent transport.Agent, key httptransport.Key) string {
+	t.Helper()
+	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "rec-1", Auth: httptransport.Auth{Keys: []httptransport.Key{key}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,15 +59,59 @@ func TestReferenceAgentPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer probes.Close()
+	t.Cleanup(func() { _ = probes.Close() })
 	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
-	defer srv.Close()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
 
+func referenceAgent() *agenttest.Server {
+	f := nvrha.Facts{ID: "rec-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 8,
+		Cameras: []nvrha.CameraID{"rec-1/cam-1"}, RecordingSpaces: []nvrha.RecordingSpace{{Name: "v", CapacityBytes: 1 << 30}}}
+	return agenttest.New(f)
+}
+
+// The reference agent (agenttest behind httptransport's handler, with
+// probes over UDP) passes every check, the fencing ones included.
+func TestReferenceAgentPasses(t *testing.T) {
+	key := textKey()
+	url := serveAgent(t, referenceAgent(), key)
 	var out bytes.Buffer
-	err = run(context.Background(), []string{"-url", "http://" + ln.Addr().String(), "-id", "rec-1", "-secret-file", keyFile(t, key), "-fencing"}, &out, &out)
-	if err != nil || strings.Contains(out.String(), "FAIL") || !strings.Contains(out.String(), "12 passed, 0 failed") {
+	err := run(context.Background(), []string{"-url", url, "-id", "rec-1", "-secret-file", keyFile(t, key), "-fencing", "-term-fencing", "7"}, &out, &out)
+	if err != nil || strings.Contains(out.String(), "FAIL") || !strings.Contains(out.String(), "13 passed, 0 failed") {
 		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+}
+
+// termBlind passes every order on without its center term, as an agent
+// written before terms would.
+type termBlind struct{ *agenttest.Server }
+
+func (a termBlind) Release(ctx context.Context, o transport.ReleaseOrder) error {
+	o.Term = 0
+	return a.Server.Release(ctx, o)
+}
+
+// An agent that fences by epoch but ignores center terms passes the epoch
+// check and fails the term check: a deposed center could still order it.
+func TestTermBlindAgentFails(t *testing.T) {
+	key := textKey()
+	url := serveAgent(t, termBlind{referenceAgent()}, key)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-url", url, "-id", "rec-1", "-secret-file", keyFile(t, key), "-fencing", "-term-fencing", "7"}, &out, &out)
+	if !errors.Is(err, errFailed) || !strings.Contains(out.String(), "PASS orders are fenced by epoch") ||
+		!strings.Contains(out.String(), "FAIL orders are fenced by center term (8, then 7)") {
+		t.Fatalf("run: %v, want errFailed with only the term check failing\n%s", err, out.String())
+	}
+}
+
+// The largest term leaves no room for a newer one: refused up front.
+func TestTermFencingFlagBounded(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-url", "http://127.0.0.1:1", "-id", "rec-1", "-secret-file", "x", "-term-fencing", "18446744073709551615"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "-term-fencing") {
+		t.Fatalf("run: %v, want a -term-fencing error", err)
 	}
 }
 
