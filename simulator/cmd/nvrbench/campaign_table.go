@@ -93,18 +93,20 @@ func comparisonRows(cmp *compare.Comparison, serverDays float64, falseTakeovers 
 			Baseline: fmt.Sprintf("%.5f%%", 100*b.Availability), Oracle: fmt.Sprintf("%.5f%%", 100*o.Availability)},
 		{Figure: "footage lost (camera-time)", Measured: lostText(n.FootageLost), Baseline: lostText(b.FootageLost),
 			Oracle: lostText(o.FootageLost), Ratio: ratioCell(overall.Lost.Ratio.Estimate)},
-		{Figure: "  nvrha ÷ baseline, 95% interval", Measured: intervalText(overall.Lost.Ratio)},
+		{Figure: "  95% interval of nvrha ÷ base", Measured: intervalText(overall.Lost.Ratio)},
 		{Figure: "avoidable loss (lost beyond the oracle's)", Measured: lostText(av.NVRHA), Baseline: lostText(av.Baseline),
 			Oracle: lostText(0), Ratio: ratioCell(av.Ratio)},
 	}
 	if a := overall.Avoidable; a != nil {
-		rows = append(rows, row{Figure: "  nvrha ÷ baseline, 95% interval", Measured: intervalText(*a)})
+		rows = append(rows, row{Figure: "  95% interval of nvrha ÷ base", Measured: intervalText(*a)})
 	}
 	rows = append(rows,
 		row{Figure: "time failures outnumber the standbys that fit", Measured: secs(n.ScarceTime), Baseline: secs(b.ScarceTime),
 			Oracle: secs(o.ScarceTime)},
 		row{Figure: "scarcity efficiency", Measured: fmt.Sprintf("%.4f", n.ScarcityEfficiency),
 			Baseline: fmt.Sprintf("%.4f", b.ScarcityEfficiency), Oracle: fmt.Sprintf("%.4f", o.ScarcityEfficiency)},
+		row{Figure: "  95% interval", Measured: intervalText(overall.Scarcity[0]), Baseline: intervalText(overall.Scarcity[1]),
+			Oracle: intervalText(overall.Scarcity[2])},
 		row{Figure: fmt.Sprintf("footage lost by the first fault of the incident: nvrha against the baseline in the same "+
 			"worlds, %.0f%% intervals of a paired bootstrap (%d resamples of the %d worlds); below 1 shows nvrha lost less",
 			100*compare.Confidence, compare.Resamples, overall.Worlds)},
@@ -114,9 +116,9 @@ func comparisonRows(cmp *compare.Comparison, serverDays float64, falseTakeovers 
 		rows = append(rows,
 			row{Figure: c.Class + ": footage lost", Measured: lostText(c.NVRHA.FootageLost), Baseline: lostText(c.Baseline.FootageLost),
 				Oracle: lostText(c.Oracle.FootageLost), Ratio: ratioCell(c.Paired.Ratio.Estimate)},
-			row{Figure: "  nvrha ÷ baseline, 95% interval", Target: "below 1", Measured: intervalText(c.Paired.Ratio),
+			row{Figure: "  95% interval of nvrha ÷ base", Target: "below 1", Measured: intervalText(c.Paired.Ratio),
 				Met: verdict(v == "less" || v == "none")},
-			row{Figure: "  nvrha - baseline, 95% interval", Measured: fmt.Sprintf("%s to %s",
+			row{Figure: "  95% interval of nvrha - base", Measured: fmt.Sprintf("%s to %s",
 				lostText(c.Paired.Difference.Low), lostText(c.Paired.Difference.High))},
 		)
 	}

@@ -18,7 +18,7 @@ const textWidth = 100
 // measured, baseline, oracle, ratio, met); with a gap of two between
 // columns they add up to textWidth. A longer cell wraps onto lines of its
 // own.
-var columnCaps = [...]int{30, 8, 16, 12, 11, 6, 3}
+var columnCaps = [...]int{30, 8, 16, 12, 12, 5, 3}
 
 // writeText prints rows as a table of at most textWidth columns. A row with
 // nothing but a figure is a heading (a campaign's worlds, say) and is

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/nvrha/nvrha/simulator"
 )
 
 // The bootstrap's settings. Its random source is seeded from constants, so
@@ -146,10 +148,13 @@ type worldLoss struct {
 	classes map[string][3]time.Duration
 	total   [3]time.Duration
 	oracle  bool
+	// scarcity is each side's Scarcity.
+	scarcity [3]simulator.Scarcity
 }
 
 func worldLossOf(nv, bl Run, oracle *Run) worldLoss {
-	w := worldLoss{classes: map[string][3]time.Duration{}, total: [3]time.Duration{nv.FootageLost, bl.FootageLost}}
+	w := worldLoss{classes: map[string][3]time.Duration{}, total: [3]time.Duration{nv.FootageLost, bl.FootageLost},
+		scarcity: [3]simulator.Scarcity{nv.Scarcity, bl.Scarcity}}
 	runs := []*Run{&nv, &bl, oracle}
 	for side, r := range runs {
 		if r == nil {
@@ -162,7 +167,7 @@ func worldLossOf(nv, bl Run, oracle *Run) worldLoss {
 		}
 	}
 	if oracle != nil {
-		w.total[2], w.oracle = oracle.FootageLost, true
+		w.total[2], w.scarcity[2], w.oracle = oracle.FootageLost, oracle.Scarcity, true
 	}
 	return w
 }
@@ -191,7 +196,9 @@ func (c *Comparison) ClassPaired(class string) Paired {
 // Overall is the paired bootstrap of all the footage lost and, with the
 // oracle in every world, of the avoidable loss (footage lost beyond the
 // oracle's in the same world), whose difference is that of all the
-// footage lost.
+// footage lost; and, by the same resampling of the worlds, the interval of
+// each side's scarcity efficiency (the camera-time covered while failures
+// outnumbered the standbys over the most the best choice could cover).
 type Overall struct {
 	Worlds     int     `json:"worlds"`
 	Resamples  int     `json:"resamples"`
@@ -199,13 +206,31 @@ type Overall struct {
 	Lost       Paired  `json:"footage_lost"`
 	// Avoidable is nil when a world ran without the oracle.
 	Avoidable *Ratio `json:"avoidable_loss_nvrha_over_baseline,omitempty"`
+	// Scarcity is the scarcity efficiency of nvrha, the baseline and the
+	// oracle (NaN, null in JSON, without oracle runs); a resample without
+	// scarcity counts as 1.
+	Scarcity [3]Ratio `json:"scarcity_efficiency"`
 }
 
 // Overall returns the bootstrap of the totals.
 func (c *Comparison) Overall() Overall {
 	o := Overall{Worlds: len(c.worlds), Resamples: Resamples, Confidence: Confidence,
 		Lost: paired(c.lossSeries(func(w worldLoss) (time.Duration, time.Duration) { return w.total[0], w.total[1] }))}
-	if len(c.worlds) == 0 || slices.ContainsFunc(c.worlds, func(w worldLoss) bool { return !w.oracle }) {
+	withOracle := len(c.worlds) > 0 && !slices.ContainsFunc(c.worlds, func(w worldLoss) bool { return !w.oracle })
+	nan := math.NaN()
+	o.Scarcity[2] = Ratio{nan, nan, nan}
+	sides := 2
+	if withOracle {
+		sides = 3
+	}
+	for side := range sides {
+		// Covered over optimal, resampled as footage lost is: a world
+		// without scarcity adds nothing to either.
+		o.Scarcity[side] = paired(c.lossSeries(func(w worldLoss) (time.Duration, time.Duration) {
+			return w.scarcity[side].Covered, w.scarcity[side].Optimal
+		})).Ratio
+	}
+	if !withOracle {
 		return o
 	}
 	av := paired(c.lossSeries(func(w worldLoss) (time.Duration, time.Duration) {

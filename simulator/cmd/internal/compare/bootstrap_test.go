@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nvrha/nvrha/simulator"
 )
 
 // Two worlds: nvrha lost 1 s and 3 s, the baseline 2 s and 4 s. A
@@ -80,9 +82,14 @@ func TestComparisonClassIntervals(t *testing.T) {
 	}
 	c := New()
 	orc := run(false, true, 0, 0)
-	c.AddRuns(run(false, false, time.Second, 0), run(true, false, 2*time.Second, 0), &orc)
+	// Scarcity: nvrha covered 1 s of 2 s and 3 s of 4 s.
+	nv := run(false, false, time.Second, 0)
+	nv.Scarcity = simulator.Scarcity{Time: time.Second, Optimal: 2 * time.Second, Covered: time.Second}
+	c.AddRuns(nv, run(true, false, 2*time.Second, 0), &orc)
 	orc = run(false, true, time.Second, 0)
-	c.AddRuns(run(false, false, 3*time.Second, 0), run(true, false, 2*time.Second, time.Second), &orc)
+	nv = run(false, false, 3*time.Second, 0)
+	nv.Scarcity = simulator.Scarcity{Time: time.Second, Optimal: 4 * time.Second, Covered: 3 * time.Second}
+	c.AddRuns(nv, run(true, false, 2*time.Second, time.Second), &orc)
 	p := c.ClassPaired("crash")
 	if p.Ratio != (Ratio{1, 0.5, 1.5}) || p.Difference != (Difference{0, -2 * time.Second, 2 * time.Second}) {
 		t.Errorf("crash: %+v", p)
@@ -99,9 +106,15 @@ func TestComparisonClassIntervals(t *testing.T) {
 	if o.Worlds != 2 || o.Avoidable == nil || *o.Avoidable != (Ratio{0.75, 0.5, 1}) {
 		t.Errorf("overall %+v, avoidable %+v", o, o.Avoidable)
 	}
+	// Scarcity efficiency resamples as the hand-computed footage does; the
+	// baseline and the oracle never met scarcity.
+	if o.Scarcity != [3]Ratio{{4.0 / 6, 0.5, 0.75}, {1, 1, 1}, {1, 1, 1}} {
+		t.Errorf("scarcity efficiency %+v", o.Scarcity)
+	}
 	var b strings.Builder
 	c.writePaired(&b)
-	for _, want := range []string{"2000 resamples of the 2 worlds", "crash", "1.00x  0.50-1.50x", "-2s to 2s", "avoidable"} {
+	for _, want := range []string{"2000 resamples of the 2 worlds", "crash", "1.00x  0.50 to 1.50x", "-2s to 2s", "avoidable",
+		"nvrha 0.6667 (0.5000 to 0.7500)"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the table lacks %q:\n%s", want, b.String())
 		}

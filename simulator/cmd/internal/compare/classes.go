@@ -250,7 +250,7 @@ func (c *Comparison) writePaired(sb *strings.Builder) {
 		"(%d resamples of the %d worlds)\n", 100*Confidence, Resamples, o.Worlds)
 	cells := [][]string{{"class", "nvrha ÷ base", "interval", "nvrha - base", "interval", "nvrha lost"}}
 	row := func(class string, p Paired) []string {
-		return []string{class, ratioText(p.Ratio.Estimate), intervalText(p.Ratio), fmt.Sprintf("%.0fs", p.Difference.Estimate.Seconds()),
+		return []string{class, ratioText(p.Ratio.Estimate), intervalText(p.Ratio, "%.2f", "x"), fmt.Sprintf("%.0fs", p.Difference.Estimate.Seconds()),
 			fmt.Sprintf("%.0fs to %.0fs", p.Difference.Low.Seconds(), p.Difference.High.Seconds()), p.Verdict()}
 	}
 	for _, r := range c.Classes() {
@@ -258,24 +258,31 @@ func (c *Comparison) writePaired(sb *strings.Builder) {
 	}
 	cells = append(cells, row("all footage", o.Lost))
 	if a := o.Avoidable; a != nil {
-		cells = append(cells, []string{"avoidable", ratioText(a.Estimate), intervalText(*a), "", "", ""})
+		cells = append(cells, []string{"avoidable", ratioText(a.Estimate), intervalText(*a, "%.2f", "x"), "", "", ""})
 	}
 	writeCells(sb, cells)
 	fmt.Fprintf(sb, "(less or more: the ratio's interval lies below or above 1; not shown: it holds 1)\n")
+	eff := func(r Ratio) string { return fmt.Sprintf("%.4f (%s)", r.Estimate, intervalText(r, "%.4f", "")) }
+	fmt.Fprintf(sb, "scarcity efficiency   nvrha %s, baseline %s", eff(o.Scarcity[0]), eff(o.Scarcity[1]))
+	if !math.IsNaN(o.Scarcity[2].Estimate) {
+		fmt.Fprintf(sb, ",\n                      oracle %s", eff(o.Scarcity[2]))
+	}
+	sb.WriteString("\n")
 }
 
-// intervalText prints a ratio's interval; ∞ for an unbounded end.
-func intervalText(r Ratio) string {
+// intervalText prints a ratio's interval, each end in format and the
+// whole followed by unit; ∞ for an unbounded end.
+func intervalText(r Ratio, format, unit string) string {
 	end := func(v float64) string {
 		if math.IsInf(v, 1) {
 			return "∞"
 		}
-		return fmt.Sprintf("%.2f", v)
+		return fmt.Sprintf(format, v)
 	}
 	if math.IsNaN(r.Low) || math.IsNaN(r.High) {
 		return "-"
 	}
-	return end(r.Low) + "-" + end(r.High) + "x"
+	return end(r.Low) + " to " + end(r.High) + unit
 }
 
 // writeCells prints a table, the first column left-aligned and the others
