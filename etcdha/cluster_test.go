@@ -1,0 +1,187 @@
+package etcdha_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/nvrha/nvrha/etcdha"
+	"github.com/nvrha/nvrha/etcdha/internal/etcdtest"
+)
+
+// TestEtcdMemberLostMidTakeover loses one member of a three-member etcd
+// cluster while the leading center is in the middle of a takeover; both
+// centers reach etcd through all three members. Whether the leader keeps
+// its term through the loss or the follower takes over, the takeover is
+// finished once, by sb-1 under the saved epoch; no order of a term gets
+// through once one of a newer term has; no epoch etcd ever held goes down;
+// nothing of the ledger is lost.
+//
+// The etcd client spreads its requests over every member (round robin),
+// so the member the leader's client talks to is any member: losing Raft's
+// leader also stops the writes until another is elected, losing a
+// follower member breaks the streams (watches, keep-alives) it served.
+func TestEtcdMemberLostMidTakeover(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		leader bool // lose Raft's leader, or a member that follows
+		crash  bool // Crash, or Stop
+	}{
+		{"etcd leader crashes", true, true},
+		{"etcd leader stops", true, false},
+		{"etcd follower crashes", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startEtcdCluster(t, 3)
+			f := newFleet(t)
+			const prefix = "/member/"
+			a, b, h := midTakeover(t, e, f, prefix, testTTL)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			leader, err := etcdtest.LeaderOf(ctx, e.members)
+			if err != nil {
+				t.Fatal(err)
+			}
+			victim := leader
+			if !tc.leader {
+				victim = e.members[(slices.Index(e.members, leader)+1)%len(e.members)]
+			}
+			var survivors []string
+			for _, m := range e.members {
+				if m != victim {
+					survivors = append(survivors, m.URL)
+				}
+			}
+			lost := time.Now()
+			if tc.crash {
+				victim.Crash()
+			} else {
+				go victim.Stop()
+			}
+			// Hold the takeover until the cluster of two writes again and
+			// a center leads through it: then it is that center, with the
+			// term etcd says it holds, that finishes it.
+			cli := e.client(survivors...)
+			for {
+				// Short tries: a write that Raft's lost leader was to commit
+				// waits etcd's whole request timeout (5 s) for nothing, and
+				// the takeover would be given up meanwhile.
+				pctx, pcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				_, err := cli.Put(pctx, prefix+"probe", "x")
+				pcancel()
+				if err == nil {
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("the two members left took no write within 10s: %v", err)
+				}
+			}
+			wrote := time.Since(lost)
+			name, term := waitLeading(t, cli, prefix, a, b)
+			f.setBlock(nil)
+			final := a
+			if name == b.name {
+				final = b
+			}
+			final.waitEvent(10*time.Second, "takeover of rec-1", isTakeoverOfRec1)
+			done := time.Since(lost)
+			t.Logf("member %s lost (%s); the two left wrote after %v; %s leads at term %d (was %d); takeover done after %v",
+				victim.Name, tc.name, wrote.Round(time.Millisecond), name, term, h.oldTerm, done.Round(time.Millisecond))
+			h.newTerm = term
+			if term == h.oldTerm {
+				checkTakeoverOnce(t, f, final, h)
+			} else {
+				checkHandover(t, f, final, h)
+			}
+			if got := f.agents["sb-1"].Term(); got != term {
+				t.Errorf("sb-1 is at term %d, want the leader's %d", got, term)
+			}
+			checkEpochsOnlyGrow(t, cli, prefix)
+		})
+	}
+}
+
+// waitLeading waits until etcd names a or b as the leader and that center
+// leads, at the term etcd says, and returns its name and term.
+func waitLeading(t *testing.T, cli *clientv3.Client, prefix string, centers ...*testCenter) (string, uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		resp, err := cli.Get(ctx, prefix+"leader/", clientv3.WithFirstCreate()...)
+		cancel()
+		if err != nil || len(resp.Kvs) == 0 {
+			continue
+		}
+		name, term := string(resp.Kvs[0].Value), uint64(resp.Kvs[0].CreateRevision)
+		for _, c := range centers {
+			if c.name != name {
+				continue
+			}
+			s, changed := c.node.Status()
+			if s.Role == etcdha.RoleLeader && s.Term == term {
+				return name, term
+			}
+			select {
+			case <-changed:
+			case <-time.After(time.Until(deadline)):
+			}
+		}
+	}
+	t.Fatal("no center led within 10s, as etcd says")
+	return "", 0
+}
+
+// checkEpochsOnlyGrow reads every value the state's epoch keys ever had in
+// etcd, in the order of its revisions, and checks that none went down and
+// none was deleted.
+func checkEpochsOnlyGrow(t *testing.T, cli *clientv3.Client, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := prefix + "state/epoch/"
+	now, err := cli.Get(ctx, dir, clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(now.Kvs) == 0 {
+		t.Fatal("no epoch in etcd")
+	}
+	last := map[string]uint64{}
+	wch := cli.Watch(clientv3.WithRequireLeader(ctx), dir, clientv3.WithPrefix(), clientv3.WithRev(1))
+	for wr := range wch {
+		if err := wr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range wr.Events {
+			key := strings.TrimPrefix(string(ev.Kv.Key), dir)
+			if ev.Type == clientv3.EventTypeDelete {
+				t.Errorf("the epoch of %s was deleted at revision %d", key, ev.Kv.ModRevision)
+				continue
+			}
+			v, err := strconv.ParseUint(string(ev.Kv.Value), 10, 64)
+			if err != nil {
+				t.Fatalf("epoch of %s: %v", key, err)
+			}
+			if v < last[key] {
+				t.Errorf("the epoch of %s went from %d down to %d at revision %d", key, last[key], v, ev.Kv.ModRevision)
+			}
+			last[key] = v
+		}
+		if wr.Header.Revision >= now.Header.Revision {
+			break
+		}
+	}
+	for _, kv := range now.Kvs {
+		key := strings.TrimPrefix(string(kv.Key), dir)
+		if fmt.Sprint(last[key]) != string(kv.Value) {
+			t.Errorf("the history of %s's epoch ends at %d, etcd holds %s", key, last[key], kv.Value)
+		}
+	}
+}
