@@ -13,7 +13,7 @@ import (
 // (startEtcdCluster); see etcdtest.
 type testEtcd struct {
 	t        testing.TB
-	endpoint string   // the first member's client URL
+	endpoint string // the first member's client URL
 	members  []*etcdtest.Member
 }
 
