@@ -27,15 +27,20 @@ import (
 // so the member the leader's client talks to is any member: losing Raft's
 // leader also stops the writes until another is elected, losing a
 // follower member breaks the streams (watches, keep-alives) it served.
+// In the last case the leading center dies with the member, as when both
+// share a host: the follower is elected by the two members left, whatever
+// its watch of the State was on.
 func TestEtcdMemberLostMidTakeover(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		leader bool // lose Raft's leader, or a member that follows
-		crash  bool // Crash, or Stop
+		name       string
+		leader     bool // lose Raft's leader, or a member that follows
+		crash      bool // Crash, or Stop
+		killCenter bool // kill center-a too
 	}{
-		{"etcd leader crashes", true, true},
-		{"etcd leader stops", true, false},
-		{"etcd follower crashes", false, true},
+		{"etcd leader crashes", true, true, false},
+		{"etcd leader stops", true, false, false},
+		{"etcd follower crashes", false, true, false},
+		{"etcd leader crashes with the leading center", true, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startEtcdCluster(t, 3)
@@ -63,6 +68,9 @@ func TestEtcdMemberLostMidTakeover(t *testing.T) {
 				victim.Crash()
 			} else {
 				go victim.Stop()
+			}
+			if tc.killCenter {
+				a.kill()
 			}
 			// Hold the takeover until the cluster of two writes again and
 			// a center leads through it: then it is that center, with the
@@ -94,6 +102,9 @@ func TestEtcdMemberLostMidTakeover(t *testing.T) {
 			t.Logf("member %s lost (%s); the two left wrote after %v; %s leads at term %d (was %d); takeover done after %v",
 				victim.Name, tc.name, wrote.Round(time.Millisecond), name, term, h.oldTerm, done.Round(time.Millisecond))
 			h.newTerm = term
+			if tc.killCenter && name != b.name {
+				t.Fatalf("%s leads after center-a was killed", name)
+			}
 			if term == h.oldTerm {
 				checkTakeoverOnce(t, f, final, h)
 			} else {
