@@ -88,16 +88,12 @@ func TestCenterProcessKilledMidTakeover(t *testing.T) {
 	urls := map[nvrha.ServerID]string{"rec-1": agents["rec-1"].url, "rec-2": agents["rec-2"].url,
 		"sb-1": proxies["sb-1"].url(), "sb-2": proxies["sb-2"].url()}
 
-	const prefix, password = "/proc-test/", "a password for the test"
-	hash, err := center.HashPassword(password)
-	if err != nil {
-		t.Fatal(err)
-	}
+	const prefix = "/proc-test/"
 	centers := map[string]*proc{}
 	startCenterProc := func(name string) {
 		var file strings.Builder
 		fmt.Fprintf(&file, "store = %q\n[etcd]\nendpoints = [%q]\nname = %q\nprefix = %q\nlease_ttl = \"1s\"\n\n[[admin]]\nuser = \"admin\"\nbcrypt = %q\n",
-			"etcd", endpoint, name, prefix, hash)
+			"etcd", endpoint, name, prefix, adminHash)
 		for _, id := range []nvrha.ServerID{"rec-1", "rec-2", "sb-1", "sb-2"} {
 			fmt.Fprintf(&file, "\n[[agent]]\nid = %q\nurl = %q\nsecret_file = %q\n", id, urls[id], secretFile)
 		}
@@ -120,7 +116,7 @@ func TestCenterProcessKilledMidTakeover(t *testing.T) {
 		code, _ := get(t, centers["center-a"].url+"readyz")
 		return code == http.StatusOK
 	})
-	api := newAPIClient(t, centers["center-a"].url, password)
+	api := newAPIClient(t, centers["center-a"].url, "secret")
 	api.post(ctx, "api/v1/groups/1/recording-servers", `{"servers":["rec-1","rec-2"]}`)
 	api.post(ctx, "api/v1/groups/1/standby-servers", `{"servers":["sb-1","sb-2"]}`)
 	poll(ctx, t, "both recording servers protected", func() bool {
