@@ -76,6 +76,8 @@ func TestEtcdMemberLostMidTakeover(t *testing.T) {
 			// a center leads through it: then it is that center, with the
 			// term etcd says it holds, that finishes it.
 			cli := e.client(survivors...)
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
 			for {
 				// Short tries: a write that Raft's lost leader was to commit
 				// waits etcd's whole request timeout (5 s) for nothing, and
@@ -86,8 +88,10 @@ func TestEtcdMemberLostMidTakeover(t *testing.T) {
 				if err == nil {
 					break
 				}
-				if ctx.Err() != nil {
+				select {
+				case <-ctx.Done():
 					t.Fatalf("the two members left took no write within 10s: %v", err)
+				case <-tick.C:
 				}
 			}
 			wrote := time.Since(lost)
@@ -118,35 +122,29 @@ func TestEtcdMemberLostMidTakeover(t *testing.T) {
 	}
 }
 
-// waitLeading waits until etcd names a or b as the leader and that center
-// leads, at the term etcd says, and returns its name and term.
+// waitLeading polls etcd until it names one of centers as the leader and
+// that center leads, at the term etcd says, and returns its name and term.
 func waitLeading(t *testing.T, cli *clientv3.Client, prefix string, centers ...*testCenter) (string, uint64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		resp, err := cli.Get(ctx, prefix+"leader/", clientv3.WithFirstCreate()...)
-		cancel()
-		if err != nil || len(resp.Kvs) == 0 {
-			continue
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if resp, err := cli.Get(ctx, prefix+"leader/", clientv3.WithFirstCreate()...); err == nil && len(resp.Kvs) > 0 {
+			name, term := string(resp.Kvs[0].Value), uint64(resp.Kvs[0].CreateRevision)
+			for _, c := range centers {
+				if s, _ := c.node.Status(); c.name == name && s.Role == etcdha.RoleLeader && s.Term == term {
+					return name, term
+				}
+			}
 		}
-		name, term := string(resp.Kvs[0].Value), uint64(resp.Kvs[0].CreateRevision)
-		for _, c := range centers {
-			if c.name != name {
-				continue
-			}
-			s, changed := c.node.Status()
-			if s.Role == etcdha.RoleLeader && s.Term == term {
-				return name, term
-			}
-			select {
-			case <-changed:
-			case <-time.After(time.Until(deadline)):
-			}
+		select {
+		case <-ctx.Done():
+			t.Fatal("no center led within 10s, as etcd says")
+		case <-tick.C:
 		}
 	}
-	t.Fatal("no center led within 10s, as etcd says")
-	return "", 0
 }
 
 // checkEpochsOnlyGrow reads every value the state's epoch keys ever had in
