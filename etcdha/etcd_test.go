@@ -9,10 +9,12 @@ import (
 	"github.com/nvrha/nvrha/etcdha/internal/etcdtest"
 )
 
-// testEtcd is an etcd in this process; see etcdtest.Start.
+// testEtcd is an etcd in this process, of one member (startEtcd) or three
+// (startEtcdCluster); see etcdtest.
 type testEtcd struct {
 	t        testing.TB
-	endpoint string
+	endpoint string // the first member's client URL
+	members  []*etcdtest.Member
 }
 
 func startEtcd(t testing.TB) *testEtcd {
@@ -20,15 +22,29 @@ func startEtcd(t testing.TB) *testEtcd {
 	return &testEtcd{t: t, endpoint: etcdtest.Start(t)}
 }
 
-// client returns a new client of e's, or of endpoint, closed at the end of
-// the test.
-func (e *testEtcd) client(endpoint ...string) *clientv3.Client {
-	e.t.Helper()
-	ep := e.endpoint
-	if len(endpoint) > 0 {
-		ep = endpoint[0]
+// startEtcdCluster starts a cluster of n members.
+func startEtcdCluster(t testing.TB, n int) *testEtcd {
+	t.Helper()
+	ms := etcdtest.StartCluster(t, n)
+	return &testEtcd{t: t, endpoint: ms[0].URL, members: ms}
+}
+
+// endpoints returns the client URLs of every member.
+func (e *testEtcd) endpoints() []string {
+	if e.members == nil {
+		return []string{e.endpoint}
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 2 * time.Second})
+	return etcdtest.URLs(e.members)
+}
+
+// client returns a new client of e's first member, or of endpoints, closed
+// at the end of the test.
+func (e *testEtcd) client(endpoints ...string) *clientv3.Client {
+	e.t.Helper()
+	if len(endpoints) == 0 {
+		endpoints = []string{e.endpoint}
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -127,10 +127,11 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// startCenter runs a center named name over endpoint with a lease of ttl.
-func startCenter(t testing.TB, e *testEtcd, f *fleet, name, prefix string, ttl time.Duration, endpoint string) *testCenter {
+// startCenter runs a center named name over endpoints (e's first member if
+// none) with a lease of ttl.
+func startCenter(t testing.TB, e *testEtcd, f *fleet, name, prefix string, ttl time.Duration, endpoints ...string) *testCenter {
 	t.Helper()
-	c := &testCenter{t: t, name: name, cli: e.client(endpoint), done: make(chan error, 1), events: make(chan failover.Event, 4096), ready: make(chan struct{})}
+	c := &testCenter{t: t, name: name, cli: e.client(endpoints...), done: make(chan error, 1), events: make(chan failover.Event, 4096), ready: make(chan struct{})}
 	node, err := etcdha.New(etcdha.Config{
 		Client:   c.cli,
 		Name:     name,

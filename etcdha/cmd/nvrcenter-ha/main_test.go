@@ -17,7 +17,7 @@ import (
 )
 
 // The hash of "secret", for the file's [[admin]].
-const adminHash = "$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z3d6Jm0U2wnb2e6aK6/3Jk9a"
+const adminHash = "$2a$10$gZupDmz8X1bd2zVwVyt3fe6w8kogF3wqMEzY0nYcF8m.1/GsTY9mq"
 
 // watchLog closes elected when the daemon logs that it leads.
 type watchLog struct {

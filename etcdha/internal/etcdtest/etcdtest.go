@@ -1,10 +1,15 @@
-// Package etcdtest starts an etcd in the test's process.
+// Package etcdtest starts an etcd in the test's process: one member, or a
+// cluster of several on loopback ports whose members a test can stop.
 package etcdtest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,28 +22,138 @@ import (
 // election timeout), and syncs nothing to disk.
 func Start(t testing.TB) string {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.Name = "test"
-	cfg.LogLevel = "fatal"
-	cfg.TickMs, cfg.ElectionMs = 10, 100
-	cfg.UnsafeNoFsync = true
-	cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
+	return StartCluster(t, 1)[0].URL
+}
+
+// Member is one member of a cluster StartCluster started.
+type Member struct {
+	Name string
+	URL  string // its client URL
+
+	e        *embed.Etcd
+	down     atomic.Bool // set when Stop or Crash begins
+	stopOnce sync.Once
+	stopped  chan struct{} // closed once the member has stopped serving
+}
+
+// StartCluster runs a cluster of n members in this process until the end
+// of the test, tuned as Start's member is, and returns them once every one
+// is ready.
+func StartCluster(t testing.TB, n int) []*Member {
+	t.Helper()
+	dir := t.TempDir()
+	cfgs := make([]*embed.Config, n)
+	members := make([]*Member, n)
+	var cluster string
+	for i := range cfgs {
+		cfg := embed.NewConfig()
+		cfg.Name = fmt.Sprintf("etcd-%d", i+1)
+		if n == 1 {
+			cfg.Name = "test"
+		}
+		cfg.Dir = filepath.Join(dir, cfg.Name)
+		cfg.LogLevel = "fatal"
+		cfg.TickMs, cfg.ElectionMs = 10, 100
+		cfg.UnsafeNoFsync = true
+		cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
+		if i > 0 {
+			cluster += ","
+		}
+		cluster += cfg.Name + "=" + pu.String()
+		cfgs[i] = cfg
+		members[i] = &Member{Name: cfg.Name, URL: cu.String(), stopped: make(chan struct{})}
 	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		t.Fatal("embedded etcd not ready within 20s")
+	// Members of a new cluster wait for each other: start them together.
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, cfg := range cfgs {
+		cfg.InitialCluster = cluster
+		wg.Go(func() { members[i].e, errs[i] = embed.StartEtcd(cfg) })
 	}
-	return cu.String()
+	wg.Wait()
+	for _, m := range members {
+		if m.e != nil {
+			t.Cleanup(m.Stop)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(20 * time.Second)
+	for _, m := range members {
+		select {
+		case <-m.e.Server.ReadyNotify():
+		case <-deadline:
+			t.Fatalf("embedded etcd of %d members not ready within 20s", n)
+		}
+	}
+	return members
+}
+
+// URLs returns the client URLs of members.
+func URLs(members []*Member) []string {
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = m.URL
+	}
+	return out
+}
+
+// IsLeader reports whether the member is up and the cluster's Raft leader
+// now.
+func (m *Member) IsLeader() bool {
+	return !m.down.Load() && m.e.Server.Leader() == m.e.Server.MemberID()
+}
+
+// Stop stops the member as `systemctl stop` would: it hands its Raft
+// leadership on, if it has it, waits for the requests in flight, and
+// closes. It returns once the member is closed.
+func (m *Member) Stop() {
+	m.stopOnce.Do(func() {
+		m.down.Store(true)
+		m.e.Close()
+		close(m.stopped)
+	})
+	<-m.stopped
+}
+
+// Crash stops the member as the loss of its host would: its Raft node stops
+// at once, without handing its leadership on or answering what is in
+// flight; its listeners close in the background (a stream open on it may
+// stay silent until they do), and Stop waits for that.
+func (m *Member) Crash() {
+	m.stopOnce.Do(func() {
+		m.down.Store(true)
+		m.e.Server.HardStop()
+		go func() {
+			m.e.Close()
+			close(m.stopped)
+		}()
+	})
+}
+
+// LeaderOf polls, until ctx ends, for a member that is up and leads, and
+// returns it.
+func LeaderOf(ctx context.Context, members []*Member) (*Member, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, m := range members {
+			if m.IsLeader() {
+				return m, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("etcdtest: no member leads: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 func freePort(t testing.TB) int {
