@@ -59,10 +59,10 @@ type world struct {
 
 // runCampaign runs noisy-LAN worlds, seeds firstSeed, firstSeed+1, ..., on
 // workers goroutines, each with nvrha, the baseline and the oracle (the
-// same plan of faults on each), and pools them
-// in seed order until both amounts are reached. Pooling in seed order keeps
-// the result the same whatever the scheduling: worlds finished beyond the
-// last one needed are dropped.
+// same plan of faults on each), and pools them in seed order until both
+// amounts are reached. Pooling in seed order keeps the result the same
+// whatever the scheduling: worlds finished beyond the last one needed are
+// dropped.
 func runCampaign(ctx context.Context, cfg campaignConfig, progress io.Writer) (*campaign, error) {
 	start := time.Now()
 	ctx, cancel := context.WithCancel(ctx)
