@@ -546,3 +546,45 @@ func TestFileStoreRefusesChanges(t *testing.T) {
 		sameState(t, "Load after Save and Apply", mustLoad(t, s), h.states[2])
 	}
 }
+
+// TestDeltaStores checks what every DeltaStore of the package promises:
+// Changes applied in order load as the Machine's State; Apply with nothing
+// saved, or of changes that do not fit, is refused with
+// ErrStoreNeedsState and changes nothing; a Save starts afresh.
+func TestDeltaStores(t *testing.T) {
+	for _, kind := range []struct {
+		name string
+		new  func(t *testing.T) failover.DeltaStore
+	}{
+		{"MemoryStore", func(*testing.T) failover.DeltaStore { return new(failover.MemoryStore) }},
+		{"FileStore", func(t *testing.T) failover.DeltaStore {
+			return failover.NewFileStore(filepath.Join(t.TempDir(), "state.json"))
+		}},
+	} {
+		t.Run(kind.name, func(t *testing.T) {
+			h := machineHistory(t)
+			s := kind.new(t)
+			if err := s.Apply(context.Background(), h.changes[0]); !errors.Is(err, failover.ErrStoreNeedsState) {
+				t.Fatalf("Apply with nothing saved: %v, want ErrStoreNeedsState", err)
+			}
+			mustApply(t, s, failover.Changes{Full: &h.first})
+			for _, c := range h.changes[:3] {
+				mustApply(t, s, c)
+			}
+			sameState(t, "Load", mustLoad(t, s), h.states[2])
+			misfit := failover.Changes{NextGroupID: 9, NextCommandID: 9, Takeovers: []failover.TakeoverChange{{Recording: "nobody",
+				Takeover: failover.TakeoverState{Recording: "nobody", Phase: failover.PhaseActive}}}}
+			if err := s.Apply(context.Background(), misfit); !errors.Is(err, failover.ErrStoreNeedsState) {
+				t.Fatalf("Apply of changes that do not fit: %v, want ErrStoreNeedsState", err)
+			}
+			sameState(t, "Load after a refused Apply", mustLoad(t, s), h.states[2])
+			mustApply(t, s, h.changes[3])
+			sameState(t, "Load after the next Apply", mustLoad(t, s), h.states[3])
+			mustSave(t, s, h.states[3])
+			for _, c := range h.changes[4:] {
+				mustApply(t, s, c)
+			}
+			sameState(t, "Load after Save and Apply", mustLoad(t, s), h.states[len(h.states)-1])
+		})
+	}
+}

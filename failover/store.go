@@ -64,10 +64,8 @@ var (
 type MemoryStore struct {
 	mu   sync.Mutex
 	data []byte // the State last saved; nil until the first Save
-	// rep is the State with the changes applied since, nil when none were;
-	// broken is set when an Apply failed, until the next Save.
+	// rep is the State with the changes applied since, nil when none were.
 	rep            *Replica
-	broken         bool
 	saves, applies int
 	appliedBytes   int64
 }
@@ -111,15 +109,15 @@ func (s *MemoryStore) Save(ctx context.Context, st State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A slice that is never written again: Load may decode it unlocked.
-	s.data, s.rep, s.broken = data, nil, false
+	s.data, s.rep = data, nil
 	s.saves++
 	return nil
 }
 
 // Apply applies c to the State held, through JSON. Changes that do not fit
 // it are refused with an error wrapping ErrStoreNeedsState and
-// ErrCorruptState, and so is every Apply after a failed one, until a Save
-// or Changes with Full.
+// ErrCorruptState, and change nothing; so is Apply before the first Save
+// (or Changes with Full).
 func (s *MemoryStore) Apply(ctx context.Context, c Changes) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -139,7 +137,7 @@ func (s *MemoryStore) Apply(ctx context.Context, c Changes) error {
 		if err != nil {
 			return fmt.Errorf("%w: in memory: %w", ErrStoreNeedsState, err)
 		}
-		s.data, s.rep, s.broken = nil, rep, false
+		s.data, s.rep = nil, rep
 		s.count(len(data))
 		return nil
 	}
@@ -147,7 +145,6 @@ func (s *MemoryStore) Apply(ctx context.Context, c Changes) error {
 		return err
 	}
 	if err := s.rep.Apply(dec); err != nil {
-		s.broken = true
 		return fmt.Errorf("%w: in memory: %w", ErrStoreNeedsState, err)
 	}
 	s.count(len(data))
@@ -157,8 +154,6 @@ func (s *MemoryStore) Apply(ctx context.Context, c Changes) error {
 // replica makes s.rep from the State last saved, for Apply.
 func (s *MemoryStore) replica() error {
 	switch {
-	case s.broken:
-		return fmt.Errorf("%w: in memory: an earlier Apply failed", ErrStoreNeedsState)
 	case s.rep != nil:
 		return nil
 	case s.data == nil:
