@@ -142,12 +142,23 @@ func mark[K comparable](c *changeMarks, set *map[K]struct{}, k K) {
 }
 
 func (c *changeMarks) clear() {
-	clear(c.groups)
-	clear(c.members)
-	clear(c.epochs)
-	clear(c.takeovers)
-	clear(c.owed)
+	forget(&c.groups)
+	forget(&c.members)
+	forget(&c.epochs)
+	forget(&c.takeovers)
+	forget(&c.owed)
 	c.orphans = false
+}
+
+// forget empties a set of marks. A set that a burst made large is dropped
+// rather than kept: a map never shrinks, and a Machine's memory per server
+// is counted.
+func forget[K comparable, V any](m *map[K]V) {
+	if len(*m) > 64 {
+		*m = nil
+		return
+	}
+	clear(*m)
 }
 
 // The marks. Each is called where the part changes.
@@ -383,7 +394,7 @@ func (l *ledger) markTrim(c nvrha.CameraID, n int) {
 	l.seq++
 }
 
-func (l *ledger) clearMarks() { clear(l.marks) }
+func (l *ledger) clearMarks() { forget(&l.marks) }
 
 // changes returns the marked cameras' changes, in camera order.
 func (l *ledger) changes() []LedgerChange {
