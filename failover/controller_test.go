@@ -790,6 +790,16 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 		if len(s.Groups) != 1 {
 			t.Errorf("%d groups: the timed-out AddGroup was applied", len(s.Groups))
 		}
+		// The standby covers as soon as it has the order; the Machine saves
+		// the confirmation when the answer comes back. Once it has, nothing
+		// else waits to be saved, and the next failed save is AddGroup's own.
+		if _, ok := waitFor(5*time.Second, func() bool {
+			st, err := store.inner.Load(t.Context())
+			return err == nil && len(st.Takeovers) == 1 && st.Takeovers[0].Phase == failover.PhaseActive &&
+				r.ctl.StoreHealth().UnsavedSince.IsZero()
+		}); !ok {
+			t.Fatal("the takeover's confirmation was never saved")
+		}
 
 		// An acknowledged operation is saved: AddGroup waits for the store.
 		store.failSaves(3)
