@@ -33,7 +33,10 @@
 //  2. Call admin operations (AddGroup, AddStandbyServers, ...) as users ask;
 //     they are synchronous and return typed errors.
 //  3. Take [Machine.Ready]. If it carries a State, persist it first (a
-//     [Store]): an epoch must be durable before any server sees it.
+//     [Store]): an epoch must be durable before any server sees it. A
+//     Machine set incremental ([Machine.SetIncremental]) hands [Changes]
+//     instead, the parts of the State that changed, for a [DeltaStore]:
+//     persisting a change then costs the change, not the center.
 //  4. Send its Commands through a transport (see [Execute]) and publish its
 //     Events.
 //  5. Call [Machine.Advance] with the same Ready.
@@ -87,4 +90,17 @@
 // interval and under which epoch, so footage recorded on a standby stays
 // findable after failback: [Machine.HoldersAt] answers "which server holds
 // camera C at time T". The ledger is part of State.
+//
+// # Persistence
+//
+// A [Store] saves and loads the whole [State]. A [DeltaStore] also applies
+// [Changes]: the groups, members, epochs, takeovers, owed orders and
+// cameras' newest intervals that changed, which the Machine marks as they
+// change and hands when it is set incremental (or on
+// [Machine.TakeChanges]). The [Controller] writes Changes to a DeltaStore,
+// the whole State once when it starts and after a write that failed.
+// [FileStore] keeps a snapshot and a log of Changes, compacted into a new
+// snapshot once it outgrows a bound; [MemoryStore] keeps them in memory. A
+// [Replica] applies Changes to a State in time proportional to them, for
+// stores and for followers.
 package failover

@@ -108,6 +108,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 				// answer is the same.
 				mem.facts = r.Facts.Clone()
 				mem.spaceKnown = false
+				m.markMember(mem)
 				m.touch()
 			}
 		}
@@ -139,6 +140,7 @@ func (m *Machine) setNow(now time.Time) {
 // send queues a command and makes o await it. When c is o's command sent
 // again unchanged, the attempt before stays awaited as o.prev.
 func (m *Machine) send(o *op, c Command) {
+	m.markOrder(o, c)
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
 		o.prev, o.prevSent = 0, 0
@@ -179,6 +181,7 @@ func (m *Machine) sameInventory(mem *member, f nvrha.Facts) bool {
 
 // drop stops awaiting o's command and its previous attempts, and clears o.
 func (m *Machine) drop(o *op) {
+	m.markOrder(o, Command{})
 	if o.cmd.ID != 0 {
 		delete(m.ops, o.cmd.ID)
 	}
@@ -299,6 +302,7 @@ func (m *Machine) nextEpoch(rec nvrha.ServerID) nvrha.Epoch {
 		e++
 	}
 	m.epochs[rec] = e
+	m.markEpoch(rec)
 	m.stateGen++
 	return e
 }
@@ -418,6 +422,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 		t.cmd.attempts = 0
 		m.send(&t.cmd, m.takeoverCommand(t))
+		m.markTakeover(t)
 		m.touch()
 	case t.rec == mem && t.phase == PhaseResuming && !t.resumedAt.IsZero() && !sent.Before(t.resumedAt) && r.Report.Recording:
 		m.beginRelease(t)
@@ -447,6 +452,7 @@ func (m *Machine) checkRecordsItself(mem *member, recording bool, sent time.Time
 	}
 	m.ledger.close(mem.facts.Cameras, mem.facts.ID, max(mem.seenRecording, mem.upSince).time())
 	mem.stoodDown = true
+	m.markMember(mem)
 	m.orderResume(mem)
 	m.statusDirty = true
 	m.emit(Event{Kind: EventNotRecording, Group: mem.group.id, Server: mem.facts.ID,
@@ -502,6 +508,7 @@ func (m *Machine) markUp(mem *member) {
 	case mem.role == RoleStandby:
 		if mem.takeoverFailed && mem.retryAt == 0 && !mem.fence.pending() {
 			mem.takeoverFailed = false
+			m.markMember(mem)
 			m.stateGen++
 		}
 	case mem.tk == nil && !mem.stoodDown:
@@ -531,6 +538,7 @@ func (m *Machine) commandResult(o *op, err error) {
 			// restored from an old copy): jump past it so the next attempt
 			// wins.
 			m.epochs[o.cmd.Recording] = stale.Newest
+			m.markEpoch(o.cmd.Recording)
 			m.stateGen++
 		}
 	}
@@ -549,12 +557,14 @@ func (m *Machine) commandResult(o *op, err error) {
 	case mem == nil:
 		m.owedOrderDone(o)
 		m.orphans = slices.DeleteFunc(m.orphans, func(x *op) bool { return x == o })
+		m.markOrphans()
 		m.stateGen++
 	case o == &mem.fence:
 		m.owedOrderDone(o)
 		m.drop(&mem.fence)
 		if mem.takeoverFailed && mem.retryAt == 0 && mem.health == nvrha.HealthUp {
 			mem.takeoverFailed = false
+			m.markMember(mem)
 		}
 		m.touch()
 	case o == &mem.resume:
@@ -562,6 +572,7 @@ func (m *Machine) commandResult(o *op, err error) {
 		m.drop(&mem.resume)
 		mem.stoodDown = false
 		mem.resumed = instantOf(m.now)
+		m.markMember(mem)
 		m.stateGen++
 	case o == &mem.standDown:
 		if err != nil && stale == nil {
@@ -599,8 +610,7 @@ func (m *Machine) HasReady() bool {
 func (m *Machine) Ready() Ready {
 	var rd Ready
 	if m.stateGen != m.savedGen {
-		st := m.State()
-		rd.State = &st
+		m.readyPersist(&rd)
 		rd.gen = m.stateGen
 	}
 	rd.Commands = slices.Clone(m.outbox)
@@ -612,8 +622,11 @@ func (m *Machine) Ready() Ready {
 // and its events published. Anything that arrived after that Ready stays for
 // the next one.
 func (m *Machine) Advance(rd Ready) {
-	if rd.State != nil && rd.gen > m.savedGen {
+	if (rd.State != nil || rd.Changes != nil) && rd.gen > m.savedGen {
 		m.savedGen = rd.gen
+	}
+	if rd.Changes != nil {
+		m.changesAdvanced(rd.changeSeq)
 	}
 	m.outbox = m.outbox[:copy(m.outbox, m.outbox[min(len(rd.Commands), len(m.outbox)):])]
 	m.events = m.events[:copy(m.events, m.events[min(len(rd.Events), len(m.events)):])]

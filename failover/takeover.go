@@ -168,6 +168,7 @@ func (m *Machine) startTakeover(r, s *member) {
 	if r.reachable {
 		m.standDown(r)
 	}
+	m.markTakeover(t)
 	m.touch()
 	m.emit(Event{Kind: EventTakeoverStarted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch})
 }
@@ -180,6 +181,7 @@ func (m *Machine) standDown(r *member) {
 	m.send(&r.standDown, Command{Kind: CmdStandDown, Server: r.facts.ID, Recording: r.facts.ID, Epoch: r.tk.epoch})
 	if !r.stoodDown {
 		r.stoodDown = true
+		m.markMember(r)
 		m.stateGen++
 	}
 }
@@ -194,6 +196,7 @@ func (m *Machine) noteFailure(r *member) {
 	if len(r.failovers) > maxFlapHistory {
 		r.failovers = slices.Delete(r.failovers, 0, len(r.failovers)-maxFlapHistory)
 	}
+	m.markMember(r)
 }
 
 func (m *Machine) takeoverCommand(t *takeover) Command {
@@ -266,6 +269,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 			t.epoch = m.nextEpoch(t.rec.facts.ID)
 			c.Epoch = t.epoch
 			m.send(&t.cmd, c)
+			m.markTakeover(t)
 		}
 		return
 	}
@@ -275,7 +279,9 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		if s := t.sb; s.retryAt != 0 {
 			// Proven again: a confirmed takeover clears its record.
 			s.takeoverFailed, s.refusals, s.retryAt = false, 0, 0
+			m.markMember(s)
 		}
+		m.markTakeover(t)
 		t.started = t.cmd.sentAt.time()
 		t.confirmedAt = m.now
 		m.drop(&t.cmd)
@@ -286,6 +292,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		// Acknowledged: the recording server has accepted to record. The
 		// standby lets go only once a probe shows the footage flowing.
 		t.rec.stoodDown = false
+		m.markMember(t.rec)
 		t.resumedAt = m.now
 		t.resumeSent = t.cmd.sentAt.time()
 		m.drop(&t.cmd)
@@ -305,11 +312,13 @@ func (m *Machine) beginRelease(t *takeover) {
 	t.phase = PhaseReleasing
 	t.resumedAt = timeZero
 	m.send(&t.cmd, releaseCommand(t.sb, t.rec, t.epoch))
+	m.markTakeover(t)
 	m.stateGen++
 }
 
 // end forgets a takeover.
 func (m *Machine) end(t *takeover) {
+	m.markTakeover(t)
 	m.drop(&t.cmd)
 	t.rec.tk, t.sb.tk = nil, nil
 	m.touch()
@@ -333,6 +342,7 @@ func (m *Machine) end(t *takeover) {
 func (m *Machine) standbyFailed(t *takeover, why string) {
 	s, r := t.sb, t.rec
 	s.takeoverFailed = true
+	m.markMember(s)
 	if s.health == nvrha.HealthUp {
 		s.refusals = min(s.refusals+1, 16)
 		d := m.cfg.FailedStandbyBackoff
@@ -375,6 +385,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		t.resumedAt = timeZero
 		t.phase = PhaseActive
 		t.epoch = m.nextEpoch(t.rec.facts.ID)
+		m.markTakeover(t)
 		m.touch()
 	case PhaseReleasing:
 		// The release may have reached the standby already: order the
@@ -384,6 +395,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 		m.drop(&t.cmd)
 		m.send(&t.cmd, m.takeoverCommand(t))
+		m.markTakeover(t)
 		m.touch()
 	}
 }

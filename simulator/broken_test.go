@@ -30,7 +30,7 @@ func (b *broken) Ready() failover.Ready {
 	case "forget-state":
 		// Persist only every third State.
 		if b.n%3 != 0 {
-			out.State = nil
+			out.State, out.Changes = nil, nil
 		}
 	}
 	for _, c := range rd.Commands {

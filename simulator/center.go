@@ -32,10 +32,12 @@ type center struct {
 func (w *World) abs(d time.Duration) time.Time { return history.Abs(d) }
 
 func (c *center) wrap(m *failover.Machine) Machine {
+	var out Machine = m
 	if c.w.cfg.Center.WrapMachine != nil {
-		return c.w.cfg.Center.WrapMachine(m)
+		out = c.w.cfg.Center.WrapMachine(m)
 	}
-	return m
+	persistIncrementally(out)
+	return out
 }
 
 // maxReadyRounds bounds the Ready loop of one event: a Machine that still
@@ -53,7 +55,7 @@ func (c *center) drain() {
 			return
 		}
 		rd := c.m.Ready()
-		if rd.State != nil || len(rd.Events) > 0 {
+		if rd.State != nil || rd.Changes != nil || len(rd.Events) > 0 {
 			// A change the Machine persisted or published: its view is
 			// checked after the event, even if the center crashes before
 			// the orders leave.
@@ -67,6 +69,12 @@ func (c *center) drain() {
 		}
 		if rd.State != nil {
 			c.persist(*rd.State)
+			if w.stopped {
+				return
+			}
+		}
+		if rd.Changes != nil {
+			c.persistChanges(*rd.Changes)
 			if w.stopped {
 				return
 			}

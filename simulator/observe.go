@@ -89,7 +89,14 @@ func (w *World) emitRestoredReady(rd *failover.Ready) {
 }
 
 func (w *World) emitPersisted(prev, cur *failover.State) {
-	w.ev.Kind, w.ev.Prev, w.ev.State = history.Persisted, prev, cur
+	w.ev.Kind, w.ev.Prev, w.ev.State, w.ev.Changes = history.Persisted, prev, cur, nil
+	w.emit()
+}
+
+// emitPersistedChanges emits the persisting of changes to prev, before
+// they are applied to it.
+func (w *World) emitPersistedChanges(prev *failover.State, c *failover.Changes) {
+	w.ev.Kind, w.ev.Prev, w.ev.State, w.ev.Changes = history.Persisted, prev, nil, c
 	w.emit()
 }
 

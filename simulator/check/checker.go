@@ -222,7 +222,11 @@ func (c *Checker) Observe(e *history.Event) {
 	case history.ReadyStuck:
 		c.readyStuck(e.Round)
 	case history.Persisted:
-		c.persisted(e.Prev, e.State)
+		if e.Changes != nil {
+			c.persistedChanges(e.Prev, e.Changes)
+		} else {
+			c.persisted(e.Prev, e.State)
+		}
 	case history.StoreFailed:
 		c.fail(8, "the store refused the Machine's State: "+e.Err.Error())
 	case history.CommandSent:

@@ -186,6 +186,20 @@ func (c *Checker) epochsPersisted(cur *failover.State, first bool) bool {
 	return true
 }
 
+// epochsChanged remembers the epochs persisted Changes raise and checks
+// that none fell below one already sent.
+func (c *Checker) epochsChanged(epochs []failover.EpochState) bool {
+	ep := &c.ep
+	for _, e := range epochs {
+		ep.persEp[e.Server] = e.Epoch
+		if sent := ep.maxSent[e.Server]; e.Epoch < sent {
+			c.fail(3, fmt.Sprintf("the persisted epoch of %s went down to %d after %d was sent", e.Server, e.Epoch, sent))
+			return false
+		}
+	}
+	return true
+}
+
 // epochsRestored checks, at a restart, that the restored Machine's epochs
 // are at least every epoch ever sent.
 func (c *Checker) epochsRestored() {

@@ -32,8 +32,9 @@ const (
 	// ReadyStuck: the Machine still had a Ready after Round rounds in
 	// one event.
 	ReadyStuck
-	// Persisted: the center persisted State; Prev is the State persisted
-	// before (nil for the first).
+	// Persisted: the center persisted State, or Changes; Prev is the
+	// State persisted before (nil for the first). Changes are shown before
+	// they are applied: Prev is still the State they change.
 	Persisted
 	// StoreFailed: the store refused the Machine's State (Err).
 	StoreFailed
@@ -103,6 +104,7 @@ type Event struct {
 	Ready        *failover.Ready
 	Round        int
 	State, Prev  *failover.State
+	Changes      *failover.Changes
 
 	Command       *failover.Command
 	Result        *failover.Result
