@@ -32,6 +32,10 @@ const (
 	FaultAdminDeleteGroup   = history.FaultAdminDeleteGroup
 	FaultAdminProtectionOff = history.FaultAdminProtectionOff
 	FaultHostilePeer        = history.FaultHostilePeer
+	FaultLeaderCrash        = history.FaultLeaderCrash
+	FaultLeaderCutOff       = history.FaultLeaderCutOff
+	FaultStoreUnavailable   = history.FaultStoreUnavailable
+	FaultLeaderMidTakeover  = history.FaultLeaderMidTakeover
 )
 
 // FaultKinds returns every fault kind, in a fixed order.

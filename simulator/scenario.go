@@ -78,6 +78,12 @@ func (c *Config) ApplyScenario(s *Scenario) {
 	if s.Platform == "arm64" {
 		c.Center.Failover.Platform = nvrha.PlatformARM64
 	}
+	if s.Centers > 0 {
+		c.Centers = s.Centers
+	}
+	if s.Lease > 0 {
+		c.Center.Lease = s.Lease
+	}
 }
 
 // trigger is a Trigger armed in a world: a scenario's, for the whole run,

@@ -232,7 +232,7 @@ func (c *Checker) Observe(e *history.Event) {
 	case history.FootageChanged:
 		c.durable.footage(c, e)
 	case history.CenterCrash:
-		c.unpersisted()
+		c.unpersisted(e.State)
 	case history.CenterRestarted:
 		c.restored(e.State)
 	case history.RestoreFailed:

@@ -110,6 +110,8 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	baseline := fs.Bool("baseline", false, "drive the world with the baseline poll/timeout detector")
 	oracle := fs.Bool("oracle", false, "drive the world with the oracle center, which knows when a server really stopped")
 	netName := fs.String("net", "quiet", `network: "quiet" or "noisy"`)
+	centers := fs.Int("centers", 1, "centers that stand by for each other through a lease store (2 or 3; 1 runs no election)")
+	lease := fs.Duration("lease", 0, "the leader's lease with several centers (default 5s)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the full report as JSON on stdout, and nothing else")
 	fs.StringVar(&f.htmlPath, "html", "", "write the report as a self-contained HTML page to this file")
 	fs.StringVar(&f.trace, "trace", "", "write the event trace to this file")
@@ -149,8 +151,9 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 
 	cfg := simulator.Config{
 		Seed: *seed, Duration: *duration, Baseline: *baseline, Oracle: *oracle, RandomWorld: *random,
-		World: simulator.UniformWorld(*groups, *servers, *standbys, *cameras, 0, 0),
+		World: simulator.UniformWorld(*groups, *servers, *standbys, *cameras, 0, 0), Centers: *centers,
 	}
+	cfg.Center.Lease = *lease
 	switch *netName {
 	case "quiet":
 		cfg.Net = simulator.QuietLAN()
@@ -194,6 +197,12 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		}
 		if set["oracle"] {
 			cfg.Oracle = *oracle
+		}
+		if set["centers"] {
+			cfg.Centers = *centers
+		}
+		if set["lease"] {
+			cfg.Center.Lease = *lease
 		}
 		for _, v := range []struct {
 			name string
