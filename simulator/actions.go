@@ -80,6 +80,7 @@ func init() {
 		"flap-cycle":      {apply: eachServer(func(w *World, a *Action, i int) { w.flapCycle(i, a, a.Times) })},
 		"center-crash":    {scope: onCenters, apply: centerCrash, fault: kindOf(FaultCenterCrash)},
 		"center-restart":  {scope: onCenters, apply: centerRestart},
+		"center-freeze":   {scope: onCenters, apply: centerFreeze, fault: kindOf(FaultLeaderFreeze)},
 		"cut-store":       {scope: onCenters, apply: cutStore, undo: "heal-store", fault: kindOf(FaultLeaderCutOff)},
 		"heal-store":      {scope: onCenters, apply: cutStore},
 		"store-down":      {scope: onWorld, apply: storeDown, undo: "store-up", fault: kindOf(FaultStoreUnavailable)},
@@ -238,7 +239,7 @@ func (w *World) noteDisturbance(a *Action, servers []int) {
 		if len(a.Targets) == 0 {
 			w.disturbAll()
 		}
-	case "center-crash", "center-restart", "burst-end":
+	case "center-crash", "center-restart", "center-freeze", "burst-end":
 		w.disturbAll()
 	case "delete-group", "add-group", "protection":
 		if len(a.Targets) > 0 {
@@ -444,6 +445,16 @@ func centerRestart(w *World, a *Action, _ []int) {
 		if !h.up && (len(a.Targets) == 0 || slices.Contains(a.Targets, h.name())) {
 			cl.restartHost(h.n)
 		}
+	}
+}
+
+// centerFreeze freezes the centers a names for a.For (several centers).
+func centerFreeze(w *World, a *Action, _ []int) {
+	if w.c.cl == nil || a.For <= 0 {
+		return
+	}
+	for _, h := range w.c.cl.resolve(a) {
+		w.c.cl.freeze(h, a.For)
 	}
 }
 

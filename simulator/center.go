@@ -24,6 +24,9 @@ type center struct {
 	// the current Ready is persisted, before its commands leave.
 	crashBeforeSend bool
 	crashDowntime   time.Duration
+	// freezeBeforeSend is set by a trigger (several centers): the leader
+	// freezes this long right after it stamped the current Ready's orders.
+	freezeBeforeSend time.Duration
 	// restoredReady is set from a restore until its first Ready is sent:
 	// the orders RestoreMachine queued.
 	restoredReady bool
@@ -105,6 +108,10 @@ func (c *center) sendReady(rd failover.Ready) bool {
 		c.crash(c.crashDowntime)
 		return false
 	}
+	if c.freezeBeforeSend > 0 {
+		c.freezeStamped(rd)
+		return false
+	}
 	for i := range rd.Commands {
 		w.sendCommand(&rd.Commands[i])
 	}
@@ -151,7 +158,7 @@ func (c *center) crash(downtime time.Duration) {
 func (c *center) stop(why string) {
 	w := c.w
 	w.ev.Detail, w.ev.State = why, nil
-	if c.held != nil {
+	if c.held != nil && c.held.rd != nil {
 		w.ev.State = c.held.rd.State
 	}
 	w.emitKind(history.CenterCrash)

@@ -10,6 +10,15 @@ import (
 // sendCommand puts one of the Machine's commands on the network, once
 // the observers have seen it.
 func (w *World) sendCommand(cmd *failover.Command) {
+	if m := w.stamp(cmd); m != nil {
+		w.send(m)
+	}
+}
+
+// stamp shows a command to the observers as it leaves the center, with
+// the center's term on an order, and returns the message that will carry
+// it, or nil when none goes on the network.
+func (w *World) stamp(cmd *failover.Command) *message {
 	malformed := cmd.Kind < failover.CmdProbe || cmd.Kind > failover.CmdResume || cmd.Server == "" || cmd.ID == 0
 	i, ok := w.byID[cmd.Server]
 	// Orders carry the center's term; probes and inventories change
@@ -20,23 +29,23 @@ func (w *World) sendCommand(cmd *failover.Command) {
 	}
 	w.emitCommand(cmd, ok, malformed, term)
 	if malformed && w.stopped {
-		return
+		return nil
 	}
 	if !ok {
 		b := w.tr.start(w.now)
 		b = append(b, " send-to-unknown "...)
 		b = appendCmd(b, cmd)
 		w.tr.end(b)
-		return
+		return nil
 	}
 	if w.cfg.Oracle && cmd.Kind == failover.CmdProbe && !malformed {
 		w.oracleProbe(i, cmd)
-		return
+		return nil
 	}
 	w.stats.messages++
 	m := w.newMessage()
 	m.server, m.toServer, m.cmd, m.incarnation, m.term = i, true, *cmd, w.c.t.Incarnation, term
-	w.send(m)
+	return m
 }
 
 // oracleProbe answers the oracle center's probe of server i from its

@@ -63,6 +63,7 @@ var faultKinds = []faultKind{
 	{kind: FaultLeaderCutOff, perHour: 2, centers: 2, draw: drawLeaderCutOff},
 	{kind: FaultStoreUnavailable, perHour: 1, centers: 2, draw: drawStoreDown},
 	{kind: FaultLeaderMidTakeover, reactive: 0.06, centers: 2, strike: strikeLeader},
+	{kind: FaultLeaderFreeze, reactive: 0.06, centers: 2, strike: strikeFreeze},
 }
 
 // faultKindOf returns the table entry of kind k.
@@ -395,4 +396,18 @@ func strikeLeader(p *planner, _ int, pf *PlannedFault) *Action {
 		pf.After = p.rng.between(0, 2*time.Second)
 	}
 	return &Action{Verb: "center-crash", For: p.span(20*time.Second, 2*time.Minute)}
+}
+
+// strikeFreeze freezes the leader for a second more than its lease up to
+// three leases, half the time right after it persisted the takeover and
+// stamped its orders (they leave when it wakes, its term long over), else
+// within 2 s: a follower is elected meanwhile, and the agents that obeyed
+// it refuse the stamped orders.
+func strikeFreeze(p *planner, _ int, pf *PlannedFault) *Action {
+	if p.rng.chance(0.5) {
+		pf.After, pf.HasAfter = 0, false
+	} else {
+		pf.After = p.rng.between(0, 2*time.Second)
+	}
+	return &Action{Verb: "center-freeze", For: p.rng.between(p.lease+time.Second, 3*p.lease)}
 }

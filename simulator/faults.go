@@ -36,6 +36,7 @@ const (
 	FaultLeaderCutOff       = history.FaultLeaderCutOff
 	FaultStoreUnavailable   = history.FaultStoreUnavailable
 	FaultLeaderMidTakeover  = history.FaultLeaderMidTakeover
+	FaultLeaderFreeze       = history.FaultLeaderFreeze
 )
 
 // FaultKinds returns every fault kind, in a fixed order.

@@ -92,6 +92,11 @@ type host struct {
 	mirror *failover.State
 	warm   *failover.Machine
 	warmAt time.Duration
+	// frozen: its process hangs until the thaw of generation thawGen;
+	// stamped are the orders it stamped before, which leave when it wakes.
+	frozen  bool
+	thawGen uint64
+	stamped []*message
 }
 
 func (h *host) name() string { return history.CenterRef(h.n) }
@@ -150,13 +155,17 @@ func (cl *cluster) tick() {
 	}
 	if l := cl.leader; l != nil {
 		switch {
+		case l.frozen && now >= l.deadline:
+			cl.lose(l)
+		case l.frozen:
+			// A frozen process renews nothing and notices nothing.
 		case now >= l.deadline:
 			cl.stepDown(causeLeaseLost)
 		case now-l.renewed >= cl.every:
 			cl.renew(l)
 		}
 	}
-	if cl.c.held != nil && cl.maySave() {
+	if cl.c.held != nil && cl.c.held.rd != nil && !cl.leader.frozen && cl.maySave() {
 		cl.c.retryHeld()
 	}
 	if st.holder == nil && !st.down && cl.leader == nil {
@@ -189,7 +198,7 @@ func (cl *cluster) renew(l *host) {
 func (cl *cluster) elect() {
 	var win *host
 	for _, h := range cl.hosts {
-		if !h.campaigning || h.since > cl.w.now || !cl.reachable(h) {
+		if !h.campaigning || h.since > cl.w.now || h.frozen || !cl.reachable(h) {
 			continue
 		}
 		if win == nil || h.since < win.since || h.since == win.since && h.seq < win.seq {
@@ -270,8 +279,12 @@ func (cl *cluster) crashHost(h *host, downtime time.Duration) {
 	} else {
 		w.traceLine(h.name() + " crashes (follower)")
 	}
-	h.up, h.campaigning = false, false
+	h.up, h.campaigning, h.frozen = false, false, false
 	h.mirror, h.warm = nil, nil
+	for _, m := range h.stamped {
+		w.freeMessage(m)
+	}
+	h.stamped = nil
 	if downtime >= 0 {
 		w.schedule(event{at: w.now + downtime, kind: evCenterUp, a: h.n})
 	}
@@ -331,7 +344,7 @@ func (cl *cluster) follow() {
 	w := cl.w
 	last := cl.c.store.last
 	for _, h := range cl.hosts {
-		if h.leading || !cl.reachable(h) || last == nil || h.mirror == last || (h.warm != nil && w.now-h.warmAt < cl.every) {
+		if h.leading || h.frozen || !cl.reachable(h) || last == nil || h.mirror == last || (h.warm != nil && w.now-h.warmAt < cl.every) {
 			continue
 		}
 		h.mirror, h.warmAt = last, w.now
@@ -378,16 +391,17 @@ func (cl *cluster) resolve(a *Action) []*host {
 	return slices.Compact(out)
 }
 
-// heldReady is a Ready whose State the lease store refused, and the
-// answers that arrived since, in order.
+// heldReady is a Ready whose State the lease store refused (nil while a
+// frozen leader has nothing to save), and the answers that arrived since,
+// in order.
 type heldReady struct {
-	rd      failover.Ready
+	rd      *failover.Ready
 	results []*message
 }
 
 // hold keeps rd until the store takes its State: the Machine stands still.
 func (c *center) hold(rd failover.Ready) {
-	c.held = &heldReady{rd: rd}
+	c.held = &heldReady{rd: &rd}
 	c.w.traceLine("the store refuses " + c.cl.leader.name() + "'s State: its Machine stands still")
 }
 
@@ -398,11 +412,15 @@ func (c *center) retryHeld() {
 	w := c.w
 	h := c.held
 	c.held = nil
-	w.traceLine("the store takes " + c.cl.leader.name() + "'s State: its Machine goes on")
+	if h.rd != nil {
+		w.traceLine("the store takes " + c.cl.leader.name() + "'s State: its Machine goes on")
+	} else {
+		w.traceLine(c.cl.leader.name() + " still leads: its Machine goes on")
+	}
 	c.t.UpSince = w.now
 	w.disturbAll()
 	w.machineTouched = true
-	if !c.sendReady(h.rd) {
+	if h.rd != nil && !c.sendReady(*h.rd) {
 		for _, m := range h.results {
 			w.freeMessage(m)
 		}
@@ -422,6 +440,81 @@ func (c *center) retryHeld() {
 		c.step(m)
 	}
 	c.drain()
+}
+
+// freezeStamped freezes the leader, for the trigger that asked, right
+// after it stamped rd's orders: they are shown to the observers as they
+// leave the center now, and go on the network when it wakes, whatever
+// became of its term meanwhile.
+func (c *center) freezeStamped(rd failover.Ready) {
+	w := c.w
+	d := c.freezeBeforeSend
+	c.freezeBeforeSend = 0
+	l := c.cl.leader
+	w.traceLine(l.name() + " freezes after stamping " + strconv.Itoa(len(rd.Commands)) + " commands")
+	for i := range rd.Commands {
+		if m := w.stamp(&rd.Commands[i]); m != nil {
+			l.stamped = append(l.stamped, m)
+		}
+	}
+	c.restoredReady = false
+	c.m.Advance(rd)
+	c.cl.freeze(l, d)
+}
+
+// freeze hangs center h's process for d: a leader's Machine stands still
+// and it renews nothing; a follower follows nothing and campaigns for
+// nothing.
+func (cl *cluster) freeze(h *host, d time.Duration) {
+	w := cl.w
+	if !h.up {
+		return
+	}
+	h.frozen = true
+	h.thawGen++
+	w.schedule(event{at: w.now + d, kind: evThaw, a: h.n, gen: h.thawGen})
+	w.traceLine(h.name() + " freezes for " + d.String())
+	if h.leading && cl.c.held == nil {
+		cl.c.held = &heldReady{}
+	}
+}
+
+// lose takes the center down when a frozen leader's term has run out: it
+// cannot notice, let alone resign; it finds out when it wakes.
+func (cl *cluster) lose(l *host) {
+	cl.w.traceLine(l.name() + " is frozen past its term (term " + strconv.FormatUint(l.term, 10) + ")")
+	cl.c.stop(causeLeaseLost)
+	cl.leader, l.leading = nil, false
+	cl.c.t.Leader, cl.c.t.Term = 0, 0
+	l.campaigning = false
+}
+
+// thaw wakes center n from the freeze of generation gen: the orders it
+// stamped leave at once; then it notices whether its term still holds.
+// A leader that still leads goes on; one that does not stops, and a
+// follower campaigns again.
+func (cl *cluster) thaw(n int, gen uint64) {
+	w := cl.w
+	h := cl.host(n)
+	if h == nil || !h.frozen || h.thawGen != gen {
+		return
+	}
+	h.frozen = false
+	w.traceLine(h.name() + " wakes and sends the " + strconv.Itoa(len(h.stamped)) + " orders it stamped")
+	for _, m := range h.stamped {
+		w.send(m)
+	}
+	h.stamped = nil
+	switch {
+	case h.leading && !cl.mayOrder():
+		cl.stepDown(causeLeaseLost)
+	case h.leading:
+		if cl.c.held != nil && cl.c.held.rd == nil {
+			cl.c.retryHeld()
+		}
+	case h.up:
+		cl.campaign(h, w.now+cl.every)
+	}
 }
 
 // takesAdmin reports whether the center takes an admin operation now: it
@@ -475,7 +568,7 @@ func (c Config) validateCenterActions() error {
 	}
 	for _, a := range acts {
 		switch a.Verb {
-		case "cut-store", "heal-store", "store-down", "store-up":
+		case "cut-store", "heal-store", "store-down", "store-up", "center-freeze":
 			if c.Centers < 2 {
 				return &ScenarioError{Line: a.Line, Msg: a.Verb + " needs several centers (centers 2 or more)"}
 			}

@@ -257,3 +257,20 @@ func TestCenterFaultsOnlyWithCenters(t *testing.T) {
 		}
 	}
 }
+
+// TestFrozenLeaderFenced: a leader that hangs right after it stamped a
+// takeover's orders, past its lease: a follower is elected and orders the
+// takeover again under its term; when the frozen one wakes, its stamped
+// order reaches a standby that obeyed the new term, which refuses it.
+func TestFrozenLeaderFenced(t *testing.T) {
+	w, trace := centersWorld(t, "at 20s crash rec-1 for 1m\non takeover-start rec-1 center-freeze for 8s\nexpect takeover rec-1 by sb-1\n")
+	r := finish(t, w)
+	c := r.Centers
+	if c.Elections != 2 || c.StepDowns != 1 || c.StaleTermRefused != 1 {
+		t.Errorf("centers %+v: want c2 elected while c1 is frozen, and c1's stamped takeover refused", c)
+	}
+	woke, refused := traceAt(trace, "c1 wakes and sends the"), traceAt(trace, "takeover sb-1 for rec-1 epoch 1 term 1 -> transport: stale center term 1")
+	if woke < 0 || refused < woke {
+		t.Errorf("c1 woke at %v, its stamped takeover was refused at %v", woke, refused)
+	}
+}

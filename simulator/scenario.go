@@ -141,8 +141,8 @@ func (w *World) fireTriggers(e failover.Event) {
 
 // fireTrigger runs one trigger if the event matches it: its action, with
 // the takeover's pair for its placeholders, After later, or a center crash
-// right after the Machine persisted the change and before its orders
-// leave.
+// (a leader's freeze) right after the Machine persisted the change and
+// before its orders leave.
 func (w *World) fireTrigger(tr *trigger, e failover.Event) {
 	if tr.fired || scenario.TriggerEvent(tr.On) != e.Kind || tr.Recording != "" && tr.Recording != string(e.Server) {
 		return
@@ -169,6 +169,12 @@ func (w *World) fireTrigger(tr *trigger, e failover.Event) {
 		if a.For <= 0 {
 			w.c.crashDowntime = 3 * time.Second
 		}
+		return
+	}
+	if a.Verb == "center-freeze" && !tr.HasAfter && w.c.cl != nil {
+		w.emitAction(&a, nil, w.faultOf(&a, nil))
+		w.noteDisturbance(&a, nil)
+		w.c.freezeBeforeSend = a.For
 		return
 	}
 	w.scheduleAction(w.now+tr.After, &a)

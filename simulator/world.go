@@ -274,6 +274,8 @@ func (w *World) handle(ev *event) {
 		} else {
 			w.c.restart()
 		}
+	case evThaw:
+		w.c.cl.thaw(ev.a, ev.gen)
 	case evFinish:
 		w.finish()
 	}

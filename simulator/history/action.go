@@ -14,7 +14,7 @@ type Action struct {
 	Line int `json:"line,omitempty"`
 	// Verb is the action: crash, restart, pause, abnormal, recover,
 	// partition, heal, loss, delay, fill-space, free-space, license, flap,
-	// center-crash, center-restart, cut-store, heal-store, store-down,
+	// center-crash, center-restart, center-freeze, cut-store, heal-store, store-down,
 	// store-up, disable, enable, remove, add, delete-group, add-group,
 	// protection, failback, broken, mend, expect-status, and the internal
 	// burst-end, license-restore and flap-cycle.
@@ -85,7 +85,7 @@ func (a *Action) String() string {
 
 // IsCenterVerb reports whether a verb's target is a center reference.
 func IsCenterVerb(v string) bool {
-	return v == "center-crash" || v == "center-restart" || v == "cut-store" || v == "heal-store"
+	return v == "center-crash" || v == "center-restart" || v == "center-freeze" || v == "cut-store" || v == "heal-store"
 }
 
 // MaxCenters is the most centers a world can have.

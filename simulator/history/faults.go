@@ -40,6 +40,7 @@ const (
 	FaultLeaderCutOff      FaultKind = "leader-cut-off"            // the leader is cut from the lease store, not from the servers
 	FaultStoreUnavailable  FaultKind = "store-unavailable"         // the lease store answers no center for a while
 	FaultLeaderMidTakeover FaultKind = "leader-crash-mid-takeover" // the leader dies right after persisting a takeover, or within 2 s of it
+	FaultLeaderFreeze      FaultKind = "leader-freeze"             // the leader hangs past its lease with a takeover's orders stamped; they leave when it wakes
 )
 
 // FaultKinds returns every fault kind, in a fixed order.
@@ -48,13 +49,13 @@ func FaultKinds() []FaultKind {
 		FaultPartitionOneWay, FaultPartitionMulti, FaultLossBurst, FaultDelayBurst, FaultStandbyMidTakeover,
 		FaultFillSpace, FaultLicense, FaultFlap, FaultMultiFail, FaultCenterCrash, FaultCenterMidTakeover,
 		FaultAdminDisable, FaultAdminRemove, FaultAdminDeleteGroup, FaultAdminProtectionOff, FaultHostilePeer,
-		FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover}
+		FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover, FaultLeaderFreeze}
 }
 
 // CenterFaultKinds returns the fault kinds of several centers, which the
 // nemesis draws only where Settings.Centers is 2 or more.
 func CenterFaultKinds() []FaultKind {
-	return []FaultKind{FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover}
+	return []FaultKind{FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover, FaultLeaderFreeze}
 }
 
 // ParseFaultKinds parses a -faults value: "none" (or "off", ""): no

@@ -68,34 +68,35 @@ func parseOn(p *parser, t []string) error {
 // the action with its verb and "for" already read, and the other
 // arguments.
 var actions = map[string]func(p *parser, a *history.Action, rest []string) error{
-	"crash":        parseServers,
-	"restart":      parseServers,
-	"recover":      parseServers,
-	"fill-space":   parseServers,
-	"free-space":   parseServers,
-	"disable":      parseServers,
-	"enable":       parseServers,
-	"failback":     parseServers,
-	"abnormal":     parseAbnormal,
-	"pause":        parsePause,
-	"partition":    parsePartition,
-	"heal":         parsePartition,
-	"loss":         parseBurst,
-	"delay":        parseBurst,
-	"license":      parseLicense,
-	"flap":         parseFlap,
-	"center-crash": parseCenterVerb,
-	"cut-store":    parseCenterVerb,
-	"heal-store":   parseCenterVerb,
-	"store-down":   parseStoreVerb,
-	"store-up":     parseStoreVerb,
-	"remove":       parseRemove,
-	"add":          parseAdd,
-	"delete-group": parseGroupVerb,
-	"add-group":    parseGroupVerb,
-	"protection":   parseProtection,
-	"broken":       parseBroken,
-	"mend":         parseServers,
+	"crash":         parseServers,
+	"restart":       parseServers,
+	"recover":       parseServers,
+	"fill-space":    parseServers,
+	"free-space":    parseServers,
+	"disable":       parseServers,
+	"enable":        parseServers,
+	"failback":      parseServers,
+	"abnormal":      parseAbnormal,
+	"pause":         parsePause,
+	"partition":     parsePartition,
+	"heal":          parsePartition,
+	"loss":          parseBurst,
+	"delay":         parseBurst,
+	"license":       parseLicense,
+	"flap":          parseFlap,
+	"center-crash":  parseCenterVerb,
+	"center-freeze": parseCenterVerb,
+	"cut-store":     parseCenterVerb,
+	"heal-store":    parseCenterVerb,
+	"store-down":    parseStoreVerb,
+	"store-up":      parseStoreVerb,
+	"remove":        parseRemove,
+	"add":           parseAdd,
+	"delete-group":  parseGroupVerb,
+	"add-group":     parseGroupVerb,
+	"protection":    parseProtection,
+	"broken":        parseBroken,
+	"mend":          parseServers,
 }
 
 // action parses "<verb> <args...> [for <time>]".
@@ -226,11 +227,15 @@ func parseFlap(p *parser, a *history.Action, rest []string) error {
 	return p.targets(a, rest)
 }
 
-// parseCenterVerb reads "center-crash [<center>]", "cut-store
-// [<center>]" and "heal-store [<center>]": a center is c1, c2, ... or
-// "leader", whichever leads when the action is taken (the default).
+// parseCenterVerb reads "center-crash [<center>]", "center-freeze
+// [<center>] for <t>", "cut-store [<center>]" and "heal-store
+// [<center>]": a center is c1, c2, ... or "leader", whichever leads when
+// the action is taken (the default).
 func parseCenterVerb(p *parser, a *history.Action, rest []string) error {
-	if len(rest) > 1 {
+	switch {
+	case a.Verb == "center-freeze" && (len(rest) > 1 || a.For <= 0):
+		return p.errf("want: center-freeze [c<n>|leader] for <time>")
+	case len(rest) > 1:
 		return p.errf("want: %s [c<n>|leader] [for <time>]", a.Verb)
 	}
 	if len(rest) == 1 {

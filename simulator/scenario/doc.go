@@ -51,6 +51,9 @@
 //	license <server> <channels> [for <t>]
 //	flap <server> times <n> down <t> up <t>
 //	center-crash [<center>] [for <t>]  (default downtime 3s; the center that leads, or c<n>)
+//	center-freeze [<center>] for <t>   (several centers: its process hangs; a trigger's without
+//	                                   "after" strikes the leader once it stamped the change's orders,
+//	                                   which leave when it wakes)
 //	cut-store [<center>] [for <t>]     heal-store [<center>]
 //	                                   (several centers: a center, by default the leader, cut
 //	                                   from the lease store but not from the servers)
