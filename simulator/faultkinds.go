@@ -61,7 +61,7 @@ var faultKinds = []faultKind{
 	// exactly what it drew before they existed.
 	{kind: FaultLeaderCrash, perHour: 2, centers: 2, draw: drawLeaderCrash},
 	{kind: FaultLeaderCutOff, perHour: 2, centers: 2, draw: drawLeaderCutOff},
-	{kind: FaultStoreUnavailable, perHour: 1, centers: 2, draw: drawStoreDown},
+	{kind: FaultStoreUnavailable, perHour: 2, centers: 2, draw: drawStoreDown},
 	{kind: FaultLeaderMidTakeover, reactive: 0.06, centers: 2, strike: strikeLeader},
 	{kind: FaultLeaderFreeze, reactive: 0.06, centers: 2, strike: strikeFreeze},
 }

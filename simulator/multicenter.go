@@ -122,8 +122,20 @@ func newCluster(w *World, c *center, n int) *cluster {
 		cl.hosts = append(cl.hosts, &host{n: i, up: true, campaigning: true, seq: cl.seq})
 	}
 	cl.grant(cl.hosts[0])
+	cl.note()
 	w.traceLine("c1 elected (term 1) of " + strconv.Itoa(n) + " centers, lease " + cl.lease.String())
 	return cl
+}
+
+// note updates what the observers see of the store and the followers.
+func (cl *cluster) note() {
+	n := 0
+	for _, h := range cl.hosts {
+		if !h.leading && !h.frozen && cl.reachable(h) {
+			n++
+		}
+	}
+	cl.c.t.Followers, cl.c.t.StoreDown = n, cl.st.down
 }
 
 // reachable reports whether h can reach the store now.
@@ -172,6 +184,7 @@ func (cl *cluster) tick() {
 		cl.elect()
 	}
 	cl.follow()
+	cl.note()
 }
 
 // renew sends the leader's renewal: if it gets through, the store counts
@@ -232,6 +245,7 @@ func (cl *cluster) grant(h *host) {
 // leader resigns if it reaches the store (so that another is elected at
 // once) and campaigns again a renewal interval later.
 func (cl *cluster) stepDown(why string) {
+	defer cl.note()
 	l := cl.leader
 	if l == nil {
 		return
@@ -267,6 +281,7 @@ func (cl *cluster) crashLeader(downtime time.Duration) {
 // (never when downtime is negative). A crashed leader does not resign:
 // its lease expires.
 func (cl *cluster) crashHost(h *host, downtime time.Duration) {
+	defer cl.note()
 	w := cl.w
 	if !h.up {
 		return
@@ -292,6 +307,7 @@ func (cl *cluster) crashHost(h *host, downtime time.Duration) {
 
 // restartHost starts center n again: it follows and campaigns.
 func (cl *cluster) restartHost(n int) {
+	defer cl.note()
 	h := cl.hosts[n-1]
 	if h.up {
 		return
@@ -304,6 +320,7 @@ func (cl *cluster) restartHost(n int) {
 // cutStore cuts center h from the store (on) or heals one cut. A follower
 // healed joins the election queue again: its session lapsed.
 func (cl *cluster) cutStore(h *host, on bool) {
+	defer cl.note()
 	if on {
 		h.cut++
 		cl.w.traceLine(h.name() + " cut from the store")
@@ -322,6 +339,7 @@ func (cl *cluster) cutStore(h *host, on bool) {
 // storeDown makes the store unavailable (on) or brings it back, every
 // lease starting again from its full length.
 func (cl *cluster) storeDown(on bool) {
+	defer cl.note()
 	st := &cl.st
 	if st.down == on {
 		return
@@ -466,6 +484,7 @@ func (c *center) freezeStamped(rd failover.Ready) {
 // and it renews nothing; a follower follows nothing and campaigns for
 // nothing.
 func (cl *cluster) freeze(h *host, d time.Duration) {
+	defer cl.note()
 	w := cl.w
 	if !h.up {
 		return
@@ -482,6 +501,7 @@ func (cl *cluster) freeze(h *host, d time.Duration) {
 // lose takes the center down when a frozen leader's term has run out: it
 // cannot notice, let alone resign; it finds out when it wakes.
 func (cl *cluster) lose(l *host) {
+	defer cl.note()
 	cl.w.traceLine(l.name() + " is frozen past its term (term " + strconv.FormatUint(l.term, 10) + ")")
 	cl.c.stop(causeLeaseLost)
 	cl.leader, l.leading = nil, false
@@ -494,6 +514,7 @@ func (cl *cluster) lose(l *host) {
 // A leader that still leads goes on; one that does not stops, and a
 // follower campaigns again.
 func (cl *cluster) thaw(n int, gen uint64) {
+	defer cl.note()
 	w := cl.w
 	h := cl.host(n)
 	if h == nil || !h.frozen || h.thawGen != gen {

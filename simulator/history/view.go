@@ -195,10 +195,14 @@ type CenterTruth struct {
 	// (c1 is 1), 0 while none does, and Term its term; StoreTerm is the
 	// newest term the lease store granted, and LeaseHeld whether that
 	// term's lease still holds in the store (neither expired nor given
-	// up). Elections counts the terms granted.
+	// up). Elections counts the terms granted. StoreDown is set while the
+	// lease store is unavailable; Followers counts the centers that could
+	// be elected now: up, awake, not leading, reaching the store.
 	Leader    int
 	Term      uint64
 	StoreTerm uint64
 	LeaseHeld bool
 	Elections int
+	StoreDown bool
+	Followers int
 }

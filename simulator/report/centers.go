@@ -14,7 +14,11 @@ import (
 // run (Report.Centers; nil with one center). A failover starts when the
 // leader is lost (it crashes, or stops leading for want of a renewed lease
 // or because an agent obeyed a newer term) and ends when protection
-// resumes: the next leader's first probe leaves.
+// resumes: the next leader's first probe leaves. A failover is clean when
+// at its start the store is available and another center could be
+// elected, and until its end that stays so and no other action strikes a
+// center or the store; the targets are about clean failovers (a store
+// outage or a second crash during one adds its own length).
 type Centers struct {
 	Centers int           `json:"centers"`
 	Lease   time.Duration `json:"lease"`
@@ -24,19 +28,27 @@ type Centers struct {
 	Elections     int `json:"elections"`
 	LeaderCrashes int `json:"leader_crashes"`
 	StepDowns     int `json:"step_downs"`
-	// Resume is, for each leader that crashed, the time from its crash to
-	// the next leader's first probe; ResumeTarget is lease + 1 s.
-	Resume        Stats           `json:"resume"`
-	ResumeSamples []time.Duration `json:"resume_samples,omitempty"`
-	ResumeTarget  time.Duration   `json:"resume_target"`
-	// Covered is, for each recording server that crashed during a
-	// failover, the time from its crash until a standby recorded its
-	// cameras; NotCovered counts those no standby covered before they came
-	// back (or the run ended). CoveredTarget is lease + the detection
-	// budget (docs/invariants.md) + 2 s.
+	// Resume is, for each leader that crashed in a clean failover, the
+	// time from its crash to the next leader's first probe; ResumeTarget
+	// is lease + 1 s. ResumeCompound is the same for the other leader
+	// crashes.
+	Resume                Stats           `json:"resume"`
+	ResumeSamples         []time.Duration `json:"resume_samples,omitempty"`
+	ResumeTarget          time.Duration   `json:"resume_target"`
+	ResumeCompound        Stats           `json:"resume_compound"`
+	ResumeCompoundSamples []time.Duration `json:"resume_compound_samples,omitempty"`
+	// Covered is, for each recording server that crashed during a clean
+	// failover while its group had a free standby that fits and no other
+	// failed recording server, the time from its crash until a standby
+	// recorded its cameras; NotCovered counts those no standby covered
+	// before they came back (or the run ended), Contended the crashes
+	// during a failover that was not clean, or without a free standby to
+	// themselves. CoveredTarget is lease + the detection budget
+	// (docs/invariants.md) + 2 s.
 	Covered        Stats           `json:"covered"`
 	CoveredSamples []time.Duration `json:"covered_samples,omitempty"`
 	NotCovered     int             `json:"not_covered"`
+	Contended      int             `json:"contended"`
 	CoveredTarget  time.Duration   `json:"covered_target"`
 	// StaleTermRefused counts the orders agents refused for a stale center
 	// term: the fence at work.
@@ -47,11 +59,13 @@ type Centers struct {
 type centers struct {
 	Centers
 	// lostAt is when the leader was lost, -1 outside a failover; crashed
-	// tells whether it crashed.
-	lostAt  time.Duration
-	crashed bool
-	// waiting maps the recording servers that crashed during a failover
-	// to when they crashed, until a standby records their cameras.
+	// tells whether it crashed, compound whether the failover is not
+	// clean.
+	lostAt            time.Duration
+	crashed, compound bool
+	// waiting maps the recording servers that crashed during a clean
+	// failover with a standby to themselves to when they crashed, until a
+	// standby records their cameras.
 	waiting map[int]time.Duration
 }
 
@@ -74,19 +88,36 @@ func (c *centers) observe(m *Measures, e *history.Event) {
 		}
 		if c.lostAt < 0 {
 			c.lostAt, c.crashed = m.now, e.Detail == "crash"
+			c.compound = m.center.StoreDown || m.center.Followers == 0
+		}
+	case history.ActionTaken:
+		if a := e.Action; c.lostAt >= 0 && (history.IsCenterVerb(a.Verb) || a.Verb == "store-down" || a.Verb == "store-up") {
+			c.compound = true
+		}
+	case history.Tick:
+		if c.lostAt >= 0 && !m.center.Up && (m.center.StoreDown || m.center.Followers == 0) {
+			c.compound = true
 		}
 	case history.CommandSent:
 		if c.lostAt >= 0 && e.Command.Kind == failover.CmdProbe && m.center.Up {
-			if c.crashed {
+			switch {
+			case c.crashed && c.compound:
+				c.ResumeCompoundSamples = append(c.ResumeCompoundSamples, m.now-c.lostAt)
+			case c.crashed:
 				c.ResumeSamples = append(c.ResumeSamples, m.now-c.lostAt)
 			}
 			c.lostAt = -1
 		}
 	case history.FaultStarted:
 		if s := m.srv[e.Server]; c.lostAt >= 0 && s.Role == failover.RoleRecording && s.Crashed {
-			if _, ok := c.waiting[e.Server]; !ok {
-				c.waiting[e.Server] = m.now
+			if _, ok := c.waiting[e.Server]; ok {
+				return
 			}
+			if c.compound || !standbyFor(m, e.Server) {
+				c.Contended++
+				return
+			}
+			c.waiting[e.Server] = m.now
 		}
 	case history.FaultEnded:
 		if _, ok := c.waiting[e.Server]; ok && !m.srv[e.Server].Crashed {
@@ -113,10 +144,35 @@ func (c *centers) observe(m *Measures, e *history.Event) {
 	}
 }
 
+// standbyFor reports whether recording server i, enabled in a protected
+// group, has a standby of its group to itself: free, sound and fitting,
+// with no other recording server of the group failed.
+func standbyFor(m *Measures, i int) bool {
+	r := m.srv[i]
+	g := r.Group
+	if !r.Member || !r.Enabled || !g.Exists || !g.Protection {
+		return false
+	}
+	free := false
+	for _, j := range g.Servers {
+		s := m.srv[j]
+		switch {
+		case j == i || !s.Member || s.Group != g:
+		case s.Role == failover.RoleRecording && s.Down():
+			return false
+		case s.Role == failover.RoleStandby && s.Enabled && !s.Down() && !s.Paused && s.Hostile == "" && s.Covering == "" &&
+			s.Facts.HasEmptyRecordingSpace() && s.Facts.LicenseChannels >= len(r.OwnCams):
+			free = true
+		}
+	}
+	return free
+}
+
 // fill puts the measures on r.
 func (c *centers) fill(r *Report, t *history.CenterTruth) {
 	out := c.Centers
 	out.Elections = t.Elections
 	out.Resume, out.Covered = StatsOf(out.ResumeSamples), StatsOf(out.CoveredSamples)
+	out.ResumeCompound = StatsOf(out.ResumeCompoundSamples)
 	r.Centers = &out
 }

@@ -215,10 +215,10 @@ func (r *Report) WriteText(out io.Writer) error {
 	if c := r.Centers; c != nil {
 		kv("centers", "%d, lease %v: %d elections, %d leader crashes, %d step-downs, %d orders refused for a stale term",
 			c.Centers, c.Lease, c.Elections, c.LeaderCrashes, c.StepDowns, c.StaleTermRefused)
-		kv("protection resumed", "after a leader crash: n %d, p50 %s, p99 %s, max %s (target %s)",
-			c.Resume.N, sec(c.Resume.P50), sec(c.Resume.P99), sec(c.Resume.Max), sec(c.ResumeTarget))
-		kv("covered in failover", "crashed during one: n %d, p50 %s, p99 %s, max %s, %d never covered (target %s)",
-			c.Covered.N, sec(c.Covered.P50), sec(c.Covered.P99), sec(c.Covered.Max), c.NotCovered, sec(c.CoveredTarget))
+		kv("protection resumed", "after a leader crash, clean failover: n %d, p50 %s, p99 %s, max %s (target %s); with other center faults: n %d, max %s",
+			c.Resume.N, sec(c.Resume.P50), sec(c.Resume.P99), sec(c.Resume.Max), sec(c.ResumeTarget), c.ResumeCompound.N, sec(c.ResumeCompound.Max))
+		kv("covered in failover", "crashed during a clean one: n %d, p50 %s, p99 %s, max %s, %d never covered (target %s); %d contended",
+			c.Covered.N, sec(c.Covered.P50), sec(c.Covered.P99), sec(c.Covered.Max), c.NotCovered, sec(c.CoveredTarget), c.Contended)
 	}
 	if len(r.Faults) > 0 {
 		kv("faults", "%s", countList(r.Faults))

@@ -87,6 +87,7 @@ type flags struct {
 	progress progressFlag
 	compare  bool
 	seeds    int
+	parallel int
 }
 
 func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) {
@@ -117,7 +118,8 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	fs.StringVar(&f.trace, "trace", "", "write the event trace to this file")
 	fs.Var(&f.progress, "progress", `progress bar on stderr: true, false or auto (a terminal, and a run longer than a second)`)
 	fs.BoolVar(&f.compare, "compare", false, "run the world with nvrha's defaults and with the baseline, and print both side by side")
-	fs.IntVar(&f.seeds, "seeds", 1, "with -compare: pool this many worlds, seeds -seed, -seed+1, ...")
+	fs.IntVar(&f.seeds, "seeds", 1, "run this many worlds, seeds -seed, -seed+1, ..., and print them pooled (with -compare: pool the comparisons)")
+	fs.IntVar(&f.parallel, "parallel", 1, "with -seeds: run this many worlds at a time")
 	quietTail := fs.Duration("quiet-tail", 0, "no new faults in this last stretch of the run (default a fifth, at most 15m)")
 	holdDown := fs.Duration("hold-down", 0, "failback hold-down (default 30s)")
 	maxHoldDown := fs.Duration("max-hold-down", 0, "longest flap-damped hold-down (default 10m)")
@@ -137,8 +139,10 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	switch {
 	case f.seeds < 1:
 		return 2, errors.New("-seeds must be at least 1")
-	case f.seeds > 1 && !f.compare:
-		return 2, errors.New("-seeds pools worlds for -compare; run one seed at a time otherwise")
+	case f.parallel < 1:
+		return 2, errors.New("-parallel must be at least 1")
+	case f.seeds > 1 && !f.compare && (f.trace != "" || f.htmlPath != ""):
+		return 2, errors.New("-trace and -html write one run's; run one seed at a time for them")
 	case f.compare && f.trace != "":
 		return 2, errors.New("-trace writes one run's trace; it does not go with -compare")
 	case f.compare && set["baseline"]:
@@ -231,8 +235,11 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		terminal = isTerminal
 	}
 	m := newMeter(stderr, f.progress, terminal(stderr))
-	if f.compare {
+	switch {
+	case f.compare:
 		return runCompare(cfg, f, m, stdout, stderr)
+	case f.seeds > 1:
+		return runBatch(cfg, f, m, stdout, stderr)
 	}
 	return runOne(cfg, f, m, stdout, stderr)
 }
