@@ -78,7 +78,7 @@ func init() {
 		"license-restore": {apply: eachServer(licenseRestore)},
 		"flap":            {apply: eachServer(func(w *World, a *Action, i int) { w.flapCycle(i, a, a.Times) }), fault: kindOf(FaultFlap)},
 		"flap-cycle":      {apply: eachServer(func(w *World, a *Action, i int) { w.flapCycle(i, a, a.Times) })},
-		"center-crash":    {scope: onCenters, apply: centerCrash, fault: kindOf(FaultCenterCrash)},
+		"center-crash":    {scope: onCenters, apply: centerCrash, fault: centerCrashFault},
 		"center-restart":  {scope: onCenters, apply: centerRestart},
 		"center-freeze":   {scope: onCenters, apply: centerFreeze, fault: kindOf(FaultLeaderFreeze)},
 		"cut-store":       {scope: onCenters, apply: cutStore, undo: "heal-store", fault: kindOf(FaultLeaderCutOff)},
@@ -287,6 +287,15 @@ func crashFault(w *World, _ *Action, servers []int) FaultKind {
 		return FaultStandbyMidTakeover
 	}
 	return FaultCrash
+}
+
+// centerCrashFault: a crash of the center, or with several centers of
+// the one that leads, a leader crash.
+func centerCrashFault(w *World, a *Action, _ []int) FaultKind {
+	if cl := w.c.cl; cl != nil && cl.leader != nil && (len(a.Targets) == 0 || slices.Contains(a.Targets, cl.leader.name())) {
+		return FaultLeaderCrash
+	}
+	return FaultCenterCrash
 }
 
 func pauseFault(w *World, a *Action, _ []int) FaultKind {

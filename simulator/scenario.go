@@ -161,6 +161,9 @@ func (w *World) fireTrigger(tr *trigger, e failover.Event) {
 	if a.Verb == "center-crash" && !tr.HasAfter {
 		if a.Fault == "" && e.Kind == failover.EventTakeoverStarted {
 			a.Fault = FaultCenterMidTakeover
+			if w.c.cl != nil {
+				a.Fault = FaultLeaderMidTakeover
+			}
 		}
 		w.emitAction(&a, nil, w.faultOf(&a, nil))
 		w.noteDisturbance(&a, nil)

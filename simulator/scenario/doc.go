@@ -77,6 +77,10 @@
 //	expect max-gap <t>                           expect max-flaps <n>
 //	expect no-false-takeover                     expect settled
 //	expect orphan <standby>                      expect known-issue <id>
+//	expect elections <n>                         expect stale-term-refused
+//	expect max-resume <t>                        (several centers: terms granted; an order an
+//	                                             agent refused for a stale term; protection
+//	                                             resumed within t after every leader crash)
 //
 // Errors name the line ([Error]). [Scenario.String] renders a scenario
 // back in this format. The shipped scenarios are in simulator/scenarios
