@@ -274,3 +274,20 @@ func TestFrozenLeaderFenced(t *testing.T) {
 		t.Errorf("c1 woke at %v, its stamped takeover was refused at %v", woke, refused)
 	}
 }
+
+// TestAdminWaitsForTheStore: an admin operation is taken only while the
+// leader reaches the store, so that what it acknowledges is saved: one
+// tried while the leader is cut from it is not applied, one after is.
+func TestAdminWaitsForTheStore(t *testing.T) {
+	w, _ := centersWorld(t, "at 30500ms cut-store for 2s\nat 31s disable rec-1\nat 40s disable rec-2\n")
+	r := finish(t, w)
+	var ops []string
+	for _, a := range r.Admin {
+		if a.At >= 30*time.Second {
+			ops = append(ops, a.Op)
+		}
+	}
+	if !slices.Equal(ops, []string{"disable rec-2"}) {
+		t.Errorf("admin operations after 30s: %q, want only the one the leader could save", ops)
+	}
+}

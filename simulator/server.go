@@ -32,9 +32,10 @@ const (
 
 // Server is a simulated recording or standby server. It implements
 // transport.Agent the way transport/agenttest's reference server does (the
-// same refusals, the same fencing with a transport.Fence, configuration that
-// survives a crash), and on top of that keeps the recording ground truth:
-// which cameras' footage it actually writes at every instant.
+// same refusals, the same fencing of epochs and center terms with a
+// transport.Fence, configuration that survives a crash), and on top of that
+// keeps the recording ground truth: which cameras' footage it actually
+// writes at every instant.
 //
 // A Server belongs to its World and is driven from the World's single loop;
 // its lock only honours the Agent contract.
