@@ -213,12 +213,14 @@ func (c *Checker) Observe(e *history.Event) {
 	switch e.Kind {
 	case history.Done:
 		c.afterEvent(e)
+		c.hostile.restoring = false
 	case history.Tick:
 		c.timed()
 	case history.MachineEvent:
 		c.machineEvent(e.MachineEvent)
 	case history.RestoredReady:
 		c.restoredReady(e.Ready)
+		c.hostile.restoring = true
 	case history.ReadyStuck:
 		c.readyStuck(e.Round)
 	case history.Persisted:
