@@ -42,9 +42,10 @@ type Centers struct {
 	// failed recording server, the time from its crash until a standby
 	// recorded its cameras; NotCovered counts those no standby covered
 	// before they came back (or the run ended), Contended the crashes
-	// during a failover that was not clean, or without a free standby to
-	// themselves. CoveredTarget is lease + the detection budget
-	// (docs/invariants.md) + 2 s.
+	// during a failover that was not clean, without a free standby to
+	// themselves, or whose wait another fault of their group or of a
+	// center joined before a standby recorded their cameras. CoveredTarget
+	// is lease + the detection budget (docs/invariants.md) + 2 s.
 	Covered        Stats           `json:"covered"`
 	CoveredSamples []time.Duration `json:"covered_samples,omitempty"`
 	NotCovered     int             `json:"not_covered"`
@@ -91,8 +92,9 @@ func (c *centers) observe(m *Measures, e *history.Event) {
 			c.compound = m.center.StoreDown || m.center.Followers == 0
 		}
 	case history.ActionTaken:
-		if a := e.Action; c.lostAt >= 0 && (history.IsCenterVerb(a.Verb) || a.Verb == "store-down" || a.Verb == "store-up") {
-			c.compound = true
+		if a := e.Action; history.IsCenterVerb(a.Verb) || a.Verb == "store-down" || a.Verb == "store-up" {
+			c.compound = c.compound || c.lostAt >= 0
+			c.contend(func(int) bool { return true })
 		}
 	case history.Tick:
 		if c.lostAt >= 0 && !m.center.Up && (m.center.StoreDown || m.center.Followers == 0) {
@@ -109,6 +111,8 @@ func (c *centers) observe(m *Measures, e *history.Event) {
 			c.lostAt = -1
 		}
 	case history.FaultStarted:
+		g := m.srv[e.Server].Group
+		c.contend(func(i int) bool { return i != e.Server && m.srv[i].Group == g })
 		if s := m.srv[e.Server]; c.lostAt >= 0 && s.Role == failover.RoleRecording && s.Crashed {
 			if _, ok := c.waiting[e.Server]; ok {
 				return
@@ -141,6 +145,17 @@ func (c *centers) observe(m *Measures, e *history.Event) {
 	case history.Finish:
 		c.NotCovered += len(c.waiting)
 		clear(c.waiting)
+	}
+}
+
+// contend moves the waiting servers that match to Contended: another
+// fault of their group, or of a center, has its share in their wait.
+func (c *centers) contend(match func(i int) bool) {
+	for i := range c.waiting {
+		if match(i) {
+			c.Contended++
+			delete(c.waiting, i)
+		}
 	}
 }
 

@@ -258,7 +258,7 @@ func (b *batch) writeText(out io.Writer) error {
 		kv("", "with other center faults: %s", stats(p.ResumeCompound))
 		kv("covered in failover", "crashed during a clean one: %s; target %s, %d over, %d never covered",
 			stats(p.Covered), sec(p.CoveredTarget), p.CoveredOver, p.NotCovered)
-		kv("", "%d crashed during a failover that was not clean, or without a free standby to themselves", p.Contended)
+		kv("", "%d crashed during a failover that was not clean, without a free standby to themselves, or joined by another fault", p.Contended)
 	}
 	kv("faults", "%s", countList(b.FaultCounts))
 	for _, fl := range b.Failures {
