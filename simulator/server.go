@@ -339,9 +339,14 @@ func (s *Server) streamStarts(kind int, gen uint64) {
 	s.deferred[kind] = nil
 }
 
-// stateFor is what a stale order for key must leave unchanged.
+// stateFor is what a stale order for key must leave unchanged. One
+// center sends no term: the server's is 0, and not asked for.
 func (s *Server) stateFor(key nvrha.ServerID) history.ServerState {
-	return history.ServerState{Term: s.fence.Term(), StoodDown: s.t.StoodDown, Covering: s.t.Covering, CoverEpoch: s.t.CoverEpoch,
+	var term uint64
+	if s.w.c.cl != nil {
+		term = s.fence.Term()
+	}
+	return history.ServerState{Term: term, StoodDown: s.t.StoodDown, Covering: s.t.Covering, CoverEpoch: s.t.CoverEpoch,
 		Newest: s.fence.Newest(key), Own: s.t.Own.On || s.t.Own.Pending, Cover: s.t.Cover.On || s.t.Cover.Pending,
 		CoverOn: s.t.Cover.On}
 }

@@ -133,8 +133,10 @@ type Checker struct {
 	// The Machine's view, indexed once per check (machine_view.go).
 	mv machineView
 
-	// extra are the registered invariants' checkers (register.go).
-	extra []invariant
+	// extra are the registered invariants' checkers (register.go), and
+	// extraBy those that want each kind of event.
+	extra   []invariant
+	extraBy [history.Kinds][]invariant
 }
 
 // New returns a Checker of the world v shows, reporting to sink. Known
@@ -155,6 +157,13 @@ func New(v history.View, sink history.Sink, tolerate []string) *Checker {
 	c.hostile.init(n)
 	for _, newInvariant := range registered {
 		c.extra = append(c.extra, newInvariant())
+	}
+	for k := range c.extraBy {
+		for _, x := range c.extra {
+			if s, ok := x.(selective); !ok || s.wants(c, history.Kind(k)) {
+				c.extraBy[k] = append(c.extraBy[k], x)
+			}
+		}
 	}
 	return c
 }
@@ -253,7 +262,7 @@ func (c *Checker) Observe(e *history.Event) {
 			c.ledgerAtEnd()
 		}
 	}
-	for _, x := range c.extra {
+	for _, x := range c.extraBy[e.Kind] {
 		if c.failed {
 			return
 		}

@@ -204,7 +204,7 @@ func (c *Checker) epochsRestored() {
 // epoch, or a stale center term, changed nothing, and reports whether it
 // was refused so.
 func (c *Checker) staleChangedNothing(e *history.Event) bool {
-	if !errors.Is(e.Result.Err, transport.ErrStaleEpoch) && !errors.Is(e.Result.Err, transport.ErrStaleTerm) {
+	if err := e.Result.Err; err == nil || !errors.Is(err, transport.ErrStaleEpoch) && !errors.Is(err, transport.ErrStaleTerm) {
 		return false
 	}
 	if e.After != e.Before {

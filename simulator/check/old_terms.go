@@ -49,6 +49,11 @@ type sentOrder struct {
 	term   uint64
 }
 
+// wants the orders sent and delivered, where several centers send terms.
+func (o *oldTerms) wants(c *Checker, k history.Kind) bool {
+	return c.set.Centers > 1 && (k == history.CommandSent || k == history.Delivered)
+}
+
 func (o *oldTerms) observe(c *Checker, e *history.Event) {
 	switch e.Kind {
 	case history.CommandSent:
