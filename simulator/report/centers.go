@@ -7,6 +7,7 @@ import (
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator/check"
 	"github.com/nvrha/nvrha/simulator/history"
+	"github.com/nvrha/nvrha/status"
 	"github.com/nvrha/nvrha/transport"
 )
 
@@ -43,8 +44,9 @@ type Centers struct {
 	// recorded its cameras; NotCovered counts those no standby covered
 	// before they came back (or the run ended), Contended the crashes
 	// during a failover that was not clean, without a free standby to
-	// themselves, or whose wait another fault of their group or of a
-	// center joined before a standby recorded their cameras. CoveredTarget
+	// themselves, or whose wait another fault or an admin operation of
+	// their group, a burst on every link or a fault of a center joined
+	// before a standby recorded their cameras. CoveredTarget
 	// is lease + the detection budget (docs/invariants.md) + 2 s.
 	Covered        Stats           `json:"covered"`
 	CoveredSamples []time.Duration `json:"covered_samples,omitempty"`
@@ -92,9 +94,29 @@ func (c *centers) observe(m *Measures, e *history.Event) {
 			c.compound = m.center.StoreDown || m.center.Followers == 0
 		}
 	case history.ActionTaken:
-		if a := e.Action; history.IsCenterVerb(a.Verb) || a.Verb == "store-down" || a.Verb == "store-up" {
+		a := e.Action
+		switch {
+		case history.IsCenterVerb(a.Verb) || a.Verb == "store-down" || a.Verb == "store-up":
 			c.compound = c.compound || c.lostAt >= 0
 			c.contend(func(int) bool { return true })
+		case e.Fault == "":
+		case (a.Verb == "loss" || a.Verb == "delay") && len(a.Targets) == 0:
+			c.contend(func(int) bool { return true })
+		default:
+			// A fault or an admin operation on the group of a server that
+			// waits, or on one of its servers.
+			c.contend(func(i int) bool {
+				g := m.srv[i].Group
+				if history.IsGroupVerb(a.Verb) {
+					return len(a.Targets) > 0 && a.Targets[0] == history.GroupRef(g.Index)
+				}
+				for _, j := range e.Servers {
+					if m.srv[j].Group == g {
+						return true
+					}
+				}
+				return false
+			})
 		}
 	case history.Tick:
 		if c.lostAt >= 0 && !m.center.Up && (m.center.StoreDown || m.center.Followers == 0) {
@@ -160,8 +182,9 @@ func (c *centers) contend(match func(i int) bool) {
 }
 
 // standbyFor reports whether recording server i, enabled in a protected
-// group, has a standby of its group to itself: free, sound and fitting,
-// with no other recording server of the group failed.
+// group, has a standby of its group to itself: free, sound, fitting, on a
+// calm link, shown "Normal, protection ready" when a center last showed
+// it, with no other recording server of the group failed.
 func standbyFor(m *Measures, i int) bool {
 	r := m.srv[i]
 	g := r.Group
@@ -176,7 +199,8 @@ func standbyFor(m *Measures, i int) bool {
 		case s.Role == failover.RoleRecording && s.Down():
 			return false
 		case s.Role == failover.RoleStandby && s.Enabled && !s.Down() && !s.Paused && s.Hostile == "" && s.Covering == "" &&
-			s.Facts.HasEmptyRecordingSpace() && s.Facts.LicenseChannels >= len(r.OwnCams):
+			s.Facts.HasEmptyRecordingSpace() && s.Facts.LicenseChannels >= len(r.OwnCams) && m.v.CalmSince(j) < m.now &&
+			lastStatus(m, j) == status.StandbyNormalProtectionReady.Label():
 			free = true
 		}
 	}
@@ -190,4 +214,13 @@ func (c *centers) fill(r *Report, t *history.CenterTruth) {
 	out.Resume, out.Covered = StatsOf(out.ResumeSamples), StatsOf(out.CoveredSamples)
 	out.ResumeCompound = StatsOf(out.ResumeCompoundSamples)
 	r.Centers = &out
+}
+
+// lastStatus is the status a center last showed for server i, "" if none.
+func lastStatus(m *Measures, i int) string {
+	st := m.timelines[i].Statuses
+	if len(st) == 0 {
+		return ""
+	}
+	return st[len(st)-1].Label
 }
