@@ -5,6 +5,7 @@
 //	go run ./simulator/cmd/nvrsim -seed 7 -duration 6h -html report.html
 //	go run ./simulator/cmd/nvrsim -scenario simulator/scenarios/flapping-server.nvrsim
 //	go run ./simulator/cmd/nvrsim -compare -seeds 8      # nvrha against the baseline and the oracle
+//	go run ./simulator/cmd/nvrsim -centers 3 -seeds 1000 -random-world -duration 10m -rate 4  # several centers, pooled
 //
 // The default world is one Failover Group of 14 recording servers and 2
 // standbys with 16 cameras each, on a quiet LAN, for an hour of simulated
@@ -28,6 +29,14 @@
 // -seed+1, ...). -oracle runs one world with the oracle. With -json it prints the comparison as JSON; with -html
 // FILE it writes the first world's two reports, FILE and FILE with
 // "-baseline" before its extension.
+//
+// -centers N runs N centers that stand by for each other through a lease
+// store (-lease, 5 s by default), and the faults of several centers with
+// the others. -seeds N without -compare runs N worlds, seeds -seed,
+// -seed+1, ..., -parallel at a time, and prints them pooled: how many
+// passed, the violations by invariant (double takeovers are invariant 1,
+// old-term orders obeyed invariant 11), and the failovers of several
+// centers against their targets; -json prints that as JSON.
 //
 // Exit status: 0 when every invariant and every expectation held; 1 when
 // one did not (the violation, the seed and the replay command are printed
