@@ -72,14 +72,14 @@ func (w *World) emitFault(k history.Kind, server int, fault FaultKind) {
 	w.emit()
 }
 
-func (w *World) emitCommand(cmd *failover.Command, known, malformed bool) {
-	w.ev.Kind, w.ev.Command, w.ev.Known, w.ev.Malformed = history.CommandSent, cmd, known, malformed
+func (w *World) emitCommand(cmd *failover.Command, known, malformed bool, term uint64) {
+	w.ev.Kind, w.ev.Command, w.ev.Known, w.ev.Malformed, w.ev.Term = history.CommandSent, cmd, known, malformed, term
 	w.emit()
 }
 
 // emitDelivered emits a delivery; the caller has set w.ev.Before and After.
-func (w *World) emitDelivered(server int, cmd *failover.Command, res *failover.Result) {
-	w.ev.Kind, w.ev.Server, w.ev.Command, w.ev.Result = history.Delivered, server, cmd, res
+func (w *World) emitDelivered(server int, cmd *failover.Command, term uint64, res *failover.Result) {
+	w.ev.Kind, w.ev.Server, w.ev.Command, w.ev.Term, w.ev.Result = history.Delivered, server, cmd, term, res
 	w.emit()
 }
 

@@ -67,3 +67,26 @@ func (s *store) apply(ch failover.Changes) error {
 	s.last = &v
 	return nil
 }
+
+// heldState returns the State rd would have persisted over last: its
+// State, or its Changes applied to a copy of last. Nil when it has
+// neither, or its Changes do not apply (the checker then compares with
+// what was persisted).
+func heldState(rd *failover.Ready, last *failover.State) *failover.State {
+	switch {
+	case rd.State != nil:
+		return rd.State
+	case rd.Changes == nil:
+		return nil
+	case rd.Changes.Full != nil:
+		return rd.Changes.Full
+	case last == nil:
+		return nil
+	}
+	rep, err := failover.NewReplica(cloneState(*last, nil))
+	if err != nil || rep.Apply(*rd.Changes) != nil {
+		return nil
+	}
+	st := rep.State()
+	return &st
+}

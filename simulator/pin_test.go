@@ -61,6 +61,10 @@ func pinnedRuns(t *testing.T) []pinnedRun {
 			Servers: ServerConfig{StreamStart: 2500 * time.Millisecond, AckWhenRecording: true}}
 	})
 	heavy()
+	add("three-centers/seed-11", func(*testing.T) Config {
+		return Config{Seed: 11, Duration: 30 * time.Minute, Centers: 3, Nemesis: NemesisConfig{Enabled: true, Rate: 2}}
+	})
+	heavy()
 	for _, seed := range []uint64{7, 8, 9} {
 		add(fmt.Sprintf("batch/seed-%d", seed), func(*testing.T) Config {
 			cfg := batchConfig(seed)
@@ -110,10 +114,12 @@ var pinnedTraces = map[string][2]string{
 	"baseline/seed-6":                             {"a9e72e08ce1305f9", "8ba9ae2ccdae98ff"},
 	"oracle/seed-6":                               {"e956006b77de1a03", "fb196dd593278741"},
 	"ack-when-recording/seed-10":                  {"98e19af590dcac46", "500b05bb1dd22110"},
+	"three-centers/seed-11":                       {"5eecf149f1b204f4", "0b50044decd70fe6"},
 	"batch/seed-7":                                {"7ea737e605638df", "6f7a4f1cf60089a4"},
 	"batch/seed-8":                                {"4768a52ab75b0ccd", "e56d908a38dd8c91"},
 	"batch/seed-9":                                {"c7d32f132863fa93", "d2e1f6d733066ad6"},
 	"scenarios/admin-races":                       {"db6f0ae3c46dd117", "a7b8f63e04d692ff"},
+	"scenarios/center-failover":                   {"9d548745635cf7ef", "9c127c1d32e331ef"},
 	"scenarios/center-restart-mid-takeover":       {"ac9ffd440c3be2b6", "1cb50c787dcb34a9"},
 	"scenarios/degraded-recording-server":         {"7da1d164fd7489fa", "2786983c5b056ad0"},
 	"scenarios/delete-group-mid-takeover":         {"5deb16fe4dc77714", "a871b5108d8aeca5"},

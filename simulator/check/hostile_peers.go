@@ -41,6 +41,9 @@ type hostilePeers struct {
 	// stale is the last takeover order a standby refused as stale: the
 	// recording server and the newest epoch it claimed.
 	stale []order
+	// restoring is set from a restored Machine's first Ready to the end
+	// of the event that restored it.
+	restoring bool
 }
 
 // order is one takeover order sent, or confirmed.
@@ -175,7 +178,12 @@ func (c *Checker) takeoverOrdersBounded(cmd *failover.Command) {
 	}
 	// The window: the last FailedStandbyBackoff (an order exactly that
 	// old is out of it), while the link was calm, the center up and the
-	// standby hostile.
+	// standby hostile. The orders a Machine restored in this event sends
+	// re-send the takeovers it persisted (a confirmed one included): they
+	// are the restore's, not a try of the standby.
+	if h.restoring {
+		return
+	}
 	fc := &c.set.Failover
 	from := max(c.v.LinkCalmSince(si), c.center.UpSince, s.HostileSince)
 	out := func(at time.Duration) bool { return at < from || at <= c.now-fc.FailedStandbyBackoff }

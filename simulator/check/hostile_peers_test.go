@@ -249,3 +249,27 @@ func observeNow(c *Checker, e history.Event) {
 	e.At = c.v.Now()
 	c.Observe(&e)
 }
+
+// TestRestoredOrdersAreTheRestores: the takeover orders a Machine sends
+// in the event that restored it re-send the takeovers it persisted; they
+// do not count against a hostile standby's tries (invariant 10), the
+// orders of the events after do.
+func TestRestoredOrdersAreTheRestores(t *testing.T) {
+	for _, restored := range []bool{true, false} {
+		v, c, s := small(t)
+		v.At = time.Minute
+		v.S("sb-1").Hostile = history.HostileRefuseTakeover
+		if restored {
+			c.Observe(v.Event(history.Event{Kind: history.RestoredReady, Ready: &failover.Ready{State: &failover.State{}}}))
+		}
+		orders(v, c, 1, 0, 1, false)
+		c.Observe(v.Event(history.Event{Kind: history.Done}))
+		v.At += 10 * time.Second
+		orders(v, c, 6, 300*time.Millisecond, 20, false)
+		if restored {
+			wantNone(t, s)
+		} else {
+			wantViolation(t, s, 10, "sb-1 (refuse-takeover) got 7 takeover orders within 11.5s (at most 6)")
+		}
+	}
+}

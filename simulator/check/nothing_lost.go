@@ -24,7 +24,8 @@ import (
 //     open ones closed, the oldest dropped past the limit (persisted).
 //   - At a crash the persisted State holds everything the live Machine
 //     holds, takeover phases included (but the next command ID; owed
-//     orders: every one the live Machine owes is persisted)
+//     orders: every one the live Machine owes is persisted); a leader that
+//     stops while the lease store refuses its State holds that State
 //     (unpersisted); at the restart the restored Machine's State equals
 //     the persisted one (restored), and its first Ready that sends
 //     commands persists its State first (restoredReady).
@@ -359,9 +360,14 @@ func (c *Checker) restored(st *failover.State) {
 }
 
 // unpersisted checks, before a crash, that the Machine had persisted
-// everything it acknowledged.
-func (c *Checker) unpersisted() {
+// everything it acknowledged. A leader that stops while the store refuses
+// its State (held, several centers) must hold exactly that State beyond
+// the persisted one: nothing of it was sent.
+func (c *Checker) unpersisted(held *failover.State) {
 	pers := c.center.Persisted
+	if held != nil {
+		pers = held
+	}
 	m := c.v.Machine()
 	if m == nil || pers == nil {
 		return
