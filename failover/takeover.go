@@ -218,6 +218,14 @@ func (m *Machine) tickTakeover(t *takeover) {
 			m.standbyFailed(t, "takeover not confirmed in time")
 			return
 		}
+		if !t.cmd.pending() {
+			// Its probe denied the takeover it had confirmed (coverDenied):
+			// ordered again once the back-off is over.
+			if !m.now.Before(t.reorderAt) {
+				m.send(&t.cmd, m.takeoverCommand(t))
+			}
+			return
+		}
 		if m.due(&t.cmd) {
 			if t.cmd.attempts >= m.cfg.TakeoverAttempts {
 				m.standbyFailed(t, fmt.Sprintf("takeover failed %d times", t.cmd.attempts))
@@ -241,13 +249,26 @@ func (m *Machine) tickTakeover(t *takeover) {
 			return
 		}
 		if m.due(&t.cmd) {
-			m.send(&t.cmd, t.cmd.cmd)
+			m.send(&t.cmd, m.orderOf(t))
 		}
 	case PhaseReleasing:
 		if m.due(&t.cmd) {
-			m.send(&t.cmd, t.cmd.cmd)
+			m.send(&t.cmd, m.orderOf(t))
 		}
 	}
+}
+
+// orderOf is the order t's phase sends: a takeover to the standby, a
+// failback's resume to the recording server or its release to the
+// standby, all under t's epoch.
+func (m *Machine) orderOf(t *takeover) Command {
+	switch t.phase {
+	case PhaseResuming:
+		return resumeCommand(t)
+	case PhaseReleasing:
+		return releaseCommand(t.sb, t.rec, t.epoch)
+	}
+	return m.takeoverCommand(t)
 }
 
 func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
@@ -260,22 +281,25 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 	if err != nil {
 		m.failed(&t.cmd)
 		if stale {
-			// The server holds a newer epoch: retry at once above it, in
-			// whatever phase, or it would refuse forever.
-			c := t.cmd.cmd
+			// The server holds a newer epoch: the next attempt goes above
+			// it, in whatever phase, or it would be refused forever. It
+			// leaves at once the first time (a center restored from an old
+			// copy of its store wins at once), after the back-off of any
+			// failure from then on; a takeover refused so counts among
+			// its TakeoverAttempts like any refusal, so an agent that
+			// claims a newer epoch at every order is given up.
 			t.epoch = m.nextEpoch(t.rec.facts.ID)
-			c.Epoch = t.epoch
-			m.send(&t.cmd, c)
+			if t.cmd.attempts == 1 {
+				m.send(&t.cmd, m.orderOf(t))
+			}
 		}
 		return
 	}
 	switch t.phase {
 	case PhaseStarting:
+		// A standby that failed takeovers is proven again only once a
+		// probe shows the cover (probeResult), not by this answer.
 		t.phase = PhaseActive
-		if s := t.sb; s.retryAt != 0 {
-			// Proven again: a confirmed takeover clears its record.
-			s.takeoverFailed, s.refusals, s.retryAt = false, 0, 0
-		}
 		t.started = t.cmd.sentAt.time()
 		t.confirmedAt = m.now
 		m.drop(&t.cmd)
@@ -294,6 +318,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, m.now)
 		m.drop(&t.cmd)
 		m.end(t)
+		t.sb.quitRec, t.sb.quitEpoch = t.rec.facts.ID, t.epoch
 		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
 	}
 }
@@ -312,6 +337,7 @@ func (m *Machine) beginRelease(t *takeover) {
 func (m *Machine) end(t *takeover) {
 	m.drop(&t.cmd)
 	t.rec.tk, t.sb.tk = nil, nil
+	t.sb.quitAt = instantOf(m.now)
 	m.touch()
 }
 
@@ -322,10 +348,12 @@ func (m *Machine) end(t *takeover) {
 // ledger intervals stay open until it acknowledges the release: it may well
 // record until then.
 //
-// A standby that failed while it answered probes (it refused the order, or
-// never confirmed it) is one that is not functioning properly, in QVR
-// Center's manual's words: it stays "Abnormal, protection failed" until a
-// takeover by it is confirmed, and is ordered again only after a back-off
+// A standby that failed while it answered probes (it refused the order,
+// never confirmed it, or its probes denied what it confirmed) is one that
+// is not functioning properly, in QVR Center's manual's words: it stays
+// "Abnormal, protection failed" until a probe shows it covering a takeover
+// it confirmed (an acknowledgement alone proves nothing of a broken
+// agent), and is ordered again only after a back-off
 // that doubles with each such failure in a row (Config.FailedStandbyBackoff
 // up to Config.FailedStandbyMaxBackoff), and only when no other standby
 // fits. A standby that failed because it went down is judged by its
