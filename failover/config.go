@@ -75,7 +75,9 @@ type Config struct {
 	// before it is given up as "Abnormal, protection failed" and the next
 	// eligible standby is tried. Every order that fails counts: one
 	// unanswered, refused (as stale too), or acknowledged and then denied
-	// by the standby's probes.
+	// by the standby's probes. A standby that got TakeoverAttempts takeover
+	// orders within FailedStandbyBackoff, for whichever takeovers, is given
+	// up rather than ordered again after a failure.
 	TakeoverAttempts int
 	// TakeoverTimeout is the longest a standby may take to confirm a
 	// takeover, whatever the attempts, before it is given up.

@@ -77,8 +77,10 @@
 // failed while it answered probes stays so until a probe shows it covering
 // a takeover it confirmed, and is ordered again only after a back-off
 // (Config.FailedStandbyBackoff, doubling), and only when no other standby
-// fits: it gets at most TakeoverAttempts takeover orders in
-// FailedStandbyBackoff. Releases and resumes owed to a server are retried
+// fits. A standby that got TakeoverAttempts takeover orders within
+// FailedStandbyBackoff, for whichever takeovers, is given up rather than
+// ordered again after a failure: one that fails takeovers gets no more
+// orders than that in that time. Releases and resumes owed to a server are retried
 // until acknowledged, with the same back-off as other orders (RetryBase
 // doubling up to RetryMax). A standby whose probes say it records the
 // cameras of a server it has no takeover of (a stray cover: it

@@ -151,6 +151,11 @@ func (m *Machine) send(o *op, c Command) {
 			delete(m.ops, o.cmd.ID)
 		}
 	}
+	if c.Kind == CmdTakeover {
+		if s := m.servers[c.Server]; s != nil {
+			m.noteTakeoverOrder(s)
+		}
+	}
 	c.ID = m.nextCmdID
 	m.nextCmdID++
 	timeout := m.cfg.CommandTimeout

@@ -267,3 +267,42 @@ func TestStaleRefusalsAreBounded(t *testing.T) {
 	w.run(time.Second)
 	w.wantEpochsIssued("rec-1")
 }
+
+// A standby gets at most TakeoverAttempts takeover orders within
+// FailedStandbyBackoff once it fails takeovers, whichever takeovers they
+// are for: here the order a restarted center sends again for a takeover it
+// restored counts with the attempts of the next takeover, which the
+// standby acknowledges and drops.
+func TestFailingStandbyOrdersBoundedAcrossTakeovers(t *testing.T) {
+	cfg := failover.Config{Failback: failover.FailbackPolicy{HoldDown: 3 * time.Second}}
+	w := settled(t, cfg, []nvrha.Facts{standbyFacts("sb-1", 16)},
+		[]nvrha.Facts{recordingFacts("rec-1", 16), recordingFacts("rec-2", 16)})
+	sb1 := w.breakAgent("sb-1")
+	w.servers["rec-1"].Crash()
+	w.waitFor(5*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
+	w.run(time.Second)
+	cmds := w.recordCommands()
+	w.restart()
+	w.servers["rec-1"].Restart()
+	w.waitFor(10*time.Second, "failback completed", func() bool {
+		return len(w.eventsOf(failover.EventFailbackCompleted, "rec-1")) == 1
+	})
+	sb1.fakeTakeovers = true
+	w.servers["rec-2"].Crash()
+	w.waitFor(10*time.Second, "sb-1 given up", func() bool { return len(w.eventsOf(failover.EventTakeoverFailed, "rec-2")) == 1 })
+	w.run(2 * time.Minute)
+	orders := ordersTo(*cmds, failover.CmdTakeover, "sb-1")
+	if len(orders) < 2 {
+		t.Fatalf("sb-1 got %d takeover orders", len(orders))
+	}
+	for i := range orders {
+		n := 0
+		for j := i; j < len(orders) && sentAt(cfg, orders[j]).Sub(sentAt(cfg, orders[i])) < failover.DefaultFailedStandbyBackoff; j++ {
+			n++
+		}
+		if n > failover.DefaultTakeoverAttempts {
+			t.Fatalf("sb-1 got %d takeover orders within %v from %v", n, failover.DefaultFailedStandbyBackoff, sentAt(cfg, orders[i]).Sub(epoch0))
+		}
+	}
+	w.wantStatus("sb-1", sbProtectionFailed)
+}

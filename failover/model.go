@@ -124,8 +124,13 @@ type member struct {
 	// let go of a cover (its takeover ended, a release was acknowledged):
 	// a probe sent before says nothing about a stray cover. quitRec and
 	// quitEpoch are the release it acknowledged last.
-	stray     nvrha.ServerID
-	quitRec   nvrha.ServerID
+	stray   nvrha.ServerID
+	quitRec nvrha.ServerID
+	// orders are when a standby got its last TakeoverAttempts takeover
+	// orders, a ring whose oldest is at nextOrder once it is full (see
+	// ordersSpent).
+	orders    []instant
+	nextOrder int
 	quitEpoch nvrha.Epoch
 	strayAt   instant
 	quitAt    instant

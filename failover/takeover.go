@@ -218,19 +218,19 @@ func (m *Machine) tickTakeover(t *takeover) {
 			m.standbyFailed(t, "takeover not confirmed in time")
 			return
 		}
-		if !t.cmd.pending() {
-			// Its probe denied the takeover it had confirmed (coverDenied):
-			// ordered again once the back-off is over.
-			if !m.now.Before(t.reorderAt) {
-				m.send(&t.cmd, m.takeoverCommand(t))
-			}
+		// Ordered again: after its probe denied the takeover it had
+		// confirmed (coverDenied), once the back-off is over; after a
+		// failed order, when its retry is due.
+		denied := !t.cmd.pending()
+		if denied && m.now.Before(t.reorderAt) || !denied && !m.due(&t.cmd) {
 			return
 		}
-		if m.due(&t.cmd) {
-			if t.cmd.attempts >= m.cfg.TakeoverAttempts {
-				m.standbyFailed(t, fmt.Sprintf("takeover failed %d times", t.cmd.attempts))
-				return
-			}
+		switch {
+		case !denied && t.cmd.attempts >= m.cfg.TakeoverAttempts:
+			m.standbyFailed(t, fmt.Sprintf("takeover failed %d times", t.cmd.attempts))
+		case m.ordersSpent(t.sb):
+			m.standbyFailed(t, fmt.Sprintf("takeover failed after %d orders within %v", m.cfg.TakeoverAttempts, m.cfg.FailedStandbyBackoff))
+		default:
 			m.send(&t.cmd, m.takeoverCommand(t))
 		}
 	case PhaseActive:
@@ -289,7 +289,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 			// its TakeoverAttempts like any refusal, so an agent that
 			// claims a newer epoch at every order is given up.
 			t.epoch = m.nextEpoch(t.rec.facts.ID)
-			if t.cmd.attempts == 1 {
+			if t.cmd.attempts == 1 && (t.phase != PhaseStarting || !m.ordersSpent(t.sb)) {
 				m.send(&t.cmd, m.orderOf(t))
 			}
 		}
@@ -321,6 +321,31 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		t.sb.quitRec, t.sb.quitEpoch = t.rec.facts.ID, t.epoch
 		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
 	}
+}
+
+// noteTakeoverOrder remembers that standby s is sent a takeover order now,
+// keeping the times of its last TakeoverAttempts.
+func (m *Machine) noteTakeoverOrder(s *member) {
+	if len(s.orders) < m.cfg.TakeoverAttempts {
+		s.orders = append(s.orders, instantOf(m.now))
+		return
+	}
+	s.orders[s.nextOrder] = instantOf(m.now)
+	s.nextOrder = (s.nextOrder + 1) % len(s.orders)
+}
+
+// ordersSpent reports whether standby s got TakeoverAttempts takeover
+// orders within the last FailedStandbyBackoff. Such a standby is not
+// ordered again to retry a takeover that failed: it is given up instead,
+// so that one that fails takeovers never gets more orders than that in
+// that time, whichever takeovers they were for (the order a restarted
+// center sends again for a takeover it restored, one for a takeover that
+// ended, and the attempts of the one that fails now).
+func (m *Machine) ordersSpent(s *member) bool {
+	if n := m.cfg.TakeoverAttempts; n == 0 || len(s.orders) < n {
+		return false
+	}
+	return m.now.Sub(s.orders[s.nextOrder].time()) < m.cfg.FailedStandbyBackoff
 }
 
 // beginRelease is make-before-break's second half: the recording server
