@@ -659,6 +659,12 @@ func (m *Machine) commandResult(o *op, err error) {
 	case o == &mem.fence:
 		m.owedOrderDone(o)
 		mem.quitAt, mem.quitRec, mem.quitEpoch = instantOf(m.now), o.cmd.Recording, o.cmd.Epoch
+		if mem.stray == o.cmd.Recording && mem.strayFences == 0 {
+			// The cover its probes showed while the release was owed is
+			// let go: the standby is ready at once. A stray told again and
+			// again waits for a probe that shows it let go.
+			mem.stray = ""
+		}
 		m.drop(&mem.fence)
 		if mem.takeoverFailed && mem.retryAt == 0 && mem.health == nvrha.HealthUp {
 			mem.takeoverFailed = false
