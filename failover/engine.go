@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/transport"
 )
@@ -360,7 +361,9 @@ func (m *Machine) tickMember(mem *member) {
 		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
 		mem.nextInv = instantOf(m.now.Add(m.cfg.InventoryInterval))
 	}
-	if m.due(&mem.fence) {
+	if mem.fenceHeld {
+		m.releaseHeld(mem)
+	} else if m.due(&mem.fence) {
 		m.send(&mem.fence, mem.fence.cmd)
 	}
 	if m.due(&mem.resume) {
@@ -469,6 +472,28 @@ func (m *Machine) coverDenied(t *takeover) {
 	m.touch()
 }
 
+// readopt gives back to standby s the takeover of recording server claim
+// when s, given up while silent (its release held, holdFence), answers
+// that it records claim's cameras still and claim is failed and covered
+// by no one: a takeover under a new epoch, which s accepts without a gap
+// in the footage, rather than a release and a takeover by whoever is
+// free. It reports whether it did.
+func (m *Machine) readopt(s *member, claim nvrha.ServerID) bool {
+	r := m.servers[claim]
+	if !s.fenceHeld || s.fence.cmd.Recording != claim || r == nil || r.group != s.group || r.tk != nil || !r.active() ||
+		r.health != nvrha.HealthDown || s.tk != nil || !s.active() || s.health != nvrha.HealthUp || s.retryAt != 0 ||
+		!s.emptySpace() || !eligibility.CanCover(s.facts, r.facts) {
+		return false
+	}
+	m.drop(&s.fence)
+	s.fenceHeld, s.takeoverFailed = false, false
+	if s.stray != "" {
+		s.stray, s.strayFences, s.strayAt = "", 0, 0
+	}
+	m.startTakeover(r, s)
+	return true
+}
+
 // maxDenials bounds takeover.denied; TakeoverAttempts beyond it give a
 // standby up after that many denials.
 const maxDenials = 255
@@ -493,10 +518,20 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 			s.stray, s.strayFences, s.strayAt = "", 0, 0
 			m.statusDirty = true
 		}
+		if s.fenceHeld && !sent.Before(s.quitAt.time()) {
+			// It answers: the release held for it can reach it.
+			m.unholdFence(s)
+		}
 		return
 	}
 	if sent.Before(s.quitAt.time()) {
 		return
+	}
+	if m.readopt(s, claim) {
+		return
+	}
+	if s.fenceHeld {
+		m.unholdFence(s)
 	}
 	if s.stray != claim {
 		s.stray = claim

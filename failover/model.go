@@ -163,8 +163,10 @@ type member struct {
 	// probe shows it covering a takeover it confirmed; see standbyFailed.
 	refusals    uint8
 	strayFences uint8
-	retryNoted  bool
-	stoodDown   bool
+	// fenceHeld marks a fence owed but not sent yet (holdFence).
+	fenceHeld  bool
+	retryNoted bool
+	stoodDown  bool
 
 	// last statuses published, to emit StatusChanged events.
 	lastRec status.Recording
@@ -176,9 +178,12 @@ type member struct {
 // A standby that says it records cameras it has no takeover of (a stray
 // cover) has none to offer, whatever its facts say.
 func (m *member) hasSpace() bool {
-	if m.stray != "" {
-		return false
-	}
+	return m.stray == "" && m.emptySpace()
+}
+
+// emptySpace reports whether the server says it has an empty recording
+// space: its latest probe, or its facts before one.
+func (m *member) emptySpace() bool {
 	if m.spaceKnown {
 		return m.spaceEmpty
 	}

@@ -397,16 +397,55 @@ func (m *Machine) standbyFailed(t *takeover, why string) {
 		why = fmt.Sprintf("%s; not ordered again before %v", why, d)
 	}
 	m.end(t)
-	m.fenceOff(s, r)
+	if s.health != nvrha.HealthUp && !s.reachable && (t.phase == PhaseActive || t.phase == PhaseResuming) {
+		// It was recording r's cameras when it fell silent, and may
+		// record them still (a slow link, a pause): releasing it now
+		// would lose them while nothing else records them. The release
+		// is owed but held until something does (releaseHeld). One that
+		// answers, abnormal, is released at once.
+		m.holdFence(s, r)
+		why += "; its release held until another records the cameras"
+	} else {
+		m.fenceOff(s, r)
+	}
 	m.emit(Event{Kind: EventTakeoverFailed, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
 	if r.health == nvrha.HealthUp {
 		m.orderResume(r)
 	}
 }
 
+// holdFence owes standby s a release of r's cameras under a fresh epoch,
+// like fenceOff, but does not send it yet: it is persisted with the owed
+// orders (a restarted center sends it at once), and releaseHeld sends it
+// once another records r's cameras or s answers again.
+func (m *Machine) holdFence(s, r *member) {
+	m.drop(&s.fence)
+	c := releaseCommand(s, r, m.nextEpoch(r.facts.ID))
+	c.ID = m.nextCmdID
+	m.nextCmdID++
+	s.fence.cmd, s.fenceHeld = c, true
+}
+
+// releaseHeld sends the release held for standby s (holdFence) once
+// another records the cameras: another standby is ordered to take them
+// over, or their server records them itself or left the group.
+func (m *Machine) releaseHeld(s *member) {
+	r := m.servers[s.fence.cmd.Recording]
+	if r == nil || r.group != s.group || r.tk != nil && r.tk.sb != s || r.tk == nil && r.health == nvrha.HealthUp && !r.stoodDown {
+		m.unholdFence(s)
+	}
+}
+
+// unholdFence sends the release held for standby s now.
+func (m *Machine) unholdFence(s *member) {
+	s.fenceHeld = false
+	m.send(&s.fence, s.fence.cmd)
+}
+
 // fenceOff owes standby s a release of r's cameras under a fresh epoch,
 // retried until s acknowledges it.
 func (m *Machine) fenceOff(s, r *member) {
+	s.fenceHeld = false
 	m.send(&s.fence, releaseCommand(s, r, m.nextEpoch(r.facts.ID)))
 }
 
