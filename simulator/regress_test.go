@@ -169,6 +169,24 @@ func TestRegressions(t *testing.T) {
 				}
 			}
 		},
+		// Once the release of a silent standby reached it at once: sb-1,
+		// given up while its answers were lost, records rec-1's cameras
+		// without a break from its first takeover to the failback, and
+		// gets no release before it.
+		"silent-standby-kept": func(t *testing.T, w *World, r *Report) {
+			var spans []Span
+			for _, sp := range timeline(r, "sb-1").Footage {
+				if sp.Label == "covering rec-1" {
+					spans = append(spans, sp)
+				}
+			}
+			if len(spans) != 1 || spans[0].From > 13*time.Second || spans[0].To < 60*time.Second {
+				t.Errorf("sb-1 recorded rec-1's cameras %+v, want once from the takeover (12s) to the failback (60s)", spans)
+			}
+			if n := len(ordersSent(w, "release", "sb-1", 0, 59*time.Second)); n != 0 {
+				t.Errorf("sb-1 got %d releases before the failback", n)
+			}
+		},
 	}
 	files, err := filepath.Glob("testdata/regress/*.nvrsim")
 	if err != nil {
