@@ -410,6 +410,11 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		// Abnormal, covered, and still recording: tell it to stop.
 		m.standDown(mem)
 	}
+	if answered && !ok && mem.fenceHeld && !sent.Before(mem.quitAt.time()) {
+		// Given up while silent, it answers abnormal: no takeover to give
+		// back, and the release held for it can reach it.
+		m.unholdFence(mem)
+	}
 	if !ok {
 		return
 	}

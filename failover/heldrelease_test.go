@@ -13,8 +13,8 @@ import (
 // release is held, not sent: it may well record still, and nothing else
 // does. It is owed all the same (a restarted center sends it). Once it
 // answers, still covering, it is given the takeover back under a new
-// epoch, without a gap; with a spare standby at hand, the spare takes
-// over and the release is sent.
+// epoch, without a gap; if it answers abnormal, or a spare standby takes
+// over, the release is sent.
 func TestSilentStandbyCoveringAloneIsNotReleased(t *testing.T) {
 	silence := func(w *world) {
 		// Its answers are lost; releases and takeovers still reach it.
@@ -48,6 +48,21 @@ func TestSilentStandbyCoveringAloneIsNotReleased(t *testing.T) {
 		w.wantStatus("sb-1", sbProtecting)
 		w.wantStatus("rec-1", recAbnormalProtected)
 		w.wantOnlyCoverer("rec-1", "sb-1")
+		if len(w.saved.Owed) != 0 {
+			t.Errorf("still owed: %+v", w.saved.Owed)
+		}
+	})
+	t.Run("answers abnormal", func(t *testing.T) {
+		w := coveredWorld(t, false)
+		silence(w)
+		w.waitFor(8*time.Second, "sb-1 given up", func() bool {
+			_, ok := w.lastEvent(failover.EventTakeoverFailed, "rec-1")
+			return ok
+		})
+		w.servers["sb-1"].SetHealthy(false)
+		w.tr.ClearHook("sb-1")
+		w.waitFor(3*time.Second, "sb-1 released", func() bool { return w.covering("sb-1") == "" })
+		w.run(time.Second)
 		if len(w.saved.Owed) != 0 {
 			t.Errorf("still owed: %+v", w.saved.Owed)
 		}
