@@ -763,14 +763,28 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 		if _, ok := waitFor(20*time.Second, func() bool { return r.covering("sb-1") == "rec-1" }); !ok {
 			t.Fatalf("no takeover after the store recovered; events: %v", r.allEvents())
 		}
+		// sb-1 covers before the center hears so: the failures set up
+		// below are for AddGroup's saves, not for the confirmation's.
+		if _, ok := waitFor(5*time.Second, func() bool {
+			st, err := store.inner.Load(t.Context())
+			return err == nil && len(st.Takeovers) == 1 && st.Takeovers[0].Phase == failover.PhaseActive
+		}); !ok {
+			t.Fatalf("the confirmed takeover was never saved; events: %v", r.allEvents())
+		}
 		store.mu.Lock()
 		fails, held := store.fails, store.held
 		store.mu.Unlock()
 		if fails != failures {
 			t.Errorf("%d failed saves, want %d", fails, failures)
 		}
-		if held < time.Second {
-			t.Errorf("the failures held the loop for %v; the backoff should take over a second", held)
+		// Each retry waits its back-off, randomized by up to half either
+		// way: RetryBase, doubled at each failure.
+		least := time.Duration(0)
+		for i := range failures {
+			least += failover.DefaultRetryBase << i / 2
+		}
+		if held < least {
+			t.Errorf("the failures held the loop for %v; the backoff should take at least %v", held, least)
 		}
 		mu.Lock()
 		if len(whilePending) > 0 {

@@ -67,14 +67,36 @@
 // Each takeover gets a new epoch for the recording server, a fencing token
 // that only grows, across restarts too (it is part of State). The standby
 // is ordered to take over; a reachable but abnormal recording server is told
-// to stand down under the same epoch. A standby that does not confirm in
-// TakeoverAttempts tries or TakeoverTimeout becomes "Abnormal, protection
-// failed", is fenced off with a release under a newer epoch, and the next
-// eligible standby is tried at once. One that failed while it answered
-// probes stays so until a takeover by it is confirmed, and is ordered
-// again only after a back-off (Config.FailedStandbyBackoff, doubling), and
-// only when no other standby fits. An uncovered recording server that
-// answers healthy but says it does not record is told to resume.
+// to stand down under the same epoch. An order refused as stale, with a
+// newer epoch a center of ours can have issued, is sent again above it: at
+// once the first time, then with the back-off of any failed order. Orders
+// owed to a server (releases, resumes) are retried until acknowledged,
+// with that back-off too (RetryBase doubling up to RetryMax).
+//
+// A standby whose probes, after it confirmed, say it does not cover the
+// server (it lost the takeover, or acknowledged what it never did) is
+// ordered again under the same epoch, after a back-off that doubles. Every
+// failed order counts: a standby that does not confirm, and keep, its
+// takeover in TakeoverAttempts orders or TakeoverTimeout becomes
+// "Abnormal, protection failed", is fenced off with a release under a
+// newer epoch, and the next eligible standby is tried at once. One that
+// failed while it answered probes stays so until a probe shows it covering
+// a takeover it confirmed, and is ordered again only after a back-off
+// (Config.FailedStandbyBackoff, doubling), and only when no other standby
+// fits; and a standby that got TakeoverAttempts takeover orders within
+// FailedStandbyBackoff, for whichever takeovers, is given up rather than
+// ordered again after a failure. A standby that falls silent while it
+// records the cameras is given up too, but its release, owed, is held
+// until another records them (another standby, or the server itself): it
+// may record them still, a slow link or a pause away, and nothing else
+// does; if it answers first, still covering, it gets the takeover back
+// under a new epoch. A standby whose probes say it records the cameras of
+// a server it has no takeover of (a stray cover: it acknowledged a release
+// it never carried out) counts as having no empty recording space, so it
+// is never assigned nor counted as protection, and is told to release that
+// server, again after the back-off of orders while its probes say so. An
+// uncovered recording server that answers healthy but says it does not
+// record is told to resume.
 //
 // Failback is make-before-break: under a new epoch the recovered recording
 // server is told to resume, and only once it confirms is the standby told to

@@ -261,6 +261,10 @@ func (m *Machine) forget(mem *member) {
 	for _, o := range []*op{&mem.probe, &mem.inventory, &mem.standDown} {
 		m.drop(o)
 	}
+	if mem.fenceHeld {
+		// A release held while it covered alone leaves with it, sent.
+		m.unholdFence(mem)
+	}
 	if mem.stoodDown && !mem.resume.pending() {
 		// It leaves stood down: it is owed a resume wherever it goes.
 		m.orderResume(mem)

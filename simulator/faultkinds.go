@@ -248,15 +248,10 @@ func drawCenterCrash(p *planner) (*Action, []int) {
 	return a, nil
 }
 
-// The hostilities the nemesis gives a standby and a recording server. A
-// standby whose probes deny a takeover it acknowledged (fake-takeover,
-// absurd-report, replay) or that claims believable newer epochs
-// (leap-epoch) runs into the Machine's known issues
-// takeover-reordered-forever, stray-cover-never-released and
-// stale-retry-unbounded (simulator/testdata/known): the nemesis draws them
-// once those are fixed; scenarios use them today.
+// The hostilities the nemesis gives a standby (every one) and a recording
+// server (those that concern the orders a recording server gets).
 var (
-	standbyHostilities   = []history.Hostility{history.HostileAbsurdEpoch, history.HostileRefuseTakeover, history.HostileLate}
+	standbyHostilities   = history.Hostilities()
 	recordingHostilities = []history.Hostility{history.HostileAbsurdEpoch, history.HostileAbsurdReport, history.HostileLate,
 		history.HostileReplay}
 )

@@ -359,18 +359,11 @@ func (c *Checker) commandSent(cmd *failover.Command, known, malformed bool) {
 // changed nothing (invariant 3); a failback's release breaks nothing (7)
 // and is carried out (1).
 func (c *Checker) delivered(e *history.Event) {
-	if c.staleChangedNothing(e) {
-		if e.Command.Kind == failover.CmdTakeover {
-			c.hostile.staleTakeover(e)
-		}
-		return
-	}
-	if e.Result.Err != nil {
+	if c.staleChangedNothing(e) || e.Result.Err != nil {
 		return
 	}
 	if e.Command.Kind == failover.CmdRelease {
 		c.makeBeforeBreak(e)
-		c.one.releaseAcked(c, e)
 	}
 }
 
