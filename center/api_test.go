@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -505,5 +506,21 @@ func TestStatusTablesAndPage(t *testing.T) {
 		if ev.Kind == "status-changed" && (ev.From == "" || strings.HasPrefix(ev.To, "Abnormal")) {
 			t.Errorf("a start-up event shows a failure or comes from nowhere: %+v", ev)
 		}
+	}
+}
+
+// TestCenterAppendsChanges: behind the metered store the Controller still
+// writes changes: an acknowledged AddGroup is in the state file's log, the
+// state file itself written once, at the start.
+func TestCenterAppendsChanges(t *testing.T) {
+	e := newEnv(t)
+	e.login("admin", adminPassword).addGroup("Annex")
+	log, err := os.ReadFile(e.store + ".log")
+	if err != nil || !bytes.Contains(log, []byte(`"name":"Annex"`)) {
+		t.Fatalf("the state file's log does not hold the new group (%v): %q", err, log)
+	}
+	st, err := failover.NewFileStore(e.store).Load(context.Background())
+	if err != nil || len(st.Groups) != 2 || st.Groups[1].Name != "Annex" {
+		t.Fatalf("the store loads groups %+v, %v", st.Groups, err)
 	}
 }

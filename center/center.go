@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Center, error) {
 	cc := cfg.Controller
 	cc.Transport = c.tr
 	c.store = &meteredStore{next: cfg.Controller.Store, m: c.metrics}
-	cc.Store = c.store
+	cc.Store = c.store.asStore()
 	userHook := cc.OnEvent
 	cc.OnEvent = func(e failover.Event) {
 		c.observe(e)

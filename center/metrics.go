@@ -69,7 +69,7 @@ func newMetrics(c *Center) *metrics {
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nvrcenter_command_retries_total",
 			Help: "Orders sent again with the same epoch to the same server, by kind."}, []string{"kind"}),
 		saves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nvrcenter_store_saves_total",
-			Help: "State saves by outcome (ok, error)."}, []string{"outcome"}),
+			Help: "State saves (a change or the whole State) by outcome (ok, error)."}, []string{"outcome"}),
 		saveTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "nvrcenter_store_save_seconds",
 			Help: "How long a state save took.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9)}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "nvrcenter_events_total",
@@ -286,8 +286,8 @@ func (t *meteredTransport) Resume(ctx context.Context, recording nvrha.ServerID,
 	return err
 }
 
-// meteredStore counts and times the Controller's saves, and remembers
-// whether the last one failed, for /readyz.
+// meteredStore counts and times the Controller's saves (of the State, or
+// of Changes), and remembers whether the last one failed, for /readyz.
 type meteredStore struct {
 	next   failover.Store
 	m      *metrics
@@ -300,12 +300,38 @@ func (s *meteredStore) Load(ctx context.Context) (failover.State, error) { retur
 func (s *meteredStore) Save(ctx context.Context, st failover.State) error {
 	start := time.Now()
 	err := s.next.Save(ctx, st)
+	s.done(start, err)
+	return err
+}
+
+// done counts and times a write that began at start.
+func (s *meteredStore) done(start time.Time, err error) {
 	s.m.saveTime.Observe(time.Since(start).Seconds())
 	s.m.saves.WithLabelValues(outcome2(err)).Inc()
 	s.mu.Lock()
 	s.failed = err
 	s.mu.Unlock()
+}
+
+// meteredDeltaStore is a meteredStore over a DeltaStore: it applies
+// Changes too, counted and timed as saves, so that the Controller still
+// writes only what changed.
+type meteredDeltaStore struct{ *meteredStore }
+
+func (s meteredDeltaStore) Apply(ctx context.Context, c failover.Changes) error {
+	start := time.Now()
+	err := s.next.(failover.DeltaStore).Apply(ctx, c)
+	s.done(start, err)
 	return err
+}
+
+// asStore returns s as the Controller's Store: a DeltaStore when the store
+// it meters is one.
+func (s *meteredStore) asStore() failover.Store {
+	if _, ok := s.next.(failover.DeltaStore); ok {
+		return meteredDeltaStore{s}
+	}
+	return s
 }
 
 func (s *meteredStore) lastErr() error {

@@ -25,8 +25,12 @@
 //	state/owed/<6 digits>        an order owed to a server
 //	state/ledger/<camera ID>     the camera's ledger
 //
-// Save writes only the keys whose value changed since the Store last read
-// or wrote them, in transactions guarded by the writer's leadership
+// It is a failover.DeltaStore: the Controller applies the Changes of each
+// Ready, which write only the keys they name, encoded from the State the
+// Store keeps (a failover.Replica), and saves the whole State when it
+// starts and after a write that failed. Save writes only the keys whose
+// value changed since the Store last read or wrote them. Both write in
+// transactions guarded by the writer's leadership
 // (If the election key still has the revision it was elected at): the
 // writes of a deposed leader are refused, and its Controller stops
 // (ErrNotLeader wraps failover.ErrTermRevoked). A save too large for one

@@ -113,6 +113,101 @@ func encodeState(st failover.State) (map[string][]byte, error) {
 	return out, nil
 }
 
+// encodeChanges returns the values of the keys c changes in st, the State
+// after them, relative to the state's directory; a nil value deletes its
+// key. known is what etcd holds, for the positions no longer used.
+func encodeChanges(st *failover.State, c failover.Changes, known map[string][]byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	put := func(key string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("etcdha: encode %s: %w", key, err)
+		}
+		out[key] = b
+		return nil
+	}
+	members := 0
+	for _, g := range st.Groups {
+		members += len(g.Members)
+	}
+	if err := put(keyMeta, metaValue{Version: st.Version, NextGroupID: st.NextGroupID, NextCommandID: st.NextCommandID,
+		Groups: len(st.Groups), Members: members}); err != nil {
+		return nil, err
+	}
+	groupAt := map[failover.GroupID]int{}
+	for i, g := range st.Groups {
+		groupAt[g.ID] = i
+	}
+	for _, gc := range c.Groups {
+		i, ok := groupAt[gc.ID]
+		if !ok {
+			out[groupKey(gc.ID)] = nil
+			continue
+		}
+		g := st.Groups[i]
+		gv := groupValue{ID: g.ID, Name: g.Name, Protection: g.Protection, Members: make([]nvrha.ServerID, 0, len(g.Members))}
+		for _, m := range g.Members {
+			gv.Members = append(gv.Members, m.Facts.ID)
+		}
+		if err := put(groupKey(g.ID), gv); err != nil {
+			return nil, err
+		}
+	}
+	for _, mc := range c.Members {
+		key := dirMember + string(mc.Server)
+		if mc.Deleted {
+			out[key] = nil
+			continue
+		}
+		if err := put(key, memberValue{Group: mc.Group, MemberState: mc.Member}); err != nil {
+			return nil, err
+		}
+	}
+	for _, e := range c.Epochs {
+		out[dirEpoch+string(e.Server)] = strconv.AppendUint(nil, uint64(e.Epoch), 10)
+	}
+	// Takeovers and owed orders are kept by position: when any changed, or
+	// a group did (which may move them), all are written again, and the
+	// positions left over deleted.
+	positional := func(dir string, n int, at func(i int) any) error {
+		for i := range n {
+			if err := put(dir+position(i), at(i)); err != nil {
+				return err
+			}
+		}
+		// Positions run from 0 without a gap.
+		for i := n; ; i++ {
+			k := dir + position(i)
+			if _, ok := known[k]; !ok {
+				return nil
+			}
+			out[k] = nil
+		}
+	}
+	if len(c.Takeovers) > 0 || len(c.Groups) > 0 {
+		if err := positional(dirTakeover, len(st.Takeovers), func(i int) any { return st.Takeovers[i] }); err != nil {
+			return nil, err
+		}
+	}
+	if len(c.Owed) > 0 || c.OrphansChanged || len(c.Groups) > 0 {
+		if err := positional(dirOwed, len(st.Owed), func(i int) any { return st.Owed[i] }); err != nil {
+			return nil, err
+		}
+	}
+	for _, lc := range c.Ledger {
+		i, ok := slices.BinarySearchFunc(st.Ledger, lc.Camera, func(l failover.CameraLedger, id nvrha.CameraID) int {
+			return strings.Compare(string(l.Camera), string(id))
+		})
+		if !ok {
+			return nil, fmt.Errorf("%w: the ledger of %s is not in the State its change built", failover.ErrCorruptState, lc.Camera)
+		}
+		if err := put(dirLedger+string(lc.Camera), ledgerValue{Intervals: st.Ledger[i].Intervals}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 func groupKey(id failover.GroupID) string { return dirGroup + fmt.Sprintf("%010d", id) }
 
 func position(i int) string { return fmt.Sprintf("%06d", i) }

@@ -58,11 +58,12 @@ func (c StoreConfig) withDefaults() StoreConfig {
 	return c
 }
 
-// Store is a failover.Store in etcd, shared by the centers of one
+// Store is a failover.DeltaStore in etcd, shared by the centers of one
 // deployment. The State is kept one key per part (see the package
-// documentation), and Save writes only the keys whose value differs from
-// what the Store last read or wrote, each transaction guarded by the
-// leadership the Store was made with: a center deposed since cannot write.
+// documentation); Save writes only the keys whose value differs from what
+// the Store last read or wrote, Apply only the keys its Changes name, each
+// transaction guarded by the leadership the Store was made with: a center
+// deposed since cannot write.
 //
 // A Save that fits one transaction (MaxTxnOps, MaxTxnBytes) is atomic. A
 // larger one is written in several, the first of which creates a marker key
@@ -89,9 +90,12 @@ type Store struct {
 	// complete up to a revision no older than this Store's leadership:
 	// the next Load decodes it without reading etcd.
 	primed bool
+	// rep is the State known holds, for Apply; nil until one is needed,
+	// and whenever known is.
+	rep *failover.Replica
 }
 
-var _ failover.Store = (*Store)(nil)
+var _ failover.DeltaStore = (*Store)(nil)
 
 // NewStore returns a Store over cli whose writes are guarded by lead: each
 // succeeds only while lead's election key exists with the revision it was
@@ -110,7 +114,7 @@ func (s *Store) savingKey() string { return s.cfg.Prefix + keySaving }
 func (s *Store) prime(known map[string][]byte, saving bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.known, s.saving, s.primed = known, saving, true
+	s.known, s.saving, s.primed, s.rep = known, saving, true, nil
 }
 
 // Load returns the State in etcd; see Store.
@@ -132,6 +136,7 @@ func (s *Store) Load(ctx context.Context) (failover.State, error) {
 			savingRev = saving.CreateRevision
 		}
 	}
+	s.rep = nil
 	if len(s.known) == 0 && !s.saving {
 		return failover.State{}, fmt.Errorf("%w (etcd prefix %q)", failover.ErrNoState, s.cfg.Prefix)
 	}
@@ -203,10 +208,96 @@ func (s *Store) Save(ctx context.Context, st failover.State) error {
 		}
 		s.known, s.saving = known, saving != nil
 	}
+	s.rep = nil
 	ops, sizes := s.diff(vals)
+	if err := s.write(ctx, guard, ops, sizes, vals); err != nil {
+		return err
+	}
+	// The State written, for the Changes that follow (none when a
+	// Replica refuses it: they then wait for a Save).
+	s.rep, _ = failover.NewReplica(st)
+	return nil
+}
+
+// Apply writes the keys that c changes, as Save writes the keys that
+// changed, without encoding the whole State: the Store keeps the State it
+// last read or wrote (a failover.Replica), applies c to it, and encodes
+// only the parts c names (the takeovers and the owed orders whole, when
+// they changed, as their keys are positions; a camera's whole ledger).
+// Changes with Full are saved with Save. A Store that does not know what
+// etcd holds (a write whose outcome is unknown, an unfinished save) or
+// whose State c does not fit returns an error wrapping
+// failover.ErrStoreNeedsState: the Controller then saves the whole State.
+func (s *Store) Apply(ctx context.Context, c failover.Changes) error {
+	if c.Full != nil {
+		return s.Save(ctx, *c.Full)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	guard, err := s.guard()
+	if err != nil {
+		return err
+	}
+	if s.known == nil || s.saving {
+		return fmt.Errorf("%w: etcd prefix %q: what etcd holds is not known", failover.ErrStoreNeedsState, s.cfg.Prefix)
+	}
+	if s.rep == nil {
+		st, err := decodeState(s.known)
+		if err == nil {
+			s.rep, err = failover.NewReplica(st)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: etcd prefix %q: %w", failover.ErrStoreNeedsState, s.cfg.Prefix, err)
+		}
+	}
+	if err := s.rep.Apply(c); err != nil {
+		return fmt.Errorf("%w: etcd prefix %q: %w", failover.ErrStoreNeedsState, s.cfg.Prefix, err)
+	}
+	// From here the Replica is ahead of etcd until the write succeeds.
+	rep := s.rep
+	s.rep = nil
+	vals, err := encodeChanges(rep.View(), c, s.known)
+	if err != nil {
+		return err
+	}
+	ops, sizes := s.diffSome(vals)
+	if err := s.write(ctx, guard, ops, sizes, vals); err != nil {
+		return err
+	}
+	s.rep = rep
+	return nil
+}
+
+// diffSome is diff for some keys only: a nil value deletes its key.
+func (s *Store) diffSome(vals map[string][]byte) ([]clientv3.Op, []int) {
+	var ops []clientv3.Op
+	var sizes []int
+	for _, k := range slices.Sorted(maps.Keys(vals)) {
+		old, ok := s.known[k]
+		switch v := vals[k]; {
+		case v == nil && ok:
+			ops = append(ops, clientv3.OpDelete(s.stateDir()+k))
+			sizes = append(sizes, len(s.stateDir())+len(k))
+		case v == nil, ok && bytes.Equal(old, v):
+		default:
+			ops = append(ops, clientv3.OpPut(s.stateDir()+k, string(v)))
+			sizes = append(sizes, len(s.stateDir())+len(k)+len(v))
+		}
+	}
+	return ops, sizes
+}
+
+// write writes ops, in as many guarded transactions as their size takes,
+// bracketed by the marker when there are several, and records in known
+// what each wrote (the values of its puts are those of vals).
+func (s *Store) write(ctx context.Context, guard []clientv3.Cmp, ops []clientv3.Op, sizes []int, vals map[string][]byte) error {
 	if len(ops) == 0 && !s.saving {
 		return nil
 	}
+	var err error
 	batches := s.split(ops, sizes)
 	for i, b := range batches {
 		last := i == len(batches)-1
@@ -226,10 +317,11 @@ func (s *Store) Save(ctx context.Context, st failover.State) error {
 		resp, err := s.cli.Txn(ctx).If(guard...).Then(b...).Commit()
 		if err != nil {
 			// Applied or not: read everything again before the next save.
-			s.known = nil
+			s.known, s.rep = nil, nil
 			return fmt.Errorf("etcdha: save state: %w", err)
 		}
 		if !resp.Succeeded {
+			s.rep = nil
 			return fmt.Errorf("%w: the election key %q of term %d is gone", ErrNotLeader, s.lead.key, s.lead.rev)
 		}
 		s.applied(b, vals)

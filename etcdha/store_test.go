@@ -385,3 +385,106 @@ func TestStoreValuesStayWellUnderEtcdLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreAppliesChanges drives a Machine through joins, a failure, its
+// takeover and failback, and admin operations, and applies its Changes:
+// the Store then loads as the Machine's State, and each Apply writes only
+// the keys its Changes name that changed (an admin operation on one
+// member: that member's key). A Store that no longer knows what etcd
+// holds refuses Changes until a Save.
+func TestStoreAppliesChanges(t *testing.T) {
+	e := startEtcd(t)
+	cli := e.client()
+	ctx := t.Context()
+	f := newFleet(t)
+	m, err := failover.NewMachine(failover.Config{Failback: failover.FailbackPolicy{HoldDown: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddRecordingServers(failover.DefaultGroupID, fleetRecording...); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddStandbyServers(failover.DefaultGroupID, fleetStandby...); err != nil {
+		t.Fatal(err)
+	}
+	s := etcdha.NewStore(cli, etcdha.StoreConfig{Prefix: "/delta/"}, nil)
+	var last failover.State
+	apply := func() {
+		t.Helper()
+		c := m.TakeChanges()
+		last = m.State()
+		if err := s.Apply(ctx, c); err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+	}
+	apply() // the whole State
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	run := func(d time.Duration) {
+		for end := now.Add(d); now.Before(end); {
+			now = now.Add(50 * time.Millisecond)
+			m.Tick(now)
+			for m.HasReady() {
+				if _, err := failover.Exchange(ctx, m, f.tr, nil, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			apply()
+		}
+	}
+	run(3 * time.Second)
+	f.agents["rec-1"].Crash()
+	run(5 * time.Second)
+	if m.Snapshot().Groups[0].Members[0].Peer == "" {
+		t.Fatal("rec-1 was not taken over")
+	}
+	f.agents["rec-1"].Restart()
+	run(10 * time.Second)
+	if _, err := m.AddGroup("Annex"); err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	loaded, err := etcdha.NewStore(cli, etcdha.StoreConfig{Prefix: "/delta/"}, nil).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, loaded, last)
+
+	if err := m.SetServerPriority("rec-2", 7); err != nil {
+		t.Fatal(err)
+	}
+	apply()
+	resp, err := cli.Get(ctx, "/delta/state/meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := modified(t, cli, "/delta/state/", resp.Header.Revision)
+	if want := []string{"member/rec-2"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("keys written for one member's priority: %v, want %v", got, want)
+	}
+
+	// A Store that lost track of etcd (another writer, here) refuses
+	// changes; a Save sets it right.
+	other := etcdha.NewStore(cli, etcdha.StoreConfig{Prefix: "/delta/"}, nil)
+	if err := m.SetServerPriority("rec-2", 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Apply(ctx, m.TakeChanges()); !errors.Is(err, failover.ErrStoreNeedsState) {
+		t.Fatalf("Apply by a Store that never read etcd: %v, want ErrStoreNeedsState", err)
+	}
+	if err := other.Save(ctx, m.State()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetServerPriority("rec-2", 9); err != nil {
+		t.Fatal(err)
+	}
+	c := m.TakeChanges()
+	last = m.State()
+	if err := other.Apply(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err = etcdha.NewStore(cli, etcdha.StoreConfig{Prefix: "/delta/"}, nil).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameState(t, loaded, last)
+}

@@ -76,7 +76,13 @@ type arbitraryWorld struct {
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
 
 func newArbitraryWorld(t testing.TB) *arbitraryWorld {
-	cfg := failover.Config{Failback: failover.FailbackPolicy{HoldDown: 2 * time.Second}}
+	return newArbitraryWorldWith(t, failover.Config{})
+}
+
+// newArbitraryWorldWith is newArbitraryWorld with cfg's fields, beside
+// its failback hold-down.
+func newArbitraryWorldWith(t testing.TB, cfg failover.Config) *arbitraryWorld {
+	cfg.Failback = failover.FailbackPolicy{HoldDown: 2 * time.Second}
 	m, err := failover.NewMachine(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -67,12 +67,17 @@ type Config struct {
 	// RetryBase and RetryMax bound the exponential backoff between retries
 	// of a failed command: a command that failed, or got no answer within
 	// CommandTimeout, is sent again after RetryBase, then 2*RetryBase, ...
-	// up to RetryMax. A Controller retries failed saves of the State with
-	// the same bounds.
+	// up to RetryMax. An order refused as stale is sent again under a newer
+	// epoch at once the first time, then with the same back-off. A
+	// Controller retries failed saves of the State with the same bounds.
 	RetryBase, RetryMax time.Duration
 	// TakeoverAttempts is how many times a standby is ordered to take over
 	// before it is given up as "Abnormal, protection failed" and the next
-	// eligible standby is tried.
+	// eligible standby is tried. Every order that fails counts: one
+	// unanswered, refused (as stale too), or acknowledged and then denied
+	// by the standby's probes. A standby that got TakeoverAttempts takeover
+	// orders within FailedStandbyBackoff, for whichever takeovers, is given
+	// up rather than ordered again after a failure.
 	TakeoverAttempts int
 	// TakeoverTimeout is the longest a standby may take to confirm a
 	// takeover, whatever the attempts, before it is given up.

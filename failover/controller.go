@@ -19,6 +19,23 @@ import (
 	"github.com/nvrha/nvrha/transport"
 )
 
+// DeltaStore is a Store that can persist Changes: the parts of the State
+// that changed since the last Save or Apply. A Controller whose Store is one
+// runs its Machine incremental (Machine.SetIncremental) and applies each
+// change set rather than saving the whole State, so that a change costs
+// what changed; the first change set after it starts is the whole State
+// (Changes.Full).
+//
+// Apply must be durable when it returns nil, as Save. A change set applies
+// only to the State it was taken after: once an Apply has failed (whether
+// or not its write landed), the Controller saves the whole State with Save
+// before it applies changes again, and a DeltaStore should refuse changes
+// until then (ErrStoreNeedsState).
+type DeltaStore interface {
+	Store
+	Apply(ctx context.Context, c Changes) error
+}
+
 // ErrControllerStopped is returned by a Controller's operations once its Run
 // has returned, and by a second call of Run.
 var ErrControllerStopped = errors.New("failover: controller stopped")
@@ -101,7 +118,8 @@ type ControllerConfig struct {
 	// Transport reaches the servers. Required.
 	Transport transport.Transport
 	// Store keeps the State across restarts. Required; MemoryStore suits
-	// tests, FileStore a single center.
+	// tests, FileStore a single center. A DeltaStore (both are) is given
+	// the Changes of each Ready rather than the whole State.
 	Store Store
 	// Clock is where time comes from; nil means the real clock, clock.New().
 	// Every timer of the Controller (ticks, command deadlines, retry delays)
@@ -152,7 +170,8 @@ func (e *ControllerConfigError) Unwrap() error { return ErrInvalidConfig }
 
 // Controller runs a Machine: one goroutine owns it, ticks it on the clock,
 // applies admin operations and command results to it, and runs its Ready
-// loop, persisting each State before it sends the commands that follow.
+// loop, persisting each State (or, to a DeltaStore, its Changes) before it
+// sends the commands that follow.
 // Commands run concurrently through the transport, at most MaxInFlight at a
 // time, each bounded by its deadline on the Controller's clock.
 //
@@ -216,9 +235,11 @@ type Controller struct {
 	reads   chan *request
 	writes  chan *request
 	results chan Result
+	// delta is the Store as a DeltaStore; nil when it is not one.
+	delta DeltaStore
 	// saveReq and saveRes carry one save at a time to the saver and back;
 	// each has room for it, so neither side ever blocks on them.
-	saveReq chan State
+	saveReq chan saveJob
 	saveRes chan error
 	queue   cmdQueue
 	flights singleflight.Group
@@ -255,8 +276,11 @@ type request struct {
 // pendingSave is a Ready whose State is being saved; its commands wait for
 // the save, and so do the operations whose change it holds.
 type pendingSave struct {
-	rd       Ready
-	waiters  []chan error
+	rd      Ready
+	waiters []chan error
+	// whole is set when an Apply of rd's Changes failed: the store may
+	// hold them or not, so the whole State is saved instead.
+	whole    bool
 	b        *backoff.ExponentialBackOff
 	failures int
 	inFlight bool         // a Save is out with the saver
@@ -318,8 +342,13 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		cfg.Logger.Info("failover: state restored", "groups", len(st.Groups), "takeovers", len(st.Takeovers))
 	}
 
+	ds, _ := cfg.Store.(DeltaStore)
+	if ds != nil {
+		m.SetIncremental(true)
+	}
 	c := &Controller{
 		m:         m,
+		delta:     ds,
 		tr:        cfg.Transport,
 		store:     cfg.Store,
 		clock:     cfg.Clock,
@@ -336,7 +365,7 @@ func NewController(ctx context.Context, cfg ControllerConfig) (*Controller, erro
 		reads:     make(chan *request),
 		writes:    make(chan *request),
 		results:   make(chan Result, min(cfg.MaxInFlight, 1024)),
-		saveReq:   make(chan State, 1),
+		saveReq:   make(chan saveJob, 1),
 		saveRes:   make(chan error, 1),
 		queue:     cmdQueue{wake: make(chan struct{}, 1)},
 		stopped:   make(chan struct{}),
@@ -569,7 +598,7 @@ func (c *Controller) pump() {
 		for _, e := range rd.Events {
 			c.publish(e)
 		}
-		if rd.State != nil {
+		if rd.State != nil || rd.Changes != nil {
 			c.startSave(rd)
 			return
 		}
@@ -602,11 +631,27 @@ func (c *Controller) startSave(rd Ready) {
 	c.attempt()
 }
 
-// attempt hands the pending State to the saver.
+// saveJob is what the saver writes: a whole State, or Changes.
+type saveJob struct {
+	st *State
+	ch *Changes
+}
+
+// attempt hands the pending State, or its changes, to the saver.
 func (c *Controller) attempt() {
 	s := c.saving
 	s.inFlight = true
-	c.saveReq <- *s.rd.State
+	switch {
+	case s.rd.Changes != nil && !s.whole:
+		c.saveReq <- saveJob{ch: s.rd.Changes}
+	case s.rd.Changes != nil:
+		// The Machine stands still while its Ready is saved: its State
+		// is the one the Changes lead to.
+		st := c.m.State()
+		c.saveReq <- saveJob{st: &st}
+	default:
+		c.saveReq <- saveJob{st: s.rd.State}
+	}
 }
 
 // saver makes the saves the loop asks for, so that a Store that is slow or
@@ -616,8 +661,13 @@ func (c *Controller) saver(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case st := <-c.saveReq:
-			err := c.store.Save(ctx, st)
+		case job := <-c.saveReq:
+			var err error
+			if job.ch != nil {
+				err = c.delta.Apply(ctx, *job.ch)
+			} else {
+				err = c.store.Save(ctx, *job.st)
+			}
 			if errors.Is(err, ErrTermRevoked) {
 				// A shared Store refused the write of a center that no
 				// longer leads: retrying cannot help.
@@ -660,6 +710,11 @@ func (c *Controller) saveDone(ctx context.Context, err error) {
 		return // Run is stopping; the loop ends at its next turn.
 	}
 	s.failures++
+	if s.rd.Changes != nil {
+		// Whether the changes landed is unknown: the whole State is
+		// right either way.
+		s.whole = true
+	}
 	next := s.b.NextBackOff()
 	if s.timer == nil {
 		s.timer = c.clock.Timer(next)

@@ -531,26 +531,164 @@ func (s *flakyStore) Load(ctx context.Context) (failover.State, error) { return 
 func (s *flakyStore) Save(ctx context.Context, st failover.State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failNext > 0 {
-		s.failNext--
-		s.fails++
-		if s.pendingSince.IsZero() {
-			s.pendingSince = time.Now()
-		}
-		return errDiskFull
+	if err := s.fail(); err != nil {
+		return err
 	}
 	if err := s.inner.Save(ctx, st); err != nil {
 		return err
 	}
-	if !s.pendingSince.IsZero() {
-		s.held = time.Since(s.pendingSince)
-		s.pendingSince = time.Time{}
-	}
+	s.succeeded()
 	s.saved = map[nvrha.ServerID]nvrha.Epoch{}
 	for _, es := range st.Epochs {
 		s.saved[es.Server] = es.Epoch
 	}
 	return nil
+}
+
+// fail fails a write if one is due to fail; s.mu is held.
+func (s *flakyStore) fail() error {
+	if s.failNext == 0 {
+		return nil
+	}
+	s.failNext--
+	s.fails++
+	if s.pendingSince.IsZero() {
+		s.pendingSince = time.Now()
+	}
+	return errDiskFull
+}
+
+// succeeded notes a write that succeeded; s.mu is held.
+func (s *flakyStore) succeeded() {
+	if !s.pendingSince.IsZero() {
+		s.held = time.Since(s.pendingSince)
+		s.pendingSince = time.Time{}
+	}
+}
+
+// flakyDeltaStore is a flakyStore that persists Changes too: its Applies
+// fail like its Saves.
+type flakyDeltaStore struct{ *flakyStore }
+
+func (s flakyDeltaStore) Apply(ctx context.Context, c failover.Changes) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.fail(); err != nil {
+		return err
+	}
+	if err := s.inner.Apply(ctx, c); err != nil {
+		return err
+	}
+	s.succeeded()
+	epochs := c.Epochs
+	if c.Full != nil {
+		s.saved, epochs = map[nvrha.ServerID]nvrha.Epoch{}, c.Full.Epochs
+	}
+	for _, es := range epochs {
+		s.saved[es.Server] = es.Epoch
+	}
+	return nil
+}
+
+// forEachFlakyStore runs test in a bubble twice: over a flakyStore, and
+// over a flakyDeltaStore, to which the Controller applies Changes and
+// saves the whole State after a failed Apply.
+func forEachFlakyStore(t *testing.T, test func(t *testing.T, store *flakyStore, rigStore failover.Store)) {
+	t.Run("Save", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			store := &flakyStore{}
+			test(t, store, store)
+		})
+	})
+	t.Run("Apply", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			store := &flakyStore{}
+			test(t, store, flakyDeltaStore{store})
+			if n, _ := store.inner.Applies(); n == 0 {
+				t.Error("the Controller applied no Changes to a DeltaStore")
+			}
+		})
+	})
+}
+
+// writeLog is a DeltaStore that logs its writes, the next failApply
+// Applies failing.
+type writeLog struct {
+	failover.MemoryStore
+	mu        sync.Mutex
+	writes    []string
+	failApply int
+}
+
+func (s *writeLog) Save(ctx context.Context, st failover.State) error {
+	s.mu.Lock()
+	s.writes = append(s.writes, "save")
+	s.mu.Unlock()
+	return s.MemoryStore.Save(ctx, st)
+}
+
+func (s *writeLog) Apply(ctx context.Context, c failover.Changes) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.failApply > 0:
+		s.failApply--
+		s.writes = append(s.writes, "apply failed")
+		return errDiskFull
+	case c.Full != nil:
+		s.writes = append(s.writes, "apply full")
+	default:
+		s.writes = append(s.writes, "apply")
+	}
+	return s.MemoryStore.Apply(ctx, c)
+}
+
+func (s *writeLog) log() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.writes)
+}
+
+// TestControllerAppliesChanges: over a DeltaStore the Controller writes the
+// whole State once, when it starts, then only Changes; after an Apply fails
+// it saves the whole State (the failed write may have landed or not), then
+// applies Changes again. The store ends up holding the Machine's State.
+func TestControllerAppliesChanges(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &writeLog{}
+		r := newRig(t, store)
+		r.start()
+		defer r.stop()
+		r.join()
+		log := store.log()
+		if len(log) < 3 || log[0] != "apply full" || slices.ContainsFunc(log[1:], func(w string) bool { return w != "apply" }) {
+			t.Fatalf("writes after the start: %v; want the whole State once, then changes", log)
+		}
+		store.mu.Lock()
+		store.failApply = 1
+		store.mu.Unlock()
+		if _, err := r.ctl.AddGroup(t.Context(), "Annex"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.ctl.AddGroup(t.Context(), "Depot"); err != nil {
+			t.Fatal(err)
+		}
+		log = store.log()[len(log):]
+		if want := []string{"apply failed", "save", "apply"}; !slices.Equal(log, want) {
+			t.Errorf("writes of two AddGroups, the first Apply failing: %v; want %v", log, want)
+		}
+		st, err := store.Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := r.ctl.Snapshot(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Groups) != 3 || len(s.Groups) != 3 || st.Groups[2].Name != "Depot" {
+			t.Errorf("the store holds groups %+v", st.Groups)
+		}
+	})
 }
 
 func (s *flakyStore) failSaves(n int) {
@@ -560,10 +698,9 @@ func (s *flakyStore) failSaves(n int) {
 }
 
 func TestControllerStoreFailureBlocksCommands(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
+	forEachFlakyStore(t, func(t *testing.T, store *flakyStore, rigStore failover.Store) {
 		const failures = 5
-		store := &flakyStore{}
-		r := newRig(t, store)
+		r := newRig(t, rigStore)
 		// While it waits for the store the loop neither probes nor sends,
 		// yet the Machine's clocks run on: the detectors would take that
 		// silence for failed servers, and the takeover's confirmation time
@@ -626,14 +763,28 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 		if _, ok := waitFor(20*time.Second, func() bool { return r.covering("sb-1") == "rec-1" }); !ok {
 			t.Fatalf("no takeover after the store recovered; events: %v", r.allEvents())
 		}
+		// sb-1 covers before the center hears so: the failures set up
+		// below are for AddGroup's saves, not for the confirmation's.
+		if _, ok := waitFor(5*time.Second, func() bool {
+			st, err := store.inner.Load(t.Context())
+			return err == nil && len(st.Takeovers) == 1 && st.Takeovers[0].Phase == failover.PhaseActive
+		}); !ok {
+			t.Fatalf("the confirmed takeover was never saved; events: %v", r.allEvents())
+		}
 		store.mu.Lock()
 		fails, held := store.fails, store.held
 		store.mu.Unlock()
 		if fails != failures {
 			t.Errorf("%d failed saves, want %d", fails, failures)
 		}
-		if held < time.Second {
-			t.Errorf("the failures held the loop for %v; the backoff should take over a second", held)
+		// Each retry waits its back-off, randomized by up to half either
+		// way: RetryBase, doubled at each failure.
+		least := time.Duration(0)
+		for i := range failures {
+			least += failover.DefaultRetryBase << i / 2
+		}
+		if held < least {
+			t.Errorf("the failures held the loop for %v; the backoff should take at least %v", held, least)
 		}
 		mu.Lock()
 		if len(whilePending) > 0 {
@@ -652,6 +803,16 @@ func TestControllerStoreFailureBlocksCommands(t *testing.T) {
 		}
 		if len(s.Groups) != 1 {
 			t.Errorf("%d groups: the timed-out AddGroup was applied", len(s.Groups))
+		}
+		// The standby covers as soon as it has the order; the Machine saves
+		// the confirmation when the answer comes back. Once it has, nothing
+		// else waits to be saved, and the next failed save is AddGroup's own.
+		if _, ok := waitFor(5*time.Second, func() bool {
+			st, err := store.inner.Load(t.Context())
+			return err == nil && len(st.Takeovers) == 1 && st.Takeovers[0].Phase == failover.PhaseActive &&
+				r.ctl.StoreHealth().UnsavedSince.IsZero()
+		}); !ok {
+			t.Fatal("the takeover's confirmation was never saved")
 		}
 
 		// An acknowledged operation is saved: AddGroup waits for the store.
@@ -704,9 +865,8 @@ func (l *healthLog) all() []failover.StoreHealth {
 // at once and sees the failure; admin operations are refused and change
 // nothing; no order goes out until its State is saved, and then it does.
 func TestControllerServesWhileStoreFails(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store := &flakyStore{}
-		r := newRig(t, store)
+	forEachFlakyStore(t, func(t *testing.T, store *flakyStore, rigStore failover.Store) {
+		r := newRig(t, rigStore)
 		health := &healthLog{}
 		r.edit = func(cfg *failover.ControllerConfig) { cfg.OnStoreHealth = health.add }
 		sb3 := standbyFacts("sb-3", 32)
@@ -927,6 +1087,20 @@ func (s *hangingStore) Save(ctx context.Context, st failover.State) error {
 	return s.MemoryStore.Save(ctx, st)
 }
 
+func (s *hangingStore) Apply(ctx context.Context, c failover.Changes) error {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return s.MemoryStore.Apply(ctx, c)
+}
+
 // TestControllerServesWhileSaveHangs: a save that neither returns nor fails
 // (a stuck network volume) does not keep Snapshot waiting, and shows as
 // unsaved state; an admin operation waits for it, since the store has not
@@ -993,9 +1167,8 @@ func TestControllerServesWhileSaveHangs(t *testing.T) {
 // began refusing, still waiting for its save when Run stops, learns that its
 // change was not saved.
 func TestControllerStopWhileSaveFails(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		store := &flakyStore{}
-		r := newRig(t, store)
+	forEachFlakyStore(t, func(t *testing.T, store *flakyStore, rigStore failover.Store) {
+		r := newRig(t, rigStore)
 		r.start()
 		r.join()
 		store.failSaves(math.MaxInt)

@@ -244,6 +244,13 @@ func (s *revokingStore) Save(ctx context.Context, st failover.State) error {
 	return s.MemoryStore.Save(ctx, st)
 }
 
+func (s *revokingStore) Apply(ctx context.Context, c failover.Changes) error {
+	if s.revoked.Load() {
+		return fmt.Errorf("store: %w: another center leads", failover.ErrTermRevoked)
+	}
+	return s.MemoryStore.Apply(ctx, c)
+}
+
 func TestControllerStopsWhenTheStoreRevokesItsTerm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		st := &revokingStore{}

@@ -33,7 +33,10 @@
 //  2. Call admin operations (AddGroup, AddStandbyServers, ...) as users ask;
 //     they are synchronous and return typed errors.
 //  3. Take [Machine.Ready]. If it carries a State, persist it first (a
-//     [Store]): an epoch must be durable before any server sees it.
+//     [Store]): an epoch must be durable before any server sees it. A
+//     Machine set incremental ([Machine.SetIncremental]) hands [Changes]
+//     instead, the parts of the State that changed, for a [DeltaStore]:
+//     persisting a change then costs the change, not the center.
 //  4. Send its Commands through a transport (see [Execute]) and publish its
 //     Events.
 //  5. Call [Machine.Advance] with the same Ready.
@@ -64,14 +67,36 @@
 // Each takeover gets a new epoch for the recording server, a fencing token
 // that only grows, across restarts too (it is part of State). The standby
 // is ordered to take over; a reachable but abnormal recording server is told
-// to stand down under the same epoch. A standby that does not confirm in
-// TakeoverAttempts tries or TakeoverTimeout becomes "Abnormal, protection
-// failed", is fenced off with a release under a newer epoch, and the next
-// eligible standby is tried at once. One that failed while it answered
-// probes stays so until a takeover by it is confirmed, and is ordered
-// again only after a back-off (Config.FailedStandbyBackoff, doubling), and
-// only when no other standby fits. An uncovered recording server that
-// answers healthy but says it does not record is told to resume.
+// to stand down under the same epoch. An order refused as stale, with a
+// newer epoch a center of ours can have issued, is sent again above it: at
+// once the first time, then with the back-off of any failed order. Orders
+// owed to a server (releases, resumes) are retried until acknowledged,
+// with that back-off too (RetryBase doubling up to RetryMax).
+//
+// A standby whose probes, after it confirmed, say it does not cover the
+// server (it lost the takeover, or acknowledged what it never did) is
+// ordered again under the same epoch, after a back-off that doubles. Every
+// failed order counts: a standby that does not confirm, and keep, its
+// takeover in TakeoverAttempts orders or TakeoverTimeout becomes
+// "Abnormal, protection failed", is fenced off with a release under a
+// newer epoch, and the next eligible standby is tried at once. One that
+// failed while it answered probes stays so until a probe shows it covering
+// a takeover it confirmed, and is ordered again only after a back-off
+// (Config.FailedStandbyBackoff, doubling), and only when no other standby
+// fits; and a standby that got TakeoverAttempts takeover orders within
+// FailedStandbyBackoff, for whichever takeovers, is given up rather than
+// ordered again after a failure. A standby that falls silent while it
+// records the cameras is given up too, but its release, owed, is held
+// until another records them (another standby, or the server itself): it
+// may record them still, a slow link or a pause away, and nothing else
+// does; if it answers first, still covering, it gets the takeover back
+// under a new epoch. A standby whose probes say it records the cameras of
+// a server it has no takeover of (a stray cover: it acknowledged a release
+// it never carried out) counts as having no empty recording space, so it
+// is never assigned nor counted as protection, and is told to release that
+// server, again after the back-off of orders while its probes say so. An
+// uncovered recording server that answers healthy but says it does not
+// record is told to resume.
 //
 // Failback is make-before-break: under a new epoch the recovered recording
 // server is told to resume, and only once it confirms is the standby told to
@@ -87,4 +112,17 @@
 // interval and under which epoch, so footage recorded on a standby stays
 // findable after failback: [Machine.HoldersAt] answers "which server holds
 // camera C at time T". The ledger is part of State.
+//
+// # Persistence
+//
+// A [Store] saves and loads the whole [State]. A [DeltaStore] also applies
+// [Changes]: the groups, members, epochs, takeovers, owed orders and
+// cameras' newest intervals that changed, which the Machine marks as they
+// change and hands when it is set incremental (or on
+// [Machine.TakeChanges]). The [Controller] writes Changes to a DeltaStore,
+// the whole State once when it starts and after a write that failed.
+// [FileStore] keeps a snapshot and a log of Changes, compacted into a new
+// snapshot once it outgrows a bound; [MemoryStore] keeps them in memory. A
+// [Replica] applies Changes to a State in time proportional to them, for
+// stores and for followers.
 package failover

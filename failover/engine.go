@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/transport"
 )
@@ -108,6 +109,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 				// answer is the same.
 				mem.facts = r.Facts.Clone()
 				mem.spaceKnown = false
+				m.markMember(mem)
 				m.touch()
 			}
 		}
@@ -139,6 +141,7 @@ func (m *Machine) setNow(now time.Time) {
 // send queues a command and makes o await it. When c is o's command sent
 // again unchanged, the attempt before stays awaited as o.prev.
 func (m *Machine) send(o *op, c Command) {
+	m.markOrder(o, c)
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
 		o.prev, o.prevSent = 0, 0
@@ -149,6 +152,11 @@ func (m *Machine) send(o *op, c Command) {
 			m.ops[o.prev] = o
 		} else {
 			delete(m.ops, o.cmd.ID)
+		}
+	}
+	if c.Kind == CmdTakeover {
+		if s := m.servers[c.Server]; s != nil {
+			m.noteTakeoverOrder(s)
 		}
 	}
 	c.ID = m.nextCmdID
@@ -179,6 +187,7 @@ func (m *Machine) sameInventory(mem *member, f nvrha.Facts) bool {
 
 // drop stops awaiting o's command and its previous attempts, and clears o.
 func (m *Machine) drop(o *op) {
+	m.markOrder(o, Command{})
 	if o.cmd.ID != 0 {
 		delete(m.ops, o.cmd.ID)
 	}
@@ -240,11 +249,18 @@ func (m *Machine) track(o *op) {
 // late success ends the wait.
 func (m *Machine) failed(o *op) {
 	o.attempts++
+	o.retryAt = instantOf(m.now.Add(m.retryDelay(o.attempts)))
+}
+
+// retryDelay is the back-off before the attempt that follows n failed
+// ones: RetryBase, doubled for each failure after the first, up to
+// RetryMax.
+func (m *Machine) retryDelay(n int) time.Duration {
 	d := m.cfg.RetryBase
-	for i := 1; i < o.attempts && d < m.cfg.RetryMax; i++ {
+	for i := 1; i < n && d < m.cfg.RetryMax; i++ {
 		d *= 2
 	}
-	o.retryAt = instantOf(m.now.Add(min(d, m.cfg.RetryMax)))
+	return min(d, m.cfg.RetryMax)
 }
 
 // due reports whether a pending op needs attention now: its command timed
@@ -299,6 +315,7 @@ func (m *Machine) nextEpoch(rec nvrha.ServerID) nvrha.Epoch {
 		e++
 	}
 	m.epochs[rec] = e
+	m.markEpoch(rec)
 	m.stateGen++
 	return e
 }
@@ -348,7 +365,9 @@ func (m *Machine) tickMember(mem *member) {
 		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
 		mem.nextInv = instantOf(m.now.Add(m.cfg.InventoryInterval))
 	}
-	if m.due(&mem.fence) {
+	if mem.fenceHeld {
+		m.releaseHeld(mem)
+	} else if m.due(&mem.fence) {
 		m.send(&mem.fence, mem.fence.cmd)
 	}
 	if m.due(&mem.resume) {
@@ -395,6 +414,11 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		// Abnormal, covered, and still recording: tell it to stop.
 		m.standDown(mem)
 	}
+	if answered && !ok && mem.fenceHeld && !sent.Before(mem.quitAt.time()) {
+		// Given up while silent, it answers abnormal: no takeover to give
+		// back, and the release held for it can reach it.
+		m.unholdFence(mem)
+	}
 	if !ok {
 		return
 	}
@@ -402,7 +426,10 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
 		m.statusDirty = true
 	}
-	if mem.role == RoleRecording && t == nil {
+	switch {
+	case mem.role == RoleStandby:
+		m.checkCover(mem, r.Report.Covering, sent)
+	case t == nil:
 		m.checkRecordsItself(mem, r.Report.Recording, sent)
 	}
 	if t == nil || sent.Before(t.confirmedAt) {
@@ -411,17 +438,139 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	}
 	switch {
 	case t.sb == mem && t.phase == PhaseActive && r.Report.Covering != t.rec.facts.ID:
-		// A standby that answers healthy but no longer covers the server it
-		// was confirmed for has lost the takeover (a restart): order it
-		// again under the same epoch, which it accepts as a retry.
-		t.phase = PhaseStarting
-		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
-		t.cmd.attempts = 0
-		m.send(&t.cmd, m.takeoverCommand(t))
+		m.coverDenied(t)
+	case t.sb == mem && t.phase == PhaseActive && mem.takeoverFailed:
+		// Its probe shows the cover it confirmed: a standby that failed
+		// takeovers is proven again. An acknowledgement alone proves
+		// nothing, since a broken agent acknowledges what it never does.
+		mem.takeoverFailed, mem.refusals, mem.retryAt = false, 0, 0
+		m.markMember(mem)
 		m.touch()
 	case t.rec == mem && t.phase == PhaseResuming && !t.resumedAt.IsZero() && !sent.Before(t.resumedAt) && r.Report.Recording:
 		m.beginRelease(t)
 	}
+}
+
+// coverDenied handles a healthy probe of t's standby, sent after it
+// confirmed t, that says it does not cover t's recording server: it lost
+// the takeover (a restart), or it acknowledged an order it never carried
+// out, or its reports are absurd or replayed. The denial counts as a
+// failed attempt: the takeover is ordered again under the same epoch,
+// which a restarted standby accepts as a retry, after a back-off that
+// doubles with each denial (Config.RetryBase up to RetryMax), and once
+// denials and failed orders reach TakeoverAttempts the standby is given
+// up like one that refuses takeovers, and the next one tried. Denials
+// more than FailedStandbyBackoff apart are not in a row: a standby that
+// restarts now and then during a long takeover is not given up for it,
+// and one that denies again and again gets at most TakeoverAttempts
+// orders in that time.
+func (m *Machine) coverDenied(t *takeover) {
+	if !t.lastDenied.IsZero() && m.now.Sub(t.lastDenied) >= m.cfg.FailedStandbyBackoff {
+		t.denied = 0
+	}
+	t.denied = min(t.denied+1, maxDenials)
+	t.lastDenied = m.now
+	if int(t.denied) >= m.cfg.TakeoverAttempts {
+		m.standbyFailed(t, fmt.Sprintf("its probes denied the takeover it acknowledged %d times in a row", t.denied))
+		return
+	}
+	t.phase = PhaseStarting
+	m.markTakeover(t)
+	m.drop(&t.cmd)
+	t.cmd.attempts = int(t.denied)
+	t.reorderAt = m.now.Add(m.retryDelay(int(t.denied)))
+	t.giveUp = t.reorderAt.Add(m.cfg.TakeoverTimeout)
+	m.touch()
+}
+
+// readopt gives back to standby s the takeover of recording server claim
+// when s, given up while silent (its release held, holdFence), answers
+// that it records claim's cameras still and claim is failed and covered
+// by no one: a takeover under a new epoch, which s accepts without a gap
+// in the footage, rather than a release and a takeover by whoever is
+// free. It reports whether it did.
+func (m *Machine) readopt(s *member, claim nvrha.ServerID) bool {
+	r := m.servers[claim]
+	if !s.fenceHeld || s.fence.cmd.Recording != claim || r == nil || r.group != s.group || r.tk != nil || !r.active() ||
+		r.health != nvrha.HealthDown || s.tk != nil || !s.active() || s.health != nvrha.HealthUp || s.retryAt != 0 ||
+		!s.emptySpace() || !eligibility.CanCover(s.facts, r.facts) {
+		return false
+	}
+	m.drop(&s.fence)
+	s.fenceHeld, s.takeoverFailed = false, false
+	m.markMember(s)
+	if s.stray != "" {
+		s.stray, s.strayFences, s.strayAt = "", 0, 0
+	}
+	m.startTakeover(r, s)
+	return true
+}
+
+// maxDenials bounds takeover.denied; TakeoverAttempts beyond it give a
+// standby up after that many denials.
+const maxDenials = 255
+
+// checkCover is the safeguard against a stray cover: a standby whose
+// probe says it records the cameras of a recording server it has no
+// takeover of (it acknowledged a release it never carried out, or its
+// agent lost track of an order) is not protection, and must let go, or
+// the footage of those cameras is split where no ledger finds it. It
+// counts as having no empty recording space (shown "Warning", never
+// assigned) for as long as its probes say so, and it is fenced off with
+// a release of that server under a new epoch, ordered again after a
+// back-off that doubles (Config.RetryBase up to RetryMax) while its
+// probes still claim the cover: under the epoch of the release it last
+// acknowledged when that was the release of this server and no newer
+// epoch was issued since (the same order again), else under a new one. A
+// probe sent before the standby last let go of a cover says nothing about
+// now.
+func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
+	if claim == "" || s.tk != nil && s.tk.sb == s && s.tk.rec.facts.ID == claim {
+		if s.stray != "" {
+			s.stray, s.strayFences, s.strayAt = "", 0, 0
+			m.statusDirty = true
+		}
+		if s.fenceHeld && !sent.Before(s.quitAt.time()) {
+			// It answers: the release held for it can reach it.
+			m.unholdFence(s)
+		}
+		return
+	}
+	if sent.Before(s.quitAt.time()) {
+		return
+	}
+	if m.readopt(s, claim) {
+		return
+	}
+	if s.fenceHeld {
+		m.unholdFence(s)
+	}
+	if s.stray != claim {
+		s.stray = claim
+		m.statusDirty = true
+	}
+	if s.fence.pending() || m.now.Before(s.strayAt.time()) {
+		return
+	}
+	r := m.servers[claim]
+	if _, issued := m.epochs[claim]; !issued && (r == nil || r.role != RoleRecording) || claim.Validate() != nil {
+		// No server of this center: there is no epoch to release it
+		// under, and an agent's fancy must not grow the center's state.
+		return
+	}
+	// The release it acknowledged, sent again, is a retry under the same
+	// epoch; any other is a change of who records, with an epoch of its own.
+	e := m.epochs[claim]
+	if claim != s.quitRec || e != s.quitEpoch {
+		e = m.nextEpoch(claim)
+	}
+	c := Command{Kind: CmdRelease, Server: s.facts.ID, Recording: claim, Epoch: e}
+	if r != nil && r.role == RoleRecording {
+		c.Cameras = slices.Clone(r.facts.Cameras)
+	}
+	s.strayFences = min(s.strayFences+1, 16)
+	s.strayAt = instantOf(m.now.Add(m.retryDelay(int(s.strayFences))))
+	m.send(&s.fence, c)
 }
 
 // checkRecordsItself is the safeguard behind "Normal" for an uncovered
@@ -447,6 +596,7 @@ func (m *Machine) checkRecordsItself(mem *member, recording bool, sent time.Time
 	}
 	m.ledger.close(mem.facts.Cameras, mem.facts.ID, max(mem.seenRecording, mem.upSince).time())
 	mem.stoodDown = true
+	m.markMember(mem)
 	m.orderResume(mem)
 	m.statusDirty = true
 	m.emit(Event{Kind: EventNotRecording, Group: mem.group.id, Server: mem.facts.ID,
@@ -502,6 +652,7 @@ func (m *Machine) markUp(mem *member) {
 	case mem.role == RoleStandby:
 		if mem.takeoverFailed && mem.retryAt == 0 && !mem.fence.pending() {
 			mem.takeoverFailed = false
+			m.markMember(mem)
 			m.stateGen++
 		}
 	case mem.tk == nil && !mem.stoodDown:
@@ -531,6 +682,7 @@ func (m *Machine) commandResult(o *op, err error) {
 			// restored from an old copy): jump past it so the next attempt
 			// wins.
 			m.epochs[o.cmd.Recording] = stale.Newest
+			m.markEpoch(o.cmd.Recording)
 			m.stateGen++
 		}
 	}
@@ -538,23 +690,36 @@ func (m *Machine) commandResult(o *op, err error) {
 	owed := mem == nil || o == &mem.fence || o == &mem.resume
 	switch {
 	case owed && stale != nil:
-		// An owed order refused as stale would be refused forever: send it
-		// again under a newer epoch.
+		// An owed order refused as stale would be refused forever: it is
+		// sent again under a newer epoch, at once the first time (a center
+		// restored from an old copy of its store wins at once), after the
+		// back-off of any failure from then on: an agent that claims a
+		// newer epoch at every order gets one every RetryMax at most.
 		m.failed(o)
-		c := o.cmd
-		c.Epoch = m.nextEpoch(c.Recording)
-		m.send(o, c)
+		o.cmd.Epoch = m.nextEpoch(o.cmd.Recording)
+		if o.attempts == 1 {
+			m.send(o, o.cmd)
+		}
 	case owed && err != nil:
 		m.failed(o)
 	case mem == nil:
 		m.owedOrderDone(o)
 		m.orphans = slices.DeleteFunc(m.orphans, func(x *op) bool { return x == o })
+		m.markOrphans()
 		m.stateGen++
 	case o == &mem.fence:
 		m.owedOrderDone(o)
+		mem.quitAt, mem.quitRec, mem.quitEpoch = instantOf(m.now), o.cmd.Recording, o.cmd.Epoch
+		if mem.stray == o.cmd.Recording && mem.strayFences == 0 {
+			// The cover its probes showed while the release was owed is
+			// let go: the standby is ready at once. A stray told again and
+			// again waits for a probe that shows it let go.
+			mem.stray = ""
+		}
 		m.drop(&mem.fence)
 		if mem.takeoverFailed && mem.retryAt == 0 && mem.health == nvrha.HealthUp {
 			mem.takeoverFailed = false
+			m.markMember(mem)
 		}
 		m.touch()
 	case o == &mem.resume:
@@ -562,6 +727,7 @@ func (m *Machine) commandResult(o *op, err error) {
 		m.drop(&mem.resume)
 		mem.stoodDown = false
 		mem.resumed = instantOf(m.now)
+		m.markMember(mem)
 		m.stateGen++
 	case o == &mem.standDown:
 		if err != nil && stale == nil {
@@ -599,8 +765,7 @@ func (m *Machine) HasReady() bool {
 func (m *Machine) Ready() Ready {
 	var rd Ready
 	if m.stateGen != m.savedGen {
-		st := m.State()
-		rd.State = &st
+		m.readyPersist(&rd)
 		rd.gen = m.stateGen
 	}
 	rd.Commands = slices.Clone(m.outbox)
@@ -612,8 +777,11 @@ func (m *Machine) Ready() Ready {
 // and its events published. Anything that arrived after that Ready stays for
 // the next one.
 func (m *Machine) Advance(rd Ready) {
-	if rd.State != nil && rd.gen > m.savedGen {
+	if (rd.State != nil || rd.Changes != nil) && rd.gen > m.savedGen {
 		m.savedGen = rd.gen
+	}
+	if rd.Changes != nil {
+		m.changesAdvanced(rd.changeSeq)
 	}
 	m.outbox = m.outbox[:copy(m.outbox, m.outbox[min(len(rd.Commands), len(m.outbox)):])]
 	m.events = m.events[:copy(m.events, m.events[min(len(rd.Events), len(m.events)):])]

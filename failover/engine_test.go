@@ -1176,6 +1176,15 @@ func (p *persistChecker) ready(rd failover.Ready) {
 			p.persisted[e.Server] = e.Epoch
 		}
 	}
+	if c := rd.Changes; c != nil {
+		epochs := c.Epochs
+		if c.Full != nil {
+			epochs = c.Full.Epochs
+		}
+		for _, e := range epochs {
+			p.persisted[e.Server] = e.Epoch
+		}
+	}
 	for _, c := range rd.Commands {
 		if c.Epoch == 0 {
 			continue

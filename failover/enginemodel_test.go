@@ -190,12 +190,26 @@ var (
 )
 
 func newEngineModel(t *testing.T, rt *rapid.T) *engineModel {
+	return newEngineModelWith(t, rt, modelOptions{})
+}
+
+// modelOptions vary the model's world.
+type modelOptions struct {
+	// changes, when set, makes the world run its Machine incremental and
+	// save its Changes through it.
+	changes *changesFollower
+	// ledgerLimit, when set, is the Machine's Config.LedgerLimit.
+	ledgerLimit int
+}
+
+func newEngineModelWith(t *testing.T, rt *rapid.T, opt modelOptions) *engineModel {
 	tb := rapidTB{TB: t, rt: rt}
 	cfg := failover.Config{
 		// Facts change only by UpdateFacts in this test, so that a license
 		// is what the test set when a takeover starts.
 		InventoryInterval: time.Hour,
 		Failback:          failover.FailbackPolicy{HoldDown: 3 * time.Second, FlapWindow: 30 * time.Second, MaxHoldDown: 12 * time.Second},
+		LedgerLimit:       opt.ledgerLimit,
 	}
 	s := &engineModel{
 		w: newWorld(tb, cfg), tb: tb, cfg: cfg,
@@ -204,6 +218,11 @@ func newEngineModel(t *testing.T, rt *rapid.T) *engineModel {
 		unhealthy: map[nvrha.ServerID]bool{}, healthyAt: map[nvrha.ServerID]time.Time{}, noSpace: map[nvrha.ServerID]bool{}, spaceLost: map[nvrha.ServerID]time.Time{},
 		reachableSince: map[nvrha.ServerID]time.Time{}, strayFrom: map[nvrha.ServerID]time.Time{},
 		epochs: map[nvrha.ServerID]nvrha.Epoch{},
+	}
+	if opt.changes != nil {
+		opt.changes.tb = tb
+		s.w.changes = opt.changes
+		s.w.m.SetIncremental(true)
 	}
 	s.persist = newPersistChecker(tb)
 	s.w.observe = s.ready

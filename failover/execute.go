@@ -41,7 +41,8 @@ func Execute(ctx context.Context, tr transport.Transport, c Command) Result {
 // nil), sends its commands one by one through tr, steps their results at now,
 // and advances. It returns the Ready it handled. Tests, examples and
 // single-threaded embeddings use it; the Controller runs the same loop
-// concurrently.
+// concurrently. It saves whole States: a Machine set incremental hands
+// Changes instead, which Exchange leaves unsaved.
 //
 // Commands are made with ctx alone: a command's Deadline is on the Machine's
 // clock, which may be virtual, so Exchange does not apply it; bound the

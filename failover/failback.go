@@ -50,6 +50,7 @@ func (m *Machine) failbackDue(t *takeover) bool {
 func (m *Machine) startFailback(t *takeover, why string) {
 	t.epoch = m.nextEpoch(t.rec.facts.ID)
 	t.phase = PhaseResuming
+	m.markTakeover(t)
 	t.cmd.attempts = 0
 	m.send(&t.cmd, resumeCommand(t))
 	m.emit(Event{Kind: EventFailbackStarted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch, Detail: why})

@@ -45,12 +45,23 @@ func writeFile(t *testing.T, s *failover.FileStore, data []byte) {
 	}
 }
 
-// envelopeFile builds a file the way FileStore's documentation describes
-// it, with a correct checksum of raw.
+// envelopeFile builds a snapshot the way FileStore's documentation
+// describes it, of generation 0, with a correct checksum of raw: a version
+// 1 file as earlier builds wrote it, or one of a later version.
 func envelopeFile(format string, version int, raw []byte) []byte {
-	sum := sha256.Sum256(raw)
-	return fmt.Appendf(nil, `{"format":%q,"version":%d,"sha256":"%s","state":%s}`+"\n",
-		format, version, hex.EncodeToString(sum[:]), raw)
+	return envelopeFileGen(format, version, 0, raw)
+}
+
+// envelopeFileGen is envelopeFile of generation gen.
+func envelopeFileGen(format string, version int, gen uint64, raw []byte) []byte {
+	if version == 1 {
+		sum := sha256.Sum256(raw)
+		return fmt.Appendf(nil, `{"format":%q,"version":%d,"sha256":"%s","state":%s}`+"\n",
+			format, version, hex.EncodeToString(sum[:]), raw)
+	}
+	sum := sha256.Sum256(append(fmt.Appendf(nil, "%d\n", gen), raw...))
+	return fmt.Appendf(nil, `{"format":%q,"version":%d,"generation":%d,"sha256":"%s","state":%s}`+"\n",
+		format, version, gen, hex.EncodeToString(sum[:]), raw)
 }
 
 // loadFails checks that Load fails with want and returns no State.
@@ -100,15 +111,15 @@ func TestFileStoreFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := slices.Sorted(maps.Keys(env))
-	if !slices.Equal(keys, []string{"format", "sha256", "state", "version"}) {
+	if !slices.Equal(keys, []string{"format", "generation", "sha256", "state", "version"}) {
 		t.Errorf("keys %v", keys)
 	}
-	if string(env["format"]) != `"nvrha-state"` || string(env["version"]) != "1" {
-		t.Errorf("format %s version %s", env["format"], env["version"])
+	if string(env["format"]) != `"nvrha-state"` || string(env["version"]) != "2" || string(env["generation"]) != "1" {
+		t.Errorf("format %s version %s generation %s", env["format"], env["version"], env["generation"])
 	}
-	sum := sha256.Sum256(env["state"])
+	sum := sha256.Sum256(append([]byte("1\n"), env["state"]...))
 	if string(env["sha256"]) != `"`+hex.EncodeToString(sum[:])+`"` {
-		t.Errorf("sha256 %s does not match the state bytes (%x)", env["sha256"], sum)
+		t.Errorf("sha256 %s does not match the generation and the state bytes (%x)", env["sha256"], sum)
 	}
 	var inner failover.State
 	if err := json.Unmarshal(env["state"], &inner); err != nil || !reflect.DeepEqual(inner, st) {
@@ -119,9 +130,14 @@ func TestFileStoreFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, s, envelopeFile(failover.FileStoreFormat, failover.FileStoreVersion, raw))
+	writeFile(t, s, envelopeFileGen(failover.FileStoreFormat, failover.FileStoreVersion, 9, raw))
 	if got := mustLoad(t, s); !reflect.DeepEqual(got, st) {
 		t.Errorf("hand-written file loads as %+v", got)
+	}
+	// The single file of earlier builds, version 1, loads as well.
+	writeFile(t, s, envelopeFile(failover.FileStoreFormat, 1, raw))
+	if got := mustLoad(t, s); !reflect.DeepEqual(got, st) {
+		t.Errorf("hand-written version 1 file loads as %+v", got)
 	}
 }
 

@@ -22,6 +22,7 @@ func (m *Machine) AddGroup(name string) (GroupID, error) {
 	g := &group{id: m.nextGroupID, name: name, protection: true}
 	m.nextGroupID++
 	m.groups = append(m.groups, g)
+	m.markGroup(g.id)
 	m.stateGen++
 	return g.id, nil
 }
@@ -38,6 +39,7 @@ func (m *Machine) RenameGroup(id GroupID, name string) error {
 		return err
 	}
 	g.name = name
+	m.markGroup(id)
 	m.stateGen++
 	return nil
 }
@@ -76,6 +78,7 @@ func (m *Machine) DeleteGroup(id GroupID, a Approval) ([]Takeover, error) {
 			break
 		}
 	}
+	m.markGroup(id)
 	m.touch()
 	m.settle()
 	return interrupted, nil
@@ -90,6 +93,7 @@ func (m *Machine) SetProtection(id GroupID, on bool) ([]Takeover, error) {
 		return nil, err
 	}
 	g.protection = on
+	m.markGroup(id)
 	var interrupted []Takeover
 	if !on {
 		for _, mem := range g.members {

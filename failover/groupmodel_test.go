@@ -28,39 +28,43 @@ import (
 // sentinels (which one is reported first is the Machine's choice). A refused
 // call must change nothing.
 func TestGroupOperationsAgainstModel(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		platform := rapid.SampledFrom([]nvrha.Platform{nvrha.PlatformX86_64, nvrha.PlatformARM64}).Draw(t, "platform")
-		m, err := failover.NewMachine(failover.Config{Platform: platform})
-		if err != nil {
-			t.Fatalf("NewMachine: %v", err)
-		}
-		md := newGroupModel(platform)
-		for _, id := range md.pool {
-			md.world[id] = factsGen(id).Draw(t, "facts of "+string(id))
-		}
-		h := &modelHarness{m: m, md: md}
-		// Start from a random center, so that the limits are reached
-		// within a run: some groups, some servers, all checked like any
-		// other step.
-		for i := range rapid.IntRange(0, 16).Draw(t, "initial groups") {
-			h.addGroupNamed(t, groupName{fmt.Sprintf("Site %d", i), fmt.Sprintf("Site %d", i)})
-		}
-		for range rapid.IntRange(0, 12).Draw(t, "initial batches") {
-			h.addServers(t, rapid.SampledFrom([]failover.Role{failover.RoleRecording, failover.RoleStandby}).Draw(t, "role"))
-		}
-		t.Repeat(map[string]func(*rapid.T){
-			"":                       h.check,
-			"AddGroup":               h.addGroup,
-			"RenameGroup":            h.renameGroup,
-			"DeleteGroup":            h.deleteGroup,
-			"SetProtection":          h.setProtection,
-			"AddRecordingServers":    func(t *rapid.T) { h.addServers(t, failover.RoleRecording) },
-			"AddStandbyServers":      func(t *rapid.T) { h.addServers(t, failover.RoleStandby) },
-			"RemoveRecordingServers": func(t *rapid.T) { h.removeServers(t, failover.RoleRecording) },
-			"RemoveStandbyServers":   func(t *rapid.T) { h.removeServers(t, failover.RoleStandby) },
-			"SetServerEnabled":       h.setServerEnabled,
-			"UpdateFacts":            h.updateFacts,
-		})
+	rapid.Check(t, func(t *rapid.T) { runGroupModel(t, nil) })
+}
+
+// runGroupModel runs TestGroupOperationsAgainstModel's operations; after,
+// when set, sees the Machine after every check.
+func runGroupModel(t *rapid.T, after func(*failover.Machine)) {
+	platform := rapid.SampledFrom([]nvrha.Platform{nvrha.PlatformX86_64, nvrha.PlatformARM64}).Draw(t, "platform")
+	m, err := failover.NewMachine(failover.Config{Platform: platform})
+	if err != nil {
+		t.Fatalf("NewMachine: %v", err)
+	}
+	md := newGroupModel(platform)
+	for _, id := range md.pool {
+		md.world[id] = factsGen(id).Draw(t, "facts of "+string(id))
+	}
+	h := &modelHarness{m: m, md: md, after: after}
+	// Start from a random center, so that the limits are reached
+	// within a run: some groups, some servers, all checked like any
+	// other step.
+	for i := range rapid.IntRange(0, 16).Draw(t, "initial groups") {
+		h.addGroupNamed(t, groupName{fmt.Sprintf("Site %d", i), fmt.Sprintf("Site %d", i)})
+	}
+	for range rapid.IntRange(0, 12).Draw(t, "initial batches") {
+		h.addServers(t, rapid.SampledFrom([]failover.Role{failover.RoleRecording, failover.RoleStandby}).Draw(t, "role"))
+	}
+	t.Repeat(map[string]func(*rapid.T){
+		"":                       h.check,
+		"AddGroup":               h.addGroup,
+		"RenameGroup":            h.renameGroup,
+		"DeleteGroup":            h.deleteGroup,
+		"SetProtection":          h.setProtection,
+		"AddRecordingServers":    func(t *rapid.T) { h.addServers(t, failover.RoleRecording) },
+		"AddStandbyServers":      func(t *rapid.T) { h.addServers(t, failover.RoleStandby) },
+		"RemoveRecordingServers": func(t *rapid.T) { h.removeServers(t, failover.RoleRecording) },
+		"RemoveStandbyServers":   func(t *rapid.T) { h.removeServers(t, failover.RoleStandby) },
+		"SetServerEnabled":       h.setServerEnabled,
+		"UpdateFacts":            h.updateFacts,
 	})
 }
 
@@ -298,6 +302,8 @@ type modelHarness struct {
 	// spent are approvals that already approved an operation: an
 	// Approval approves one operation, once.
 	spent []failover.Approval
+	// after, when set, sees the Machine after every check.
+	after func(*failover.Machine)
 }
 
 // approval draws the Approval an operation op is attempted with: none, one
@@ -685,6 +691,9 @@ func (h *modelHarness) updateFacts(t *rapid.T) {
 // check compares the Machine's snapshot with the model and checks the
 // invariants of group management.
 func (h *modelHarness) check(t *rapid.T) {
+	if h.after != nil {
+		defer h.after(h.m)
+	}
 	s := h.m.Snapshot()
 
 	// Limits and the default group.

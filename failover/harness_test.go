@@ -32,6 +32,9 @@ type world struct {
 	// observe, when set, sees every Ready the world handled, in order,
 	// after its state was saved and its commands were sent.
 	observe func(failover.Ready)
+	// changes, when set, makes the world run its Machine incremental
+	// (SetIncremental) and save the Changes of each Ready through it.
+	changes *changesFollower
 }
 
 func newWorld(t testing.TB, cfg failover.Config) *world {
@@ -63,7 +66,13 @@ func (w *world) flush() {
 		if i > 1000 {
 			w.t.Fatal("machine never quiet")
 		}
-		rd, err := failover.Exchange(context.Background(), w.m, w.tr, w.save, w.now)
+		var rd failover.Ready
+		var err error
+		if w.changes != nil {
+			rd = w.exchangeChanges()
+		} else {
+			rd, err = failover.Exchange(context.Background(), w.m, w.tr, w.save, w.now)
+		}
 		if err != nil {
 			w.t.Fatal(err)
 		}
@@ -77,6 +86,28 @@ func (w *world) flush() {
 func (w *world) save(st failover.State) error {
 	w.saved = &st
 	return nil
+}
+
+// exchangeChanges is failover.Exchange for an incremental Machine: it
+// saves the Ready's Changes, checking that they rebuild the Machine's
+// State.
+func (w *world) exchangeChanges() failover.Ready {
+	w.t.Helper()
+	rd := w.m.Ready()
+	if rd.State != nil {
+		w.t.Fatal("an incremental Machine handed a whole State")
+	}
+	if rd.Changes != nil {
+		w.changes.apply(w.m, *rd.Changes)
+		st := w.changes.rep.State()
+		w.saved = &st
+	}
+	w.m.Advance(rd)
+	for _, c := range rd.Commands {
+		c.Deadline = time.Time{}
+		_ = w.m.Step(w.now, failover.Execute(context.Background(), w.tr, c))
+	}
+	return rd
 }
 
 // run advances virtual time by d in steps.
@@ -194,6 +225,9 @@ func (w *world) restartFrom(st failover.State) {
 	m, err := failover.RestoreMachine(w.cfg, st, w.now)
 	if err != nil {
 		w.t.Fatalf("RestoreMachine: %v", err)
+	}
+	if w.changes != nil {
+		m.SetIncremental(true)
 	}
 	w.m = m
 	w.flush()

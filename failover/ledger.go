@@ -43,6 +43,12 @@ type ledger struct {
 	cams  map[nvrha.CameraID][]entry
 	names []nvrha.ServerID
 	index map[nvrha.ServerID]uint32
+
+	// track turns on marks: the cameras changed since the changes were
+	// last taken (see Machine.TakeChanges); seq counts marks.
+	track bool
+	marks map[nvrha.CameraID]ledgerMark
+	seq   uint64
 }
 
 // entry is the compact form of an Interval.
@@ -117,8 +123,10 @@ func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvr
 		if slices.ContainsFunc(es, func(x entry) bool { return x.server == sv && x.to == noTime }) {
 			continue
 		}
+		l.markCamera(c, es, len(es))
 		es = append(es, entry{server: sv, owner: ow, epoch: e, from: f, to: noTime})
 		if l.limit > 0 && len(es) > l.limit {
+			l.markTrim(c, len(es)-l.limit)
 			es = slices.Delete(es, 0, len(es)-l.limit)
 		}
 		l.cams[c] = es
@@ -140,6 +148,7 @@ func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Tim
 		es := l.cams[c]
 		for i := range es {
 			if x := &es[i]; x.server == sv && x.to == noTime {
+				l.markCamera(c, es, i)
 				x.to = max(t, x.from)
 				changed = true
 			}

@@ -46,6 +46,10 @@ type Machine struct {
 	stateGen, savedGen uint64
 	// statusDirty is set when a status may have changed.
 	statusDirty bool
+	// chg marks the parts of the State changed since the changes were last
+	// taken; incremental makes Ready hand them (SetIncremental).
+	chg         changeMarks
+	incremental bool
 
 	// spentApprovals holds the IDs of the Approvals that approved an
 	// operation (spentAt, when they were issued, to forget them once

@@ -117,6 +117,23 @@ type member struct {
 	// resume was acknowledged. They date the footage of a recording server
 	// that is found not to record (see checkRecordsItself).
 	seenRecording, resumed instant
+	// stray is the recording server whose cameras a standby's probes say
+	// it records though it has no takeover of it (see checkCover);
+	// strayAt is when it may be told again to release them, strayFences
+	// how many times it was told in a row. quitAt is when the standby last
+	// let go of a cover (its takeover ended, a release was acknowledged):
+	// a probe sent before says nothing about a stray cover. quitRec and
+	// quitEpoch are the release it acknowledged last.
+	stray   nvrha.ServerID
+	quitRec nvrha.ServerID
+	// orders are when a standby got its last TakeoverAttempts takeover
+	// orders, a ring whose oldest is at nextOrder once it is full (see
+	// ordersSpent).
+	orders    []instant
+	nextOrder int
+	quitEpoch nvrha.Epoch
+	strayAt   instant
+	quitAt    instant
 
 	// The small fields last, packed together: a Machine holds one member
 	// per server, and padding between them would cost every one.
@@ -137,14 +154,17 @@ type member struct {
 	// takeoverFailed marks a standby whose last takeover failed; it is
 	// cleared when the standby is up again and has acknowledged the release
 	// that fences it off, or, for one that failed while it answered, when a
-	// takeover by it is confirmed.
+	// probe shows it covering a takeover it confirmed.
 	takeoverFailed bool
 	// refusals counts the takeovers in a row the standby failed while it
-	// answered probes (it refused or never confirmed); retryNoted records
-	// that the end of its back-off was seen. Such a standby stays
-	// "Abnormal, protection failed" until a takeover by it is confirmed;
-	// see standbyFailed.
-	refusals   uint8
+	// answered probes (it refused, never confirmed, or its probes denied
+	// what it confirmed); retryNoted records that the end of its back-off
+	// was seen. Such a standby stays "Abnormal, protection failed" until a
+	// probe shows it covering a takeover it confirmed; see standbyFailed.
+	refusals    uint8
+	strayFences uint8
+	// fenceHeld marks a fence owed but not sent yet (holdFence).
+	fenceHeld  bool
 	retryNoted bool
 	stoodDown  bool
 
@@ -154,7 +174,16 @@ type member struct {
 }
 
 // hasSpace reports whether the server has an empty recording space.
+//
+// A standby that says it records cameras it has no takeover of (a stray
+// cover) has none to offer, whatever its facts say.
 func (m *member) hasSpace() bool {
+	return m.stray == "" && m.emptySpace()
+}
+
+// emptySpace reports whether the server says it has an empty recording
+// space: its latest probe, or its facts before one.
+func (m *member) emptySpace() bool {
 	if m.spaceKnown {
 		return m.spaceEmpty
 	}
@@ -255,7 +284,12 @@ type takeover struct {
 	// resumedAt is when a failback's resume was acknowledged (zero while it
 	// is not); resumeSent when that resume was sent.
 	resumedAt, resumeSent time.Time
+	// denied counts the probes in a row that denied the takeover after the
+	// standby confirmed it, the last at lastDenied; reorderAt is when the
+	// takeover is ordered again after the last one (see coverDenied).
+	lastDenied, reorderAt time.Time
 	cmd                   op
+	denied                uint8
 }
 
 var timeZero time.Time

@@ -237,13 +237,22 @@ type Ready struct {
 	// the last Advance. Persist it before sending Commands: an epoch must be
 	// durable before any server sees it.
 	State *State
+	// Changes replaces State for a Machine set to hand what changed
+	// (SetIncremental): non-nil when something must persist, it holds the
+	// parts that changed since the last Advance of a Ready that carried
+	// Changes. Persist them before sending Commands, as a State.
+	Changes *Changes
 	// Commands are the calls to make, in order.
 	Commands []Command
 	// Events happened since the last Advance, in order.
 	Events []Event
 
 	gen uint64 // the state generation State was taken at
+	// changeSeq identifies the marks Changes were read from.
+	changeSeq uint64
 }
 
 // Empty reports whether rd carries nothing.
-func (rd Ready) Empty() bool { return rd.State == nil && len(rd.Commands) == 0 && len(rd.Events) == 0 }
+func (rd Ready) Empty() bool {
+	return rd.State == nil && rd.Changes == nil && len(rd.Commands) == 0 && len(rd.Events) == 0
+}

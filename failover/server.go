@@ -62,8 +62,10 @@ func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error
 		mem := m.newMember(f, role, g, true)
 		g.members = append(g.members, mem)
 		m.servers[f.ID] = mem
+		m.markMember(mem)
 		m.adopt(mem)
 	}
+	m.markGroup(id)
 	m.touch()
 	m.settle()
 	return nil
@@ -115,6 +117,7 @@ func (m *Machine) removeServers(id GroupID, role Role, servers []nvrha.ServerID)
 		g.members = remove(g.members, mem)
 		m.forget(mem)
 	}
+	m.markGroup(id)
 	m.touch()
 	m.settle()
 	return nil
@@ -133,6 +136,7 @@ func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeo
 		return nil, nil
 	}
 	mem.enabled = enabled
+	m.markMember(mem)
 	var interrupted []Takeover
 	if r := mem.takeoverRecording(); !enabled && r != nil {
 		interrupted = append(interrupted, m.interrupt(r, "server "+string(server)+" disabled"))
@@ -178,6 +182,7 @@ func (m *Machine) SetServerPriority(server nvrha.ServerID, priority int) error {
 		return nil
 	}
 	mem.priority = int16(priority)
+	m.markMember(mem)
 	m.touch()
 	m.settle()
 	return nil
@@ -198,6 +203,7 @@ func (m *Machine) UpdateFacts(f nvrha.Facts) error {
 	}
 	mem.facts = f.Clone()
 	mem.spaceKnown = false
+	m.markMember(mem)
 	m.touch()
 	m.settle()
 	return nil
@@ -255,16 +261,23 @@ func (m *Machine) forget(mem *member) {
 	for _, o := range []*op{&mem.probe, &mem.inventory, &mem.standDown} {
 		m.drop(o)
 	}
+	if mem.fenceHeld {
+		// A release held while it covered alone leaves with it, sent.
+		m.unholdFence(mem)
+	}
 	if mem.stoodDown && !mem.resume.pending() {
 		// It leaves stood down: it is owed a resume wherever it goes.
 		m.orderResume(mem)
 	}
+	m.markMember(mem)
+	m.markOwedOf(mem)
 	for _, o := range []*op{&mem.fence, &mem.resume} {
 		if o.pending() {
 			orphan := &op{}
 			*orphan = *o
 			m.orphans = append(m.orphans, orphan)
 			m.track(orphan)
+			m.markOrphans()
 		}
 	}
 	delete(m.servers, mem.facts.ID)
@@ -287,6 +300,8 @@ func (m *Machine) adopt(mem *member) {
 		}
 		*dst = *o
 		m.track(dst)
+		m.markOwedOf(mem)
+		m.markOrphans()
 		return true
 	})
 }

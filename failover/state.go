@@ -112,16 +112,9 @@ func (m *Machine) State() State {
 	for _, g := range m.groups {
 		gs := GroupState{ID: g.id, Name: g.name, Protection: g.protection, Members: make([]MemberState, 0, len(g.members))}
 		for _, mem := range g.members {
-			gs.Members = append(gs.Members, MemberState{
-				Facts: mem.facts.Clone(), Role: mem.role, Enabled: mem.enabled,
-				TakeoverFailed: mem.takeoverFailed, Refusals: int(mem.refusals), RetryAt: mem.retryAt.time(), StoodDown: mem.stoodDown, Failovers: slices.Clone(mem.failovers),
-				Priority: int(mem.priority),
-			})
+			gs.Members = append(gs.Members, memberState(mem))
 			if t := mem.tk; t != nil && t.rec == mem {
-				st.Takeovers = append(st.Takeovers, TakeoverState{
-					Recording: mem.facts.ID, Standby: t.sb.facts.ID, Epoch: t.epoch,
-					Since: t.since, Started: t.started, Phase: t.phase,
-				})
+				st.Takeovers = append(st.Takeovers, takeoverState(t))
 			}
 			for _, o := range []*op{&mem.fence, &mem.resume} {
 				if o.pending() {

@@ -168,6 +168,7 @@ func (m *Machine) startTakeover(r, s *member) {
 	if r.reachable {
 		m.standDown(r)
 	}
+	m.markTakeover(t)
 	m.touch()
 	m.emit(Event{Kind: EventTakeoverStarted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch})
 }
@@ -180,6 +181,7 @@ func (m *Machine) standDown(r *member) {
 	m.send(&r.standDown, Command{Kind: CmdStandDown, Server: r.facts.ID, Recording: r.facts.ID, Epoch: r.tk.epoch})
 	if !r.stoodDown {
 		r.stoodDown = true
+		m.markMember(r)
 		m.stateGen++
 	}
 }
@@ -194,6 +196,7 @@ func (m *Machine) noteFailure(r *member) {
 	if len(r.failovers) > maxFlapHistory {
 		r.failovers = slices.Delete(r.failovers, 0, len(r.failovers)-maxFlapHistory)
 	}
+	m.markMember(r)
 }
 
 func (m *Machine) takeoverCommand(t *takeover) Command {
@@ -218,11 +221,19 @@ func (m *Machine) tickTakeover(t *takeover) {
 			m.standbyFailed(t, "takeover not confirmed in time")
 			return
 		}
-		if m.due(&t.cmd) {
-			if t.cmd.attempts >= m.cfg.TakeoverAttempts {
-				m.standbyFailed(t, fmt.Sprintf("takeover failed %d times", t.cmd.attempts))
-				return
-			}
+		// Ordered again: after its probe denied the takeover it had
+		// confirmed (coverDenied), once the back-off is over; after a
+		// failed order, when its retry is due.
+		denied := !t.cmd.pending()
+		if denied && m.now.Before(t.reorderAt) || !denied && !m.due(&t.cmd) {
+			return
+		}
+		switch {
+		case !denied && t.cmd.attempts >= m.cfg.TakeoverAttempts:
+			m.standbyFailed(t, fmt.Sprintf("takeover failed %d times", t.cmd.attempts))
+		case m.ordersSpent(t.sb):
+			m.standbyFailed(t, fmt.Sprintf("takeover failed after %d orders within %v", m.cfg.TakeoverAttempts, m.cfg.FailedStandbyBackoff))
+		default:
 			m.send(&t.cmd, m.takeoverCommand(t))
 		}
 	case PhaseActive:
@@ -241,13 +252,26 @@ func (m *Machine) tickTakeover(t *takeover) {
 			return
 		}
 		if m.due(&t.cmd) {
-			m.send(&t.cmd, t.cmd.cmd)
+			m.send(&t.cmd, m.orderOf(t))
 		}
 	case PhaseReleasing:
 		if m.due(&t.cmd) {
-			m.send(&t.cmd, t.cmd.cmd)
+			m.send(&t.cmd, m.orderOf(t))
 		}
 	}
+}
+
+// orderOf is the order t's phase sends: a takeover to the standby, a
+// failback's resume to the recording server or its release to the
+// standby, all under t's epoch.
+func (m *Machine) orderOf(t *takeover) Command {
+	switch t.phase {
+	case PhaseResuming:
+		return resumeCommand(t)
+	case PhaseReleasing:
+		return releaseCommand(t.sb, t.rec, t.epoch)
+	}
+	return m.takeoverCommand(t)
 }
 
 func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
@@ -260,22 +284,27 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 	if err != nil {
 		m.failed(&t.cmd)
 		if stale {
-			// The server holds a newer epoch: retry at once above it, in
-			// whatever phase, or it would refuse forever.
-			c := t.cmd.cmd
+			// The server holds a newer epoch: the next attempt goes above
+			// it, in whatever phase, or it would be refused forever. It
+			// leaves at once the first time (a center restored from an old
+			// copy of its store wins at once), after the back-off of any
+			// failure from then on; a takeover refused so counts among
+			// its TakeoverAttempts like any refusal, so an agent that
+			// claims a newer epoch at every order is given up.
 			t.epoch = m.nextEpoch(t.rec.facts.ID)
-			c.Epoch = t.epoch
-			m.send(&t.cmd, c)
+			m.markTakeover(t)
+			if t.cmd.attempts == 1 && (t.phase != PhaseStarting || !m.ordersSpent(t.sb)) {
+				m.send(&t.cmd, m.orderOf(t))
+			}
 		}
 		return
 	}
 	switch t.phase {
 	case PhaseStarting:
+		// A standby that failed takeovers is proven again only once a
+		// probe shows the cover (probeResult), not by this answer.
 		t.phase = PhaseActive
-		if s := t.sb; s.retryAt != 0 {
-			// Proven again: a confirmed takeover clears its record.
-			s.takeoverFailed, s.refusals, s.retryAt = false, 0, 0
-		}
+		m.markTakeover(t)
 		t.started = t.cmd.sentAt.time()
 		t.confirmedAt = m.now
 		m.drop(&t.cmd)
@@ -286,6 +315,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		// Acknowledged: the recording server has accepted to record. The
 		// standby lets go only once a probe shows the footage flowing.
 		t.rec.stoodDown = false
+		m.markMember(t.rec)
 		t.resumedAt = m.now
 		t.resumeSent = t.cmd.sentAt.time()
 		m.drop(&t.cmd)
@@ -294,8 +324,34 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		m.ledger.close(t.rec.facts.Cameras, t.sb.facts.ID, m.now)
 		m.drop(&t.cmd)
 		m.end(t)
+		t.sb.quitRec, t.sb.quitEpoch = t.rec.facts.ID, t.epoch
 		m.emit(Event{Kind: EventFailbackCompleted, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
 	}
+}
+
+// noteTakeoverOrder remembers that standby s is sent a takeover order now,
+// keeping the times of its last TakeoverAttempts.
+func (m *Machine) noteTakeoverOrder(s *member) {
+	if len(s.orders) < m.cfg.TakeoverAttempts {
+		s.orders = append(s.orders, instantOf(m.now))
+		return
+	}
+	s.orders[s.nextOrder] = instantOf(m.now)
+	s.nextOrder = (s.nextOrder + 1) % len(s.orders)
+}
+
+// ordersSpent reports whether standby s got TakeoverAttempts takeover
+// orders within the last FailedStandbyBackoff. Such a standby is not
+// ordered again to retry a takeover that failed: it is given up instead,
+// so that one that fails takeovers never gets more orders than that in
+// that time, whichever takeovers they were for (the order a restarted
+// center sends again for a takeover it restored, one for a takeover that
+// ended, and the attempts of the one that fails now).
+func (m *Machine) ordersSpent(s *member) bool {
+	if n := m.cfg.TakeoverAttempts; n == 0 || len(s.orders) < n {
+		return false
+	}
+	return m.now.Sub(s.orders[s.nextOrder].time()) < m.cfg.FailedStandbyBackoff
 }
 
 // beginRelease is make-before-break's second half: the recording server
@@ -305,13 +361,16 @@ func (m *Machine) beginRelease(t *takeover) {
 	t.phase = PhaseReleasing
 	t.resumedAt = timeZero
 	m.send(&t.cmd, releaseCommand(t.sb, t.rec, t.epoch))
+	m.markTakeover(t)
 	m.stateGen++
 }
 
 // end forgets a takeover.
 func (m *Machine) end(t *takeover) {
+	m.markTakeover(t)
 	m.drop(&t.cmd)
 	t.rec.tk, t.sb.tk = nil, nil
+	t.sb.quitAt = instantOf(m.now)
 	m.touch()
 }
 
@@ -322,10 +381,12 @@ func (m *Machine) end(t *takeover) {
 // ledger intervals stay open until it acknowledges the release: it may well
 // record until then.
 //
-// A standby that failed while it answered probes (it refused the order, or
-// never confirmed it) is one that is not functioning properly, in QVR
-// Center's manual's words: it stays "Abnormal, protection failed" until a
-// takeover by it is confirmed, and is ordered again only after a back-off
+// A standby that failed while it answered probes (it refused the order,
+// never confirmed it, or its probes denied what it confirmed) is one that
+// is not functioning properly, in QVR Center's manual's words: it stays
+// "Abnormal, protection failed" until a probe shows it covering a takeover
+// it confirmed (an acknowledgement alone proves nothing of a broken
+// agent), and is ordered again only after a back-off
 // that doubles with each such failure in a row (Config.FailedStandbyBackoff
 // up to Config.FailedStandbyMaxBackoff), and only when no other standby
 // fits. A standby that failed because it went down is judged by its
@@ -333,6 +394,7 @@ func (m *Machine) end(t *takeover) {
 func (m *Machine) standbyFailed(t *takeover, why string) {
 	s, r := t.sb, t.rec
 	s.takeoverFailed = true
+	m.markMember(s)
 	if s.health == nvrha.HealthUp {
 		s.refusals = min(s.refusals+1, 16)
 		d := m.cfg.FailedStandbyBackoff
@@ -344,16 +406,56 @@ func (m *Machine) standbyFailed(t *takeover, why string) {
 		why = fmt.Sprintf("%s; not ordered again before %v", why, d)
 	}
 	m.end(t)
-	m.fenceOff(s, r)
+	if s.health != nvrha.HealthUp && !s.reachable && (t.phase == PhaseActive || t.phase == PhaseResuming) {
+		// It was recording r's cameras when it fell silent, and may
+		// record them still (a slow link, a pause): releasing it now
+		// would lose them while nothing else records them. The release
+		// is owed but held until something does (releaseHeld). One that
+		// answers, abnormal, is released at once.
+		m.holdFence(s, r)
+		why += "; its release held until another records the cameras"
+	} else {
+		m.fenceOff(s, r)
+	}
 	m.emit(Event{Kind: EventTakeoverFailed, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch, Detail: why})
 	if r.health == nvrha.HealthUp {
 		m.orderResume(r)
 	}
 }
 
+// holdFence owes standby s a release of r's cameras under a fresh epoch,
+// like fenceOff, but does not send it yet: it is persisted with the owed
+// orders (a restarted center sends it at once), and releaseHeld sends it
+// once another records r's cameras or s answers again.
+func (m *Machine) holdFence(s, r *member) {
+	m.drop(&s.fence)
+	c := releaseCommand(s, r, m.nextEpoch(r.facts.ID))
+	c.ID = m.nextCmdID
+	m.nextCmdID++
+	m.markOrder(&s.fence, c)
+	s.fence.cmd, s.fenceHeld = c, true
+}
+
+// releaseHeld sends the release held for standby s (holdFence) once
+// another records the cameras: another standby is ordered to take them
+// over, or their server records them itself or left the group.
+func (m *Machine) releaseHeld(s *member) {
+	r := m.servers[s.fence.cmd.Recording]
+	if r == nil || r.group != s.group || r.tk != nil && r.tk.sb != s || r.tk == nil && r.health == nvrha.HealthUp && !r.stoodDown {
+		m.unholdFence(s)
+	}
+}
+
+// unholdFence sends the release held for standby s now.
+func (m *Machine) unholdFence(s *member) {
+	s.fenceHeld = false
+	m.send(&s.fence, s.fence.cmd)
+}
+
 // fenceOff owes standby s a release of r's cameras under a fresh epoch,
 // retried until s acknowledges it.
 func (m *Machine) fenceOff(s, r *member) {
+	s.fenceHeld = false
 	m.send(&s.fence, releaseCommand(s, r, m.nextEpoch(r.facts.ID)))
 }
 
@@ -375,6 +477,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		t.resumedAt = timeZero
 		t.phase = PhaseActive
 		t.epoch = m.nextEpoch(t.rec.facts.ID)
+		m.markTakeover(t)
 		m.touch()
 	case PhaseReleasing:
 		// The release may have reached the standby already: order the
@@ -384,6 +487,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		t.giveUp = m.now.Add(m.cfg.TakeoverTimeout)
 		m.drop(&t.cmd)
 		m.send(&t.cmd, m.takeoverCommand(t))
+		m.markTakeover(t)
 		m.touch()
 	}
 }

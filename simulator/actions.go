@@ -33,6 +33,9 @@ const (
 	onServers scope = iota
 	onGroup
 	onWorld
+	// onCenters: centers (c1, c2, ... or "leader"; the leader when it
+	// names none); with one center, the center.
+	onCenters
 )
 
 // kindOf returns a fault function for a verb that is always one kind.
@@ -75,8 +78,13 @@ func init() {
 		"license-restore": {apply: eachServer(licenseRestore)},
 		"flap":            {apply: eachServer(func(w *World, a *Action, i int) { w.flapCycle(i, a, a.Times) }), fault: kindOf(FaultFlap)},
 		"flap-cycle":      {apply: eachServer(func(w *World, a *Action, i int) { w.flapCycle(i, a, a.Times) })},
-		"center-crash":    {scope: onWorld, apply: centerCrash, fault: kindOf(FaultCenterCrash)},
-		"center-restart":  {scope: onWorld, apply: func(w *World, _ *Action, _ []int) { w.c.restart() }},
+		"center-crash":    {scope: onCenters, apply: centerCrash, fault: centerCrashFault},
+		"center-restart":  {scope: onCenters, apply: centerRestart},
+		"center-freeze":   {scope: onCenters, apply: centerFreeze, fault: kindOf(FaultLeaderFreeze)},
+		"cut-store":       {scope: onCenters, apply: cutStore, undo: "heal-store", fault: kindOf(FaultLeaderCutOff)},
+		"heal-store":      {scope: onCenters, apply: cutStore},
+		"store-down":      {scope: onWorld, apply: storeDown, undo: "store-up", fault: kindOf(FaultStoreUnavailable)},
+		"store-up":        {scope: onWorld, apply: storeDown},
 		"disable": {apply: eachServer(func(w *World, _ *Action, i int) { w.setEnabled(i, false) }), undo: "enable",
 			fault: kindOf(FaultAdminDisable)},
 		"enable": {apply: eachServer(func(w *World, _ *Action, i int) { w.setEnabled(i, true) })},
@@ -108,7 +116,25 @@ func (w *World) do(a *Action) {
 		return
 	}
 	v, known := verbs[a.Verb]
-	servers := w.resolveServers(a)
+	var servers []int
+	switch {
+	case v.scope == onCenters && w.c.cl != nil:
+		// The centers it names now, "leader" resolved: its undo names
+		// the same ones whoever leads then.
+		hosts := w.c.cl.resolve(a)
+		if len(hosts) == 0 {
+			return
+		}
+		r := *a
+		r.Targets = make([]string, len(hosts))
+		for i, h := range hosts {
+			r.Targets[i] = h.name()
+		}
+		a = &r
+	case v.scope == onCenters:
+	default:
+		servers = w.resolveServers(a)
+	}
 	if v.scope == onServers && len(servers) == 0 {
 		return
 	}
@@ -213,7 +239,7 @@ func (w *World) noteDisturbance(a *Action, servers []int) {
 		if len(a.Targets) == 0 {
 			w.disturbAll()
 		}
-	case "center-crash", "center-restart", "burst-end":
+	case "center-crash", "center-restart", "center-freeze", "burst-end":
 		w.disturbAll()
 	case "delete-group", "add-group", "protection":
 		if len(a.Targets) > 0 {
@@ -261,6 +287,15 @@ func crashFault(w *World, _ *Action, servers []int) FaultKind {
 		return FaultStandbyMidTakeover
 	}
 	return FaultCrash
+}
+
+// centerCrashFault: a crash of the center, or with several centers of
+// the one that leads, a leader crash.
+func centerCrashFault(w *World, a *Action, _ []int) FaultKind {
+	if cl := w.c.cl; cl != nil && cl.leader != nil && (len(a.Targets) == 0 || slices.Contains(a.Targets, cl.leader.name())) {
+		return FaultLeaderCrash
+	}
+	return FaultCenterCrash
 }
 
 func pauseFault(w *World, a *Action, _ []int) FaultKind {
@@ -391,13 +426,64 @@ func licenseRestore(w *World, _ *Action, i int) {
 	}
 }
 
-// centerCrash crashes the center for a.For (3 s when zero).
+// centerCrash crashes the center (with several, the centers a names) for
+// a.For (3 s when zero).
 func centerCrash(w *World, a *Action, _ []int) {
 	d := a.For
 	if d <= 0 {
 		d = 3 * time.Second
 	}
-	w.c.crash(d)
+	if w.c.cl == nil {
+		w.c.crash(d)
+		return
+	}
+	for _, h := range w.c.cl.resolve(a) {
+		w.c.cl.crashHost(h, d)
+	}
+}
+
+// centerRestart restarts the center (with several, the centers a names,
+// every crashed one when it names none).
+func centerRestart(w *World, a *Action, _ []int) {
+	cl := w.c.cl
+	if cl == nil {
+		w.c.restart()
+		return
+	}
+	for _, h := range cl.hosts {
+		if !h.up && (len(a.Targets) == 0 || slices.Contains(a.Targets, h.name())) {
+			cl.restartHost(h.n)
+		}
+	}
+}
+
+// centerFreeze freezes the centers a names for a.For (several centers).
+func centerFreeze(w *World, a *Action, _ []int) {
+	if w.c.cl == nil || a.For <= 0 {
+		return
+	}
+	for _, h := range w.c.cl.resolve(a) {
+		w.c.cl.freeze(h, a.For)
+	}
+}
+
+// cutStore cuts the centers a names from the lease store (cut-store) or
+// heals them (heal-store); with one center it does nothing.
+func cutStore(w *World, a *Action, _ []int) {
+	if w.c.cl == nil {
+		return
+	}
+	for _, h := range w.c.cl.resolve(a) {
+		w.c.cl.cutStore(h, a.Verb == "cut-store")
+	}
+}
+
+// storeDown makes the lease store unavailable (store-down) or brings it
+// back (store-up); with one center it does nothing.
+func storeDown(w *World, a *Action, _ []int) {
+	if w.c.cl != nil {
+		w.c.cl.storeDown(a.Verb == "store-down")
+	}
 }
 
 // crashServer crashes server i: it answers nothing and records nothing,

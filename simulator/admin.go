@@ -28,7 +28,7 @@ func (w *World) adminResult(op string, err error) {
 // setEnabled switches a member on or off.
 func (w *World) setEnabled(i int, on bool) {
 	s := w.servers[i]
-	if !w.c.t.Up || !s.t.Member {
+	if !w.c.takesAdmin() || !s.t.Member {
 		return
 	}
 	_, err := w.c.m.SetServerEnabled(s.t.ID, on)
@@ -50,7 +50,7 @@ func (w *World) setEnabled(i int, on bool) {
 // says.
 func (w *World) removeServer(i int, force bool) {
 	s := w.servers[i]
-	if !w.c.t.Up || !s.t.Member {
+	if !w.c.takesAdmin() || !s.t.Member {
 		return
 	}
 	inTk := w.inTakeover(i)
@@ -65,7 +65,7 @@ func (w *World) removeServer(i int, force bool) {
 	if inTk && force {
 		w.c.drain()
 		w.setEnabled(i, false)
-		if !w.c.t.Up {
+		if !w.c.takesAdmin() {
 			return
 		}
 		err = w.removeCall(s)
@@ -89,7 +89,7 @@ func (w *World) removeCall(s *Server) error {
 // current facts; a refusal carries the eligibility rules it failed.
 func (w *World) addServer(i int, ref string) {
 	s := w.servers[i]
-	if !w.c.t.Up || s.t.Member {
+	if !w.c.takesAdmin() || s.t.Member {
 		return
 	}
 	g := s.t.Group
@@ -139,7 +139,7 @@ func reasonTexts(rs eligibility.Reasons) []string {
 
 // deleteGroup deletes a group; the default group must be refused.
 func (w *World) deleteGroup(g *history.GroupTruth) {
-	if !w.c.t.Up || !g.Exists {
+	if !w.c.takesAdmin() || !g.Exists {
 		return
 	}
 	_, err := w.c.m.DeleteGroup(g.ID, approval(failover.OpDeleteGroup, w.abs(w.now)))
@@ -161,7 +161,7 @@ func (w *World) deleteGroup(g *history.GroupTruth) {
 
 // addGroup creates a deleted group again and joins its servers.
 func (w *World) addGroup(g *history.GroupTruth) {
-	if !w.c.t.Up || g.Exists {
+	if !w.c.takesAdmin() || g.Exists {
 		return
 	}
 	id, err := w.c.m.AddGroup(g.Name)
@@ -185,7 +185,7 @@ func (w *World) addGroup(g *history.GroupTruth) {
 
 // setProtection switches a group's Failover Protection on or off.
 func (w *World) setProtection(g *history.GroupTruth, on bool) {
-	if !w.c.t.Up || !g.Exists {
+	if !w.c.takesAdmin() || !g.Exists {
 		return
 	}
 	_, err := w.c.m.SetProtection(g.ID, on)
@@ -204,7 +204,7 @@ func (w *World) setProtection(g *history.GroupTruth, on bool) {
 
 // failback asks the Machine for a manual failback of recording server i.
 func (w *World) failback(i int) {
-	if !w.c.t.Up {
+	if !w.c.takesAdmin() {
 		return
 	}
 	id := w.servers[i].t.ID

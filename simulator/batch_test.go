@@ -21,7 +21,9 @@ var (
 // batchConfig is one world of the seed batch: drawn from the seed, the
 // nemesis at four times its default rates, a hold-down short enough that
 // the run ends settled; every third seed on the noisy LAN, every fourth
-// driven by the baseline detector.
+// driven by the baseline detector, and every fourth from seed 2 on with
+// several centers (2, 3, 2, ... in turn), so that the faults of several
+// centers strike too.
 func batchConfig(seed uint64) Config {
 	cfg := Config{
 		Seed:        seed,
@@ -37,6 +39,9 @@ func batchConfig(seed uint64) Config {
 		cfg.Net = NoisyLAN()
 	}
 	cfg.Baseline = seed%4 == 0
+	if seed%4 == 2 {
+		cfg.Centers = 2 + int(seed/4)%2
+	}
 	return cfg
 }
 

@@ -49,3 +49,10 @@ func benchWorld(b *testing.B, cfg Config) {
 	}
 	b.ReportMetric(simulated.Seconds()/time.Since(start).Seconds(), "sim-s/s")
 }
+
+// BenchmarkOneHourThreeCenters is BenchmarkOneHourGroup with three
+// centers standing by for each other: what the leases, the followers'
+// warm Machines and the center faults cost.
+func BenchmarkOneHourThreeCenters(b *testing.B) {
+	benchWorld(b, Config{Duration: time.Hour, Centers: 3, Nemesis: NemesisConfig{Enabled: true}})
+}

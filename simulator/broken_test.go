@@ -30,7 +30,7 @@ func (b *broken) Ready() failover.Ready {
 	case "forget-state":
 		// Persist only every third State.
 		if b.n%3 != 0 {
-			out.State = nil
+			out.State, out.Changes = nil, nil
 		}
 	}
 	for _, c := range rd.Commands {
@@ -153,7 +153,9 @@ on takeover-confirm rec-3 after 1s center-crash for 2s
 
 // TestBrokenMachineIsCaught wraps the Machine with deliberately broken
 // ones; each must be caught by an invariant, with the seed and a replay
-// command in the report.
+// command in the report, with one center and with three (whose center
+// crashes are failovers to another center: amnesia is a new leader that
+// forgets the epochs).
 func TestBrokenMachineIsCaught(t *testing.T) {
 	sc, err := ParseScenario(strings.NewReader(brokenWorld))
 	if err != nil {
@@ -170,34 +172,36 @@ func TestBrokenMachineIsCaught(t *testing.T) {
 		{"lie-status", []int{5}},
 		{"amnesia", []int{3, 8}},
 	} {
-		t.Run(tc.mode, func(t *testing.T) {
-			cfg := Config{Seed: 99}
-			cfg.ApplyScenario(sc)
-			mode := tc.mode
-			cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
-				if mode == "amnesia" {
-					return amnesia(m)
+		for _, centers := range []int{1, 3} {
+			t.Run(tc.mode+"/centers-"+strconv.Itoa(centers), func(t *testing.T) {
+				cfg := Config{Seed: 99, Centers: centers}
+				cfg.ApplyScenario(sc)
+				mode := tc.mode
+				cfg.Center.WrapMachine = func(m *failover.Machine) Machine {
+					if mode == "amnesia" {
+						return amnesia(m)
+					}
+					return &broken{Machine: m, mode: mode}
 				}
-				return &broken{Machine: m, mode: mode}
-			}
-			w, err := New(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r := w.Run()
-			v := r.Violation
-			if v == nil {
-				t.Fatalf("the %s Machine was not caught", tc.mode)
-			}
-			if !slices.Contains(tc.want, v.Invariant) {
-				t.Errorf("caught by invariant %d, want one of %v: %v", v.Invariant, tc.want, v)
-			}
-			if v.Seed != 99 || !strings.Contains(v.Replay, "-seed 99 ") || len(v.LastEvents) == 0 ||
-				!strings.Contains(v.Error(), "replay: go run ./simulator/cmd/nvrsim") || v.Scenario == "" {
-				t.Errorf("the violation lacks its seed, replay or last events: %v", v)
-			}
-			t.Logf("caught: invariant %d at %s: %s", v.Invariant, fmtDur(v.At), v.Detail)
-		})
+				w, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := w.Run()
+				v := r.Violation
+				if v == nil {
+					t.Fatalf("the %s Machine was not caught", tc.mode)
+				}
+				if !slices.Contains(tc.want, v.Invariant) {
+					t.Errorf("caught by invariant %d, want one of %v: %v", v.Invariant, tc.want, v)
+				}
+				if v.Seed != 99 || !strings.Contains(v.Replay, "-seed 99 ") || len(v.LastEvents) == 0 ||
+					!strings.Contains(v.Error(), "replay: go run ./simulator/cmd/nvrsim") || v.Scenario == "" {
+					t.Errorf("the violation lacks its seed, replay or last events: %v", v)
+				}
+				t.Logf("caught: invariant %d at %s: %s", v.Invariant, fmtDur(v.At), v.Detail)
+			})
+		}
 	}
 }
 

@@ -24,18 +24,29 @@ type center struct {
 	// the current Ready is persisted, before its commands leave.
 	crashBeforeSend bool
 	crashDowntime   time.Duration
+	// freezeBeforeSend is set by a trigger (several centers): the leader
+	// freezes this long right after it stamped the current Ready's orders.
+	freezeBeforeSend time.Duration
 	// restoredReady is set from a restore until its first Ready is sent:
 	// the orders RestoreMachine queued.
 	restoredReady bool
+	// cl is the lease store and the election where several centers stand
+	// by for each other (multicenter.go); nil for one center. held is the
+	// Ready whose State the lease store refused, and the answers that
+	// arrived since: the Machine stands still until the store takes it.
+	cl   *cluster
+	held *heldReady
 }
 
 func (w *World) abs(d time.Duration) time.Time { return history.Abs(d) }
 
 func (c *center) wrap(m *failover.Machine) Machine {
+	var out Machine = m
 	if c.w.cfg.Center.WrapMachine != nil {
-		return c.w.cfg.Center.WrapMachine(m)
+		out = c.w.cfg.Center.WrapMachine(m)
 	}
-	return m
+	persistIncrementally(out)
+	return out
 }
 
 // maxReadyRounds bounds the Ready loop of one event: a Machine that still
@@ -46,14 +57,18 @@ const maxReadyRounds = 64
 // persist the State, publish the events, send the commands, advance.
 func (c *center) drain() {
 	w := c.w
-	for i := 0; c.t.Up && c.m.HasReady(); i++ {
+	for i := 0; c.t.Up && c.held == nil && c.m.HasReady(); i++ {
 		if i == maxReadyRounds {
 			w.ev.Round = i
 			w.emitKind(history.ReadyStuck)
 			return
 		}
+		if c.cl != nil && !c.cl.mayOrder() {
+			c.cl.stepDown(causeLeaseLost)
+			return
+		}
 		rd := c.m.Ready()
-		if rd.State != nil || len(rd.Events) > 0 {
+		if rd.State != nil || rd.Changes != nil || len(rd.Events) > 0 {
 			// A change the Machine persisted or published: its view is
 			// checked after the event, even if the center crashes before
 			// the orders leave.
@@ -65,27 +80,52 @@ func (c *center) drain() {
 				return
 			}
 		}
-		if rd.State != nil {
-			c.persist(*rd.State)
-			if w.stopped {
-				return
-			}
-		}
-		for i := range rd.Events {
-			w.machineEvent(&rd.Events[i])
-		}
-		if c.crashBeforeSend {
-			c.crashBeforeSend = false
-			w.traceLine("center crashes after persisting, before sending " + strconv.Itoa(len(rd.Commands)) + " commands")
-			c.crash(c.crashDowntime)
+		if (rd.State != nil || rd.Changes != nil) && c.cl != nil && !c.cl.maySave() {
+			c.hold(rd)
 			return
 		}
-		for i := range rd.Commands {
-			w.sendCommand(&rd.Commands[i])
+		if !c.sendReady(rd) {
+			return
 		}
-		c.restoredReady = false
-		c.m.Advance(rd)
 	}
+}
+
+// sendReady persists rd's State, publishes its events, sends its commands
+// and advances the Machine; it reports whether the center can take the
+// next Ready.
+func (c *center) sendReady(rd failover.Ready) bool {
+	w := c.w
+	if rd.State != nil {
+		c.persist(*rd.State)
+		if w.stopped {
+			return false
+		}
+	}
+	if rd.Changes != nil {
+		c.persistChanges(*rd.Changes)
+		if w.stopped {
+			return false
+		}
+	}
+	for i := range rd.Events {
+		w.machineEvent(&rd.Events[i])
+	}
+	if c.crashBeforeSend {
+		c.crashBeforeSend = false
+		w.traceLine("center crashes after persisting, before sending " + strconv.Itoa(len(rd.Commands)) + " commands")
+		c.crash(c.crashDowntime)
+		return false
+	}
+	if c.freezeBeforeSend > 0 {
+		c.freezeStamped(rd)
+		return false
+	}
+	for i := range rd.Commands {
+		w.sendCommand(&rd.Commands[i])
+	}
+	c.restoredReady = false
+	c.m.Advance(rd)
+	return true
 }
 
 // persist saves the Machine's State in the store.
@@ -101,22 +141,46 @@ func (c *center) persist(st failover.State) {
 }
 
 // crash drops the Machine and every reply in flight; the center restarts
-// from its store after downtime (never when downtime is negative).
+// from its store after downtime (never when downtime is negative). With
+// several centers it is the leader's host that crashes.
 func (c *center) crash(downtime time.Duration) {
 	w := c.w
+	if c.cl != nil {
+		c.cl.crashLeader(downtime)
+		return
+	}
 	if !c.t.Up {
 		return
 	}
-	w.emitKind(history.CenterCrash)
-	c.t.Up = false
-	c.m = nil
-	c.t.Incarnation++
-	c.t.DownSince = w.now
-	w.disturbAll()
+	c.stop(causeCrash)
 	w.traceLine("center crash")
 	if downtime >= 0 {
 		w.schedule(event{at: w.now + downtime, kind: evCenterUp})
 	}
+}
+
+// stop takes the center down for why (causeCrash, or with several
+// centers a leader that stops leading): the observers read its Machine a
+// last time, which is then dropped with every reply in flight (they carry
+// the incarnation that ends here) and every answer it held.
+func (c *center) stop(why string) {
+	w := c.w
+	w.ev.Detail, w.ev.State = why, nil
+	if c.held != nil && c.held.rd != nil {
+		w.ev.State = heldState(c.held.rd, c.store.last)
+	}
+	w.emitKind(history.CenterCrash)
+	c.t.Up = false
+	c.m = nil
+	if c.held != nil {
+		for _, m := range c.held.results {
+			w.freeMessage(m)
+		}
+		c.held = nil
+	}
+	c.t.Incarnation++
+	c.t.DownSince = w.now
+	w.disturbAll()
 }
 
 // restart rebuilds the Machine from the store with failover.RestoreMachine.

@@ -48,21 +48,34 @@ func TestGroundTruthTwoStandbysOneEpoch(t *testing.T) {
 }
 
 // TestUnwantedStandbyIsCaught: a standby that records cameras the center
-// never gave it, and is never told to stop, breaks invariant 1 once the
-// fence budget has passed.
+// never gave it, and is never told to stop (the Machine's releases are
+// lost), breaks invariant 1 once the fence budget has passed; told to
+// stop, it breaks nothing.
 func TestUnwantedStandbyIsCaught(t *testing.T) {
-	w := smallWorld(t, Config{})
-	w.RunUntil(5 * time.Second)
-	o := transport.TakeoverOrder{Recording: "rec-1", Epoch: 50, Cameras: w.Server("rec-1").Facts().Cameras}
-	if err := w.Server("sb-1").Takeover(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	r := w.Run()
-	if r.Violation == nil || r.Violation.Invariant != 1 || !strings.Contains(r.Violation.Detail, "sb-1 still records rec-1") {
-		t.Fatalf("violation %v, want invariant 1 on sb-1", r.Violation)
-	}
-	if d := r.Violation.At - 5*time.Second; d > w.Budgets().Fence+time.Second {
-		t.Errorf("caught %v after, the budget is %v", d, w.Budgets().Fence)
+	for _, lost := range []bool{true, false} {
+		var cfg Config
+		if lost {
+			cfg.Center.WrapMachine = func(m *failover.Machine) Machine { return &broken{Machine: m, mode: "ignore-releases"} }
+		}
+		w := smallWorld(t, cfg)
+		w.RunUntil(5 * time.Second)
+		o := transport.TakeoverOrder{Recording: "rec-1", Epoch: 50, Cameras: w.Server("rec-1").Facts().Cameras}
+		if err := w.Server("sb-1").Takeover(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		r := w.Run()
+		if !lost {
+			if r.Violation != nil {
+				t.Fatalf("the Machine releases sb-1's stray cover, yet: %v", r.Violation)
+			}
+			continue
+		}
+		if r.Violation == nil || r.Violation.Invariant != 1 || !strings.Contains(r.Violation.Detail, "sb-1 still records rec-1") {
+			t.Fatalf("violation %v, want invariant 1 on sb-1", r.Violation)
+		}
+		if d := r.Violation.At - 5*time.Second; d > w.Budgets().Fence+time.Second {
+			t.Errorf("caught %v after, the budget is %v", d, w.Budgets().Fence)
+		}
 	}
 }
 
@@ -105,7 +118,11 @@ func smallRun(t *testing.T, cfg Config) *Report {
 // contract: fencing, refusals, footage timing and crashes.
 func TestServerAgent(t *testing.T) {
 	ctx := context.Background()
-	w := smallWorld(t, Config{})
+	// The orders here come from the test; a Machine would release the
+	// stray cover they make.
+	var cfg Config
+	cfg.Center.WrapMachine = func(m *failover.Machine) Machine { return &broken{Machine: m, mode: "ignore-releases"} }
+	w := smallWorld(t, cfg)
 	sb, rec := w.Server("sb-1"), w.Server("rec-1")
 	cams := rec.Facts().Cameras
 	if err := sb.Takeover(ctx, transport.TakeoverOrder{Recording: "rec-1", Epoch: 5, Cameras: cams}); err != nil {

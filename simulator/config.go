@@ -26,6 +26,9 @@ const (
 	DefaultJitter        = history.DefaultJitter
 	DefaultTraceTail     = 20
 	DefaultMaxGapSamples = 20000
+	// DefaultLease is the leader's lease where several centers stand by
+	// for each other: package etcdha's DefaultLeaseTTL.
+	DefaultLease = 5 * time.Second
 	// DefaultRecordingChannels, DefaultCameras and DefaultStandbyChannels
 	// shape the servers of UniformWorld when a count is zero.
 	DefaultRecordingChannels = history.DefaultRecordingChannels
@@ -55,6 +58,13 @@ type Config struct {
 	Net NetConfig
 	// Center configures the center and the Machine it runs.
 	Center CenterConfig
+	// Centers is how many centers stand by for each other (default 1, at
+	// most history.MaxCenters). With two or more they share a lease store
+	// on virtual time, as package etcdha's Nodes share etcd: one is elected
+	// and leads, the others follow and take over when its lease expires
+	// (multicenter.go). One center runs no election and its orders carry
+	// term 0.
+	Centers int
 	// Servers configures the simulated servers.
 	Servers ServerConfig
 	// Nemesis draws faults at random from the seed. It is off unless
@@ -127,6 +137,10 @@ type CenterConfig struct {
 	// JSON (failover.MemoryStore) instead of a deep copy: slower, but it
 	// proves that what is persisted survives encoding.
 	JSONStore bool
+	// Lease is the leader's lease where several centers stand by for each
+	// other (default DefaultLease): the leader renews it every fifth of it
+	// and stops ordering once a fifth of it is all that may be left.
+	Lease time.Duration
 }
 
 // ServerConfig configures the simulated servers.
@@ -247,6 +261,12 @@ func (c Config) withDefaults(r *rng) Config {
 	if c.Center.TickInterval <= 0 {
 		c.Center.TickInterval = DefaultTickInterval
 	}
+	if c.Centers == 0 {
+		c.Centers = 1
+	}
+	if c.Center.Lease == 0 {
+		c.Center.Lease = DefaultLease
+	}
 	// The nemesis sizes pauses by nvrha's acceptable pause, before the
 	// baseline replaces the detector: both sides must face the same world.
 	c.pauseScale = c.Center.Failover.Detector.WithDefaults().AcceptablePause
@@ -294,6 +314,13 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: loss and duplication must be in [0, 1)", ErrInvalidConfig)
 	case c.Duration > 1000*time.Hour:
 		return fmt.Errorf("%w: duration %v too long", ErrInvalidConfig, c.Duration)
+	case c.Centers < 1 || c.Centers > history.MaxCenters:
+		return fmt.Errorf("%w: %d centers (want 1 to %d)", ErrInvalidConfig, c.Centers, history.MaxCenters)
+	case c.Center.Lease < 5*c.Center.TickInterval || c.Center.Lease > time.Hour:
+		return fmt.Errorf("%w: lease %v (want at least 5 ticks of %v, at most an hour)", ErrInvalidConfig, c.Center.Lease, c.Center.TickInterval)
+	}
+	if err := c.validateCenterActions(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return c.Nemesis.validate()
 }
@@ -364,6 +391,12 @@ func (c Config) ReplayCommand() string {
 	}
 	if c.Oracle {
 		b.WriteString(" -oracle")
+	}
+	if c.Centers > 1 && (c.Scenario == nil || c.Scenario.Centers != c.Centers) {
+		b.WriteString(" -centers " + strconv.Itoa(c.Centers))
+	}
+	if l := c.Center.Lease; l != 0 && l != DefaultLease && (c.Scenario == nil || c.Scenario.Lease != l) {
+		b.WriteString(" -lease " + l.String())
 	}
 	switch c.Net.WithDefaults() {
 	case QuietLAN():

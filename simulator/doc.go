@@ -54,10 +54,24 @@
 // servers, as they would. After the downtime the center restarts with
 // failover.RestoreMachine from the last persisted State.
 //
+// With Config.Centers of two or more, several centers stand by for each
+// other as package etcdha's Nodes do (multicenter.go): a lease store on
+// virtual time elects one with a lease (CenterConfig.Lease, 5 s) and a
+// term that grows with every election; the leader renews every fifth of
+// the lease and stops ordering a fifth before it can expire, stands still
+// while the store refuses its State (only the holder of the current term
+// writes it), and stops when an agent refuses an order for a stale term.
+// Followers keep the State the leader saved and a warm Machine restored
+// from it; the one elected restores its Machine from that State. The
+// center the observers see is whichever leads; every new leader is a
+// restart, with a new incarnation. Orders carry the leader's term, and
+// the agents fence them by it (package transport, "Center terms").
+//
 // Servers ([Server]) implement transport.Agent as transport/agenttest's
 // reference server does: the same refusals, epochs fenced per recording
-// server with a transport.Fence, configuration (accepted epochs, the
-// stand-down, the cover) that survives a crash. The world calls them
+// server and center terms fenced with a transport.Fence, configuration
+// (accepted epochs and term, the stand-down, the cover) that survives a
+// crash. The world calls them
 // synchronously, with context.Background(), when a message reaches them. On
 // top of that each keeps the recording ground truth: which cameras' footage
 // it writes at every instant.
@@ -121,7 +135,11 @@
 // persisted and before its orders left; admin operations racing with
 // takeovers (disable, remove (disabling first when the server is in the
 // takeover process), delete group, protection off), each approved through
-// failover.VerifyFirstAdmin; a broken or hostile agent (hostile-peer). The nemesis ([NemesisConfig]) plans them
+// failover.VerifyFirstAdmin; a broken or hostile agent (hostile-peer);
+// and, only where several centers stand by for each other, a leader
+// crash, a leader cut from the lease store, the store unavailable, a
+// leader crash mid-takeover, and a leader that freezes with a takeover's
+// orders stamped. The nemesis ([NemesisConfig]) plans them
 // before the run from the seed alone, with its own random source
 // ([World.Plan]): Poisson processes at [NemesisRates], targets among the
 // servers no fault it planned holds, lengths cut at the quiet tail. A fault
@@ -143,7 +161,7 @@
 //
 // # Invariants
 //
-// docs/invariants.md lists the invariants (numbered 0 to 10), what each
+// docs/invariants.md lists the invariants (numbered 0 to 11), what each
 // forbids, the budgets the time-bounded ones allow and which check
 // enforces each; package check holds the checks. The first violation stops
 // the run (Report.Violation): seed, simulated time, invariant, the last

@@ -29,6 +29,9 @@ type faultKind struct {
 	// it strikes (pf's After and HasAfter), or returns nil.
 	reactive float64
 	strike   func(p *planner, rec int, pf *PlannedFault) *Action
+	// centers is the fewest centers a world must have for the nemesis to
+	// draw the kind (0: any world).
+	centers int
 }
 
 // faultKinds are the nemesis's fault kinds, in the order it draws them.
@@ -54,6 +57,13 @@ var faultKinds = []faultKind{
 	{kind: FaultAdminRemove, reactive: 0.05, strike: strikeRemove},
 	{kind: FaultAdminDeleteGroup, reactive: 0.05, strike: strikeDeleteGroup},
 	{kind: FaultAdminProtectionOff, reactive: 0.05, strike: strikeProtectionOff},
+	// The kinds of several centers, last: a world of one center draws
+	// exactly what it drew before they existed.
+	{kind: FaultLeaderCrash, perHour: 2, centers: 2, draw: drawLeaderCrash},
+	{kind: FaultLeaderCutOff, perHour: 2, centers: 2, draw: drawLeaderCutOff},
+	{kind: FaultStoreUnavailable, perHour: 2, centers: 2, draw: drawStoreDown},
+	{kind: FaultLeaderMidTakeover, reactive: 0.06, centers: 2, strike: strikeLeader},
+	{kind: FaultLeaderFreeze, reactive: 0.06, centers: 2, strike: strikeFreeze},
 }
 
 // faultKindOf returns the table entry of kind k.
@@ -238,15 +248,10 @@ func drawCenterCrash(p *planner) (*Action, []int) {
 	return a, nil
 }
 
-// The hostilities the nemesis gives a standby and a recording server. A
-// standby whose probes deny a takeover it acknowledged (fake-takeover,
-// absurd-report, replay) or that claims believable newer epochs
-// (leap-epoch) runs into the Machine's known issues
-// takeover-reordered-forever, stray-cover-never-released and
-// stale-retry-unbounded (simulator/testdata/known): the nemesis draws them
-// once those are fixed; scenarios use them today.
+// The hostilities the nemesis gives a standby (every one) and a recording
+// server (those that concern the orders a recording server gets).
 var (
-	standbyHostilities   = []history.Hostility{history.HostileAbsurdEpoch, history.HostileRefuseTakeover, history.HostileLate}
+	standbyHostilities   = history.Hostilities()
 	recordingHostilities = []history.Hostility{history.HostileAbsurdEpoch, history.HostileAbsurdReport, history.HostileLate,
 		history.HostileReplay}
 )
@@ -326,4 +331,78 @@ func strikeDeleteGroup(p *planner, rec int, _ *PlannedFault) *Action {
 func strikeProtectionOff(p *planner, rec int, _ *PlannedFault) *Action {
 	g := p.servers[rec].Group
 	return &Action{Verb: "protection", Targets: []string{groupRef(g.Index)}, Mode: "off", For: p.span(5*time.Second, time.Minute)}
+}
+
+// The kinds of several centers.
+
+// drawLeaderCrash crashes the leading center's host for 20 s to 3 min: a
+// follower takes over once its lease expires. Half the time a recording
+// server crashes too, within the lease after it (alongside), so that one
+// fails while no center leads.
+func drawLeaderCrash(p *planner) (*Action, []int) {
+	if p.now < p.centerBack {
+		return nil, nil
+	}
+	a := &Action{Verb: "center-crash", For: p.span(20*time.Second, 3*time.Minute)}
+	p.centerBack = p.now + p.lease + 2*time.Second
+	if p.rng.chance(0.5) {
+		p.alongside(p.rng.between(0, p.lease+time.Second))
+	}
+	return a, nil
+}
+
+// alongside plans a crash of a free recording server after d, for 20 s to
+// 2 min: a periodic fault of its own (a crash), which no reactive kind
+// strikes.
+func (p *planner) alongside(d time.Duration) {
+	targets := p.oneFree(failover.RoleRecording)
+	at := p.now + d
+	if targets == nil || at >= p.stopAt {
+		return
+	}
+	i := targets[0]
+	dur := p.rng.between(20*time.Second, 2*time.Minute)
+	dur = min(dur, max(p.stopAt-at, time.Millisecond))
+	p.busy[i] = at + dur + 2*time.Second
+	p.plan = append(p.plan, PlannedFault{At: at, Kind: FaultCrash,
+		Action: Action{Verb: "crash", Targets: []string{string(p.servers[i].ID)}, For: dur, Fault: FaultCrash}})
+}
+
+// drawLeaderCutOff cuts the leader from the lease store, not from the
+// servers, for 3 s to a minute: a short cut ends before its term does.
+func drawLeaderCutOff(p *planner) (*Action, []int) {
+	return &Action{Verb: "cut-store", Targets: []string{history.LeaderRef}, For: p.span(3*time.Second, time.Minute)}, nil
+}
+
+// drawStoreDown makes the lease store unavailable for 1 to 30 s: no
+// center saves, renews or is elected; a short outage ends before the
+// leader's term does.
+func drawStoreDown(p *planner) (*Action, []int) {
+	return &Action{Verb: "store-down", For: p.span(time.Second, 30*time.Second)}, nil
+}
+
+// strikeLeader crashes the leader's host for 20 s to 2 min, half the time
+// right after it persisted the takeover and before its orders leave, else
+// within 2 s: a follower carries the takeover on.
+func strikeLeader(p *planner, _ int, pf *PlannedFault) *Action {
+	if p.rng.chance(0.5) {
+		pf.After, pf.HasAfter = 0, false
+	} else {
+		pf.After = p.rng.between(0, 2*time.Second)
+	}
+	return &Action{Verb: "center-crash", For: p.span(20*time.Second, 2*time.Minute)}
+}
+
+// strikeFreeze freezes the leader for a second more than its lease up to
+// three leases, half the time right after it persisted the takeover and
+// stamped its orders (they leave when it wakes, its term long over), else
+// within 2 s: a follower is elected meanwhile, and the agents that obeyed
+// it refuse the stamped orders.
+func strikeFreeze(p *planner, _ int, pf *PlannedFault) *Action {
+	if p.rng.chance(0.5) {
+		pf.After, pf.HasAfter = 0, false
+	} else {
+		pf.After = p.rng.between(0, 2*time.Second)
+	}
+	return &Action{Verb: "center-freeze", For: p.rng.between(p.lease+time.Second, 3*p.lease)}
 }

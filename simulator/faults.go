@@ -32,6 +32,11 @@ const (
 	FaultAdminDeleteGroup   = history.FaultAdminDeleteGroup
 	FaultAdminProtectionOff = history.FaultAdminProtectionOff
 	FaultHostilePeer        = history.FaultHostilePeer
+	FaultLeaderCrash        = history.FaultLeaderCrash
+	FaultLeaderCutOff       = history.FaultLeaderCutOff
+	FaultStoreUnavailable   = history.FaultStoreUnavailable
+	FaultLeaderMidTakeover  = history.FaultLeaderMidTakeover
+	FaultLeaderFreeze       = history.FaultLeaderFreeze
 )
 
 // FaultKinds returns every fault kind, in a fixed order.

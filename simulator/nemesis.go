@@ -159,6 +159,9 @@ type planner struct {
 	// centerBack is when the center is back from the last center crash
 	// planned.
 	centerBack time.Duration
+	// centers and lease are the world's centers and their leader's lease.
+	centers int
+	lease   time.Duration
 	// licenses are the license changes planned, for the license rule of
 	// the next one.
 	licenses []plannedLicense
@@ -181,12 +184,13 @@ type plannedLicense struct {
 func (w *World) planFaults() []PlannedFault {
 	cfg := w.cfg.Nemesis
 	p := &planner{rng: &rng{r: rand.New(rand.NewPCG(w.cfg.Seed, planStream))}, cfg: cfg, servers: w.truths,
-		stopAt: w.cfg.Duration - cfg.QuietTail, busy: make([]time.Duration, len(w.servers)), pauseScale: w.cfg.pauseScale}
+		stopAt: w.cfg.Duration - cfg.QuietTail, busy: make([]time.Duration, len(w.servers)), pauseScale: w.cfg.pauseScale,
+		centers: w.cfg.Centers, lease: w.cfg.Center.Lease}
 	scale := float64(len(w.servers)) / 16
 	total := 0.0
 	for _, f := range faultKinds {
 		r := NemesisRate{Kind: f.kind, PerHour: f.perHour, Reactive: f.reactive}
-		if !cfg.enabled(r.Kind) {
+		if !cfg.enabled(r.Kind) || f.centers > p.centers {
 			continue
 		}
 		if r.Reactive > 0 {

@@ -18,7 +18,9 @@ type message struct {
 	// reply for an earlier incarnation is dropped, as the connection it
 	// would arrive on is gone.
 	incarnation uint32
-	dup         bool
+	// term is the center term an order carries (0 for one center).
+	term uint64
+	dup  bool
 	// oracle marks the oracle center's answer to a probe, made from the
 	// ground truth: no link carries it.
 	oracle bool
@@ -148,6 +150,10 @@ func appendMsg(b []byte, w *World, m *message) []byte {
 	b = append(b, ' ')
 	if m.toServer {
 		b = appendCmd(b, &m.cmd)
+		if m.term != 0 {
+			b = append(b, " term "...)
+			b = appendUint(b, m.term)
+		}
 	} else {
 		b = append(b, "reply #"...)
 		b = appendUint(b, m.res.ID)

@@ -72,14 +72,14 @@ func (w *World) emitFault(k history.Kind, server int, fault FaultKind) {
 	w.emit()
 }
 
-func (w *World) emitCommand(cmd *failover.Command, known, malformed bool) {
-	w.ev.Kind, w.ev.Command, w.ev.Known, w.ev.Malformed = history.CommandSent, cmd, known, malformed
+func (w *World) emitCommand(cmd *failover.Command, known, malformed bool, term uint64) {
+	w.ev.Kind, w.ev.Command, w.ev.Known, w.ev.Malformed, w.ev.Term = history.CommandSent, cmd, known, malformed, term
 	w.emit()
 }
 
 // emitDelivered emits a delivery; the caller has set w.ev.Before and After.
-func (w *World) emitDelivered(server int, cmd *failover.Command, res *failover.Result) {
-	w.ev.Kind, w.ev.Server, w.ev.Command, w.ev.Result = history.Delivered, server, cmd, res
+func (w *World) emitDelivered(server int, cmd *failover.Command, term uint64, res *failover.Result) {
+	w.ev.Kind, w.ev.Server, w.ev.Command, w.ev.Term, w.ev.Result = history.Delivered, server, cmd, term, res
 	w.emit()
 }
 
@@ -89,7 +89,14 @@ func (w *World) emitRestoredReady(rd *failover.Ready) {
 }
 
 func (w *World) emitPersisted(prev, cur *failover.State) {
-	w.ev.Kind, w.ev.Prev, w.ev.State = history.Persisted, prev, cur
+	w.ev.Kind, w.ev.Prev, w.ev.State, w.ev.Changes = history.Persisted, prev, cur, nil
+	w.emit()
+}
+
+// emitPersistedChanges emits the persisting of changes to prev, before
+// they are applied to it.
+func (w *World) emitPersistedChanges(prev *failover.State, c *failover.Changes) {
+	w.ev.Kind, w.ev.Prev, w.ev.State, w.ev.Changes = history.Persisted, prev, nil, c
 	w.emit()
 }
 

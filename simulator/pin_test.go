@@ -61,6 +61,10 @@ func pinnedRuns(t *testing.T) []pinnedRun {
 			Servers: ServerConfig{StreamStart: 2500 * time.Millisecond, AckWhenRecording: true}}
 	})
 	heavy()
+	add("three-centers/seed-11", func(*testing.T) Config {
+		return Config{Seed: 11, Duration: 30 * time.Minute, Centers: 3, Nemesis: NemesisConfig{Enabled: true, Rate: 2}}
+	})
+	heavy()
 	for _, seed := range []uint64{7, 8, 9} {
 		add(fmt.Sprintf("batch/seed-%d", seed), func(*testing.T) Config {
 			cfg := batchConfig(seed)
@@ -102,35 +106,41 @@ func pinnedRuns(t *testing.T) []pinnedRun {
 // of the nemesis, a Machine that decides otherwise) re-pins them with
 // -sim.repin, in a commit that says why.
 var pinnedTraces = map[string][2]string{
-	"default/seed-1":                              {"4a634d6e9aed9987", "a34197e09c589801"},
-	"default/seed-2":                              {"1cbcf70b818b9eea", "8702219540d8790f"},
-	"default/seed-3":                              {"c3eda5d6ee0ed75c", "61b95bea6e85a06c"},
-	"crash-partition/seed-4":                      {"c0765233418ba96f", "2ee8cd8ca355b39e"},
-	"pauses-center/seed-5":                        {"cbe7e2632af0ce2b", "d555910ad8f47c02"},
-	"baseline/seed-6":                             {"a9e72e08ce1305f9", "8ba9ae2ccdae98ff"},
-	"oracle/seed-6":                               {"e956006b77de1a03", "fb196dd593278741"},
-	"ack-when-recording/seed-10":                  {"98e19af590dcac46", "500b05bb1dd22110"},
-	"batch/seed-7":                                {"7ea737e605638df", "6f7a4f1cf60089a4"},
-	"batch/seed-8":                                {"4768a52ab75b0ccd", "e56d908a38dd8c91"},
-	"batch/seed-9":                                {"c7d32f132863fa93", "d2e1f6d733066ad6"},
+	"default/seed-1":                              {"f502461d68fd8ee", "a5e2041c769cf8e3"},
+	"default/seed-2":                              {"4215f1513fdafe8f", "2c6296fce8dc632e"},
+	"default/seed-3":                              {"bc6ce340110517e", "8d704e194fedc31f"},
+	"crash-partition/seed-4":                      {"b62c5fefe66d1ba8", "56d47ad64c2219e4"},
+	"pauses-center/seed-5":                        {"92946a3622cb6773", "3a7736ca18ce212e"},
+	"baseline/seed-6":                             {"1686bafec46f2903", "22cb6ab463aafd43"},
+	"oracle/seed-6":                               {"3de092682da8e144", "356077d3f32b5eae"},
+	"ack-when-recording/seed-10":                  {"49dcef21ed4b8519", "37fe0e967bfdb413"},
+	"three-centers/seed-11":                       {"1516eeceeab33cfd", "e4cc525d62011e0e"},
+	"batch/seed-7":                                {"b9c9e0cef7823d8e", "9234129a2c7d55ec"},
+	"batch/seed-8":                                {"e67e2c09b7783af4", "8198bc7459732aa2"},
+	"batch/seed-9":                                {"72928eab9300675e", "1c7d968a07551599"},
 	"scenarios/admin-races":                       {"db6f0ae3c46dd117", "a7b8f63e04d692ff"},
+	"scenarios/center-failover":                   {"9d548745635cf7ef", "9c127c1d32e331ef"},
 	"scenarios/center-restart-mid-takeover":       {"ac9ffd440c3be2b6", "1cb50c787dcb34a9"},
 	"scenarios/degraded-recording-server":         {"7da1d164fd7489fa", "2786983c5b056ad0"},
 	"scenarios/delete-group-mid-takeover":         {"5deb16fe4dc77714", "a871b5108d8aeca5"},
 	"scenarios/flapping-server":                   {"51581c110eebfc01", "8208febeb7b48784"},
-	"scenarios/hostile-peers":                     {"edd4fac00d116027", "ecdea958ec9faf01"},
+	"scenarios/hostile-peers":                     {"c8e49ad6d70593d1", "4f3e291754a7db0b"},
 	"scenarios/limits":                            {"19a36c659d192373", "44aa0e381e60f6be"},
 	"scenarios/noisy-lan":                         {"952d62dc196124ea", "60d14c33c9db1a58"},
 	"scenarios/pauses-and-partitions":             {"d37142dca7b2878b", "9cc1bf6c35cb51c9"},
 	"scenarios/simultaneous-failures":             {"e6316d0deef97fd8", "d5d2b3afd262c6a5"},
-	"scenarios/standby-dies-mid-takeover":         {"3b4129923e9c21fc", "f006d9724f2f5426"},
+	"scenarios/standby-dies-mid-takeover":         {"5185d443836c0d97", "74f31cf7a881eb10"},
 	"scenarios/standby-no-recording-space":        {"55b4ddc7571273ae", "adb8263956b631f5"},
 	"scenarios/standby-without-license":           {"4e4a2d491d9aedba", "6a2493f8c0bf44d5"},
 	"testdata/regress/aborted-failback-new-epoch": {"4a5782e67e3a1226", "dfd6cf54d87cb6ec"},
-	"testdata/regress/given-up-standby-ledger":    {"7b6f510c94f8675e", "46c1480fcf157edf"},
+	"testdata/regress/denied-takeover-given-up":   {"b6bc8ad480fe2596", "ea89bd7fae43aa01"},
+	"testdata/regress/given-up-standby-ledger":    {"9de4e81f3923d12f", "29fdbd2b0a98a81c"},
 	"testdata/regress/restore-mid-failback":       {"c61b8428cbc4b4d3", "c7fb2f490e8945f5"},
 	"testdata/regress/resume-retried":             {"59817ce6d90f9cf6", "7f43116cea795f1e"},
+	"testdata/regress/silent-standby-kept":        {"c38a2fe677ebb3db", "03066b89f5dab88f"},
+	"testdata/regress/stale-retries-bounded":      {"c92235bd222412b8", "7833e1c1a8ce65e4"},
 	"testdata/regress/stood-down-resumed":         {"b83fc62db4599521", "b5447724d259f424"},
+	"testdata/regress/stray-cover-released":       {"47fbfe74b8b096d9", "c5cae64db481dcd0"},
 }
 
 // TestPinnedTraces runs pinnedRuns and compares each run's trace hash and

@@ -16,7 +16,8 @@ const (
 	evStream                     // a server's camera footage starts flowing
 	evAction                     // a scripted, nemesis or reactive action
 	evUnpause                    // a paused server answers again
-	evCenterUp                   // the center restarts from its store
+	evCenterUp                   // the center (several: center a) restarts from its store
+	evThaw                       // center a wakes from a freeze (several centers)
 	evFinish                     // the end of the run
 )
 

@@ -1,12 +1,16 @@
 package simulator
 
 import (
+	"bufio"
+	"bytes"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nvrha/nvrha"
+	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/status"
 )
 
@@ -100,6 +104,89 @@ func TestRegressions(t *testing.T) {
 				t.Errorf("the ledger of %s has no interval of sb-1 under epoch 1: %+v", cam, w.Machine().Ledger(cam))
 			}
 		},
+		// Once takeover-reordered-forever: sb-1, whose probes deny every
+		// takeover it acknowledges, gets at most TakeoverAttempts orders,
+		// backed off, and sb-2 records rec-1's cameras soon after.
+		"denied-takeover-given-up": func(t *testing.T, w *World, r *Report) {
+			orders := ordersSent(w, "takeover", "sb-1", 0, 100*time.Second)
+			if n := len(orders); n < 2 || n > failover.DefaultTakeoverAttempts {
+				t.Errorf("sb-1 got %d takeover orders for rec-1's outage, want 2 to %d", n, failover.DefaultTakeoverAttempts)
+			}
+			if n := len(orders); n > 1 && orders[n-1].at-orders[0].at < time.Second {
+				t.Errorf("sb-1's %d orders came within %s: not backed off", n, fmtDur(orders[n-1].at-orders[0].at))
+			}
+			from := time.Duration(-1)
+			for _, sp := range timeline(r, "sb-2").Footage {
+				if sp.Label == "covering rec-1" {
+					from = sp.From
+					break
+				}
+			}
+			if budget := w.Budgets().Detect + 4*time.Second; from < 0 || from-20*time.Second > budget {
+				t.Errorf("rec-1 crashed at 20s and sb-2 records its cameras from %s; the budget is %s", fmtDur(from), fmtDur(budget))
+			}
+		},
+		// Once stray-cover-never-released: sb-1 is told again to release
+		// rec-1's cameras while it claims them, at most every RetryMax
+		// once backed off and under the failback's epoch, and lets go at
+		// the first release after its agent is sound again (135 s).
+		"stray-cover-released": func(t *testing.T, w *World, r *Report) {
+			releases := ordersSent(w, "release", "sb-1", 75*time.Second, 135*time.Second)
+			if max := int(60*time.Second/failover.DefaultRetryMax) + 8; len(releases) < 10 || len(releases) > max {
+				t.Errorf("sb-1 got %d releases while it claimed rec-1's cameras, want 10 to %d", len(releases), max)
+			}
+			for _, o := range releases {
+				if o.epoch != releases[0].epoch {
+					t.Errorf("releases to sb-1 under epochs %d and %d: each one the same order again", releases[0].epoch, o.epoch)
+					break
+				}
+			}
+			stopped := time.Duration(-1)
+			for _, sp := range timeline(r, "sb-1").Footage {
+				if sp.Label == "covering rec-1" {
+					stopped = sp.To
+				}
+			}
+			if limit := 135*time.Second + failover.DefaultRetryMax + time.Second; stopped < 0 || stopped > limit {
+				t.Errorf("sb-1 recorded rec-1's cameras until %s, after it was mended at 2m15s (limit %s)", fmtDur(stopped), fmtDur(limit))
+			}
+		},
+		// Once stale-retry-unbounded: sb-1 gets at most TakeoverAttempts
+		// takeover orders while it claims newer epochs, and the release
+		// owed to it, refused the same way, at most one every RetryMax
+		// once backed off.
+		"stale-retries-bounded": func(t *testing.T, w *World, r *Report) {
+			if n := len(ordersSent(w, "takeover", "sb-1", 0, 70*time.Second)); n > failover.DefaultTakeoverAttempts {
+				t.Errorf("sb-1 got %d takeover orders while it claimed newer epochs, at most %d", n, failover.DefaultTakeoverAttempts)
+			}
+			releases := ordersSent(w, "release", "sb-1", 0, 70*time.Second)
+			if max := int(50*time.Second/failover.DefaultRetryMax) + 8; len(releases) < 10 || len(releases) > max {
+				t.Errorf("sb-1 got %d releases while it claimed newer epochs, want 10 to %d", len(releases), max)
+			}
+			for i := 1; i < len(releases); i++ {
+				if releases[i].epoch <= releases[i-1].epoch {
+					t.Fatalf("release under epoch %d after one under %d: not above the epoch sb-1 claimed", releases[i].epoch, releases[i-1].epoch)
+				}
+			}
+		},
+		// Once the release of a silent standby reached it at once: sb-1,
+		// given up while its answers were lost, records rec-1's cameras
+		// without a break from its first takeover to the failback, and
+		// gets no release before it.
+		"silent-standby-kept": func(t *testing.T, w *World, r *Report) {
+			var spans []Span
+			for _, sp := range timeline(r, "sb-1").Footage {
+				if sp.Label == "covering rec-1" {
+					spans = append(spans, sp)
+				}
+			}
+			if len(spans) != 1 || spans[0].From > 13*time.Second || spans[0].To < 60*time.Second {
+				t.Errorf("sb-1 recorded rec-1's cameras %+v, want once from the takeover (12s) to the failback (60s)", spans)
+			}
+			if n := len(ordersSent(w, "release", "sb-1", 0, 59*time.Second)); n != 0 {
+				t.Errorf("sb-1 got %d releases before the failback", n)
+			}
+		},
 	}
 	files, err := filepath.Glob("testdata/regress/*.nvrsim")
 	if err != nil {
@@ -119,7 +206,7 @@ func TestRegressions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg := Config{ScenarioPath: f}
+			cfg := Config{ScenarioPath: f, Trace: new(bytes.Buffer)}
 			cfg.ApplyScenario(sc)
 			w, err := New(cfg)
 			if err != nil {
@@ -171,4 +258,44 @@ func failedBack(rec, sb nvrha.ServerID) func(t *testing.T, w *World, r *Report) 
 			t.Errorf("%s's last takeover ended %q, want failback: %+v", rec, last, r.TakeoverSpans)
 		}
 	}
+}
+
+// sentOrder is one order the trace shows leaving the center.
+type sentOrder struct {
+	at    time.Duration
+	epoch nvrha.Epoch
+}
+
+// ordersSent returns the orders of kind (as the trace names it) sent to
+// server from from to to, whether delivered or lost on the way, from the
+// run's trace.
+func ordersSent(w *World, kind string, server nvrha.ServerID, from, to time.Duration) []sentOrder {
+	var out []sentOrder
+	sc := bufio.NewScanner(bytes.NewReader(w.cfg.Trace.(*bytes.Buffer).Bytes()))
+	for sc.Scan() {
+		// "12.345678901 exec #42 takeover sb-1 for rec-1 epoch 3", or
+		// "drop <why> #42 ...".
+		f := strings.Fields(sc.Text())
+		i := 2
+		if len(f) > 2 && f[1] == "drop" {
+			i = 3
+		}
+		if len(f) < i+3 || f[1] != "exec" && f[1] != "drop" || !strings.HasPrefix(f[i], "#") || f[i+1] != kind || f[i+2] != string(server) {
+			continue
+		}
+		secs, err := strconv.ParseFloat(f[0], 64)
+		at := time.Duration(secs * float64(time.Second))
+		if err != nil || at < from || at > to {
+			continue
+		}
+		o := sentOrder{at: at}
+		for j := i + 3; j+1 < len(f); j++ {
+			if f[j] == "epoch" {
+				e, _ := strconv.ParseUint(f[j+1], 10, 64)
+				o.epoch = nvrha.Epoch(e)
+			}
+		}
+		out = append(out, o)
+	}
+	return out
 }

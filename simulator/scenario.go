@@ -78,6 +78,12 @@ func (c *Config) ApplyScenario(s *Scenario) {
 	if s.Platform == "arm64" {
 		c.Center.Failover.Platform = nvrha.PlatformARM64
 	}
+	if s.Centers > 0 {
+		c.Centers = s.Centers
+	}
+	if s.Lease > 0 {
+		c.Center.Lease = s.Lease
+	}
 }
 
 // trigger is a Trigger armed in a world: a scenario's, for the whole run,
@@ -135,8 +141,8 @@ func (w *World) fireTriggers(e failover.Event) {
 
 // fireTrigger runs one trigger if the event matches it: its action, with
 // the takeover's pair for its placeholders, After later, or a center crash
-// right after the Machine persisted the change and before its orders
-// leave.
+// (a leader's freeze) right after the Machine persisted the change and
+// before its orders leave.
 func (w *World) fireTrigger(tr *trigger, e failover.Event) {
 	if tr.fired || scenario.TriggerEvent(tr.On) != e.Kind || tr.Recording != "" && tr.Recording != string(e.Server) {
 		return
@@ -155,6 +161,9 @@ func (w *World) fireTrigger(tr *trigger, e failover.Event) {
 	if a.Verb == "center-crash" && !tr.HasAfter {
 		if a.Fault == "" && e.Kind == failover.EventTakeoverStarted {
 			a.Fault = FaultCenterMidTakeover
+			if w.c.cl != nil {
+				a.Fault = FaultLeaderMidTakeover
+			}
 		}
 		w.emitAction(&a, nil, w.faultOf(&a, nil))
 		w.noteDisturbance(&a, nil)
@@ -163,6 +172,12 @@ func (w *World) fireTrigger(tr *trigger, e failover.Event) {
 		if a.For <= 0 {
 			w.c.crashDowntime = 3 * time.Second
 		}
+		return
+	}
+	if a.Verb == "center-freeze" && !tr.HasAfter && w.c.cl != nil {
+		w.emitAction(&a, nil, w.faultOf(&a, nil))
+		w.noteDisturbance(&a, nil)
+		w.c.freezeBeforeSend = a.For
 		return
 	}
 	w.scheduleAction(w.now+tr.After, &a)

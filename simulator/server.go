@@ -32,9 +32,10 @@ const (
 
 // Server is a simulated recording or standby server. It implements
 // transport.Agent the way transport/agenttest's reference server does (the
-// same refusals, the same fencing with a transport.Fence, configuration that
-// survives a crash), and on top of that keeps the recording ground truth:
-// which cameras' footage it actually writes at every instant.
+// same refusals, the same fencing of epochs and center terms with a
+// transport.Fence, configuration that survives a crash), and on top of that
+// keeps the recording ground truth: which cameras' footage it actually
+// writes at every instant.
 //
 // A Server belongs to its World and is driven from the World's single loop;
 // its lock only honours the Agent contract.
@@ -163,7 +164,7 @@ func (s *Server) Takeover(ctx context.Context, o transport.TakeoverOrder) error 
 	if o.Recording == s.t.ID {
 		return fmt.Errorf("%w: %s cannot take over itself", transport.ErrInvalidOrder, s.t.ID)
 	}
-	if err := s.stale(o.Recording, o.Epoch); err != nil {
+	if err := s.stale(o.Term, o.Recording, o.Epoch); err != nil {
 		return err
 	}
 	if s.t.Covering != o.Recording {
@@ -179,7 +180,7 @@ func (s *Server) Takeover(ctx context.Context, o transport.TakeoverOrder) error 
 				s.t.Facts.LicenseChannels, len(o.Cameras), o.Recording)
 		}
 	}
-	s.admit(o.Recording, o.Epoch)
+	s.admit(o.Term, o.Recording, o.Epoch)
 	if s.t.Covering == o.Recording && !slices.Equal(s.t.CoverCameras, o.Cameras) {
 		// A re-issue with another camera list: restart the stream.
 		s.t.Covering = ""
@@ -203,10 +204,10 @@ func (s *Server) Release(ctx context.Context, o transport.ReleaseOrder) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(o.Recording, o.Epoch); err != nil {
+	if err := s.stale(o.Term, o.Recording, o.Epoch); err != nil {
 		return err
 	}
-	s.admit(o.Recording, o.Epoch)
+	s.admit(o.Term, o.Recording, o.Epoch)
 	if s.t.Covering == o.Recording {
 		s.t.Covering, s.t.CoverCameras, s.t.CoverEpoch = "", nil, 0
 		s.update()
@@ -224,10 +225,10 @@ func (s *Server) StandDown(ctx context.Context, o transport.StandDownOrder) erro
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(s.t.ID, o.Epoch); err != nil {
+	if err := s.stale(o.Term, s.t.ID, o.Epoch); err != nil {
 		return err
 	}
-	s.admit(s.t.ID, o.Epoch)
+	s.admit(o.Term, s.t.ID, o.Epoch)
 	s.t.StoodDown = true
 	s.update()
 	return nil
@@ -244,13 +245,13 @@ func (s *Server) Resume(ctx context.Context, o transport.ResumeOrder) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	if err := s.stale(s.t.ID, o.Epoch); err != nil {
+	if err := s.stale(o.Term, s.t.ID, o.Epoch); err != nil {
 		return err
 	}
 	if s.t.StoodDown && s.t.Abnormal {
 		return fmt.Errorf("%w: %s refused to resume", ErrUnhealthy, s.t.ID)
 	}
-	s.admit(s.t.ID, o.Epoch)
+	s.admit(o.Term, s.t.ID, o.Epoch)
 	s.t.StoodDown = false
 	s.update()
 	return nil
@@ -266,18 +267,23 @@ func (s *Server) reachable(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) stale(key nvrha.ServerID, e nvrha.Epoch) error {
-	if newest := s.fence.Newest(key); e < newest {
-		return &transport.StaleEpochError{Key: key, Got: e, Newest: newest}
-	}
-	return nil
+// stale refuses an order of an older center term than one the server
+// accepted (a *transport.StaleTermError), or with an older epoch for key
+// (a *transport.StaleEpochError), as transport/agenttest's server does.
+func (s *Server) stale(term uint64, key nvrha.ServerID, e nvrha.Epoch) error {
+	return s.fence.Check(term, key, e)
 }
 
-func (s *Server) admit(key nvrha.ServerID, e nvrha.Epoch) {
-	if err := s.fence.Admit(key, e); err != nil {
+// admit records an order's term and epoch once every check has passed.
+func (s *Server) admit(term uint64, key nvrha.ServerID, e nvrha.Epoch) {
+	if err := s.fence.AdmitOrder(term, key, e); err != nil {
 		panic(err) // checked by stale under the same lock
 	}
 }
+
+// Term returns the newest center term the server has accepted, crashed or
+// not.
+func (s *Server) Term() uint64 { return s.fence.Term() }
 
 // update brings the footage in line with the server's state: a stream that
 // should flow and does not is started (it flows StreamStart later), one that
@@ -333,18 +339,23 @@ func (s *Server) streamStarts(kind int, gen uint64) {
 	s.deferred[kind] = nil
 }
 
-// stateFor is what a stale order for key must leave unchanged.
+// stateFor is what a stale order for key must leave unchanged. One
+// center sends no term: the server's is 0, and not asked for.
 func (s *Server) stateFor(key nvrha.ServerID) history.ServerState {
-	return history.ServerState{StoodDown: s.t.StoodDown, Covering: s.t.Covering, CoverEpoch: s.t.CoverEpoch,
+	var term uint64
+	if s.w.c.cl != nil {
+		term = s.fence.Term()
+	}
+	return history.ServerState{Term: term, StoodDown: s.t.StoodDown, Covering: s.t.Covering, CoverEpoch: s.t.CoverEpoch,
 		Newest: s.fence.Newest(key), Own: s.t.Own.On || s.t.Own.Pending, Cover: s.t.Cover.On || s.t.Cover.Pending,
 		CoverOn: s.t.Cover.On}
 }
 
 // call makes the Agent call a command asks for, synchronously, as the
-// server receives it, and returns the Result the center will step. A
-// hostile server (hostile.go) may answer without the call, or distort
-// the answer.
-func (s *Server) call(c failover.Command) failover.Result {
+// server receives it, with the center term the order carries, and returns
+// the Result the center will step. A hostile server (hostile.go) may
+// answer without the call, or distort the answer.
+func (s *Server) call(c failover.Command, term uint64) failover.Result {
 	if s.t.Hostile != "" {
 		if r, ok := s.hostileAnswer(&c); ok {
 			return r
@@ -358,13 +369,21 @@ func (s *Server) call(c failover.Command) failover.Result {
 	case failover.CmdInventory:
 		r.Facts, r.Err = s.Inventory(ctx)
 	case failover.CmdTakeover:
-		r.Err = s.Takeover(ctx, c.TakeoverOrder())
+		o := c.TakeoverOrder()
+		o.Term = term
+		r.Err = s.Takeover(ctx, o)
 	case failover.CmdRelease:
-		r.Err = s.Release(ctx, c.ReleaseOrder())
+		o := c.ReleaseOrder()
+		o.Term = term
+		r.Err = s.Release(ctx, o)
 	case failover.CmdStandDown:
-		r.Err = s.StandDown(ctx, c.StandDownOrder())
+		o := c.StandDownOrder()
+		o.Term = term
+		r.Err = s.StandDown(ctx, o)
 	case failover.CmdResume:
-		r.Err = s.Resume(ctx, c.ResumeOrder())
+		o := c.ResumeOrder()
+		o.Term = term
+		r.Err = s.Resume(ctx, o)
 	default:
 		r.Err = transport.ErrInvalidOrder
 	}

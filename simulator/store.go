@@ -9,16 +9,21 @@ import (
 )
 
 // store is the center's durable store: it keeps a deep copy of the last
-// State saved, or round-trips it through JSON (failover.MemoryStore).
+// State saved, or round-trips it through JSON (failover.MemoryStore); or,
+// for a Machine that hands Changes, the State they build (see apply).
 type store struct {
 	json  bool
 	mem   failover.MemoryStore
 	last  *failover.State
 	saves int
+	// rep holds the State the Changes build; nil when whole States are
+	// saved.
+	rep *failover.Replica
 }
 
 func (s *store) save(st failover.State) error {
 	s.saves++
+	s.rep = nil
 	if s.json {
 		if err := s.mem.Save(context.Background(), st); err != nil {
 			return err

@@ -96,7 +96,8 @@ func New(cfg Config) (*World, error) {
 		camIdx: map[nvrha.CameraID]int{},
 	}
 	w.set = history.Settings{Seed: cfg.Seed, Duration: cfg.Duration, World: cfg.World, Failover: cfg.Center.Failover,
-		TickInterval: cfg.Center.TickInterval, StreamStart: cfg.Servers.StreamStart, MaxGapSamples: cfg.MaxGapSamples}
+		TickInterval: cfg.Center.TickInterval, StreamStart: cfg.Servers.StreamStart, MaxGapSamples: cfg.MaxGapSamples,
+		Centers: cfg.Centers, Lease: cfg.Center.Lease}
 	w.buildServers()
 	w.links = make([]link, len(w.servers))
 	w.c = &center{w: w, cfg: cfg.Center.Failover, store: store{json: cfg.Center.JSONStore}}
@@ -106,6 +107,9 @@ func New(cfg Config) (*World, error) {
 	w.startRecording()
 	w.traceLine("world seed=" + strconv.FormatUint(cfg.Seed, 10) + " servers=" + strconv.Itoa(len(w.servers)) +
 		" cameras=" + strconv.Itoa(len(w.cams)) + " groups=" + strconv.Itoa(len(w.groups)))
+	if cfg.Centers > 1 {
+		w.c.cl = newCluster(w, w.c, cfg.Centers)
+	}
 	w.setup()
 	if cfg.Scenario != nil {
 		w.loadScenario(cfg.Scenario)
@@ -265,19 +269,29 @@ func (w *World) handle(ev *event) {
 		w.touch(ev.a)
 		w.unpause(ev.a, ev.gen)
 	case evCenterUp:
-		w.c.restart()
+		if w.c.cl != nil {
+			w.c.cl.restartHost(ev.a)
+		} else {
+			w.c.restart()
+		}
+	case evThaw:
+		w.c.cl.thaw(ev.a, ev.gen)
 	case evFinish:
 		w.finish()
 	}
 }
 
-// tick ticks the center's Machine (when it is up), lets the observers
-// take the tick, and schedules the next one.
+// tick runs the centers' leases (when there are several), ticks the
+// center's Machine (when it is up and not standing still), lets the
+// observers take the tick, and schedules the next one.
 func (w *World) tick() {
 	b := w.tr.start(w.now)
 	b = append(b, " tick"...)
 	w.tr.end(b)
-	if w.c.t.Up {
+	if w.c.cl != nil {
+		w.c.cl.tick()
+	}
+	if w.c.t.Up && w.c.held == nil {
 		w.c.m.Tick(w.abs(w.now))
 		w.machineTouched = true
 		w.c.drain()

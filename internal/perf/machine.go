@@ -22,6 +22,11 @@ type Center struct {
 	Now time.Time
 	// Recording and Standby list the servers by role.
 	Recording, Standby []nvrha.ServerID
+
+	// down and covering drive Persist's incidents: the servers that do not
+	// answer, and whose cameras each standby records.
+	down     map[nvrha.ServerID]bool
+	covering map[nvrha.ServerID]nvrha.ServerID
 }
 
 // NewCenter builds groups × perGroup servers, a quarter of them standbys,

@@ -48,3 +48,41 @@ func TestCenterSettles(t *testing.T) {
 		t.Fatal("no probe answered in a probe interval")
 	}
 }
+
+// BenchmarkPersist persists the changes of incidents (a failure, its
+// takeover, the recovery and the failback) in a center of 1,024 servers,
+// both as Changes applied to a FileStore and as the whole State saved to
+// another, and reports the bytes each wrote per persisted change and
+// their ratio.
+func BenchmarkPersist(b *testing.B) {
+	for _, n := range []int{64, 1024} {
+		b.Run(fmt.Sprintf("servers=%d", n), func(b *testing.B) {
+			var r PersistResult
+			for i := 0; i < b.N; i++ {
+				r = Persist(b, b.TempDir(), max(n/64, 1), min(n, 64), 2, true)
+			}
+			d, f := r.BytesPerChange()
+			b.ReportMetric(d, "delta-B/change")
+			b.ReportMetric(f, "full-B/change")
+			b.ReportMetric(r.Ratio(), "delta/full")
+			b.ReportMetric(float64(r.DeltaTime.Microseconds())/float64(max(r.Changes, 1)), "delta-µs/change")
+			b.ReportMetric(float64(r.FullTime.Microseconds())/float64(max(r.Changes, 1)), "full-µs/change")
+			b.ReportMetric(float64(r.Changes), "changes")
+		})
+	}
+}
+
+// TestPersistCostsTheChange checks that persisting a change in a center
+// of 1,024 servers writes a small part of what saving the whole State
+// does, compactions included.
+func TestPersistCostsTheChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a center of 1,024 servers")
+	}
+	r := Persist(t, t.TempDir(), 16, 64, 1, true)
+	d, f := r.BytesPerChange()
+	t.Logf("%d changes: %.0f bytes per change incrementally, %.0f whole (ratio %.4f), %d compactions", r.Changes, d, f, r.Ratio(), r.Compactions)
+	if r.Changes < 4 || r.Ratio() > 0.01 {
+		t.Errorf("%d changes cost %.0f bytes each, %.4f of the whole State's %.0f; want under 1%%", r.Changes, d, r.Ratio(), f)
+	}
+}

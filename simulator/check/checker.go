@@ -133,8 +133,10 @@ type Checker struct {
 	// The Machine's view, indexed once per check (machine_view.go).
 	mv machineView
 
-	// extra are the registered invariants' checkers (register.go).
-	extra []invariant
+	// extra are the registered invariants' checkers (register.go), and
+	// extraBy those that want each kind of event.
+	extra   []invariant
+	extraBy [history.Kinds][]invariant
 }
 
 // New returns a Checker of the world v shows, reporting to sink. Known
@@ -155,6 +157,13 @@ func New(v history.View, sink history.Sink, tolerate []string) *Checker {
 	c.hostile.init(n)
 	for _, newInvariant := range registered {
 		c.extra = append(c.extra, newInvariant())
+	}
+	for k := range c.extraBy {
+		for _, x := range c.extra {
+			if s, ok := x.(selective); !ok || s.wants(c, history.Kind(k)) {
+				c.extraBy[k] = append(c.extraBy[k], x)
+			}
+		}
 	}
 	return c
 }
@@ -213,16 +222,22 @@ func (c *Checker) Observe(e *history.Event) {
 	switch e.Kind {
 	case history.Done:
 		c.afterEvent(e)
+		c.hostile.restoring = false
 	case history.Tick:
 		c.timed()
 	case history.MachineEvent:
 		c.machineEvent(e.MachineEvent)
 	case history.RestoredReady:
 		c.restoredReady(e.Ready)
+		c.hostile.restoring = true
 	case history.ReadyStuck:
 		c.readyStuck(e.Round)
 	case history.Persisted:
-		c.persisted(e.Prev, e.State)
+		if e.Changes != nil {
+			c.persistedChanges(e.Prev, e.Changes)
+		} else {
+			c.persisted(e.Prev, e.State)
+		}
 	case history.StoreFailed:
 		c.fail(8, "the store refused the Machine's State: "+e.Err.Error())
 	case history.CommandSent:
@@ -232,7 +247,7 @@ func (c *Checker) Observe(e *history.Event) {
 	case history.FootageChanged:
 		c.durable.footage(c, e)
 	case history.CenterCrash:
-		c.unpersisted()
+		c.unpersisted(e.State)
 	case history.CenterRestarted:
 		c.restored(e.State)
 	case history.RestoreFailed:
@@ -251,7 +266,7 @@ func (c *Checker) Observe(e *history.Event) {
 			c.ledgerAtEnd()
 		}
 	}
-	for _, x := range c.extra {
+	for _, x := range c.extraBy[e.Kind] {
 		if c.failed {
 			return
 		}
@@ -344,18 +359,11 @@ func (c *Checker) commandSent(cmd *failover.Command, known, malformed bool) {
 // changed nothing (invariant 3); a failback's release breaks nothing (7)
 // and is carried out (1).
 func (c *Checker) delivered(e *history.Event) {
-	if c.staleChangedNothing(e) {
-		if e.Command.Kind == failover.CmdTakeover {
-			c.hostile.staleTakeover(e)
-		}
-		return
-	}
-	if e.Result.Err != nil {
+	if c.staleChangedNothing(e) || e.Result.Err != nil {
 		return
 	}
 	if e.Command.Kind == failover.CmdRelease {
 		c.makeBeforeBreak(e)
-		c.one.releaseAcked(c, e)
 	}
 }
 

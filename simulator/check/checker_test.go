@@ -78,3 +78,35 @@ func TestFirstViolationOnly(t *testing.T) {
 	c.Observe(v.Event(history.Event{Kind: history.ReadyStuck, Round: 64}))
 	wantViolation(t, s, 0, "after 64 rounds")
 }
+
+// TestKnownIssueTolerated: a known issue is a violation of its invariant
+// unless the Checker tolerates it; tolerated, it is counted in Known and
+// the run goes on.
+func TestKnownIssueTolerated(t *testing.T) {
+	saved := knownIssues
+	t.Cleanup(func() { knownIssues = saved })
+	knownIssues = []KnownIssue{{ID: "some-defect", Invariant: 4, Description: "a defect"}}
+	for _, tolerate := range []bool{false, true} {
+		v := history.NewStatic(history.UniformWorld(1, 2, 2, 4, 0, 0), failover.Config{})
+		s := &sink{}
+		var tol []string
+		if tolerate {
+			tol = []string{"some-defect"}
+		}
+		withMachine(v)
+		c := New(v, s, tol)
+		v.At = time.Second
+		for range 3 {
+			c.Observe(v.Event(history.Event{Kind: history.Tick}))
+			c.knownIssue("some-defect", "it happened")
+		}
+		if !tolerate {
+			wantViolation(t, s, 4, "it happened")
+			continue
+		}
+		wantNone(t, s)
+		if k := c.Known(); len(k) != 1 || k[0].ID != "some-defect" || k[0].Count != 3 || k[0].First != time.Second || k[0].Detail != "it happened" {
+			t.Fatalf("known issues %+v, want some-defect 3 times from 1s", k)
+		}
+	}
+}

@@ -24,8 +24,9 @@ import (
 //     cameras: one epoch is a takeover by one standby (with its
 //     stand-down), or a failback (resume and release of one standby), or a
 //     fence-off release, or a resume (commandEpoch).
-//   - An order a server refuses as stale leaves the server exactly as it
-//     was (staleChangedNothing).
+//   - An order a server refuses as stale (its epoch, or its center term)
+//     leaves the server exactly as it was, its term included
+//     (staleChangedNothing).
 //   - Epochs stay far below the end of their range, whatever epochs a
 //     broken or hostile agent claims: no epoch of the Machine's, nor of an
 //     order, is above failover.MaxEpoch + failover.MaxEpochJump
@@ -186,6 +187,20 @@ func (c *Checker) epochsPersisted(cur *failover.State, first bool) bool {
 	return true
 }
 
+// epochsChanged remembers the epochs persisted Changes raise and checks
+// that none fell below one already sent.
+func (c *Checker) epochsChanged(epochs []failover.EpochState) bool {
+	ep := &c.ep
+	for _, e := range epochs {
+		ep.persEp[e.Server] = e.Epoch
+		if sent := ep.maxSent[e.Server]; e.Epoch < sent {
+			c.fail(3, fmt.Sprintf("the persisted epoch of %s went down to %d after %d was sent", e.Server, e.Epoch, sent))
+			return false
+		}
+	}
+	return true
+}
+
 // epochsRestored checks, at a restart, that the restored Machine's epochs
 // are at least every epoch ever sent.
 func (c *Checker) epochsRestored() {
@@ -200,9 +215,10 @@ func (c *Checker) epochsRestored() {
 }
 
 // staleChangedNothing checks that an order a server refused for a stale
-// epoch changed nothing, and reports whether it was refused so.
+// epoch, or a stale center term, changed nothing, and reports whether it
+// was refused so.
 func (c *Checker) staleChangedNothing(e *history.Event) bool {
-	if !errors.Is(e.Result.Err, transport.ErrStaleEpoch) {
+	if err := e.Result.Err; err == nil || !errors.Is(err, transport.ErrStaleEpoch) && !errors.Is(err, transport.ErrStaleTerm) {
 		return false
 	}
 	if e.After != e.Before {

@@ -1,7 +1,6 @@
 package check
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -9,16 +8,16 @@ import (
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator/history"
 	"github.com/nvrha/nvrha/status"
-	"github.com/nvrha/nvrha/transport"
 )
 
 // Invariant 10, hostile peers: a standby that fails takeovers while it
 // answers is shown "Abnormal, protection failed" and held back; no
 // hostile standby is ordered to take over again and again.
 //
-//   - A standby whose agent fails every takeover (it refuses them, or
-//     claims an absurd or a believable newer epoch at every order:
-//     history.Hostility's FailsTakeovers) and whose link is calm, once
+//   - A standby whose agent fails every takeover (it refuses them,
+//     claims an absurd or a believable newer epoch at every order, or
+//     acknowledges them and its probes deny them: history.Hostility's
+//     FailsTakeovers) and whose link is calm, once
 //     the Machine gives its takeover up, shows "Abnormal, protection
 //     failed" with a back-off of at least FailedStandbyBackoff, and keeps
 //     that status while it is enabled in a protected group until a
@@ -33,21 +32,12 @@ type hostilePeers struct {
 	// held is since when a standby given up while it refused must show
 	// "Abnormal, protection failed" (-1: not held).
 	held []time.Duration
-	// orders are the takeover orders a hostile standby got within the
-	// window, oldest first; confirmed the takeovers by it the Machine
-	// confirmed within the window.
-	orders    [][]order
-	confirmed [][]order
-	// stale is the last takeover order a standby refused as stale: the
-	// recording server and the newest epoch it claimed.
-	stale []order
-}
-
-// order is one takeover order sent, or confirmed.
-type order struct {
-	at    time.Duration
-	rec   nvrha.ServerID
-	epoch nvrha.Epoch
+	// orders are when a hostile standby got takeover orders within the
+	// window, oldest first.
+	orders [][]time.Duration
+	// restoring is set from a restored Machine's first Ready to the end
+	// of the event that restored it.
+	restoring bool
 }
 
 func (h *hostilePeers) init(n int) {
@@ -55,21 +45,11 @@ func (h *hostilePeers) init(n int) {
 	for i := range h.held {
 		h.held[i] = -1
 	}
-	h.orders = make([][]order, n)
-	h.confirmed = make([][]order, n)
-	h.stale = make([]order, n)
-}
-
-// staleTakeover notes a takeover order a standby refused as stale.
-func (h *hostilePeers) staleTakeover(e *history.Event) {
-	var se *transport.StaleEpochError
-	if errors.As(e.Result.Err, &se) {
-		h.stale[e.Server] = order{rec: e.Command.Recording, epoch: se.Newest}
-	}
+	h.orders = make([][]time.Duration, n)
 }
 
 // hostileEvent follows the Machine's takeovers of hostile standbys: one
-// given up, one confirmed.
+// given up, one confirmed, one interrupted.
 func (c *Checker) hostileEvent(e *failover.Event) {
 	si, ok := c.index(e.Peer, -1)
 	if !ok || c.srv[si].Role != failover.RoleStandby {
@@ -79,16 +59,13 @@ func (c *Checker) hostileEvent(e *failover.Event) {
 	switch e.Kind {
 	case failover.EventTakeoverSucceeded:
 		h.held[si] = -1
-		if c.srv[si].Hostile != "" {
-			h.confirmed[si] = append(h.confirmed[si], order{at: c.now, rec: e.Server, epoch: e.Epoch})
-		}
 	case failover.EventTakeoverFailed:
 		c.refusingStandbyHeld(si)
 	case failover.EventTakeoverInterrupted:
 		// An admin operation ended the try before the Machine judged the
 		// standby: its orders so far are no failure, and its next try
 		// counts afresh.
-		h.orders[si], h.confirmed[si] = h.orders[si][:0], h.confirmed[si][:0]
+		h.orders[si] = h.orders[si][:0]
 	}
 }
 
@@ -170,63 +147,27 @@ func (c *Checker) takeoverOrdersBounded(cmd *failover.Command) {
 	h := &c.hostile
 	s := c.srv[si]
 	if s.Hostile == "" {
-		h.orders[si], h.confirmed[si] = h.orders[si][:0], h.confirmed[si][:0]
+		h.orders[si] = h.orders[si][:0]
 		return
 	}
 	// The window: the last FailedStandbyBackoff (an order exactly that
 	// old is out of it), while the link was calm, the center up and the
-	// standby hostile.
+	// standby hostile. The orders a Machine restored in this event sends
+	// re-send the takeovers it persisted (a confirmed one included): they
+	// are the restore's, not a try of the standby.
+	if h.restoring {
+		return
+	}
 	fc := &c.set.Failover
 	from := max(c.v.LinkCalmSince(si), c.center.UpSince, s.HostileSince)
-	out := func(at time.Duration) bool { return at < from || at <= c.now-fc.FailedStandbyBackoff }
-	os := append(h.orders[si], order{at: c.now, rec: cmd.Recording, epoch: cmd.Epoch})
+	os := append(h.orders[si], c.now)
 	k := 0
-	for k < len(os) && out(os[k].at) {
+	for k < len(os) && (os[k] < from || os[k] <= c.now-fc.FailedStandbyBackoff) {
 		k++
 	}
 	h.orders[si] = append(os[:0], os[k:]...)
-	cf := h.confirmed[si]
-	k = 0
-	for k < len(cf) && out(cf[k].at) {
-		k++
+	if n := len(h.orders[si]); n > fc.TakeoverAttempts {
+		c.fail(10, fmt.Sprintf("%s (%s) got %d takeover orders within %s (at most %d): %s",
+			s.ID, s.Hostile, n, fmtDur(c.now-h.orders[si][0]), fc.TakeoverAttempts, cmd))
 	}
-	h.confirmed[si] = append(cf[:0], cf[k:]...)
-	// The orders of a takeover the Machine confirmed again and again are
-	// known issue issueReorderLoop's, counted apart.
-	looped := c.reordered(si, cmd.Recording, cmd.Epoch)
-	n := 0
-	for _, o := range h.orders[si] {
-		if c.reordered(si, o.rec, o.epoch) == looped && (!looped || o.rec == cmd.Recording && o.epoch == cmd.Epoch) {
-			n++
-		}
-	}
-	if n <= fc.TakeoverAttempts {
-		return
-	}
-	detail := fmt.Sprintf("%s (%s) got %d takeover orders within %s (at most %d): %s",
-		s.ID, s.Hostile, n, fmtDur(c.now-h.orders[si][0].at), fc.TakeoverAttempts, cmd)
-	switch st := h.stale[si]; {
-	case looped:
-		c.knownIssue(issueReorderLoop, detail+" (known issue "+issueReorderLoop+")")
-	case st.rec == cmd.Recording && cmd.Epoch == st.epoch+1:
-		// Sent at once above the epoch the standby claimed, past the
-		// last attempt. Tolerated, it leaves the count.
-		c.knownIssue(issueStaleRetry, detail+" (known issue "+issueStaleRetry+")")
-		h.orders[si] = h.orders[si][:len(h.orders[si])-1]
-	default:
-		c.fail(10, detail)
-	}
-}
-
-// reordered is the signature of known issue issueReorderLoop: the
-// Machine confirmed standby si's takeover of rec under epoch e at least
-// twice within the window, each time after ordering it again.
-func (c *Checker) reordered(si int, rec nvrha.ServerID, e nvrha.Epoch) bool {
-	n := 0
-	for _, cf := range c.hostile.confirmed[si] {
-		if cf.rec == rec && cf.epoch == e {
-			n++
-		}
-	}
-	return n >= 2
 }

@@ -24,32 +24,14 @@ func KnownIssues() []KnownIssue {
 	return slices.Clone(knownIssues)
 }
 
-// knownIssues are the Machine defects the checker recognises. Each one
-// needs a precise signature in the check that finds it (which calls
-// Checker.knownIssue), a scenario in simulator/testdata/known/<id>.nvrsim
-// that reproduces it, and an entry in the simulator's tolerated list
-// (known_test.go) for the batch tests; once fixed, its scenario moves to
-// simulator/testdata/regress.
-var knownIssues = []KnownIssue{
-	{ID: issueReorderLoop, Invariant: 10, Description: "a standby whose probes deny the takeover it acknowledged " +
-		"(it dropped the order, or its reports are absurd or replayed) is ordered again after every probe, under the same " +
-		"epoch, and never given up: several takeover orders a second, its recording server shown " +
-		"\"Abnormal, protected\" and \"Abnormal, unprotected\" in turn, and no other standby tried"},
-	{ID: issueStrayCover, Invariant: 1, Description: "a standby that acknowledged a release it never carried out " +
-		"(a replaying agent) records the recording server's cameras on, and the Machine never tells it to release again, " +
-		"though its probes report the cover (ProbeReport.Covering) of a takeover the Machine no longer has"},
-	{ID: issueStaleRetry, Invariant: 10, Description: "a takeover order refused as stale with a newer epoch the " +
-		"Machine believes (within MaxEpochJump) is sent again at once, also after the last of TakeoverAttempts: a " +
-		"standby that claims such an epoch at every order gets one every round trip until the takeover timeout (and an " +
-		"owed release one every round trip for as long as it claims them)"},
-}
-
-// The IDs of the known issues above.
-const (
-	issueReorderLoop = "takeover-reordered-forever"
-	issueStrayCover  = "stray-cover-never-released"
-	issueStaleRetry  = "stale-retry-unbounded"
-)
+// knownIssues are the Machine defects the checker recognises; none is
+// known today. Each one needs a precise signature in the check that finds
+// it (which calls Checker.knownIssue), a scenario in
+// simulator/testdata/known/<id>.nvrsim that reproduces it, and an entry in
+// the simulator's tolerated list (known_test.go) for the batch tests; once
+// fixed, its scenario moves to simulator/testdata/regress and its
+// signature goes.
+var knownIssues []KnownIssue
 
 // knownIssue reports the known issue id: recorded when tolerated, a
 // violation of its invariant otherwise.

@@ -125,27 +125,48 @@ type persisted struct {
 }
 
 // persistedIndex returns the index of the persisted State, built once
-// per State saved.
+// per State saved, in the memory of the one before.
 func (c *Checker) persistedIndex(st *failover.State) *persisted {
 	if c.mv.pidx != nil && c.mv.pidx.st == st {
 		return c.mv.pidx
 	}
-	c.mv.pidx = c.indexState(st)
+	c.mv.pidx = c.indexStateInto(c.mv.pidx, st)
 	return c.mv.pidx
 }
 
-func (c *Checker) indexState(st *failover.State) *persisted {
+func (c *Checker) indexState(st *failover.State) *persisted { return c.indexStateInto(nil, st) }
+
+// indexStateInto indexes st, reusing p's memory when it has the room.
+func (c *Checker) indexStateInto(p *persisted, st *failover.State) *persisted {
 	n := len(c.srv)
-	p := &persisted{st: st, facts: make([]nvrha.Facts, n), failed: make([]bool, n), barred: make([]bool, n), fence: make([]bool, n), confirmed: make([]bool, n)}
+	if p == nil || len(p.facts) != n {
+		p = &persisted{facts: make([]nvrha.Facts, n), failed: make([]bool, n), barred: make([]bool, n), fence: make([]bool, n), confirmed: make([]bool, n)}
+	} else {
+		clear(p.facts)
+		clear(p.failed)
+		clear(p.barred)
+		clear(p.fence)
+		clear(p.confirmed)
+	}
+	p.st = st
 	idx := func(id nvrha.ServerID) int {
 		if i, ok := c.index(id, -1); ok {
 			return i
 		}
 		return -1
 	}
+	guess := 0
 	for _, g := range st.Groups {
 		for _, ms := range g.Members {
-			if i := idx(ms.Facts.ID); i >= 0 {
+			// Members come in the world's order, mostly: a guess spares
+			// the map.
+			i, ok := c.index(ms.Facts.ID, guess)
+			if ok {
+				guess = i + 1
+			} else {
+				i = -1
+			}
+			if i >= 0 {
 				p.facts[i] = ms.Facts
 				p.failed[i] = ms.TakeoverFailed
 				// A standby that failed while it answered may be tried

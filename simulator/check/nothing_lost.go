@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,8 @@ import (
 //     open ones closed, the oldest dropped past the limit (persisted).
 //   - At a crash the persisted State holds everything the live Machine
 //     holds, takeover phases included (but the next command ID; owed
-//     orders: every one the live Machine owes is persisted)
+//     orders: every one the live Machine owes is persisted); a leader that
+//     stops while the lease store refuses its State holds that State
 //     (unpersisted); at the restart the restored Machine's State equals
 //     the persisted one (restored), and its first Ready that sends
 //     commands persists its State first (restoredReady).
@@ -156,7 +158,7 @@ func (c *Checker) holdersNamed() bool {
 // command IDs on and a second crash before that is persisted would hand
 // the same IDs out again.
 func (c *Checker) restoredReady(rd *failover.Ready) {
-	if rd.State == nil && len(rd.Commands) > 0 {
+	if rd.State == nil && rd.Changes == nil && len(rd.Commands) > 0 {
 		c.fail(8, "the restored Machine sends commands before it persisted its State")
 	}
 }
@@ -218,6 +220,44 @@ func (c *Checker) persisted(prev, cur *failover.State) {
 	if lost >= 0 {
 		cl := prev.Ledger[lost]
 		c.fail(8, fmt.Sprintf("ledger of %s lost all %d intervals", cl.Camera, len(cl.Intervals)))
+	}
+}
+
+// persistedChanges checks Changes persisted to prev, before they are
+// applied: the epochs they raise (invariant 3), and that each camera's
+// intervals only grow. What a change keeps of a camera's intervals it
+// keeps as they were; the intervals it replaces must be the start of those
+// it gives, and the ones it drops, the oldest, only at the ledger's limit.
+func (c *Checker) persistedChanges(prev *failover.State, ch *failover.Changes) {
+	if ch.Full != nil {
+		c.persisted(prev, ch.Full)
+		return
+	}
+	if !c.epochsChanged(ch.Epochs) {
+		return
+	}
+	limit := c.set.Failover.LedgerLimit
+	for _, lc := range ch.Ledger {
+		var old []failover.Interval
+		if prev != nil {
+			if i, ok := slices.BinarySearchFunc(prev.Ledger, lc.Camera, func(cl failover.CameraLedger, id nvrha.CameraID) int {
+				return cmp.Compare(cl.Camera, id)
+			}); ok {
+				old = prev.Ledger[i].Intervals
+			}
+		}
+		n := lc.Keep + len(lc.Intervals)
+		switch {
+		case lc.Trim < 0 || lc.Keep < 0 || lc.Trim+lc.Keep > len(old):
+			c.fail(8, fmt.Sprintf("ledger of %s: a change drops %d and keeps %d of %d intervals", lc.Camera, lc.Trim, lc.Keep, len(old)))
+		case lc.Trim > 0 && (limit <= 0 || n < limit):
+			c.fail(8, fmt.Sprintf("ledger of %s: %d intervals dropped, leaving %d, under the limit of %d", lc.Camera, lc.Trim, n, limit))
+		case !prefixOf(old[lc.Trim+lc.Keep:], lc.Intervals):
+			c.fail(8, fmt.Sprintf("ledger of %s: %d intervals became %d that do not extend them", lc.Camera, len(old), len(old)-lc.Trim-lc.Keep+n))
+		default:
+			continue
+		}
+		return
 	}
 }
 
@@ -320,9 +360,14 @@ func (c *Checker) restored(st *failover.State) {
 }
 
 // unpersisted checks, before a crash, that the Machine had persisted
-// everything it acknowledged.
-func (c *Checker) unpersisted() {
+// everything it acknowledged. A leader that stops while the store refuses
+// its State (held, several centers) must hold exactly that State beyond
+// the persisted one: nothing of it was sent.
+func (c *Checker) unpersisted(held *failover.State) {
 	pers := c.center.Persisted
+	if held != nil {
+		pers = held
+	}
 	m := c.v.Machine()
 	if m == nil || pers == nil {
 		return

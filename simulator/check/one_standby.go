@@ -35,17 +35,12 @@ type oneStandby struct {
 	// unwanted, since when a recording server records beside its standby.
 	unwanted []time.Duration
 	fighting []time.Duration
-	// acked is, by standby index, the recording server whose release the
-	// standby acknowledged while it went on covering it (a replaying
-	// agent): the signature of known issue issueStrayCover.
-	acked []nvrha.ServerID
 }
 
 func (o *oneStandby) init(n int) {
 	o.orphans = map[nvrha.ServerID]bool{}
 	o.unwanted = make([]time.Duration, n)
 	o.fighting = make([]time.Duration, n)
-	o.acked = make([]nvrha.ServerID, n)
 	for i := range n {
 		o.unwanted[i], o.fighting[i] = -1, -1
 	}
@@ -116,26 +111,12 @@ func (c *Checker) unwantedReleased() bool {
 		}
 		from := max(since, c.v.CalmSince(i), centerCalm)
 		if now-from > c.b.Fence {
-			detail := fmt.Sprintf("%s still records %s's cameras (epoch %d) %s after the center stopped counting it as %s's standby",
-				s.ID, s.Covering, s.CoverEpoch, fmtDur(now-from), s.Covering)
-			if o.acked[i] == s.Covering {
-				c.knownIssue(issueStrayCover, detail+" (known issue "+issueStrayCover+")")
-				o.unwanted[i] = now // tolerated: counted once per release budget
-				continue
-			}
-			c.fail(1, detail)
+			c.fail(1, fmt.Sprintf("%s still records %s's cameras (epoch %d) %s after the center stopped counting it as %s's standby",
+				s.ID, s.Covering, s.CoverEpoch, fmtDur(now-from), s.Covering))
 			return false
 		}
 	}
 	return true
-}
-
-// releaseAcked notes a release a standby acknowledged without carrying it
-// out: it still covers the recording server (a replaying agent).
-func (o *oneStandby) releaseAcked(c *Checker, e *history.Event) {
-	if s := c.srv[e.Server]; s.Covering == e.Command.Recording {
-		o.acked[e.Server] = s.Covering
-	}
 }
 
 // degradedStoodDown checks that an abnormal recording server that still

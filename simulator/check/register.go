@@ -18,6 +18,12 @@ type invariant interface {
 	observe(c *Checker, e *history.Event)
 }
 
+// selective is an invariant that sees only the kinds of events it wants,
+// as its Checker's world is: a cheaper Checker for the events it does not.
+type selective interface {
+	wants(c *Checker, k history.Kind) bool
+}
+
 // registered are the makers of the registered invariants' checkers, in
 // the order they were registered, and registeredNames their names by
 // number.

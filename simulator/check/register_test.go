@@ -38,7 +38,7 @@ func TestRegisteredInvariant(t *testing.T) {
 	v.At = 30 * time.Second
 	c.Observe(v.Event(*start))
 	wantViolation(t, s, 99, "takeover rec-1 in the first minute")
-	if n := c.extra[0].(*noEarlyTakeover).takeovers; n != 2 {
+	if n := c.extra[len(c.extra)-1].(*noEarlyTakeover).takeovers; n != 2 {
 		t.Errorf("the invariant saw %d takeovers, want 2", n)
 	}
 }

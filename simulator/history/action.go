@@ -14,13 +14,14 @@ type Action struct {
 	Line int `json:"line,omitempty"`
 	// Verb is the action: crash, restart, pause, abnormal, recover,
 	// partition, heal, loss, delay, fill-space, free-space, license, flap,
-	// center-crash, center-restart, disable, enable, remove, add,
-	// delete-group, add-group, protection, failback, broken, mend,
-	// expect-status, and the internal burst-end, license-restore and
-	// flap-cycle.
+	// center-crash, center-restart, center-freeze, cut-store, heal-store, store-down,
+	// store-up, disable, enable, remove, add, delete-group, add-group,
+	// protection, failback, broken, mend, expect-status, and the internal
+	// burst-end, license-restore and flap-cycle.
 	Verb string `json:"verb"`
-	// Targets are server IDs, group references (g1, g2, ...) or, in a
-	// trigger, the placeholders "standby" and "recording".
+	// Targets are server IDs, group references (g1, g2, ...), center
+	// references (c1, c2, ... or "leader") or, in a trigger, the
+	// placeholders "standby" and "recording".
 	Targets []string `json:"targets,omitempty"`
 	// For is how long the fault lasts; zero means it is not undone.
 	For time.Duration `json:"for,omitempty"`
@@ -80,6 +81,34 @@ func (a *Action) String() string {
 		b.WriteString(" for " + a.For.String())
 	}
 	return b.String()
+}
+
+// IsCenterVerb reports whether a verb's target is a center reference.
+func IsCenterVerb(v string) bool {
+	return v == "center-crash" || v == "center-restart" || v == "center-freeze" || v == "cut-store" || v == "heal-store"
+}
+
+// MaxCenters is the most centers a world can have.
+const MaxCenters = 5
+
+// LeaderRef is the center reference that means whichever center leads
+// when the action is taken.
+const LeaderRef = "leader"
+
+// CenterRef returns the reference of center number i (from 1): "c1", ...
+func CenterRef(i int) string { return "c" + strconv.Itoa(i) }
+
+// CenterNumber returns the number of a center reference ("c2" is 2), 0
+// for "leader", and false for anything else.
+func CenterNumber(ref string) (int, bool) {
+	if ref == LeaderRef {
+		return 0, true
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(ref, "c"))
+	if !strings.HasPrefix(ref, "c") || err != nil || n < 1 || n > MaxCenters {
+		return 0, false
+	}
+	return n, true
 }
 
 // IsGroupVerb reports whether a verb's target is a group reference.

@@ -32,18 +32,22 @@ const (
 	// ReadyStuck: the Machine still had a Ready after Round rounds in
 	// one event.
 	ReadyStuck
-	// Persisted: the center persisted State; Prev is the State persisted
-	// before (nil for the first).
+	// Persisted: the center persisted State, or Changes; Prev is the
+	// State persisted before (nil for the first). Changes are shown before
+	// they are applied: Prev is still the State they change.
 	Persisted
 	// StoreFailed: the store refused the Machine's State (Err).
 	StoreFailed
 	// CommandSent: the Machine's Command is about to go on the network;
 	// Known is false for a server the world does not have, Malformed set
-	// for a command with no valid kind, server or ID.
+	// for a command with no valid kind, server or ID. Term is the center
+	// term the order carries (0 with one center, and for a probe or an
+	// inventory, which carry none).
 	CommandSent
-	// Delivered: Server carried out Command and answered Result; Before
-	// is its state for the order's key before, and After, when the order
-	// was refused (Result.Err), after.
+	// Delivered: Server carried out Command (of center term Term) and
+	// answered Result; Before is its state for the order's key before, and
+	// After, when the order was refused (Result.Err) or there are several
+	// centers, after.
 	Delivered
 	// FootageChanged: Server's footage of Cams started (On) or stopped;
 	// Cover tells its cover stream (of Of's cameras) from its own.
@@ -55,8 +59,12 @@ const (
 	// ActionTaken: the world carried out Action on Servers; Fault is the
 	// kind it counts as, "" for none (an undo, a scripted restart).
 	ActionTaken
-	// CenterCrash: the center is about to crash; its Machine is still
-	// there to be read.
+	// CenterCrash: the center is about to crash, or (several centers) the
+	// leader is about to stop leading; its Machine is still there to be
+	// read. Detail says why ("crash", or with several centers "lease lost"
+	// or "stale term"); State, when set, is the State the center was still
+	// trying to save, which the store refused: the Machine holds it, and
+	// nothing of it was sent.
 	CenterCrash
 	// CenterRestarted: the center restored its Machine from State.
 	CenterRestarted
@@ -103,8 +111,10 @@ type Event struct {
 	Ready        *failover.Ready
 	Round        int
 	State, Prev  *failover.State
+	Changes      *failover.Changes
 
 	Command       *failover.Command
+	Term          uint64
 	Result        *failover.Result
 	Known         bool
 	Malformed     bool
@@ -130,6 +140,8 @@ type Event struct {
 // ServerState is what an order refused as stale must leave unchanged: a
 // server's side of one key (a recording server's ID).
 type ServerState struct {
+	// Term is the newest center term the server accepted (any key).
+	Term       uint64
 	StoodDown  bool
 	Covering   nvrha.ServerID
 	CoverEpoch nvrha.Epoch

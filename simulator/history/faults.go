@@ -33,6 +33,14 @@ const (
 	FaultAdminDeleteGroup   FaultKind = "admin-delete-group"         // a group is deleted (racing a takeover)
 	FaultAdminProtectionOff FaultKind = "admin-protection-off"       // a group's Failover Protection is switched off
 	FaultHostilePeer        FaultKind = "hostile-peer"               // a server's agent is broken or hostile for a while (Hostility)
+
+	// The kinds of several centers (Settings.Centers >= 2), which the
+	// nemesis draws only in such a world.
+	FaultLeaderCrash       FaultKind = "leader-crash"              // the leading center's host dies for a while; a follower takes over
+	FaultLeaderCutOff      FaultKind = "leader-cut-off"            // the leader is cut from the lease store, not from the servers
+	FaultStoreUnavailable  FaultKind = "store-unavailable"         // the lease store answers no center for a while
+	FaultLeaderMidTakeover FaultKind = "leader-crash-mid-takeover" // the leader dies right after persisting a takeover, or within 2 s of it
+	FaultLeaderFreeze      FaultKind = "leader-freeze"             // the leader hangs past its lease with a takeover's orders stamped; they leave when it wakes
 )
 
 // FaultKinds returns every fault kind, in a fixed order.
@@ -40,7 +48,14 @@ func FaultKinds() []FaultKind {
 	return []FaultKind{FaultCrash, FaultPauseShort, FaultPauseLong, FaultAbnormal, FaultPartition,
 		FaultPartitionOneWay, FaultPartitionMulti, FaultLossBurst, FaultDelayBurst, FaultStandbyMidTakeover,
 		FaultFillSpace, FaultLicense, FaultFlap, FaultMultiFail, FaultCenterCrash, FaultCenterMidTakeover,
-		FaultAdminDisable, FaultAdminRemove, FaultAdminDeleteGroup, FaultAdminProtectionOff, FaultHostilePeer}
+		FaultAdminDisable, FaultAdminRemove, FaultAdminDeleteGroup, FaultAdminProtectionOff, FaultHostilePeer,
+		FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover, FaultLeaderFreeze}
+}
+
+// CenterFaultKinds returns the fault kinds of several centers, which the
+// nemesis draws only where Settings.Centers is 2 or more.
+func CenterFaultKinds() []FaultKind {
+	return []FaultKind{FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover, FaultLeaderFreeze}
 }
 
 // ParseFaultKinds parses a -faults value: "none" (or "off", ""): no

@@ -58,7 +58,13 @@ func ParseHostility(s string) (Hostility, error) {
 }
 
 // FailsTakeovers reports whether a standby with this hostility makes
-// every takeover order it gets fail while it answers its probes.
+// every takeover order it gets fail while it answers its probes: it
+// refuses the order, or acknowledges it and its probes deny it
+// (fake-takeover, absurd-report).
 func (h Hostility) FailsTakeovers() bool {
-	return h == HostileAbsurdEpoch || h == HostileLeapEpoch || h == HostileRefuseTakeover
+	switch h {
+	case HostileAbsurdEpoch, HostileLeapEpoch, HostileRefuseTakeover, HostileFakeTakeover, HostileAbsurdReport:
+		return true
+	}
+	return false
 }

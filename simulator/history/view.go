@@ -70,6 +70,11 @@ type Settings struct {
 	StreamStart time.Duration
 	// MaxGapSamples caps the gap samples a report keeps.
 	MaxGapSamples int
+	// Centers is how many centers stand by for each other (1: a single
+	// center that runs no election); Lease is the leader's lease where
+	// there are several.
+	Centers int
+	Lease   time.Duration
 }
 
 // Start is the virtual instant every world begins at; the Machine sees
@@ -170,14 +175,34 @@ type GroupTruth struct {
 	Servers []int
 }
 
-// CenterTruth is the center's state.
+// CenterTruth is the center's state. Where several centers stand by for
+// each other (Settings.Centers >= 2) it is the state of whichever leads:
+// the center is up while one leads and runs its Machine, and every new
+// leader is a restart from the shared store.
 type CenterTruth struct {
 	Up          bool
 	Incarnation uint32
-	UpSince     time.Duration
-	DownSince   time.Duration
-	Restarts    int
+	// UpSince is when the center came up, or when a leader whose saves the
+	// store refused (and who therefore stood still) could act again.
+	UpSince   time.Duration
+	DownSince time.Duration
+	Restarts  int
 	// Persisted is the last State the center persisted, nil before the
 	// first.
 	Persisted *failover.State
+
+	// With several centers: Leader is the number of the center that leads
+	// (c1 is 1), 0 while none does, and Term its term; StoreTerm is the
+	// newest term the lease store granted, and LeaseHeld whether that
+	// term's lease still holds in the store (neither expired nor given
+	// up). Elections counts the terms granted. StoreDown is set while the
+	// lease store is unavailable; Followers counts the centers that could
+	// be elected now: up, awake, not leading, reaching the store.
+	Leader    int
+	Term      uint64
+	StoreTerm uint64
+	LeaseHeld bool
+	Elections int
+	StoreDown bool
+	Followers int
 }

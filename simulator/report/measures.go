@@ -157,6 +157,9 @@ type Measures struct {
 	recoveries map[history.Recovery]int
 	refused    []Refusal
 	admin      []AdminResult
+
+	// cen takes the measures of several centers; nil with one.
+	cen *centers
 }
 
 type epochKey struct {
@@ -178,6 +181,9 @@ func NewMeasures(v history.View) *Measures {
 		faults: map[history.FaultKind]int{}, recoveries: map[history.Recovery]int{},
 	}
 	m.detect = check.BudgetsOf(m.set).Detect
+	if m.set.Centers > 1 {
+		m.cen = newCenters(m.set)
+	}
 	m.byID = make(map[nvrha.ServerID]int, n)
 	for i, s := range srv {
 		m.byID[s.ID] = i
@@ -247,6 +253,9 @@ func (m *Measures) Observe(e *history.Event) {
 		}
 	case history.Finish:
 		m.close()
+	}
+	if m.cen != nil {
+		m.cen.observe(m, e)
 	}
 }
 
@@ -631,6 +640,9 @@ func (m *Measures) Fill(r *Report, finished bool) {
 	}
 	r.Detect, r.Takeover, r.GapPerCamera, r.Failback = StatsOf(detect), StatsOf(take), StatsOf(gap), StatsOf(fb)
 	r.Gaps = StatsOf(m.gapVals)
+	if m.cen != nil {
+		m.cen.fill(r, m.center)
+	}
 	now := m.v.Now()
 	if total := time.Duration(len(m.cams)) * now; total > 0 {
 		lost := m.lost

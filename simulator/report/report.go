@@ -93,6 +93,9 @@ type Report struct {
 	// after they left every group (see the package documentation).
 	Orphans        []nvrha.ServerID `json:"orphans,omitempty"`
 	CenterRestarts int              `json:"center_restarts"`
+	// Centers is what several centers did (nil with one); every new
+	// leader counts as a center restart too.
+	Centers *Centers `json:"centers,omitempty"`
 
 	// Timelines, for a report renderer.
 	Servers           []ServerTimeline `json:"servers"`
@@ -209,6 +212,14 @@ func (r *Report) WriteText(out io.Writer) error {
 			r.Scarcity.Efficiency())
 	}
 	kv("center restarts", "%d", r.CenterRestarts)
+	if c := r.Centers; c != nil {
+		kv("centers", "%d, lease %v: %d elections, %d leader crashes, %d step-downs, %d orders refused for a stale term",
+			c.Centers, c.Lease, c.Elections, c.LeaderCrashes, c.StepDowns, c.StaleTermRefused)
+		kv("protection resumed", "after a leader crash, clean failover: n %d, p50 %s, p99 %s, max %s (target %s); with other center faults: n %d, max %s",
+			c.Resume.N, sec(c.Resume.P50), sec(c.Resume.P99), sec(c.Resume.Max), sec(c.ResumeTarget), c.ResumeCompound.N, sec(c.ResumeCompound.Max))
+		kv("covered in failover", "crashed during a clean one: n %d, p50 %s, p99 %s, max %s, %d never covered (target %s); %d contended",
+			c.Covered.N, sec(c.Covered.P50), sec(c.Covered.P99), sec(c.Covered.Max), c.NotCovered, sec(c.CoveredTarget), c.Contended)
+	}
 	if len(r.Faults) > 0 {
 		kv("faults", "%s", countList(r.Faults))
 	}

@@ -68,30 +68,35 @@ func parseOn(p *parser, t []string) error {
 // the action with its verb and "for" already read, and the other
 // arguments.
 var actions = map[string]func(p *parser, a *history.Action, rest []string) error{
-	"crash":        parseServers,
-	"restart":      parseServers,
-	"recover":      parseServers,
-	"fill-space":   parseServers,
-	"free-space":   parseServers,
-	"disable":      parseServers,
-	"enable":       parseServers,
-	"failback":     parseServers,
-	"abnormal":     parseAbnormal,
-	"pause":        parsePause,
-	"partition":    parsePartition,
-	"heal":         parsePartition,
-	"loss":         parseBurst,
-	"delay":        parseBurst,
-	"license":      parseLicense,
-	"flap":         parseFlap,
-	"center-crash": parseCenterCrash,
-	"remove":       parseRemove,
-	"add":          parseAdd,
-	"delete-group": parseGroupVerb,
-	"add-group":    parseGroupVerb,
-	"protection":   parseProtection,
-	"broken":       parseBroken,
-	"mend":         parseServers,
+	"crash":         parseServers,
+	"restart":       parseServers,
+	"recover":       parseServers,
+	"fill-space":    parseServers,
+	"free-space":    parseServers,
+	"disable":       parseServers,
+	"enable":        parseServers,
+	"failback":      parseServers,
+	"abnormal":      parseAbnormal,
+	"pause":         parsePause,
+	"partition":     parsePartition,
+	"heal":          parsePartition,
+	"loss":          parseBurst,
+	"delay":         parseBurst,
+	"license":       parseLicense,
+	"flap":          parseFlap,
+	"center-crash":  parseCenterVerb,
+	"center-freeze": parseCenterVerb,
+	"cut-store":     parseCenterVerb,
+	"heal-store":    parseCenterVerb,
+	"store-down":    parseStoreVerb,
+	"store-up":      parseStoreVerb,
+	"remove":        parseRemove,
+	"add":           parseAdd,
+	"delete-group":  parseGroupVerb,
+	"add-group":     parseGroupVerb,
+	"protection":    parseProtection,
+	"broken":        parseBroken,
+	"mend":          parseServers,
 }
 
 // action parses "<verb> <args...> [for <time>]".
@@ -222,9 +227,33 @@ func parseFlap(p *parser, a *history.Action, rest []string) error {
 	return p.targets(a, rest)
 }
 
-func parseCenterCrash(p *parser, _ *history.Action, rest []string) error {
+// parseCenterVerb reads "center-crash [<center>]", "center-freeze
+// [<center>] for <t>", "cut-store [<center>]" and "heal-store
+// [<center>]": a center is c1, c2, ... or "leader", whichever leads when
+// the action is taken (the default).
+func parseCenterVerb(p *parser, a *history.Action, rest []string) error {
+	switch {
+	case a.Verb == "center-freeze" && (len(rest) > 1 || a.For <= 0):
+		return p.errf("want: center-freeze [c<n>|leader] for <time>")
+	case len(rest) > 1:
+		return p.errf("want: %s [c<n>|leader] [for <time>]", a.Verb)
+	}
+	if len(rest) == 1 {
+		if _, ok := history.CenterNumber(rest[0]); !ok {
+			return p.errf("%s: %q is no center (c1 to c%d, or leader)", a.Verb, rest[0], history.MaxCenters)
+		}
+		a.Targets = []string{rest[0]}
+	}
+	return nil
+}
+
+// parseStoreVerb reads "store-down" and "store-up", which take no target.
+func parseStoreVerb(p *parser, a *history.Action, rest []string) error {
 	if len(rest) != 0 {
-		return p.errf("want: center-crash [for <time>]")
+		if a.Verb == "store-down" {
+			return p.errf("want: store-down [for <time>]")
+		}
+		return p.errf("want: %s", a.Verb)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@
 //	stream-start <t>
 //	ack-when-recording
 //	platform arm64 | x86_64                       # the center's platform (8 or 64 servers per group)
+//	centers <n> [lease <t>]                       # n centers stand by for each other (default 1; lease 5s)
 //
 // Actions happen at a time, or when the Machine publishes an event:
 //
@@ -35,8 +36,9 @@
 //
 // A trigger fires once, at the first matching event; its action may name
 // the takeover's servers as "standby" and "recording". A trigger's
-// center-crash without "after" crashes the center right after the Machine
-// persisted the change and before the orders leave. The actions:
+// center-crash without "after" crashes the center (the leader) right after
+// the Machine persisted the change and before the orders leave. The
+// actions:
 //
 //	crash <servers> [for <t>]          restart <servers>
 //	pause <servers> for <t>
@@ -48,7 +50,14 @@
 //	fill-space <servers> [for <t>]     free-space <servers>
 //	license <server> <channels> [for <t>]
 //	flap <server> times <n> down <t> up <t>
-//	center-crash [for <t>]             (default downtime 3s)
+//	center-crash [<center>] [for <t>]  (default downtime 3s; the center that leads, or c<n>)
+//	center-freeze [<center>] for <t>   (several centers: its process hangs; a trigger's without
+//	                                   "after" strikes the leader once it stamped the change's orders,
+//	                                   which leave when it wakes)
+//	cut-store [<center>] [for <t>]     heal-store [<center>]
+//	                                   (several centers: a center, by default the leader, cut
+//	                                   from the lease store but not from the servers)
+//	store-down [for <t>]               store-up   (several centers: the lease store unavailable)
 //	disable <servers> [for <t>]        enable <servers>
 //	remove <servers> [force] [for <t>] (force disables a server in takeover first; for: rejoin after)
 //	add <servers> [to g<n>]
@@ -68,6 +77,10 @@
 //	expect max-gap <t>                           expect max-flaps <n>
 //	expect no-false-takeover                     expect settled
 //	expect orphan <standby>                      expect known-issue <id>
+//	expect elections <n>                         expect stale-term-refused
+//	expect max-resume <t>                        (several centers: terms granted; an order an
+//	                                             agent refused for a stale term; protection
+//	                                             resumed within t after every leader crash)
 //
 // Errors name the line ([Error]). [Scenario.String] renders a scenario
 // back in this format. The shipped scenarios are in simulator/scenarios

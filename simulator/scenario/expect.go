@@ -15,18 +15,21 @@ type expectKind struct {
 
 // expectKinds are the expectations, by the word after "expect".
 var expectKinds = map[string]expectKind{
-	"takeover":          {1, 3, checkTakeoverArgs},
-	"no-takeover":       {1, 1, nil},
-	"recovery":          {1, 1, checkRecoveryArg},
-	"fault":             {1, 1, checkFaultArg},
-	"refused":           {1, 1, nil},
-	"max-gap":           {1, 1, func(p *parser, a []string) error { _, err := p.dur(a, 0); return err }},
-	"status":            {2, 2, checkStatusArgs},
-	"no-false-takeover": {0, 0, nil},
-	"settled":           {0, 0, nil},
-	"orphan":            {1, 1, nil},
-	"max-flaps":         {1, 1, func(p *parser, a []string) error { _, err := p.intArg(a, 0, 0, 1<<20); return err }},
-	"known-issue":       {1, 1, nil},
+	"takeover":           {1, 3, checkTakeoverArgs},
+	"no-takeover":        {1, 1, nil},
+	"recovery":           {1, 1, checkRecoveryArg},
+	"fault":              {1, 1, checkFaultArg},
+	"refused":            {1, 1, nil},
+	"max-gap":            {1, 1, func(p *parser, a []string) error { _, err := p.dur(a, 0); return err }},
+	"status":             {2, 2, checkStatusArgs},
+	"no-false-takeover":  {0, 0, nil},
+	"settled":            {0, 0, nil},
+	"orphan":             {1, 1, nil},
+	"max-flaps":          {1, 1, func(p *parser, a []string) error { _, err := p.intArg(a, 0, 0, 1<<20); return err }},
+	"known-issue":        {1, 1, nil},
+	"elections":          {1, 1, func(p *parser, a []string) error { _, err := p.intArg(a, 0, 1, 1<<20); return err }},
+	"stale-term-refused": {0, 0, nil},
+	"max-resume":         {1, 1, func(p *parser, a []string) error { _, err := p.dur(a, 0); return err }},
 }
 
 // parseExpect reads "expect <what> <args...>".

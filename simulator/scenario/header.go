@@ -223,6 +223,27 @@ func parsePlatform(p *parser, t []string) error {
 	return nil
 }
 
+// parseCenters reads "centers <n> [lease <t>]".
+func parseCenters(p *parser, t []string) error {
+	n, err := p.intArg(t, 1, 1, history.MaxCenters)
+	if err != nil {
+		return err
+	}
+	p.s.Centers = n
+	switch {
+	case len(t) == 2:
+	case len(t) == 4 && t[2] == "lease":
+		d, err := p.dur(t, 3)
+		if err != nil {
+			return err
+		}
+		p.s.Lease = d
+	default:
+		return p.errf("want: centers <n> [lease <time>]")
+	}
+	return nil
+}
+
 // finishWorld builds the header's world once every line is read: each
 // group gets every template, then the set lines change single servers.
 func (p *parser) finishWorld() error {

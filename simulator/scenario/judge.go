@@ -14,18 +14,21 @@ import (
 // judges judge the expectations at the end of a run, by kind, on its
 // report and the statuses the Machine shows at the end.
 var judges = map[string]func(args []string, r *report.Report, status func(nvrha.ServerID) string) (bool, string){
-	"takeover":          judgeTakeover,
-	"no-takeover":       judgeNoTakeover,
-	"recovery":          judgeRecovery,
-	"fault":             judgeFault,
-	"refused":           judgeRefused,
-	"max-gap":           judgeMaxGap,
-	"status":            judgeStatus,
-	"no-false-takeover": judgeNoFalseTakeover,
-	"settled":           judgeSettled,
-	"orphan":            judgeOrphan,
-	"max-flaps":         judgeMaxFlaps,
-	"known-issue":       judgeKnownIssue,
+	"takeover":           judgeTakeover,
+	"no-takeover":        judgeNoTakeover,
+	"recovery":           judgeRecovery,
+	"fault":              judgeFault,
+	"refused":            judgeRefused,
+	"max-gap":            judgeMaxGap,
+	"status":             judgeStatus,
+	"no-false-takeover":  judgeNoFalseTakeover,
+	"settled":            judgeSettled,
+	"orphan":             judgeOrphan,
+	"max-flaps":          judgeMaxFlaps,
+	"known-issue":        judgeKnownIssue,
+	"elections":          judgeElections,
+	"stale-term-refused": judgeStaleTermRefused,
+	"max-resume":         judgeMaxResume,
 }
 
 // Judge tells whether the expectation held in the run r reports, status
@@ -121,4 +124,36 @@ func judgeKnownIssue(args []string, r *report.Report, _ func(nvrha.ServerID) str
 		}
 	}
 	return false, "it did not happen"
+}
+
+// judgeElections: exactly n terms granted (several centers).
+func judgeElections(args []string, r *report.Report, _ func(nvrha.ServerID) string) (bool, string) {
+	n, _ := strconv.Atoi(args[0])
+	got := 0
+	if r.Centers != nil {
+		got = r.Centers.Elections
+	}
+	return got == n, fmt.Sprintf("%d elections", got)
+}
+
+// judgeStaleTermRefused: an agent refused at least one order for a stale
+// center term.
+func judgeStaleTermRefused(_ []string, r *report.Report, _ func(nvrha.ServerID) string) (bool, string) {
+	got := 0
+	if r.Centers != nil {
+		got = r.Centers.StaleTermRefused
+	}
+	return got > 0, fmt.Sprintf("%d orders refused for a stale term", got)
+}
+
+// judgeMaxResume: protection resumed within the limit after every leader
+// crash, and after one at least.
+func judgeMaxResume(args []string, r *report.Report, _ func(nvrha.ServerID) string) (bool, string) {
+	limit, _ := time.ParseDuration(args[0])
+	c := r.Centers
+	if c == nil || c.Resume.N+c.ResumeCompound.N == 0 {
+		return false, "no leader crashed"
+	}
+	worst := max(c.Resume.Max, c.ResumeCompound.Max)
+	return worst <= limit, fmt.Sprintf("%d leader crashes, protection resumed after %.3fs at most", c.Resume.N+c.ResumeCompound.N, worst.Seconds())
 }

@@ -74,6 +74,7 @@ var directives = map[string]func(p *parser, t []string) error{
 	"stream-start":       parseStreamStart,
 	"ack-when-recording": parseAckWhenRecording,
 	"platform":           parsePlatform,
+	"centers":            parseCenters,
 	"at":                 parseAt,
 	"on":                 parseOn,
 	"expect":             parseExpect,

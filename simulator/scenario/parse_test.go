@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -26,6 +27,14 @@ func TestParseErrors(t *testing.T) {
 		{"at 1s broken rec-1 evil", `scenario:1: unknown hostility "evil"`},
 		{"at 1s broken rec-1", "scenario:1: want: broken <servers>"},
 		{"at 1s broken rec-1 replay 2m", "scenario:1: want: broken <servers>"},
+		{"centers 9", "scenario:1: bad number \"9\" (want 1..5)"},
+		{"centers 2 lease", "scenario:1: want: centers <n> [lease <time>]"},
+		{"centers 2 lease soon", `scenario:1: bad duration "soon"`},
+		{"centers 2 term 4", "scenario:1: want: centers <n> [lease <time>]"},
+		{"at 1s center-crash c9", `scenario:1: center-crash: "c9" is no center`},
+		{"at 1s cut-store rec-1 for 3s", `scenario:1: cut-store: "rec-1" is no center`},
+		{"at 1s store-down leader", "scenario:1: want: store-down [for <time>]"},
+		{"at 1s store-up now", "scenario:1: want: store-up"},
 	} {
 		_, err := Parse(strings.NewReader(tc.text))
 		var se *Error
@@ -63,5 +72,30 @@ func TestRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(a, b) {
 			t.Errorf("%s: round trip changed the scenario:\n%+v\n%+v", f, a, b)
 		}
+	}
+}
+
+// TestCenterLines: the header's centers line and the center actions
+// parse, and render back as written.
+func TestCenterLines(t *testing.T) {
+	text := "centers 3 lease 4s\nat 10s center-crash c2 for 1m0s\nat 20s cut-store for 30s\nat 30s cut-store leader\nat 40s heal-store c1\n" +
+		"at 50s store-down for 5s\nat 60s center-crash\non takeover-start rec-1 center-crash for 20s\n"
+	s, err := Parse(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Centers != 3 || s.Lease != 4*time.Second {
+		t.Errorf("centers %d lease %v", s.Centers, s.Lease)
+	}
+	var got []string
+	for _, st := range s.Steps {
+		got = append(got, st.Action.String())
+	}
+	want := []string{"center-crash c2 for 1m0s", "cut-store for 30s", "cut-store leader", "heal-store c1", "store-down for 5s", "center-crash"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("actions %q, want %q", got, want)
+	}
+	if r := s.String(); !strings.Contains(r, "centers 3 lease 4s\n") || !strings.Contains(r, "at 10s center-crash c2 for 1m0s\n") {
+		t.Errorf("rendered:\n%s", r)
 	}
 }

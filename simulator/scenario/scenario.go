@@ -52,6 +52,10 @@ type Scenario struct {
 	// Platform is "arm64" for an ARM64 center (8 servers per group), ""
 	// for the default x86_64.
 	Platform string `json:"platform,omitempty"`
+	// Centers is how many centers stand by for each other (0: the
+	// caller's), Lease their leader's lease (0: the default).
+	Centers int           `json:"centers,omitempty"`
+	Lease   time.Duration `json:"lease,omitempty"`
 
 	Steps    []Step    `json:"steps"`
 	Triggers []Trigger `json:"triggers,omitempty"`
@@ -189,6 +193,13 @@ func (s *Scenario) String() string {
 	}
 	if s.Platform != "" {
 		b.WriteString("platform " + s.Platform + "\n")
+	}
+	if s.Centers > 0 {
+		b.WriteString("centers " + strconv.Itoa(s.Centers))
+		if s.Lease > 0 {
+			b.WriteString(" lease " + s.Lease.String())
+		}
+		b.WriteString("\n")
 	}
 	for _, st := range s.Steps {
 		if st.Action.Verb == "expect-status" {

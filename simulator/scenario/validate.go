@@ -51,6 +51,8 @@ func lineErr(line int, format string, args ...any) error {
 func validateAction(a history.Action, placeholders bool, ids map[string]bool, w history.WorldSpec) error {
 	for _, t := range a.Targets {
 		switch {
+		case history.IsCenterVerb(a.Verb):
+			// Checked against the world's centers when it is built.
 		case IsGroupRef(t) && history.IsGroupVerb(a.Verb):
 			n, _ := strconv.Atoi(t[1:])
 			if n > len(w.Groups) {

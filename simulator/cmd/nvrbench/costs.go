@@ -58,6 +58,30 @@ func machineCosts() []row {
 		rows = append(rows, row{Figure: fmt.Sprintf("Machine memory per server, %d servers", n), Target: "<= 4096 B",
 			Measured: fmt.Sprintf("%.0f B", bytes), Met: verdict(bytes <= 4096)})
 	}
+	return append(rows, persistCosts()...)
+}
+
+// persistCosts measures the bytes a FileStore writes per persisted change
+// (a failure, takeover and failback at a time) as Changes, against saving
+// the whole State, at 64 and 1,024 servers: the same function
+// BenchmarkPersist runs in internal/perf.
+func persistCosts() []row {
+	var rows []row
+	for _, n := range []int{64, 1024} {
+		var r perf.PersistResult
+		testing.Benchmark(func(b *testing.B) {
+			for range b.N {
+				r = perf.Persist(b, b.TempDir(), max(n/64, 1), min(n, 64), 2, true)
+			}
+		})
+		d, f := r.BytesPerChange()
+		rw := row{Figure: fmt.Sprintf("bytes written per persisted change, %d servers (FileStore log; baseline: the whole State)", n),
+			Measured: fmt.Sprintf("%.0f B", d), Baseline: fmt.Sprintf("%.0f B", f), Ratio: fmt.Sprintf("%.4f", r.Ratio())}
+		if n == 1024 {
+			rw.Target, rw.Met = "<= 1% of the whole State", verdict(r.Ratio() <= 0.01)
+		}
+		rows = append(rows, rw)
+	}
 	return rows
 }
 

@@ -5,6 +5,7 @@
 //	go run ./simulator/cmd/nvrsim -seed 7 -duration 6h -html report.html
 //	go run ./simulator/cmd/nvrsim -scenario simulator/scenarios/flapping-server.nvrsim
 //	go run ./simulator/cmd/nvrsim -compare -seeds 8      # nvrha against the baseline and the oracle
+//	go run ./simulator/cmd/nvrsim -centers 3 -seeds 1000 -random-world -duration 10m -rate 4  # several centers, pooled
 //
 // The default world is one Failover Group of 14 recording servers and 2
 // standbys with 16 cameras each, on a quiet LAN, for an hour of simulated
@@ -32,6 +33,14 @@
 // -html FILE it writes the first world's three reports: nvrha's to FILE,
 // the baseline's and the oracle's to FILE with "-baseline" and "-oracle"
 // before its extension.
+//
+// -centers N runs N centers that stand by for each other through a lease
+// store (-lease, 5 s by default), and the faults of several centers with
+// the others. -seeds N without -compare runs N worlds, seeds -seed,
+// -seed+1, ..., -parallel at a time, and prints them pooled: how many
+// passed, the violations by invariant (double takeovers are invariant 1,
+// old-term orders obeyed invariant 11), and the failovers of several
+// centers against their targets; -json prints that as JSON.
 //
 // Exit status: 0 when every invariant and every expectation held; 1 when
 // one did not (the violation, the seed and the replay command are printed
@@ -91,6 +100,7 @@ type flags struct {
 	progress progressFlag
 	compare  bool
 	seeds    int
+	parallel int
 }
 
 func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) {
@@ -114,12 +124,15 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	baseline := fs.Bool("baseline", false, "drive the world with the baseline poll/timeout detector")
 	oracle := fs.Bool("oracle", false, "drive the world with the oracle center, which knows when a server really stopped")
 	netName := fs.String("net", "quiet", `network: "quiet" or "noisy"`)
+	centers := fs.Int("centers", 1, "centers that stand by for each other through a lease store (2 or 3; 1 runs no election)")
+	lease := fs.Duration("lease", 0, "the leader's lease with several centers (default 5s)")
 	fs.BoolVar(&f.asJSON, "json", false, "print the full report as JSON on stdout, and nothing else")
 	fs.StringVar(&f.htmlPath, "html", "", "write the report as a self-contained HTML page to this file")
 	fs.StringVar(&f.trace, "trace", "", "write the event trace to this file")
 	fs.Var(&f.progress, "progress", `progress bar on stderr: true, false or auto (a terminal, and a run longer than a second)`)
 	fs.BoolVar(&f.compare, "compare", false, "run the world with nvrha's defaults and with the baseline, and print both side by side")
-	fs.IntVar(&f.seeds, "seeds", 1, "with -compare: pool this many worlds, seeds -seed, -seed+1, ...")
+	fs.IntVar(&f.seeds, "seeds", 1, "run this many worlds, seeds -seed, -seed+1, ..., and print them pooled (with -compare: pool the comparisons)")
+	fs.IntVar(&f.parallel, "parallel", 1, "with -seeds: run this many worlds at a time")
 	quietTail := fs.Duration("quiet-tail", 0, "no new faults in this last stretch of the run (default a fifth, at most 15m)")
 	holdDown := fs.Duration("hold-down", 0, "failback hold-down (default 30s)")
 	maxHoldDown := fs.Duration("max-hold-down", 0, "longest flap-damped hold-down (default 10m)")
@@ -139,8 +152,10 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	switch {
 	case f.seeds < 1:
 		return 2, errors.New("-seeds must be at least 1")
-	case f.seeds > 1 && !f.compare:
-		return 2, errors.New("-seeds pools worlds for -compare; run one seed at a time otherwise")
+	case f.parallel < 1:
+		return 2, errors.New("-parallel must be at least 1")
+	case f.seeds > 1 && !f.compare && (f.trace != "" || f.htmlPath != ""):
+		return 2, errors.New("-trace and -html write one run's; run one seed at a time for them")
 	case f.compare && f.trace != "":
 		return 2, errors.New("-trace writes one run's trace; it does not go with -compare")
 	case f.compare && set["baseline"]:
@@ -153,8 +168,9 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 
 	cfg := simulator.Config{
 		Seed: *seed, Duration: *duration, Baseline: *baseline, Oracle: *oracle, RandomWorld: *random,
-		World: simulator.UniformWorld(*groups, *servers, *standbys, *cameras, 0, 0),
+		World: simulator.UniformWorld(*groups, *servers, *standbys, *cameras, 0, 0), Centers: *centers,
 	}
+	cfg.Center.Lease = *lease
 	switch *netName {
 	case "quiet":
 		cfg.Net = simulator.QuietLAN()
@@ -199,6 +215,12 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		if set["oracle"] {
 			cfg.Oracle = *oracle
 		}
+		if set["centers"] {
+			cfg.Centers = *centers
+		}
+		if set["lease"] {
+			cfg.Center.Lease = *lease
+		}
 		for _, v := range []struct {
 			name string
 			dst  *time.Duration
@@ -226,8 +248,11 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		terminal = isTerminal
 	}
 	m := newMeter(stderr, f.progress, terminal(stderr))
-	if f.compare {
+	switch {
+	case f.compare:
 		return runCompare(cfg, f, m, stdout, stderr)
+	case f.seeds > 1:
+		return runBatch(cfg, f, m, stdout, stderr)
 	}
 	return runOne(cfg, f, m, stdout, stderr)
 }

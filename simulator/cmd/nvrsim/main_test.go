@@ -37,6 +37,8 @@ func TestReplayReproduces(t *testing.T) {
 			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 4, QuietTail: time.Minute}},
 		{Seed: 6, Duration: 2 * time.Minute, World: simulator.UniformWorld(2, 3, 1, 8, 0, 0), Net: simulator.NoisyLAN(),
 			Nemesis: simulator.NemesisConfig{Enabled: true, Kinds: []simulator.FaultKind{simulator.FaultCrash, simulator.FaultPartition}, Rate: 3}},
+		{Seed: 7, Duration: 3 * time.Minute, RandomWorld: true, Centers: 3, Center: simulator.CenterConfig{Lease: 4 * time.Second},
+			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 4, QuietTail: time.Minute}},
 	} {
 		cfg.Center.Failover.Failback.HoldDown = 10 * time.Second
 		cfg.Center.Failover.Failback.FlapWindow = time.Minute
@@ -306,7 +308,11 @@ func TestProgressBar(t *testing.T) {
 
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-seeds", "2"},
+		{"-seeds", "2", "-trace", "x"},
+		{"-seeds", "2", "-html", "x"},
+		{"-seeds", "2", "-parallel", "0"},
+		{"-centers", "9"},
+		{"-centers", "2", "-lease", "10ms"},
 		{"-compare", "-baseline"},
 		{"-compare", "-oracle"},
 		{"-oracle", "-baseline"},
@@ -319,5 +325,51 @@ func TestBadFlags(t *testing.T) {
 		if code, _ := run(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestSeedsPooled: -seeds N runs N worlds of several centers and prints
+// them pooled, as text and as JSON, the same whatever runs at a time;
+// every world's replay names its centers.
+func TestSeedsPooled(t *testing.T) {
+	args := []string{"-seed", "2", "-seeds", "3", "-centers", "3", "-duration", "4m", "-random-world", "-rate", "4",
+		"-hold-down", "10s", "-quiet-tail", "1m", "-tolerate", "all"}
+	var out, errOut bytes.Buffer
+	code, err := run(args, &out, &errOut)
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, %v: %s%s", code, err, out.String(), errOut.String())
+	}
+	for _, want := range []string{"3 seeds from 2, 3 centers", "passed                  3 of 3", "double takeovers        0",
+		"old-term orders obeyed  0", "protection resumed", "covered in failover", "elections"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	var one, two bytes.Buffer
+	if _, err := run(append(args, "-json"), &one, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(append(args, "-json", "-parallel", "2"), &two, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var b batch
+	if err := json.Unmarshal(one.Bytes(), &b); err != nil || b.Seeds != 3 || b.Passed != 3 || b.CenterFailovers == nil || b.CenterFailovers.Elections < 3 {
+		t.Errorf("%v: %+v", err, b)
+	}
+	if !bytes.Equal(one.Bytes(), two.Bytes()) {
+		t.Error("the pooled JSON depends on how many worlds run at a time")
+	}
+}
+
+// TestSeedsFailureExits1: a pooled batch in which a world breaks an
+// invariant exits 1 and prints that world's replay command.
+func TestSeedsFailureExits1(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code, err := runWith(append(short, "-seeds", "2"), &out, &errOut, options{adjust: lie})
+	if err != nil || code != 1 {
+		t.Fatalf("code %d, %v, want 1", code, err)
+	}
+	if !strings.Contains(out.String(), "violations              invariant 5: 2") || strings.Count(errOut.String(), "replay: ") != 2 {
+		t.Errorf("out:\n%s\nerr:\n%s", out.String(), errOut.String())
 	}
 }

@@ -1,0 +1,11 @@
+package failover
+
+// SetFileStoreStep makes f hear the steps of every FileStore write where a
+// crash leaves the files in a new shape, for the crash tests; the function
+// it returns puts the old hook back. Tests that set it do not run in
+// parallel.
+func SetFileStoreStep(f func(step string)) (restore func()) {
+	old := fileStoreStep
+	fileStoreStep = f
+	return func() { fileStoreStep = old }
+}
