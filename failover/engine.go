@@ -696,7 +696,10 @@ func (m *Machine) commandResult(o *op, err error) {
 		// back-off of any failure from then on: an agent that claims a
 		// newer epoch at every order gets one every RetryMax at most.
 		m.failed(o)
-		o.cmd.Epoch = m.nextEpoch(o.cmd.Recording)
+		c := o.cmd
+		c.Epoch = m.nextEpoch(o.cmd.Recording)
+		m.markOrder(o, c)
+		o.cmd.Epoch = c.Epoch
 		if o.attempts == 1 {
 			m.send(o, o.cmd)
 		}

@@ -63,7 +63,9 @@ func (c *Checker) expectedStatus(i int, ms *snapMember, p *persisted) string {
 	}
 	// Protected: a confirmed takeover; an unconfirmed one whose standby is
 	// ready (active, up, no failed takeover, no owed release, an empty
-	// recording space); or else a free, ready standby of the group that fits.
+	// recording space) and still fits (its license may have shrunk since
+	// the takeover began); or else a free, ready standby of the group that
+	// fits.
 	available := false
 	if ms.Peer != "" {
 		if p.confirmed[i] {
@@ -71,7 +73,7 @@ func (c *Checker) expectedStatus(i int, ms *snapMember, p *persisted) string {
 		} else if j, ok := c.index(ms.Peer, 0); ok && c.mv.mem[j].in {
 			s := &c.mv.mem[j]
 			available = s.Enabled && s.group.Protection && s.Health == nvrha.HealthUp && s.EmptyRecordingSpace &&
-				!p.failed[j] && !p.fence[j]
+				!p.failed[j] && !p.fence[j] && eligibility.CanCover(p.facts[j], p.facts[i])
 		}
 	}
 	if !available {
