@@ -134,7 +134,13 @@ func statText(s simulator.Stats, p func(simulator.Stats) time.Duration) string {
 
 // lostText prints camera-time lost to the second: campaign totals run to
 // millions of seconds.
-func lostText(d time.Duration) string { return fmt.Sprintf("%.0fs", d.Seconds()) }
+func lostText(d time.Duration) string {
+	s := math.Round(d.Seconds())
+	if s == 0 {
+		s = 0 // drops the sign of a negative zero
+	}
+	return fmt.Sprintf("%.0fs", s)
+}
 
 func ratioCell(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {

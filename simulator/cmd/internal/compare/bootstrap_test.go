@@ -70,6 +70,10 @@ func TestPairedBootstrapEdges(t *testing.T) {
 	if p := paired(nil, nil); !math.IsNaN(p.Ratio.Estimate) || p.Difference != (Difference{}) {
 		t.Errorf("no worlds: %+v", p)
 	}
+	// A difference of a few milliseconds prints as none, without a sign.
+	if got := wholeSecs(-8 * time.Millisecond); got != "0s" {
+		t.Errorf("-8ms prints as %q, want 0s", got)
+	}
 }
 
 // The comparison resamples worlds: two worlds added give the hand-computed

@@ -250,8 +250,8 @@ func (c *Comparison) writePaired(sb *strings.Builder) {
 		"(%d resamples of the %d worlds)\n", 100*Confidence, Resamples, o.Worlds)
 	cells := [][]string{{"class", "nvrha ÷ base", "interval", "nvrha - base", "interval", "nvrha lost"}}
 	row := func(class string, p Paired) []string {
-		return []string{class, ratioText(p.Ratio.Estimate), intervalText(p.Ratio, "%.2f", "x"), fmt.Sprintf("%.0fs", p.Difference.Estimate.Seconds()),
-			fmt.Sprintf("%.0fs to %.0fs", p.Difference.Low.Seconds(), p.Difference.High.Seconds()), p.Verdict()}
+		return []string{class, ratioText(p.Ratio.Estimate), intervalText(p.Ratio, "%.2f", "x"), wholeSecs(p.Difference.Estimate),
+			wholeSecs(p.Difference.Low) + " to " + wholeSecs(p.Difference.High), p.Verdict()}
 	}
 	for _, r := range c.Classes() {
 		cells = append(cells, row(r.Class, r.Paired))
@@ -268,6 +268,16 @@ func (c *Comparison) writePaired(sb *strings.Builder) {
 		fmt.Fprintf(sb, ",\n                      oracle %s", eff(o.Scarcity[2]))
 	}
 	sb.WriteString("\n")
+}
+
+// wholeSecs prints d to the second, a loss that rounds to none as 0s (not
+// -0s).
+func wholeSecs(d time.Duration) string {
+	s := math.Round(d.Seconds())
+	if s == 0 {
+		s = 0 // drops the sign of a negative zero
+	}
+	return fmt.Sprintf("%.0fs", s)
 }
 
 // intervalText prints a ratio's interval, each end in format and the
