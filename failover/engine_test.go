@@ -19,7 +19,7 @@ import (
 // Scenario tests of the takeover engine: a Machine drives in-process agents
 // over the in-memory transport on virtual time, faults are injected through
 // the agents and the transport's hooks, and each test checks what QVR Center's manual
-// and the design promise for one situation.
+// and nvrha's invariants (docs/invariants.md) promise for one situation.
 
 // The labels the tests expect, as QVR Center's manual's tables word them.
 var (

@@ -15,7 +15,7 @@ import (
 )
 
 // TestMachineInvariants drives a Machine over in-process agents with random
-// faults and admin operations, and checks the invariants of the design
+// faults and admin operations, and checks nvrha's invariants (docs/invariants.md)
 // after every action and every step of virtual time, as far as they can be
 // observed from outside: through Snapshot, Epoch, the agents and the Ready
 // stream.

@@ -36,8 +36,9 @@
 // settings. The floor is a separate check on top of each detector's own rule,
 // not a property of tuning, because a false takeover is expensive (a standby
 // starts recording cameras that were fine, and they must be handed back) and
-// because the design promises it: a healthy-but-slow server within the
-// allowed pause triggers no takeover.
+// because nvrha promises it (invariant 7, "Settling", in
+// docs/invariants.md): a healthy-but-slow server within the allowed pause
+// triggers no takeover.
 //
 // # Before the first success
 //

@@ -14,15 +14,15 @@ import (
 // Surveillance server, the TS-AI642 as the ARM64 center, and the FAQ "Why
 // can't I add server as a standby server?" answered one criterion at a time.
 
-// seedServer returns facts that meet every rule for both roles in seedGroup.
-func seedServer(id nvrha.ServerID, p nvrha.Product) nvrha.Facts {
+// fitServer returns facts that meet every rule for both roles in fitGroup.
+func fitServer(id nvrha.ServerID, p nvrha.Product) nvrha.Facts {
 	return nvrha.Facts{
 		ID: id, Product: p, AdvancedMode: true, LicenseChannels: 32,
 		RecordingSpaces: []nvrha.RecordingSpace{{Name: "vol1", CapacityBytes: 2 << 40, Empty: true}},
 	}
 }
 
-func seedGroup(p nvrha.Platform, members int) eligibility.Group {
+func fitGroup(p nvrha.Platform, members int) eligibility.Group {
 	return eligibility.Group{
 		Name: "Failover Group 1", Platform: p, Members: members,
 		RecordingServers: []nvrha.Facts{{
@@ -37,31 +37,31 @@ func seedGroup(p nvrha.Platform, members int) eligibility.Group {
 // and QVR Pro servers with Advanced Mode enabled": a TVR-AI200 runs QVR
 // Surveillance and joins as either role; each of the three products does;
 // any of them with Advanced Mode off, or any other product, does not.
-func TestSeed_QVRSurveillanceIncludingTVRAI200QVREliteQVRProWithAdvancedMode(t *testing.T) {
-	tvr := seedServer("tvr-ai200-1", nvrha.ProductQVRSurveillance)
+func TestManual_QVRSurveillanceIncludingTVRAI200QVREliteQVRProWithAdvancedMode(t *testing.T) {
+	tvr := fitServer("tvr-ai200-1", nvrha.ProductQVRSurveillance)
 	tvr.Name = "TVR-AI200"
 	if got := tvr.Product.String(); got != "QVR Surveillance" {
 		t.Errorf("the TVR-AI200's product shows as %q, want QVR Surveillance", got)
 	}
 	candidates := []nvrha.Facts{
 		tvr,
-		seedServer("qvr-surveillance", nvrha.ProductQVRSurveillance),
-		seedServer("qvr-elite", nvrha.ProductQVRElite),
-		seedServer("qvr-pro", nvrha.ProductQVRPro),
+		fitServer("qvr-surveillance", nvrha.ProductQVRSurveillance),
+		fitServer("qvr-elite", nvrha.ProductQVRElite),
+		fitServer("qvr-pro", nvrha.ProductQVRPro),
 	}
 	var r eligibility.Rules
 	for _, f := range candidates {
 		c := eligibility.Candidate{Facts: f}
-		if rs := r.CheckRecording(c, seedGroup(nvrha.PlatformX86_64, 1)); rs != nil {
+		if rs := r.CheckRecording(c, fitGroup(nvrha.PlatformX86_64, 1)); rs != nil {
 			t.Errorf("%s (%s) refused as recording server: %v", f.DisplayName(), f.Product, rs)
 		}
-		if rs := r.CheckStandby(c, seedGroup(nvrha.PlatformX86_64, 1)); rs != nil {
+		if rs := r.CheckStandby(c, fitGroup(nvrha.PlatformX86_64, 1)); rs != nil {
 			t.Errorf("%s (%s) refused as standby server: %v", f.DisplayName(), f.Product, rs)
 		}
 		c.Facts.AdvancedMode = false
 		for role, rs := range map[string]eligibility.Reasons{
-			"recording": r.CheckRecording(c, seedGroup(nvrha.PlatformX86_64, 1)),
-			"standby":   r.CheckStandby(c, seedGroup(nvrha.PlatformX86_64, 1)),
+			"recording": r.CheckRecording(c, fitGroup(nvrha.PlatformX86_64, 1)),
+			"standby":   r.CheckStandby(c, fitGroup(nvrha.PlatformX86_64, 1)),
 		} {
 			if !slices.Equal(rs.Codes(), []eligibility.Code{eligibility.CodeAdvancedModeDisabled}) {
 				t.Errorf("%s without Advanced Mode as %s server: %v; want only %s", f.DisplayName(), role, rs.Codes(), eligibility.CodeAdvancedModeDisabled)
@@ -71,8 +71,8 @@ func TestSeed_QVRSurveillanceIncludingTVRAI200QVREliteQVRProWithAdvancedMode(t *
 	// Another product, even one named like a QVR product, is refused, and
 	// the reason names the three supported ones.
 	for _, p := range []nvrha.Product{"tvr-ai200", "QVR Surveillance", "qvr-center"} {
-		c := eligibility.Candidate{Facts: seedServer("other", p)}
-		rs := r.CheckStandby(c, seedGroup(nvrha.PlatformX86_64, 1))
+		c := eligibility.Candidate{Facts: fitServer("other", p)}
+		rs := r.CheckStandby(c, fitGroup(nvrha.PlatformX86_64, 1))
 		if !slices.Equal(rs.Codes(), []eligibility.Code{eligibility.CodeUnsupportedProduct}) {
 			t.Fatalf("product %q: %v; want only %s", p, rs.Codes(), eligibility.CodeUnsupportedProduct)
 		}
@@ -86,7 +86,7 @@ func TestSeed_QVRSurveillanceIncludingTVRAI200QVREliteQVRProWithAdvancedMode(t *
 // Group", against 64 on x86_64: the last server that fits joins, the next is
 // refused as group-full whatever its role, with the platform and the limit
 // in the sentence.
-func TestSeed_GroupOf64ServersOnX86_64And8OnARM64TSAI642(t *testing.T) {
+func TestManual_GroupOf64ServersOnX86_64And8OnARM64TSAI642(t *testing.T) {
 	for _, tc := range []struct {
 		platform nvrha.Platform
 		limit    int
@@ -96,16 +96,16 @@ func TestSeed_GroupOf64ServersOnX86_64And8OnARM64TSAI642(t *testing.T) {
 				t.Fatalf("MaxServersPerGroup(%v) = %d, want %d", tc.platform, got, tc.limit)
 			}
 			var r eligibility.Rules
-			c := eligibility.Candidate{Facts: seedServer("sb-1", nvrha.ProductQVRPro)}
-			if rs := r.CheckStandby(c, seedGroup(tc.platform, tc.limit-1)); rs != nil {
+			c := eligibility.Candidate{Facts: fitServer("sb-1", nvrha.ProductQVRPro)}
+			if rs := r.CheckStandby(c, fitGroup(tc.platform, tc.limit-1)); rs != nil {
 				t.Errorf("server number %d refused: %v", tc.limit, rs)
 			}
-			if rs := r.CheckRecording(c, seedGroup(tc.platform, tc.limit-1)); rs != nil {
+			if rs := r.CheckRecording(c, fitGroup(tc.platform, tc.limit-1)); rs != nil {
 				t.Errorf("server number %d refused: %v", tc.limit, rs)
 			}
 			for role, rs := range map[string]eligibility.Reasons{
-				"recording": r.CheckRecording(c, seedGroup(tc.platform, tc.limit)),
-				"standby":   r.CheckStandby(c, seedGroup(tc.platform, tc.limit)),
+				"recording": r.CheckRecording(c, fitGroup(tc.platform, tc.limit)),
+				"standby":   r.CheckStandby(c, fitGroup(tc.platform, tc.limit)),
 			} {
 				if !slices.Equal(rs.Codes(), []eligibility.Code{eligibility.CodeGroupFull}) {
 					t.Fatalf("server number %d as %s: %v; want only %s", tc.limit+1, role, rs.Codes(), eligibility.CodeGroupFull)
@@ -126,13 +126,13 @@ func TestSeed_GroupOf64ServersOnX86_64And8OnARM64TSAI642(t *testing.T) {
 // every recording server's) gets four reasons; fixing one criterion at a
 // time removes exactly its reason, and the server is eligible once all four
 // are met.
-func TestSeed_WhyCantIAddServerAsStandbyServer(t *testing.T) {
-	f := seedServer("nvr-7", nvrha.ProductQVRElite)
+func TestManual_WhyCantIAddServerAsStandbyServer(t *testing.T) {
+	f := fitServer("nvr-7", nvrha.ProductQVRElite)
 	f.RecordingSpaces[0].Empty = false
 	f.Cameras = []nvrha.CameraID{"gate", "yard"}
 	f.LicenseChannels = 16
 	c := eligibility.Candidate{Facts: f, CurrentGroup: "Warehouse"}
-	g := seedGroup(nvrha.PlatformX86_64, 1)
+	g := fitGroup(nvrha.PlatformX86_64, 1)
 	var r eligibility.Rules
 
 	fixes := []struct {

@@ -12,7 +12,7 @@ import (
 // Status" tables of the QVR Center manual, not from the package, so that a
 // change of wording in the package fails here.
 
-func TestRecordingSeedTable(t *testing.T) {
+func TestRecordingManualTable(t *testing.T) {
 	rows := []struct {
 		label, description, code string
 		want                     status.Recording
@@ -83,7 +83,7 @@ func TestRecordingSeedTable(t *testing.T) {
 	}
 }
 
-func TestStandbySeedTable(t *testing.T) {
+func TestStandbyManualTable(t *testing.T) {
 	rows := []struct {
 		label, description, code string
 		want                     status.Standby

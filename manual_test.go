@@ -15,7 +15,7 @@ import (
 // "QVR Surveillance (including TVR-AI200), QVR Elite, and QVR Pro": the
 // three products, in that order, shown by the page's names; a vendor's own
 // product shows as given.
-func TestSeed_SupportedProductsAreQVRSurveillanceQVREliteQVRPro(t *testing.T) {
+func TestManual_SupportedProductsAreQVRSurveillanceQVREliteQVRPro(t *testing.T) {
 	ps := nvrha.QVRProducts()
 	want := []nvrha.Product{nvrha.ProductQVRSurveillance, nvrha.ProductQVRElite, nvrha.ProductQVRPro}
 	if !slices.Equal(ps, want) {
@@ -39,7 +39,7 @@ func TestSeed_SupportedProductsAreQVRSurveillanceQVREliteQVRPro(t *testing.T) {
 
 // "x86_64 server" and "ARM64 server (TS-AI642)": the two center platforms,
 // x86_64 the zero value; anything else is not a platform.
-func TestSeed_CenterPlatformsX86_64AndARM64(t *testing.T) {
+func TestManual_CenterPlatformsX86_64AndARM64(t *testing.T) {
 	var zero nvrha.Platform
 	if zero != nvrha.PlatformX86_64 {
 		t.Errorf("the zero Platform is %v, want x86_64", zero)
@@ -55,7 +55,7 @@ func TestSeed_CenterPlatformsX86_64AndARM64(t *testing.T) {
 }
 
 // "At least one empty recording space": the fact a standby needs.
-func TestSeed_AtLeastOneEmptyRecordingSpace(t *testing.T) {
+func TestManual_AtLeastOneEmptyRecordingSpace(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		spaces []nvrha.RecordingSpace
@@ -78,7 +78,7 @@ func TestSeed_AtLeastOneEmptyRecordingSpace(t *testing.T) {
 
 // A Failover Status says whether a server "is functional": only a server the
 // center has seen up is; one not yet probed is not.
-func TestSeed_FunctionalOnlyWhenUp(t *testing.T) {
+func TestManual_FunctionalOnlyWhenUp(t *testing.T) {
 	for h, want := range map[nvrha.Health]bool{nvrha.HealthUnknown: false, nvrha.HealthUp: true, nvrha.HealthDown: false, nvrha.Health(9): false} {
 		if got := h.Functional(); got != want {
 			t.Errorf("%v.Functional() = %v, want %v", h, got, want)
@@ -89,7 +89,7 @@ func TestSeed_FunctionalOnlyWhenUp(t *testing.T) {
 // License channels, the camera list and the recording spaces are facts a
 // center trusts only when well formed: a negative license count, a camera
 // listed twice or a bad ID is refused with the typed sentinel.
-func TestSeed_MalformedFactsAreRefused(t *testing.T) {
+func TestManual_MalformedFactsAreRefused(t *testing.T) {
 	good := nvrha.Facts{
 		ID: "rec-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 16,
 		Cameras:         []nvrha.CameraID{"cam-1", "cam-2"},

@@ -20,9 +20,9 @@ import (
 // working or a standby cannot take over, and that a refused operation of the
 // page leaves nothing behind, not even a change to persist.
 
-// seedStatuses returns "id: status" for the given servers, for comparisons
+// manualStatuses returns "id: status" for the given servers, for comparisons
 // whose failure message shows the whole picture.
-func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []string {
+func manualStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []string {
 	t.Helper()
 	s := m.Snapshot()
 	out := make([]string, len(ids))
@@ -32,10 +32,10 @@ func seedStatuses(t *testing.T, m *failover.Machine, ids ...nvrha.ServerID) []st
 	return out
 }
 
-// seedNothingChanged checks that err wraps want and that the Machine is as
+// manualNothingChanged checks that err wraps want and that the Machine is as
 // before: the same snapshot, the same persistent state, and nothing new to
 // persist, send or publish.
-func seedNothingChanged(t *testing.T, m *failover.Machine, beforeSnap failover.Snapshot, beforeState failover.State, err, want error) {
+func manualNothingChanged(t *testing.T, m *failover.Machine, beforeSnap failover.Snapshot, beforeState failover.State, err, want error) {
 	t.Helper()
 	if !errors.Is(err, want) {
 		t.Fatalf("error %v; want one wrapping %v", err, want)
@@ -59,7 +59,7 @@ func seedNothingChanged(t *testing.T, m *failover.Machine, beforeSnap failover.S
 // Add": the new group stands beside "Failover Group 1" with the entered name,
 // its Failover Protection on, no servers, and room for as many servers as the
 // center's platform allows.
-func TestSeed_AddFailoverGroup(t *testing.T) {
+func TestManual_AddFailoverGroup(t *testing.T) {
 	for _, tc := range []struct {
 		platform nvrha.Platform
 		capacity int
@@ -106,7 +106,7 @@ func TestSeed_AddFailoverGroup(t *testing.T) {
 // "Select one or more servers to be added as recording servers, and then click
 // Apply": one server, then several at once, into "Failover Group 1"; each
 // joins enabled, as a recording server, in the order given.
-func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
+func TestManual_AddOneOrMoreRecordingServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := failover.DefaultGroupID
 	if err := m.AddRecordingServers(g, recordingFacts("rec-1", 8)); err != nil {
@@ -134,7 +134,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 	m.Advance(m.Ready())
 	beforeSnap, beforeState := m.Snapshot(), m.State()
 	err := m.AddRecordingServers(g, recordingFacts("rec-4", 8), recordingFacts("rec-2", 16))
-	seedNothingChanged(t, m, beforeSnap, beforeState, err, failover.ErrIneligible)
+	manualNothingChanged(t, m, beforeSnap, beforeState, err, failover.ErrIneligible)
 	var rej *failover.RejectedError
 	if !errors.As(err, &rej) || len(rej.Servers) != 1 || rej.Servers[0].Server != "rec-2" ||
 		!rej.Servers[0].Reasons.Has(eligibility.CodeAlreadyInGroup) {
@@ -145,7 +145,7 @@ func TestSeed_AddOneOrMoreRecordingServers(t *testing.T) {
 // "Select one or more servers to be added as standby servers, and click
 // Apply": one, then several at once; each joins enabled, as a standby, with no
 // cameras and an empty recording space.
-func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
+func TestManual_AddOneOrMoreStandbyServers(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := failover.DefaultGroupID
 	mustAddRecording(t, m, g, recordingFacts("rec-1", 16))
@@ -172,10 +172,10 @@ func TestSeed_AddOneOrMoreStandbyServers(t *testing.T) {
 
 // --- A refused operation changes nothing -------------------------------------
 
-// seedBusyCenter returns a center in which sb-1 takes over rec-1 in group
+// busyCenter returns a center in which sb-1 takes over rec-1 in group
 // "Lobby" (rec-1 and rec-2 with 8 channels, sb-1 with 16), with all 16
 // Failover Groups in use, quiet: nothing left to persist, send or publish.
-func seedBusyCenter(t *testing.T) (*fleet, failover.GroupID) {
+func busyCenter(t *testing.T) (*fleet, failover.GroupID) {
 	t.Helper()
 	m := newMachine(t, nvrha.PlatformX86_64)
 	lobby, err := m.AddGroup("Lobby")
@@ -205,7 +205,7 @@ func seedBusyCenter(t *testing.T) (*fleet, failover.GroupID) {
 // Every operation of the page that the rules refuse leaves the center
 // exactly as it was: the snapshot a UI shows, the state the center persists,
 // and no command, event or state change pending.
-func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
+func TestManual_RefusedOperationChangesNothing(t *testing.T) {
 	ineligibleStandby := standbyFacts("nvr-9", 4) // fewer channels than rec-1
 	for _, tc := range []struct {
 		name string
@@ -249,14 +249,14 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 		}, failover.ErrDuplicateGroupName},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, lobby := seedBusyCenter(t)
+			f, lobby := busyCenter(t)
 			beforeSnap, beforeState := f.m.Snapshot(), f.m.State()
 			err := tc.op(t, f.m, lobby)
-			seedNothingChanged(t, f.m, beforeSnap, beforeState, err, tc.want)
+			manualNothingChanged(t, f.m, beforeSnap, beforeState, err, tc.want)
 			// The takeover goes on untouched.
 			i := len(f.sent)
 			f.run(time.Second)
-			if got := seedStatuses(t, f.m, "rec-1", "sb-1"); !slices.Equal(got, []string{"rec-1: Abnormal, protected", "sb-1: Normal, protecting"}) {
+			if got := manualStatuses(t, f.m, "rec-1", "sb-1"); !slices.Equal(got, []string{"rec-1: Abnormal, protected", "sb-1: Normal, protecting"}) {
 				t.Errorf("after the refused operation: %v", got)
 			}
 			if f.covering["sb-1"] != "rec-1" {
@@ -268,7 +268,7 @@ func TestSeed_RefusedOperationChangesNothing(t *testing.T) {
 
 // The group capacity refusal on an ARM64 center (8 servers a group) leaves
 // nothing behind either.
-func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
+func TestManual_FullGroupRefusalChangesNothing(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformARM64)
 	g := failover.DefaultGroupID
 	var recs []nvrha.Facts
@@ -282,7 +282,7 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 	m.Advance(m.Ready())
 	beforeSnap, beforeState := m.Snapshot(), m.State()
 	err := m.AddStandbyServers(g, standbyFacts("sb-2", 8))
-	seedNothingChanged(t, m, beforeSnap, beforeState, err, failover.ErrIneligible)
+	manualNothingChanged(t, m, beforeSnap, beforeState, err, failover.ErrIneligible)
 	var rej *failover.RejectedError
 	if !errors.As(err, &rej) || len(rej.Servers) != 1 || !rej.Servers[0].Reasons.Has(eligibility.CodeGroupFull) {
 		t.Errorf("error %v; want sb-2 refused as group-full", err)
@@ -293,7 +293,7 @@ func TestSeed_FullGroupRefusalChangesNothing(t *testing.T) {
 
 // "Abnormal, unprotected ... because there are no available standby server":
 // a recording server alone in its group that stops working.
-func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
+func TestManual_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec := recordingFacts("rec-1", 8)
 	mustAddRecording(t, m, failover.DefaultGroupID, rec)
@@ -318,7 +318,7 @@ func TestSeed_AbnormalUnprotectedWithoutAvailableStandby(t *testing.T) {
 // eligible when it joined, but a recording server added later has more
 // channels. When that server fails, the standby is never ordered to take it
 // over, and stays ready for the servers it does fit.
-func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
+func TestManual_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	g := failover.DefaultGroupID
 	small, sb, big := recordingFacts("rec-small", 8), standbyFacts("sb-1", 16), recordingFacts("rec-big", 32)
@@ -328,7 +328,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	f := newFleet(t, m, small, sb, big)
 	f.run(2 * time.Second)
 	want := []string{"rec-small: Normal, protected", "sb-1: Normal, protection ready", "rec-big: Normal, unprotected"}
-	if got := seedStatuses(t, m, "rec-small", "sb-1", "rec-big"); !slices.Equal(got, want) {
+	if got := manualStatuses(t, m, "rec-small", "sb-1", "rec-big"); !slices.Equal(got, want) {
 		t.Fatalf("statuses %v, want %v", got, want)
 	}
 
@@ -339,7 +339,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 	})
 	f.run(5 * time.Second)
 	want = []string{"rec-small: Normal, protected", "sb-1: Normal, protection ready", "rec-big: Abnormal, unprotected"}
-	if got := seedStatuses(t, m, "rec-small", "sb-1", "rec-big"); !slices.Equal(got, want) {
+	if got := manualStatuses(t, m, "rec-small", "sb-1", "rec-big"); !slices.Equal(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
 	if tk := f.sentSince(i, failover.CmdTakeover, "sb-1"); len(tk) != 0 {
@@ -350,7 +350,7 @@ func TestSeed_AbnormalUnprotectedWithoutEnoughLicensedChannels(t *testing.T) {
 // "Abnormal: this standby server is not functioning properly, and is unable
 // to take over recording server". Its recording servers lose their
 // protection until it works again.
-func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
+func TestManual_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := recordingFacts("rec-1", 8), standbyFacts("sb-1", 8)
 	mustAddRecording(t, m, failover.DefaultGroupID, rec)
@@ -376,7 +376,7 @@ func TestSeed_StandbyAbnormalWhenNotFunctioning(t *testing.T) {
 // "Warning: this standby server is functional, but is unable to take over
 // recording server because it does not have a recording space", as its own
 // probe reports. It is not ordered to take over a failed recording server.
-func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
+func TestManual_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	m := newMachine(t, nvrha.PlatformX86_64)
 	rec, sb := recordingFacts("rec-1", 8), standbyFacts("sb-1", 8)
 	mustAddRecording(t, m, failover.DefaultGroupID, rec)
@@ -385,7 +385,7 @@ func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	f.noSpace["sb-1"] = true
 	f.run(2 * time.Second)
 	want := []string{"rec-1: Normal, unprotected", "sb-1: Warning"}
-	if got := seedStatuses(t, m, "rec-1", "sb-1"); !slices.Equal(got, want) {
+	if got := manualStatuses(t, m, "rec-1", "sb-1"); !slices.Equal(got, want) {
 		t.Fatalf("statuses %v, want %v", got, want)
 	}
 	i := len(f.sent)
@@ -395,7 +395,7 @@ func TestSeed_StandbyWarningWithoutRecordingSpace(t *testing.T) {
 	})
 	f.run(5 * time.Second)
 	want = []string{"rec-1: Abnormal, unprotected", "sb-1: Warning"}
-	if got := seedStatuses(t, m, "rec-1", "sb-1"); !slices.Equal(got, want) {
+	if got := manualStatuses(t, m, "rec-1", "sb-1"); !slices.Equal(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
 	}
 	if tk := f.sentSince(i, failover.CmdTakeover, "sb-1"); len(tk) != 0 {
