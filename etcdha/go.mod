@@ -3,7 +3,7 @@ module github.com/nvrha/nvrha/etcdha
 go 1.26.0
 
 require (
-	github.com/nvrha/nvrha v0.0.0-00010101000000-000000000000
+	github.com/nvrha/nvrha v0.1.0
 	go.etcd.io/etcd/api/v3 v3.7.3
 	go.etcd.io/etcd/client/v3 v3.7.3
 	go.etcd.io/etcd/server/v3 v3.7.3
@@ -71,4 +71,6 @@ require (
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
+// Within this repository etcdha builds against the core module beside it;
+// an importer, who ignores this line, gets the release required above.
 replace github.com/nvrha/nvrha => ../

@@ -70,6 +70,14 @@ type Config struct {
 	// up to RetryMax. An order refused as stale is sent again under a newer
 	// epoch at once the first time, then with the same back-off. A
 	// Controller retries failed saves of the State with the same bounds.
+	//
+	// Within one attempt a Controller also makes a call whose outcome is
+	// unknown (transport.ErrUnreachable) again, under the same epoch:
+	// first RetryBase/2 later, then doubling up to CommandTimeout/4, until
+	// the attempt's CommandTimeout ends. These in-call retries ride out a
+	// dropped connection without costing one of TakeoverAttempts; probes
+	// are never retried so, since a lost probe is what the detector
+	// measures.
 	RetryBase, RetryMax time.Duration
 	// TakeoverAttempts is how many times a standby is ordered to take over
 	// before it is given up as "Abnormal, protection failed" and the next

@@ -173,7 +173,9 @@ func (e *ControllerConfigError) Unwrap() error { return ErrInvalidConfig }
 // loop, persisting each State (or, to a DeltaStore, its Changes) before it
 // sends the commands that follow.
 // Commands run concurrently through the transport, at most MaxInFlight at a
-// time, each bounded by its deadline on the Controller's clock.
+// time, each bounded by its deadline on the Controller's clock; an order
+// whose call ends unreachable is made again within that deadline (see
+// Config.RetryBase).
 //
 // Its methods are safe for concurrent use. Each admin operation runs on the
 // Machine's goroutine and waits for it. One called before Run starts waits
