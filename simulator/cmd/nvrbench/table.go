@@ -16,9 +16,10 @@ const textWidth = 100
 
 // columnCaps bounds each column of the text table (figure, target,
 // measured, baseline, oracle, ratio, met); with a gap of two between
-// columns they add up to textWidth. A longer cell wraps onto lines of its
+// columns they add up to at most textWidth, and the target column takes
+// ">= 1,000,000" and "(32 failures)" whole. A longer cell wraps onto lines of its
 // own.
-var columnCaps = [...]int{30, 8, 16, 12, 12, 5, 3}
+var columnCaps = [...]int{25, 12, 16, 12, 12, 6, 3}
 
 // writeText prints rows as a table of at most textWidth columns. A row with
 // nothing but a figure is a heading (a campaign's worlds, say) and is
