@@ -42,3 +42,41 @@ func TestRegisteredInvariant(t *testing.T) {
 		t.Errorf("the invariant saw %d takeovers, want 2", n)
 	}
 }
+
+// adminOnly is a toy invariant that reads only admin results.
+type adminOnly struct{}
+
+func (adminOnly) observe(*Checker, *history.Event)      {}
+func (adminOnly) wants(_ *Checker, k history.Kind) bool { return k == history.Admin }
+
+// TestRegisteredInvariantGetsWhatItWants: the world sends a Checker only
+// the kinds it Wants, so a registered invariant that reads kinds the
+// built-in checks skip (admin results, actions, refusals) must turn them
+// on, and only those it wants.
+func TestRegisteredInvariantGetsWhatItWants(t *testing.T) {
+	skipped := []history.Kind{history.ActionTaken, history.Admin, history.Refused}
+	_, c, _ := small(t)
+	for _, k := range skipped {
+		if c.Wants(k) {
+			t.Errorf("a Checker without registered invariants wants %v", k)
+		}
+	}
+	defer func(saved []func() invariant) {
+		registered = saved
+		delete(registeredNames, 98)
+		delete(registeredNames, 99)
+	}(registered)
+	register(98, "reads admin results", func() invariant { return adminOnly{} })
+	_, c, _ = small(t)
+	if !c.Wants(history.Admin) || c.Wants(history.ActionTaken) || c.Wants(history.Refused) {
+		t.Errorf("with an invariant that wants admin results: Admin %v, ActionTaken %v, Refused %v",
+			c.Wants(history.Admin), c.Wants(history.ActionTaken), c.Wants(history.Refused))
+	}
+	register(99, "reads everything", func() invariant { return &noEarlyTakeover{} })
+	_, c, _ = small(t)
+	for _, k := range skipped {
+		if !c.Wants(k) {
+			t.Errorf("with an invariant that reads every event, the Checker does not want %v", k)
+		}
+	}
+}
