@@ -80,3 +80,26 @@ func mustNew(t *testing.T, cfg Config) *World {
 	}
 	return w
 }
+
+// TestFaultKindTableComplete: every fault kind the package names has one
+// entry in the nemesis's table, and the table names no other, so a kind
+// added in one place and forgotten in the other fails here at once rather
+// than as a kind that never fires in the long batch.
+func TestFaultKindTableComplete(t *testing.T) {
+	inTable := map[FaultKind]int{}
+	for _, f := range faultKinds {
+		inTable[f.kind]++
+		if (f.draw == nil) == (f.strike == nil) {
+			t.Errorf("%s: a kind is drawn periodically or strikes a takeover, exactly one of them", f.kind)
+		}
+	}
+	for _, k := range FaultKinds() {
+		if inTable[k] != 1 {
+			t.Errorf("%s has %d entries in the nemesis's table, want 1", k, inTable[k])
+		}
+		delete(inTable, k)
+	}
+	for k := range inTable {
+		t.Errorf("the nemesis's table has %s, which FaultKinds does not list", k)
+	}
+}

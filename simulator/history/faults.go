@@ -52,12 +52,6 @@ func FaultKinds() []FaultKind {
 		FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover, FaultLeaderFreeze}
 }
 
-// CenterFaultKinds returns the fault kinds of several centers, which the
-// nemesis draws only where Settings.Centers is 2 or more.
-func CenterFaultKinds() []FaultKind {
-	return []FaultKind{FaultLeaderCrash, FaultLeaderCutOff, FaultStoreUnavailable, FaultLeaderMidTakeover, FaultLeaderFreeze}
-}
-
 // ParseFaultKinds parses a -faults value: "none" (or "off", ""): no
 // faults; "default" (or "all", "on"): every kind (kinds is nil); or a
 // comma-separated list of fault kinds.
