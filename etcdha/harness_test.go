@@ -270,6 +270,7 @@ type proxy struct {
 	ln    net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	held  chan struct{} // closed by hold
 }
 
 func startProxy(t testing.TB, to string) *proxy {
@@ -278,7 +279,7 @@ func startProxy(t testing.TB, to string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln}
+	p := &proxy{ln: ln, held: make(chan struct{})}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -293,8 +294,8 @@ func startProxy(t testing.TB, to string) *proxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
+			go func() { _, _ = io.Copy(u, p.gate(c)); u.Close() }()
+			go func() { _, _ = io.Copy(c, p.gate(u)); c.Close() }()
 		}
 	}()
 	t.Cleanup(p.stop)
@@ -302,6 +303,33 @@ func startProxy(t testing.TB, to string) *proxy {
 }
 
 func (p *proxy) endpoint() string { return "http://" + p.ln.Addr().String() }
+
+// hold makes the proxy a black hole: the connections stay open, and what
+// is sent either way from then on is read and dropped.
+func (p *proxy) hold() { close(p.held) }
+
+// gate returns r, read until hold and drained afterwards.
+func (p *proxy) gate(r io.Reader) io.Reader { return &gated{r: r, held: p.held} }
+
+type gated struct {
+	r    io.Reader
+	held chan struct{}
+}
+
+func (g *gated) Read(b []byte) (int, error) {
+	for {
+		n, err := g.r.Read(b)
+		select {
+		case <-g.held:
+			if err != nil {
+				return 0, err
+			}
+			continue // dropped
+		default:
+			return n, err
+		}
+	}
+}
 
 // stop closes the listener and every connection: the other side is
 // unreachable from then on.

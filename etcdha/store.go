@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -27,6 +28,8 @@ const (
 	// DefaultMaxTxnBytes bounds the values a Store puts in one
 	// transaction, below etcd's default --max-request-bytes (1.5 MiB).
 	DefaultMaxTxnBytes = 1 << 20
+	// DefaultRequestTimeout bounds each etcd request of a Store.
+	DefaultRequestTimeout = time.Second
 )
 
 // ErrNotLeader is wrapped by the error of a Save refused because this
@@ -43,6 +46,14 @@ type StoreConfig struct {
 	// MaxTxnOps and MaxTxnBytes bound one transaction (DefaultMaxTxnOps,
 	// DefaultMaxTxnBytes). Raise MaxTxnOps with etcd's --max-txn-ops.
 	MaxTxnOps, MaxTxnBytes int
+	// RequestTimeout bounds each request a Store makes to etcd
+	// (DefaultRequestTimeout), within the caller's context. A write that
+	// Raft's lost leader was to commit is otherwise held for etcd's own
+	// request timeout (5 s) while the center's orders wait for it; cut
+	// short, it fails, and the Controller saves again, with back-off, once
+	// the members left have elected a leader. Whether it landed is unknown
+	// either way, so the next save reads what etcd holds first.
+	RequestTimeout time.Duration
 }
 
 func (c StoreConfig) withDefaults() StoreConfig {
@@ -54,6 +65,9 @@ func (c StoreConfig) withDefaults() StoreConfig {
 	}
 	if c.MaxTxnBytes <= 0 {
 		c.MaxTxnBytes = DefaultMaxTxnBytes
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
 	}
 	return c
 }
@@ -148,6 +162,8 @@ func (s *Store) Load(ctx context.Context) (failover.State, error) {
 
 // read returns the state's keys and the marker, if any, at one revision.
 func (s *Store) read(ctx context.Context) (map[string][]byte, *mvccpb.KeyValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	resp, err := s.cli.Txn(ctx).Then(
 		clientv3.OpGet(s.stateDir(), clientv3.WithPrefix()),
 		clientv3.OpGet(s.savingKey()),
@@ -168,6 +184,8 @@ func (s *Store) read(ctx context.Context) (map[string][]byte, *mvccpb.KeyValue, 
 
 // readAt decodes the State as it was at revision rev.
 func (s *Store) readAt(ctx context.Context, rev int64) (failover.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	resp, err := s.cli.Get(ctx, s.stateDir(), clientv3.WithPrefix(), clientv3.WithRev(rev))
 	switch {
 	case errors.Is(err, rpctypes.ErrCompacted):
@@ -314,7 +332,9 @@ func (s *Store) write(ctx context.Context, guard []clientv3.Cmp, ops []clientv3.
 				return err
 			}
 		}
-		resp, err := s.cli.Txn(ctx).If(guard...).Then(b...).Commit()
+		tctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		resp, err := s.cli.Txn(tctx).If(guard...).Then(b...).Commit()
+		cancel()
 		if err != nil {
 			// Applied or not: read everything again before the next save.
 			s.known, s.rep = nil, nil

@@ -1,6 +1,7 @@
 package etcdha_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -487,4 +488,33 @@ func TestStoreAppliesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameState(t, loaded, last)
+}
+
+// TestStoreRequestsAreBounded: an etcd that takes a request and never
+// answers (Raft's leader lost with the write, a member hung, a link that
+// drops everything) fails a Save after RequestTimeout, while the caller's
+// context still runs, so that the Controller saves again rather than
+// hold its orders for as long as etcd holds the request.
+func TestStoreRequestsAreBounded(t *testing.T) {
+	e := startEtcd(t)
+	hole := startProxy(t, strings.TrimPrefix(e.endpoint, "http://"))
+	cli := e.client(hole.endpoint())
+	s := etcdha.NewStore(cli, etcdha.StoreConfig{Prefix: "/bounded/", RequestTimeout: 200 * time.Millisecond}, nil)
+	ctx := t.Context()
+	if _, err := cli.Get(ctx, "/bounded/"); err != nil { // connected
+		t.Fatal(err)
+	}
+	st := sampleState(1, 4, 2, 1, 2, 8)
+	if err := s.Save(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	hole.hold()
+	st.NextCommandID++
+	err := s.Save(ctx, st)
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Fatalf("Save into a black hole: %v (caller's context: %v), want the request's deadline", err, ctx.Err())
+	}
+	if _, err := s.Load(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Load from a black hole: %v, want the request's deadline", err)
+	}
 }
