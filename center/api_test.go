@@ -306,6 +306,16 @@ func TestTakeoverLedgerAndFailback(t *testing.T) {
 	if st := cl.member(took.Peer).Status; st.Label != "Normal, protecting" {
 		t.Fatalf("%s: %+v", took.Peer, st)
 	}
+	// A failback while the server is still down is the operator's
+	// mistake to correct, not the center's failure.
+	code, raw := cl.do("POST", "/api/v1/servers/rec-03/failback", map[string]any{}, nil)
+	if code != http.StatusConflict || errorOf(t, raw).Code != "not_recovered" {
+		t.Fatalf("failback of a server still down: %d %s, want 409 not_recovered", code, raw)
+	}
+	code, raw = cl.do("POST", "/api/v1/servers/"+string(took.Peer)+"/failback", map[string]any{}, nil)
+	if code != http.StatusConflict || errorOf(t, raw).Code != "not_recording_server" {
+		t.Fatalf("failback of a standby: %d %s, want 409 not_recording_server", code, raw)
+	}
 
 	type ledger struct {
 		Holders   []failover.Interval `json:"holders"`
@@ -344,6 +354,27 @@ func TestTakeoverLedgerAndFailback(t *testing.T) {
 	})
 	if st := cl.member("rec-03").Status; st.Code != "normal-protected" {
 		t.Fatalf("rec-03 after the failback: %+v", st)
+	}
+}
+
+// The demo's crash and restore show in the timeline under their own kinds.
+func TestDemoEventKinds(t *testing.T) {
+	e := newEnv(t)
+	cl := e.login("admin", adminPassword)
+	cl.must(http.StatusNoContent, "POST", "/api/v1/demo/servers/rec-05/crash", map[string]any{}, nil)
+	cl.must(http.StatusNoContent, "POST", "/api/v1/demo/servers/rec-05/restore", map[string]any{}, nil)
+	var recent struct {
+		Events []center.Event `json:"events"`
+	}
+	cl.must(http.StatusOK, "GET", "/api/v1/events/recent", nil, &recent)
+	var kinds []string
+	for _, ev := range recent.Events {
+		if ev.User == "admin" && ev.Server == "rec-05" {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	if !slices.Equal(kinds, []string{"demo-crash", "demo-restore"}) {
+		t.Fatalf("the demo's operations on rec-05 show as %q, want demo-crash, demo-restore", kinds)
 	}
 }
 
