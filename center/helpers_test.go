@@ -1,6 +1,7 @@
 package center_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -110,16 +110,18 @@ func (e *env) login(user, pw string) *client {
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil). It
-// returns the status code and the raw body.
+// returns the status code and the raw body. Every exchange is checked
+// against docs/center-openapi.yaml.
 func (cl *client) do(method, path string, body any, out any, headers ...string) (int, []byte) {
 	cl.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			cl.t.Fatal(err)
 		}
-		rd = strings.NewReader(string(b))
+		rd, sent = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequest(method, cl.base+path, rd)
 	if err != nil {
@@ -140,6 +142,7 @@ func (cl *client) do(method, path string, body any, out any, headers ...string) 
 	if err != nil {
 		cl.t.Fatal(err)
 	}
+	cl.checkOpenAPI(req, sent, res, raw)
 	if out != nil && len(raw) > 0 && res.StatusCode < 300 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			cl.t.Fatalf("%s %s: decoding %s: %v", method, path, raw, err)
