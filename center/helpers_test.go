@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +36,7 @@ type env struct {
 	srv    *httptest.Server
 	store  string
 	events chan failover.Event
+	stop   func() // stops the center and its server; the test's cleanup does too
 }
 
 func hash(t testing.TB, pw string) []byte {
@@ -48,7 +51,20 @@ func hash(t testing.TB, pw string) []byte {
 // newEnv starts a center with the demo fleet's default group in place.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, fleet: demo.New(), store: filepath.Join(t.TempDir(), "state.json"), events: make(chan failover.Event, 4096)}
+	e := startEnv(t, demo.New(), filepath.Join(t.TempDir(), "state.json"), nil)
+	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer pcancel()
+	if err := e.fleet.Populate(pctx, e.c.Controller()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// startEnv starts a center over fleet with its state in the file store,
+// as it is: a second center on the same file is the first restarted.
+func startEnv(t *testing.T, fleet *demo.Fleet, store string, log *slog.Logger) *env {
+	t.Helper()
+	e := &env{t: t, fleet: fleet, store: store, events: make(chan failover.Event, 4096)}
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := center.New(ctx, center.Config{
 		Controller: failover.ControllerConfig{
@@ -66,6 +82,7 @@ func newEnv(t *testing.T) *env {
 		Users:    []center.User{{Name: "admin", PasswordHash: hash(t, adminPassword)}, {Name: "operator", PasswordHash: hash(t, otherPassword)}},
 		Demo:     e.fleet,
 		Registry: prometheus.NewRegistry(),
+		Logger:   log,
 	})
 	if err != nil {
 		cancel()
@@ -75,19 +92,18 @@ func newEnv(t *testing.T) *env {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	e.srv = httptest.NewServer(c.Handler())
-	t.Cleanup(func() {
-		e.srv.CloseClientConnections()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		e.srv.Close()
-	})
-	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer pcancel()
-	if err := e.fleet.Populate(pctx, c.Controller()); err != nil {
-		t.Fatal(err)
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			e.srv.CloseClientConnections()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			e.srv.Close()
+		})
 	}
+	t.Cleanup(e.stop)
 	return e
 }
 
