@@ -175,7 +175,9 @@ func writeError(w http.ResponseWriter, code int, kind, msg string) {
 }
 
 // fail answers err with the status and code that say what the caller can
-// do about it.
+// do about it. Every error an operation returns for a reason the caller
+// can act on has its own status; 500 is left for a bug, and only it is
+// logged as an error.
 func (c *Center) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *failover.RejectedError
 	var body errorBody
@@ -186,23 +188,45 @@ func (c *Center) fail(w http.ResponseWriter, r *http.Request, err error) {
 		for _, s := range rej.Servers {
 			body.Refused = append(body.Refused, Refusal{Server: s.Server, Reasons: s.Reasons})
 		}
+	case errors.Is(err, failover.ErrIneligible):
+		code, body.Code = http.StatusUnprocessableEntity, "ineligible"
+	case errors.Is(err, nvrha.ErrInvalidFacts):
+		code, body.Code = http.StatusUnprocessableEntity, "invalid_facts"
 	case errors.Is(err, failover.ErrGroupNotFound), errors.Is(err, failover.ErrServerNotFound):
 		code, body.Code = http.StatusNotFound, "not_found"
 	case errors.Is(err, failover.ErrNotMember):
 		code, body.Code = http.StatusConflict, "not_member"
 	case errors.Is(err, failover.ErrInTakeover):
 		code, body.Code = http.StatusConflict, "in_takeover"
+	case errors.Is(err, failover.ErrNotTakenOver):
+		code, body.Code = http.StatusConflict, "not_taken_over"
+	case errors.Is(err, failover.ErrNotRecovered):
+		code, body.Code = http.StatusConflict, "not_recovered"
+	case errors.Is(err, failover.ErrNotRecordingServer):
+		code, body.Code = http.StatusConflict, "not_recording_server"
+	case errors.Is(err, failover.ErrFailbackBusy):
+		code, body.Code = http.StatusConflict, "failback_busy"
 	case errors.Is(err, failover.ErrDefaultGroup), errors.Is(err, failover.ErrDuplicateGroupName),
-		errors.Is(err, failover.ErrTooManyGroups), errors.Is(err, failover.ErrNotTakenOver),
-		errors.Is(err, failover.ErrFactsChanged):
+		errors.Is(err, failover.ErrTooManyGroups), errors.Is(err, failover.ErrFactsChanged):
 		code, body.Code = http.StatusConflict, "conflict"
 	case errors.Is(err, failover.ErrInvalidGroupName), errors.Is(err, failover.ErrEmptyBatch),
-		errors.Is(err, failover.ErrDuplicateServer), errors.Is(err, errBadRequest):
+		errors.Is(err, failover.ErrDuplicateServer), errors.Is(err, failover.ErrInvalidPriority),
+		errors.Is(err, nvrha.ErrInvalidID), errors.Is(err, errBadRequest):
 		code, body.Code = http.StatusBadRequest, "bad_request"
 	case errors.Is(err, ErrTooManyAttempts):
 		code, body.Code = http.StatusTooManyRequests, "too_many_attempts"
 	case errors.Is(err, ErrApprovalInvalid), errors.Is(err, failover.ErrVerificationFailed), errors.Is(err, ErrBadCredentials):
 		code, body.Code = http.StatusForbidden, "verification_failed"
+	case errors.Is(err, failover.ErrVerificationRequired):
+		code, body.Code = http.StatusForbidden, "verification_required"
+	case errors.Is(err, failover.ErrStoreFailing):
+		code, body.Code = http.StatusServiceUnavailable, "store_failing"
+	case errors.Is(err, failover.ErrSavePending):
+		// Before the deadline case: the change stands, so the caller
+		// must read it back rather than send it again.
+		code, body.Code = http.StatusServiceUnavailable, "save_pending"
+	case errors.Is(err, failover.ErrTermRevoked):
+		code, body.Code = http.StatusServiceUnavailable, "not_leader"
 	case errors.Is(err, failover.ErrControllerStopped), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errUnavailable):
 		code, body.Code = http.StatusServiceUnavailable, "unavailable"
 	case r.Context().Err() != nil:
@@ -210,6 +234,9 @@ func (c *Center) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		body.Code = "internal"
 		c.log.Error("center: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == http.StatusServiceUnavailable && body.Code != "save_pending" {
+		w.Header().Set("Retry-After", "5")
 	}
 	body.Message = err.Error()
 	writeJSON(w, code, apiError{Error: body})
@@ -986,14 +1013,14 @@ func (c *Center) eventStream(w http.ResponseWriter, r *http.Request, _ string) {
 // --- demo ---
 
 func (c *Center) demoCrash(w http.ResponseWriter, r *http.Request, user string) {
-	c.demoDo(w, r, user, "crashed", c.cfg.Demo.Crash)
+	c.demoDo(w, r, user, "demo-crash", "crashed", c.cfg.Demo.Crash)
 }
 
 func (c *Center) demoRestore(w http.ResponseWriter, r *http.Request, user string) {
-	c.demoDo(w, r, user, "restored", c.cfg.Demo.Restore)
+	c.demoDo(w, r, user, "demo-restore", "restored", c.cfg.Demo.Restore)
 }
 
-func (c *Center) demoDo(w http.ResponseWriter, r *http.Request, user, word string, fn func(nvrha.ServerID) error) {
+func (c *Center) demoDo(w http.ResponseWriter, r *http.Request, user, kind, word string, fn func(nvrha.ServerID) error) {
 	id, err := serverParam(r)
 	if err != nil {
 		c.fail(w, r, err)
@@ -1007,7 +1034,7 @@ func (c *Center) demoDo(w http.ResponseWriter, r *http.Request, user, word strin
 		c.fail(w, r, fmt.Errorf("%w: %w", failover.ErrServerNotFound, err))
 		return
 	}
-	c.events.admin(c.now(), user, "demo-"+strings.TrimSuffix(word, "ed"), 0, id, fmt.Sprintf("%s %s demo server %s", user, word, id))
+	c.events.admin(c.now(), user, kind, 0, id, fmt.Sprintf("%s %s demo server %s", user, word, id))
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +21,6 @@ import (
 	"github.com/nvrha/nvrha/center/demo"
 	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 type groupsBody struct {
@@ -306,6 +307,16 @@ func TestTakeoverLedgerAndFailback(t *testing.T) {
 	if st := cl.member(took.Peer).Status; st.Label != "Normal, protecting" {
 		t.Fatalf("%s: %+v", took.Peer, st)
 	}
+	// A failback while the server is still down is the operator's
+	// mistake to correct, not the center's failure.
+	code, raw := cl.do("POST", "/api/v1/servers/rec-03/failback", map[string]any{}, nil)
+	if code != http.StatusConflict || errorOf(t, raw).Code != "not_recovered" {
+		t.Fatalf("failback of a server still down: %d %s, want 409 not_recovered", code, raw)
+	}
+	code, raw = cl.do("POST", "/api/v1/servers/"+string(took.Peer)+"/failback", map[string]any{}, nil)
+	if code != http.StatusConflict || errorOf(t, raw).Code != "not_recording_server" {
+		t.Fatalf("failback of a standby: %d %s, want 409 not_recording_server", code, raw)
+	}
 
 	type ledger struct {
 		Holders   []failover.Interval `json:"holders"`
@@ -344,6 +355,27 @@ func TestTakeoverLedgerAndFailback(t *testing.T) {
 	})
 	if st := cl.member("rec-03").Status; st.Code != "normal-protected" {
 		t.Fatalf("rec-03 after the failback: %+v", st)
+	}
+}
+
+// The demo's crash and restore show in the timeline under their own kinds.
+func TestDemoEventKinds(t *testing.T) {
+	e := newEnv(t)
+	cl := e.login("admin", adminPassword)
+	cl.must(http.StatusNoContent, "POST", "/api/v1/demo/servers/rec-05/crash", map[string]any{}, nil)
+	cl.must(http.StatusNoContent, "POST", "/api/v1/demo/servers/rec-05/restore", map[string]any{}, nil)
+	var recent struct {
+		Events []center.Event `json:"events"`
+	}
+	cl.must(http.StatusOK, "GET", "/api/v1/events/recent", nil, &recent)
+	var kinds []string
+	for _, ev := range recent.Events {
+		if ev.User == "admin" && ev.Server == "rec-05" {
+			kinds = append(kinds, ev.Kind)
+		}
+	}
+	if !slices.Equal(kinds, []string{"demo-crash", "demo-restore"}) {
+		t.Fatalf("the demo's operations on rec-05 show as %q, want demo-crash, demo-restore", kinds)
 	}
 }
 
@@ -402,43 +434,21 @@ func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
 // A server not yet probed is being checked: it is not logged, shown or
 // streamed as abnormal.
 func TestNotProbedIsCheckingNotAbnormal(t *testing.T) {
-	fleet := demo.New()
 	rec := &logRecorder{}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events := make(chan failover.Event, 1024)
-	c, err := center.New(ctx, center.Config{
-		Controller: failover.ControllerConfig{
-			Transport: fleet.Transport(),
-			Store:     &failover.MemoryStore{},
-			OnEvent:   func(ev failover.Event) { events <- ev },
-		},
-		Users:    []center.User{{Name: "admin", PasswordHash: hash(t, adminPassword)}},
-		Logger:   slog.New(rec),
-		Registry: prometheus.NewRegistry(),
-	})
-	if err != nil {
+	e := startEnv(t, demo.New(), filepath.Join(t.TempDir(), "state.json"), slog.New(rec))
+	cl := e.login("admin", adminPassword)
+	s := e.stream(cl, "")
+	if err := e.fleet.Populate(context.Background(), e.c.Controller()); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	if err := fleet.Populate(ctx, c.Controller()); err != nil {
-		t.Fatal(err)
-	}
-	// Every server joins unprobed; wait until each has been found working.
+	// Every server joins unprobed; wait until each has been shown working.
 	working := map[nvrha.ServerID]bool{}
-	for ev := range events {
-		if ev.Kind == failover.EventStatusChanged && strings.HasPrefix(ev.To, "Normal") {
+	s.waitFor(t, "every server working", func(ev center.Event) bool {
+		if ev.Kind == failover.EventStatusChanged.String() && strings.HasPrefix(ev.To, "Normal") {
 			working[ev.Server] = true
 		}
-		if len(working) == 16 {
-			break
-		}
-	}
+		return len(working) == 16
+	})
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	var buf bytes.Buffer
@@ -522,5 +532,67 @@ func TestCenterAppendsChanges(t *testing.T) {
 	st, err := failover.NewFileStore(e.store).Load(context.Background())
 	if err != nil || len(st.Groups) != 2 || st.Groups[1].Name != "Annex" {
 		t.Fatalf("the store loads groups %+v, %v", st.Groups, err)
+	}
+}
+
+// A restart of the center over a healthy fleet raises no alarm: each
+// server shows as Checking until the center knows its status, then moves
+// once, from Checking to that status. A recording server does not show as
+// unprotected while its group's standbys wait for their first probe.
+func TestRestartRaisesNoStatusNoise(t *testing.T) {
+	first := newEnv(t)
+	final := map[nvrha.ServerID]string{"standby-1": "Normal, protection ready", "standby-2": "Normal, protection ready"}
+	for i := 1; i <= 14; i++ {
+		final[nvrha.ServerID(fmt.Sprintf("rec-%02d", i))] = "Normal, protected"
+	}
+	settled := map[nvrha.ServerID]bool{}
+	first.waitEvent("every server of the default group settled", func(ev failover.Event) bool {
+		if ev.Kind == failover.EventStatusChanged && ev.To == final[ev.Server] {
+			settled[ev.Server] = true
+		}
+		return len(settled) == len(final)
+	})
+	first.stop()
+
+	rec := &logRecorder{}
+	second := startEnv(t, first.fleet, first.store, slog.New(rec))
+	cl := second.login("admin", adminPassword)
+	s := second.stream(cl, "")
+	moves := map[nvrha.ServerID][]center.Event{}
+	s.waitFor(t, "every server's status", func(ev center.Event) bool {
+		if ev.Kind == failover.EventStatusChanged.String() {
+			moves[ev.Server] = append(moves[ev.Server], ev)
+		}
+		return len(moves) == len(final)
+	})
+	var recent struct {
+		Events []center.Event `json:"events"`
+	}
+	cl.must(http.StatusOK, "GET", "/api/v1/events/recent", nil, &recent)
+	statusEvents := 0
+	for _, ev := range recent.Events {
+		if ev.Kind == failover.EventStatusChanged.String() {
+			statusEvents++
+		}
+	}
+	for id, want := range final {
+		if evs := moves[id]; len(evs) != 1 || evs[0].From != "Checking" || evs[0].To != want {
+			t.Errorf("%s after the restart: %+v, want one move from Checking to %s", id, evs, want)
+		}
+	}
+	if statusEvents != len(final) {
+		t.Errorf("%d status events after the restart, want %d: %+v", statusEvents, len(final), recent.Events)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, r := range rec.records {
+		line := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			line += " " + a.Key + "=" + a.Value.String()
+			return true
+		})
+		if r.Level >= slog.LevelInfo && (strings.Contains(line, "unprotected") || strings.Contains(line, "Abnormal")) {
+			t.Errorf("logged at %v after a restart over a healthy fleet: %s", r.Level, line)
+		}
 	}
 }

@@ -190,7 +190,12 @@ func (c *Center) Controller() *failover.Controller { return c.ctl }
 // snapshot the running Controller answers.
 func (c *Center) Run(ctx context.Context) error {
 	c.running.Store(true)
+	sctx, stopSettle := context.WithCancel(ctx)
+	var settling sync.WaitGroup
+	settling.Go(func() { c.settle(sctx) })
 	defer func() {
+		stopSettle()
+		settling.Wait()
 		c.running.Store(false)
 		c.runOnce.Do(func() { close(c.done) })
 		c.events.close()

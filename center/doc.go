@@ -45,9 +45,15 @@
 // so until its first probe a recording server derives "Abnormal,
 // unprotected" and a standby "Abnormal". The Center shows such a server as
 // "Checking" instead, publishes no event for it and logs it only at Debug:
-// its first event is the move from Checking to what its probe showed. The
-// Controller's own event records are left out of the Center's log for
-// this (the Center logs every event itself, once, as the page shows it).
+// its first event is the move from Checking to what its probe showed. A
+// recording server's protection depends on its group's standbys, so it
+// stays Checking until every enabled standby of its group has had its
+// first probe too (or for twice the time the failure detector takes to
+// judge a silent server, at most): a restart over a healthy fleet shows
+// each recording server moving once, from Checking to "Normal, protected",
+// not through "Normal, unprotected". The Controller's own event records
+// are left out of the Center's log for this (the Center logs every event
+// itself, once, as the page shows it).
 //
 // # Metrics
 //

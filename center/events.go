@@ -60,10 +60,18 @@ type eventHub struct {
 	changed chan struct{} // closed and replaced on every publish
 	closed  bool
 	// probed holds the servers that have answered or missed a probe since
-	// the center started or since they joined their group; shown is the
-	// label last published for each server.
-	probed map[nvrha.ServerID]bool
-	shown  map[nvrha.ServerID]string
+	// the center started or since they joined their group; derived is the
+	// label the Machine derived last for each server, shown the label last
+	// published, and group its group.
+	probed  map[nvrha.ServerID]bool
+	derived map[nvrha.ServerID]string
+	shown   map[nvrha.ServerID]string
+	group   map[nvrha.ServerID]failover.GroupID
+	// held holds the recording servers shown as Checking, since when,
+	// until the Center's settler finds their group's enabled standbys
+	// probed (see Center.settle); wake tells the settler something moved.
+	held map[nvrha.ServerID]time.Time
+	wake chan struct{}
 }
 
 func newEventHub(limit int, log *slog.Logger) *eventHub {
@@ -71,7 +79,96 @@ func newEventHub(limit int, log *slog.Logger) *eventHub {
 		log: log, limit: limit, nextID: 1,
 		changed: make(chan struct{}),
 		probed:  map[nvrha.ServerID]bool{},
+		derived: map[nvrha.ServerID]string{},
 		shown:   map[nvrha.ServerID]string{},
+		group:   map[nvrha.ServerID]failover.GroupID{},
+		held:    map[nvrha.ServerID]time.Time{},
+		wake:    make(chan struct{}, 1),
+	}
+}
+
+// recordingLabels are the labels only a recording server derives: a
+// server whose first status is one of them is a recording server.
+var recordingLabels = func() map[string]bool {
+	m := map[string]bool{}
+	for _, st := range status.RecordingStatuses() {
+		if st != status.RecordingDisabled {
+			m[st.Label()] = true
+		}
+	}
+	return m
+}()
+
+// shownLocked is the label the page shows for server now: Checking while
+// the server waits for its first probe, or while it is a recording server
+// held until its group's standbys are probed (whose protection is not
+// known before); a disabled server shows as such at once.
+func (h *eventHub) shownLocked(server nvrha.ServerID) string {
+	to := h.derived[server]
+	if !h.probed[server] && waitingForProbe(to) {
+		return checkingLabel
+	}
+	if _, held := h.held[server]; held && to != status.RecordingDisabled.Label() {
+		return checkingLabel
+	}
+	return to
+}
+
+// showLocked publishes the move of server's shown status, if it moved. A
+// server's first status is only logged at Debug: the page reads it with
+// the groups.
+func (h *eventHub) showLocked(at time.Time, server nvrha.ServerID) {
+	to := h.shownLocked(server)
+	from, ok := h.shown[server]
+	h.shown[server] = to
+	if !ok || from == to {
+		h.log.Debug("center: status", "server", string(server), "status", to, "derived", h.derived[server])
+		return
+	}
+	ev := Event{At: at, Kind: failover.EventStatusChanged.String(), Group: h.group[server], Server: server,
+		From: from, To: to, Message: fmt.Sprintf("%s: %s → %s", server, from, to), Level: "info"}
+	if strings.HasPrefix(to, "Abnormal") {
+		ev.Level = "warn"
+	}
+	h.publishLocked(ev)
+}
+
+// isHeld reports whether server is a recording server shown as Checking
+// until its group's standbys are probed.
+func (h *eventHub) isHeld(server nvrha.ServerID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	_, held := h.held[server]
+	return held
+}
+
+// heldSince returns the held servers and since when each is held.
+func (h *eventHub) heldSince() map[nvrha.ServerID]time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.held) == 0 {
+		return nil
+	}
+	out := make(map[nvrha.ServerID]time.Time, len(h.held))
+	for id, t := range h.held {
+		out[id] = t
+	}
+	return out
+}
+
+// release shows held servers as what they are now, publishing the move
+// from Checking; drop forgets servers that left their group while held.
+func (h *eventHub) release(at time.Time, release, drop []nvrha.ServerID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range drop {
+		delete(h.held, id)
+	}
+	for _, id := range release {
+		if _, ok := h.held[id]; ok {
+			delete(h.held, id)
+			h.showLocked(at, id)
+		}
 	}
 }
 
@@ -92,29 +189,24 @@ func (h *eventHub) machineEvent(e failover.Event) {
 	case failover.EventStatusChanged:
 		if e.From == "" {
 			// A status derived for the first time: the server has just
-			// joined or the center has just started.
+			// joined or the center has just started. A recording
+			// server's protection depends on its group's standbys, which
+			// may not have been probed yet either.
 			h.probed[e.Server] = false
+			if recordingLabels[e.To] {
+				h.held[e.Server] = time.Now()
+			}
 		}
-		to := e.To
-		if !h.probed[e.Server] && waitingForProbe(to) {
-			to = checkingLabel
-		}
-		from, ok := h.shown[e.Server]
-		h.shown[e.Server] = to
-		if !ok || from == to {
-			h.log.Debug("center: status", "server", string(e.Server), "status", to, "derived", e.To)
-			return
-		}
-		ev.From, ev.To = from, to
-		ev.Message = fmt.Sprintf("%s: %s → %s", e.Server, from, to)
-		if strings.HasPrefix(to, "Abnormal") {
-			ev.Level = "warn"
-		}
+		h.derived[e.Server], h.group[e.Server] = e.To, e.Group
+		h.showLocked(e.At, e.Server)
+		h.wakeSettlerLocked()
+		return
 	case failover.EventServerUp:
 		first := !h.probed[e.Server]
 		h.probed[e.Server] = true
 		if first {
 			h.log.Debug("center: first probe answered", "server", string(e.Server))
+			h.wakeSettlerLocked()
 			return
 		}
 		ev.Message = fmt.Sprintf("%s answers again", e.Server)
@@ -158,6 +250,19 @@ func (h *eventHub) machineEvent(e failover.Event) {
 		ev.Message += " (" + ev.Detail + ")"
 	}
 	h.publishLocked(ev)
+	h.wakeSettlerLocked()
+}
+
+// wakeSettlerLocked tells the settler to look at the held servers again:
+// a probe or a change may have settled their groups.
+func (h *eventHub) wakeSettlerLocked() {
+	if len(h.held) == 0 {
+		return
+	}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
 }
 
 // admin records an operation done through the API.

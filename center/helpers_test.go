@@ -1,14 +1,16 @@
 package center_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +36,7 @@ type env struct {
 	srv    *httptest.Server
 	store  string
 	events chan failover.Event
+	stop   func() // stops the center and its server; the test's cleanup does too
 }
 
 func hash(t testing.TB, pw string) []byte {
@@ -48,7 +51,20 @@ func hash(t testing.TB, pw string) []byte {
 // newEnv starts a center with the demo fleet's default group in place.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, fleet: demo.New(), store: filepath.Join(t.TempDir(), "state.json"), events: make(chan failover.Event, 4096)}
+	e := startEnv(t, demo.New(), filepath.Join(t.TempDir(), "state.json"), nil)
+	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer pcancel()
+	if err := e.fleet.Populate(pctx, e.c.Controller()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// startEnv starts a center over fleet with its state in the file store,
+// as it is: a second center on the same file is the first restarted.
+func startEnv(t *testing.T, fleet *demo.Fleet, store string, log *slog.Logger) *env {
+	t.Helper()
+	e := &env{t: t, fleet: fleet, store: store, events: make(chan failover.Event, 4096)}
 	ctx, cancel := context.WithCancel(context.Background())
 	c, err := center.New(ctx, center.Config{
 		Controller: failover.ControllerConfig{
@@ -66,6 +82,7 @@ func newEnv(t *testing.T) *env {
 		Users:    []center.User{{Name: "admin", PasswordHash: hash(t, adminPassword)}, {Name: "operator", PasswordHash: hash(t, otherPassword)}},
 		Demo:     e.fleet,
 		Registry: prometheus.NewRegistry(),
+		Logger:   log,
 	})
 	if err != nil {
 		cancel()
@@ -75,19 +92,18 @@ func newEnv(t *testing.T) *env {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	e.srv = httptest.NewServer(c.Handler())
-	t.Cleanup(func() {
-		e.srv.CloseClientConnections()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		e.srv.Close()
-	})
-	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-	defer pcancel()
-	if err := e.fleet.Populate(pctx, c.Controller()); err != nil {
-		t.Fatal(err)
+	var once sync.Once
+	e.stop = func() {
+		once.Do(func() {
+			e.srv.CloseClientConnections()
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			e.srv.Close()
+		})
 	}
+	t.Cleanup(e.stop)
 	return e
 }
 
@@ -110,16 +126,18 @@ func (e *env) login(user, pw string) *client {
 }
 
 // do sends a request and decodes a JSON answer into out (if not nil). It
-// returns the status code and the raw body.
+// returns the status code and the raw body. Every exchange is checked
+// against docs/center-openapi.yaml.
 func (cl *client) do(method, path string, body any, out any, headers ...string) (int, []byte) {
 	cl.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			cl.t.Fatal(err)
 		}
-		rd = strings.NewReader(string(b))
+		rd, sent = bytes.NewReader(b), b
 	}
 	req, err := http.NewRequest(method, cl.base+path, rd)
 	if err != nil {
@@ -140,6 +158,7 @@ func (cl *client) do(method, path string, body any, out any, headers ...string) 
 	if err != nil {
 		cl.t.Fatal(err)
 	}
+	cl.checkOpenAPI(req, sent, res, raw)
 	if out != nil && len(raw) > 0 && res.StatusCode < 300 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			cl.t.Fatalf("%s %s: decoding %s: %v", method, path, raw, err)

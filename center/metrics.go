@@ -208,7 +208,7 @@ func (s snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range snap.Groups {
 		protected, unprotected := 0, 0
 		for _, ms := range g.Members {
-			v := viewStatus(ms)
+			v := s.m.c.viewStatus(ms)
 			counts[key{ms.Role.String(), v.Label}]++
 			if ms.Role != failover.RoleRecording {
 				continue

@@ -16,7 +16,8 @@ const openAPIPath = "../docs/center-openapi.yaml"
 // TestOpenAPIMatchesRoutes keeps docs/center-openapi.yaml true: it is a
 // valid OpenAPI document, every route of the handler is documented, every
 // documented operation is a route, and the demo's routes, and only they,
-// are marked demo-only.
+// are marked demo-only. The API tests hold every exchange they make to the
+// document as well (checkOpenAPI, in do()).
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	raw, err := os.ReadFile(openAPIPath)
 	if err != nil {

@@ -96,9 +96,14 @@ func standbyTone(s status.Standby) string {
 }
 
 // viewStatus is a member's status as shown: one whose health is unknown
-// yet, and whose status only says so, is being checked.
-func viewStatus(ms failover.MemberSnapshot) StatusView {
-	if ms.Health == nvrha.HealthUnknown && waitingForProbe(ms.Status()) {
+// yet, and whose status only says so, is being checked, and so is a
+// recording server whose group's standbys are (see Center.settle).
+func (c *Center) viewStatus(ms failover.MemberSnapshot) StatusView {
+	checking := ms.Health == nvrha.HealthUnknown && waitingForProbe(ms.Status())
+	if ms.Role == failover.RoleRecording && ms.Recording != status.RecordingDisabled && c.events.isHeld(ms.ID) {
+		checking = true
+	}
+	if checking {
 		return StatusView{Code: checkingCode, Label: checkingLabel, Description: checkingDescription, Tone: "checking"}
 	}
 	if ms.Role == failover.RoleStandby {
@@ -111,7 +116,7 @@ func (c *Center) viewMember(ms failover.MemberSnapshot) MemberView {
 	v := MemberView{
 		ID: ms.ID, Name: ms.Name, Role: ms.Role.String(), Enabled: ms.Enabled, Health: ms.Health.String(),
 		LicenseChannels: ms.LicenseChannels, Cameras: ms.Cameras, EmptyRecordingSpace: ms.EmptyRecordingSpace,
-		Status: viewStatus(ms), Peer: ms.Peer,
+		Status: c.viewStatus(ms), Peer: ms.Peer,
 	}
 	if c.cfg.Demo != nil {
 		crashed := c.cfg.Demo.Crashed(ms.ID)

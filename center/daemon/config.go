@@ -36,7 +36,9 @@ type fileConfig struct {
 	Agents   []agentConfig  `toml:"agent"`
 	Etcd     etcdConfig     `toml:"etcd"`
 
-	dir string // the file's directory: relative paths are relative to it
+	dir   string     // the file's directory: relative paths are relative to it
+	file  string     // the file's path, for errors found after parsing
+	lines lineFinder // where its tables and keys are
 }
 
 type logConfig struct {
@@ -204,6 +206,7 @@ type configError struct {
 	file string
 	line int
 	msg  string
+	err  error // the cause, for errors.Is (fs.ErrNotExist, say)
 }
 
 func (e *configError) Error() string {
@@ -211,6 +214,16 @@ func (e *configError) Error() string {
 		return fmt.Sprintf("%s:%d: %s", e.file, e.line, e.msg)
 	}
 	return e.file + ": " + e.msg
+}
+
+func (e *configError) Unwrap() error { return e.err }
+
+// fileError is an error about a file the configuration names (a key, a
+// certificate), found when the center reads it: it names the line of the
+// key that names the file. The key is looked up in the n-th [table] or
+// [[table]] of the file.
+func (c *fileConfig) fileError(table string, n int, key string, err error) error {
+	return &configError{file: c.file, line: c.lines.keyIn(table, n, key), msg: err.Error(), err: err}
 }
 
 // loadConfig reads and checks a configuration file.
@@ -237,7 +250,7 @@ func parseConfig(path string, data []byte) (*fileConfig, error) {
 		k := und[0]
 		return nil, &configError{file: path, line: lines.key(k), msg: fmt.Sprintf("unknown key %q", k.String())}
 	}
-	c.dir = filepath.Dir(path)
+	c.dir, c.file, c.lines = filepath.Dir(path), path, lines
 	bad := func(line int, format string, args ...any) error {
 		return &configError{file: path, line: line, msg: fmt.Sprintf(format, args...)}
 	}
@@ -318,6 +331,26 @@ func (f lineFinder) table(name string, n int) int {
 	return 0
 }
 
+// keyIn returns the line of key in the n-th [table] or [[table]]: the
+// table's header line if the key is not on a line of its own (an inline
+// table), 0 if there is no such table.
+func (f lineFinder) keyIn(table string, n int, key string) int {
+	h := f.table(table, n)
+	if h == 0 {
+		return 0
+	}
+	for i := h; i < len(f.lines); i++ {
+		t := strings.TrimSpace(f.lines[i])
+		if strings.HasPrefix(t, "[") {
+			break
+		}
+		if rest, ok := strings.CutPrefix(t, key); ok && strings.HasPrefix(strings.TrimSpace(rest), "=") {
+			return i + 1
+		}
+	}
+	return h
+}
+
 // key returns the line of the first assignment to k's last part, 0 if
 // none.
 func (f lineFinder) key(k toml.Key) int {
@@ -371,10 +404,14 @@ type agentClient struct {
 	credKey string // agents with the same credentials share a client
 }
 
-func (c *fileConfig) agentClient(a agentConfig) (agentClient, error) {
+func (c *fileConfig) agentClient(i int) (agentClient, error) {
+	a := c.Agents[i]
+	bad := func(key string, format string, args ...any) error {
+		return c.fileError("agent", i, key, fmt.Errorf("[[agent]] %q: "+format, append([]any{a.ID}, args...)...))
+	}
 	secret, err := os.ReadFile(c.path(a.SecretFile))
 	if err != nil {
-		return agentClient{}, fmt.Errorf("agent %s: secret_file: %w", a.ID, err)
+		return agentClient{}, bad("secret_file", "secret_file: %w", err)
 	}
 	secret = bytes.TrimRight(secret, "\r\n")
 	keyID := a.KeyID
@@ -384,28 +421,52 @@ func (c *fileConfig) agentClient(a agentConfig) (agentClient, error) {
 	ac := agentClient{key: httptransport.Key{ID: keyID, Secret: secret}, verify: a.VerifyResponses,
 		credKey: strings.Join([]string{keyID, c.path(a.SecretFile), c.path(a.CA), c.path(a.Cert), c.path(a.Key), fmt.Sprint(a.VerifyResponses)}, "\x00")}
 	if len(secret) < httptransport.MinSecretBytes {
-		return agentClient{}, fmt.Errorf("agent %s: secret_file %s: the secret has %d bytes, want at least %d", a.ID, a.SecretFile, len(secret), httptransport.MinSecretBytes)
+		return agentClient{}, bad("secret_file", "secret_file %s: the secret has %d bytes, want at least %d", a.SecretFile, len(secret), httptransport.MinSecretBytes)
 	}
 	if a.CA != "" || a.Cert != "" {
 		ac.tls = &tls.Config{MinVersion: tls.VersionTLS12}
 		if a.CA != "" {
-			pem, err := os.ReadFile(c.path(a.CA))
+			pool, err := readCA(c.path(a.CA))
 			if err != nil {
-				return agentClient{}, fmt.Errorf("agent %s: ca: %w", a.ID, err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return agentClient{}, fmt.Errorf("agent %s: ca %s: no PEM certificate in it", a.ID, a.CA)
+				return agentClient{}, bad("ca", "ca %s: %w", a.CA, err)
 			}
 			ac.tls.RootCAs = pool
 		}
 		if a.Cert != "" {
 			cert, err := tls.LoadX509KeyPair(c.path(a.Cert), c.path(a.Key))
 			if err != nil {
-				return agentClient{}, fmt.Errorf("agent %s: cert/key: %w", a.ID, err)
+				return agentClient{}, bad("cert", "cert %s, key %s: %w", a.Cert, a.Key, err)
 			}
 			ac.tls.Certificates = []tls.Certificate{cert}
 		}
 	}
 	return ac, nil
+}
+
+// errNoPEM: a CA file holds no PEM certificate.
+var errNoPEM = errors.New("no PEM certificate in it")
+
+// readCA reads a file of PEM certificates into a pool.
+func readCA(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, errNoPEM
+	}
+	return pool, nil
+}
+
+// checkServeTLS reads the [tls] certificate and key, so that a bad one is
+// an error naming its line before the center starts.
+func (c *fileConfig) checkServeTLS() error {
+	if c.TLS.Cert == "" {
+		return nil
+	}
+	if _, err := tls.LoadX509KeyPair(c.path(c.TLS.Cert), c.path(c.TLS.Key)); err != nil {
+		return c.fileError("tls", 0, "cert", fmt.Errorf("tls: cert %s, key %s: %w", c.TLS.Cert, c.TLS.Key, err))
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +88,66 @@ func TestEtcdStoreNeedsNvrcenterHA(t *testing.T) {
 	err = run(context.Background(), []string{"-config", path, "-check-config"}, nil, io.Discard, io.Discard, nil)
 	if !errors.Is(err, errNeedsHA) || !strings.Contains(err.Error(), "nvrcenter-ha") {
 		t.Errorf("nvrcenter with store = \"etcd\": %v, want a pointer to nvrcenter-ha", err)
+	}
+}
+
+// An error about a file the configuration names (a key, a certificate)
+// names the configuration file and the line of the key that names it.
+func TestFileErrorsNameTheLine(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("good.key", strings.Repeat("ab", 32)+"\n")
+	write("short.key", "short\n")
+	write("junk.pem", "not a certificate\n")
+	agent := func(id, extra string) string {
+		return "\n[[agent]]\nid = \"" + id + "\"\nurl = \"https://h:1\"\n" + extra
+	}
+	for _, tc := range []struct {
+		name, file, want string
+		is               error
+	}{
+		{"missing secret", "store = \"s\"\n" + goodAdmin + agent("rec-1", "secret_file = \"good.key\"\n") +
+			agent("rec-2", "key_id = \"k\"\nsecret_file = \"nokey.key\"\n"),
+			`c.toml:16: [[agent]] "rec-2": secret_file: open `, fs.ErrNotExist},
+		{"short secret", "store = \"s\"\n" + goodAdmin + agent("rec-1", "secret_file = \"short.key\"\n"),
+			`c.toml:10: [[agent]] "rec-1": secret_file short.key: the secret has 5 bytes, want at least 32`, nil},
+		{"missing ca", "store = \"s\"\n" + goodAdmin + agent("rec-1", "secret_file = \"good.key\"\nca = \"ca.pem\"\n"),
+			`c.toml:11: [[agent]] "rec-1": ca ca.pem: open `, fs.ErrNotExist},
+		{"ca without PEM", "store = \"s\"\n" + goodAdmin + agent("rec-1", "secret_file = \"good.key\"\nca = \"junk.pem\"\n"),
+			`c.toml:11: [[agent]] "rec-1": ca junk.pem: no PEM certificate in it`, errNoPEM},
+		{"bad client certificate", "store = \"s\"\n" + goodAdmin + agent("rec-1", "secret_file = \"good.key\"\ncert = \"junk.pem\"\nkey = \"junk.pem\"\n"),
+			`c.toml:11: [[agent]] "rec-1": cert junk.pem, key junk.pem: `, nil},
+		{"serving certificate", "store = \"s\"\n[tls]\nkey = \"k.pem\"\ncert = \"nocert.pem\"\n" + goodAdmin,
+			`c.toml:4: tls: cert nocert.pem, key k.pem: open `, fs.ErrNotExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, "c.toml")
+			write("c.toml", tc.file)
+			err := run(context.Background(), []string{"-config", path, "-check-config"}, nil, io.Discard, io.Discard, nil)
+			want := dir + string(filepath.Separator) + tc.want
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("error %v, want one starting %q", err, want)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("errors.Is(%v, %v) is false", err, tc.is)
+			}
+		})
+	}
+}
+
+// The etcd table's files are read with -check-config too, and their errors
+// name their line.
+func TestEtcdFileErrorsNameTheLine(t *testing.T) {
+	c, err := parseConfig("c.toml", []byte("store = \"etcd\"\n"+goodAdmin+"[etcd]\nendpoints = [\"https://h:2379\"]\nca = \"/nonexistent/ca.pem\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.etcd(); err == nil || !strings.HasPrefix(err.Error(), "c.toml:8: etcd: ca /nonexistent/ca.pem: open ") {
+		t.Fatalf("error %v, want one naming c.toml:8", err)
 	}
 }

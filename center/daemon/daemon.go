@@ -83,12 +83,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if fc.Store == StoreEtcd && opt.HA == nil {
 			return errNeedsHA
 		}
+		if err := fc.checkServeTLS(); err != nil {
+			return err
+		}
 		if o.checkConfig {
 			_, closeTr, err := buildTransport(fc)
 			if err != nil {
 				return err
 			}
 			closeTr()
+			if fc.Store == StoreEtcd {
+				if _, err := fc.etcd(); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(stdout, "%s: ok (%d agents, %d admin users)\n", o.config, len(fc.Agents), len(fc.Admins))
 			return nil
 		}
@@ -324,8 +332,8 @@ func buildTransport(fc *fileConfig) (transport.Transport, func(), error) {
 	}
 	dirs := map[string]*httptransport.Directory{}
 	r := router{}
-	for _, a := range fc.Agents {
-		ac, err := fc.agentClient(a)
+	for i, a := range fc.Agents {
+		ac, err := fc.agentClient(i)
 		if err != nil {
 			closeAll()
 			return nil, nil, err

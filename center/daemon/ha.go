@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,20 +111,16 @@ func (c *fileConfig) etcd() (EtcdConfig, error) {
 	if e.CA != "" || e.Cert != "" {
 		out.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
 		if e.CA != "" {
-			pem, err := os.ReadFile(c.path(e.CA))
+			pool, err := readCA(c.path(e.CA))
 			if err != nil {
-				return EtcdConfig{}, fmt.Errorf("etcd: ca: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return EtcdConfig{}, fmt.Errorf("etcd: ca %s: no PEM certificate in it", e.CA)
+				return EtcdConfig{}, c.fileError("etcd", 0, "ca", fmt.Errorf("etcd: ca %s: %w", e.CA, err))
 			}
 			out.TLS.RootCAs = pool
 		}
 		if e.Cert != "" {
 			cert, err := tls.LoadX509KeyPair(c.path(e.Cert), c.path(e.Key))
 			if err != nil {
-				return EtcdConfig{}, fmt.Errorf("etcd: cert/key: %w", err)
+				return EtcdConfig{}, c.fileError("etcd", 0, "cert", fmt.Errorf("etcd: cert %s, key %s: %w", e.Cert, e.Key, err))
 			}
 			out.TLS.Certificates = []tls.Certificate{cert}
 		}
