@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -43,14 +44,23 @@ func keyFile(t *testing.T, key httptransport.Key) string {
 	return p
 }
 
-// serveAgent serves agent as rec-1 behind httptransport's handler, with
-// probes over UDP, and returns its base URL.
-func serveAgent(t *testing.T, agent transport.Agent, key httptransport.Key) string {
+// serveAgent serves agent as id behind httptransport's handler, with
+// probes over UDP, from the http.Server NewServer returns, as an agent
+// should (examples/agent does), and returns its base URL. change, if not
+// nil, adjusts the handler's configuration and the server for a broken
+// variant.
+func serveAgent(t *testing.T, id nvrha.ServerID, agent transport.Agent, key httptransport.Key, change func(*httptransport.HandlerConfig, *http.Server)) string {
 	t.Helper()
-	h, err := httptransport.NewHandler(agent, httptransport.HandlerConfig{Server: "rec-1", Auth: httptransport.Auth{Keys: []httptransport.Key{key}}})
+	cfg := httptransport.HandlerConfig{Server: id, Auth: httptransport.Auth{Keys: []httptransport.Key{key}}}
+	srv := httptransport.NewServer("", nil)
+	if change != nil {
+		change(&cfg, srv)
+	}
+	h, err := httptransport.NewHandler(agent, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.Handler = h
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +70,6 @@ func serveAgent(t *testing.T, agent transport.Agent, key httptransport.Key) stri
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = probes.Close() })
-	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
@@ -72,15 +81,75 @@ func referenceAgent() *agenttest.Server {
 	return agenttest.New(f)
 }
 
+func referenceStandby() *agenttest.Server {
+	f := nvrha.Facts{ID: "standby-1", Product: nvrha.ProductQVRPro, AdvancedMode: true, LicenseChannels: 8,
+		RecordingSpaces: []nvrha.RecordingSpace{{Name: "v", CapacityBytes: 1 << 30, Empty: true}}}
+	return agenttest.New(f)
+}
+
+// check runs nvragentcheck against the agent at url with args besides
+// -url, -id and -secret-file, and returns what it printed.
+func check(t *testing.T, url string, id nvrha.ServerID, key httptransport.Key, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), append([]string{"-url", url, "-id", string(id), "-secret-file", keyFile(t, key)}, args...), &out, &out)
+	return out.String(), err
+}
+
+// failures returns the names of the checks that failed, each up to its
+// colon.
+func failures(out string) []string {
+	var names []string
+	for line := range strings.Lines(out) {
+		if name, ok := strings.CutPrefix(line, "FAIL "); ok {
+			name, _, _ = strings.Cut(name, ": ")
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // The reference agent (agenttest behind httptransport's handler, with
-// probes over UDP) passes every check, the fencing ones included.
+// probes over UDP) passes every check, semantics and fencing included, as
+// a recording server and as a standby, and ends recording (or covering)
+// as it began.
 func TestReferenceAgentPasses(t *testing.T) {
 	key := textKey()
-	url := serveAgent(t, referenceAgent(), key)
-	var out bytes.Buffer
-	err := run(context.Background(), []string{"-url", url, "-id", "rec-1", "-secret-file", keyFile(t, key), "-fencing", "-term-fencing", "7"}, &out, &out)
-	if err != nil || strings.Contains(out.String(), "FAIL") || !strings.Contains(out.String(), "13 passed, 0 failed") {
-		t.Fatalf("run: %v\n%s", err, out.String())
+	rec := referenceAgent()
+	out, err := check(t, serveAgent(t, "rec-1", rec, key, nil), "rec-1", key, "-semantics", "-fencing", "-term-fencing", "7")
+	if err != nil || strings.Contains(out, "FAIL") || strings.Contains(out, "SKIP") || !strings.Contains(out, "28 passed, 0 failed\n") {
+		t.Fatalf("recording server: run: %v\n%s", err, out)
+	}
+	if !rec.Recording() || rec.Newest("rec-1") != 2 {
+		t.Errorf("after the checks the recording server records: %v, at epoch %d; want true at 2", rec.Recording(), rec.Newest("rec-1"))
+	}
+
+	sb := referenceStandby()
+	out, err = check(t, serveAgent(t, "standby-1", sb, key, nil), "standby-1", key, "-semantics", "-peer", "rec-9")
+	if err != nil || strings.Contains(out, "FAIL") || !strings.Contains(out, "26 passed, 0 failed\n") {
+		t.Fatalf("standby: run: %v\n%s", err, out)
+	}
+	if cov, _ := sb.Covering(); cov != "" || sb.Newest("rec-9") != 2 {
+		t.Errorf("after the checks the standby covers %q, at epoch %d for rec-9; want nobody, 2", cov, sb.Newest("rec-9"))
+	}
+}
+
+// An agent that has accepted orders of a newer term and epoch before the
+// checks (from its center) still passes: the semantics checks go above
+// them, and leave its term as it was.
+func TestSemanticsGoAboveTheAgentsEpochAndTerm(t *testing.T) {
+	key := textKey()
+	sb := referenceStandby()
+	ctx := context.Background()
+	if err := sb.Release(ctx, transport.ReleaseOrder{Recording: "rec-9", Epoch: 40, Term: 5}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := check(t, serveAgent(t, "standby-1", sb, key, nil), "standby-1", key, "-semantics", "-peer", "rec-9")
+	if err != nil || strings.Contains(out, "FAIL") {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	if sb.Term() != 5 || sb.Newest("rec-9") != 42 {
+		t.Errorf("term %d, epoch %d for rec-9; want 5 and 42", sb.Term(), sb.Newest("rec-9"))
 	}
 }
 
@@ -97,12 +166,10 @@ func (a termBlind) Release(ctx context.Context, o transport.ReleaseOrder) error 
 // check and fails the term check: a deposed center could still order it.
 func TestTermBlindAgentFails(t *testing.T) {
 	key := textKey()
-	url := serveAgent(t, termBlind{referenceAgent()}, key)
-	var out bytes.Buffer
-	err := run(context.Background(), []string{"-url", url, "-id", "rec-1", "-secret-file", keyFile(t, key), "-fencing", "-term-fencing", "7"}, &out, &out)
-	if !errors.Is(err, errFailed) || !strings.Contains(out.String(), "PASS orders are fenced by epoch") ||
-		!strings.Contains(out.String(), "FAIL orders are fenced by center term (8, then 7)") {
-		t.Fatalf("run: %v, want errFailed with only the term check failing\n%s", err, out.String())
+	url := serveAgent(t, "rec-1", termBlind{referenceAgent()}, key, nil)
+	out, err := check(t, url, "rec-1", key, "-fencing", "-term-fencing", "7")
+	if !errors.Is(err, errFailed) || !slices.Equal(failures(out), []string{"orders are fenced by center term (8, then 7)"}) {
+		t.Fatalf("run: %v, want errFailed with only the term check failing\n%s", err, out)
 	}
 }
 
