@@ -1,24 +1,50 @@
 // Command nvragentcheck checks a live agent against the nvrha agent
-// protocol (docs/openapi.yaml), from the center's side: what a vendor runs
-// against its own agent before a center relies on it.
+// protocol (docs/agent-protocol.md, docs/openapi.yaml), from the center's
+// side: what a vendor runs against its own agent before a center relies on
+// it.
 //
 //	nvragentcheck -url http://10.0.0.11:7443 -id rec-1 -secret-file center.key
 //	nvragentcheck -url https://... -id standby-1 -secret-file k -ca ca.pem -cert c.pem -key c.key
+//	nvragentcheck -url http://10.0.0.12:7443 -id standby-1 -secret-file k -semantics -fencing
 //
 // It probes the agent (over UDP where offered, and over HTTP), reads its
-// inventory, checks that responses are signed, and that the agent refuses
-// what it must: a wrong key, an unsigned request, a replayed nonce, a
-// request for another server, a garbled body, a malformed order, an unknown
-// path and a wrong method, each with the protocol's error code. -fencing
-// also checks epoch fencing with Release orders for a recording server
-// that does not exist (nvragentcheck-<random>): harmless to the agent's
-// recording, but it leaves those epochs in the agent's state.
+// inventory, checks that responses are signed, that a probe over UDP
+// (where the agent advertises udp_port) is signed and reports what HTTP
+// does, and that the agent refuses what it must: a wrong key, an unsigned
+// request, a replayed nonce, a request for another server, a garbled body,
+// a malformed order, an unknown path and a wrong method, each with the
+// protocol's error code. It checks the limits: a body one byte over
+// -max-body (1 MiB) is 413, one of exactly -max-body is read (and refused
+// as 400 bad_request, since it is not JSON), a probe with a body is 413,
+// request headers 1 KiB over -max-header (16 KiB) are 431, a timestamp
+// further than -max-skew (30 s) from now either way is 401, and one a
+// third of it ahead is accepted. None of these changes the agent's state.
+//
+// -semantics checks what orders do, as the center gives them, and changes
+// what the agent records while it runs. On a standby (an inventory with no
+// cameras) it orders a takeover of -peer (by default a made-up
+// nvragentcheck-<random>, with made-up cameras) and checks that a probe,
+// over HTTP and over UDP, shows it covering at the order's epoch; sends the
+// same takeover again (a retry, accepted, changing nothing); releases with
+// a newer epoch and checks it covers nobody; sends the takeover again late,
+// with its older epoch (refused, 409 stale_epoch, changing nothing); and
+// the release again. On a recording server it does the same with
+// stand-down and resume, a takeover's and a failback's halves: the server
+// stops recording its cameras between the two. The agent ends as it
+// began, with the epochs used in its state; orders carry -term, raised to
+// the newest term the agent has accepted if it refuses them as stale, and
+// start above the newest epoch it has accepted.
+//
+// -fencing also checks epoch fencing with Release orders for a recording
+// server that does not exist (nvragentcheck-<random>): harmless to the
+// agent's recording, but it leaves those epochs in the agent's state.
 // -term-fencing N checks center-term fencing the same way: an order of term
 // N+1 is accepted, one of term N (or none) is refused and keeps nothing,
 // as a deposed center's must be. It leaves the agent's center term at N+1,
 // so the agent then refuses orders of a lower term: give N at or above the
 // term of the center that will command it (0, the default, skips it). Each
-// check prints PASS or FAIL; the exit status is 1 if any failed.
+// check prints PASS, FAIL or SKIP (a check that does not apply, such as
+// UDP for an agent without it); the exit status is 1 if any failed.
 package main
 
 import (

@@ -162,7 +162,7 @@ func parseUDPReport(b []byte) (transport.ProbeReport, error) {
 // reader reads big-endian fields front to back; a read past the end sets
 // cut and returns zeros.
 type reader struct {
-	b      []byte
+	b   []byte
 	cut bool
 }
 
