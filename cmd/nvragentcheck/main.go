@@ -248,16 +248,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	k.checkLimits(o.limits)
 	if o.semantics {
-		var cameras int
+		// The inventory says which the server is: a standby has no cameras.
 		ctx, cancel := context.WithTimeout(ctx, o.timeout)
 		f, err := signed.Inventory(ctx, id)
 		cancel()
 		if err != nil {
 			k.check("semantics: the inventory says whether the server is a standby or a recording server", func() error { return err })
 		} else {
-			cameras = len(f.Cameras)
 			s := &semantics{k: k, c: httpOnly, peer: o.peer, udpPort: udpPort, term: o.term}
-			s.run(cameras)
+			s.run(len(f.Cameras))
 		}
 	}
 	if o.fencing {
