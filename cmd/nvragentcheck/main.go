@@ -1,24 +1,50 @@
 // Command nvragentcheck checks a live agent against the nvrha agent
-// protocol (docs/openapi.yaml), from the center's side: what a vendor runs
-// against its own agent before a center relies on it.
+// protocol (docs/agent-protocol.md, docs/openapi.yaml), from the center's
+// side: what a vendor runs against its own agent before a center relies on
+// it.
 //
 //	nvragentcheck -url http://10.0.0.11:7443 -id rec-1 -secret-file center.key
 //	nvragentcheck -url https://... -id standby-1 -secret-file k -ca ca.pem -cert c.pem -key c.key
+//	nvragentcheck -url http://10.0.0.12:7443 -id standby-1 -secret-file k -semantics -fencing
 //
 // It probes the agent (over UDP where offered, and over HTTP), reads its
-// inventory, checks that responses are signed, and that the agent refuses
-// what it must: a wrong key, an unsigned request, a replayed nonce, a
-// request for another server, a garbled body, a malformed order, an unknown
-// path and a wrong method, each with the protocol's error code. -fencing
-// also checks epoch fencing with Release orders for a recording server
-// that does not exist (nvragentcheck-<random>): harmless to the agent's
-// recording, but it leaves those epochs in the agent's state.
+// inventory, checks that responses are signed, that a probe over UDP
+// (where the agent advertises udp_port) is signed and reports what HTTP
+// does, and that the agent refuses what it must: a wrong key, an unsigned
+// request, a replayed nonce, a request for another server, a garbled body,
+// a malformed order, an unknown path and a wrong method, each with the
+// protocol's error code. It checks the limits: a body one byte over
+// -max-body (1 MiB) is 413, one of exactly -max-body is read (and refused
+// as 400 bad_request, since it is not JSON), a probe with a body is 413,
+// request headers 1 KiB over -max-header (16 KiB) are 431, a timestamp
+// further than -max-skew (30 s) from now either way is 401, and one a
+// third of it ahead is accepted. None of these changes the agent's state.
+//
+// -semantics checks what orders do, as the center gives them, and changes
+// what the agent records while it runs. On a standby (an inventory with no
+// cameras) it orders a takeover of -peer (by default a made-up
+// nvragentcheck-<random>, with made-up cameras) and checks that a probe,
+// over HTTP and over UDP, shows it covering at the order's epoch; sends the
+// same takeover again (a retry, accepted, changing nothing); releases with
+// a newer epoch and checks it covers nobody; sends the takeover again late,
+// with its older epoch (refused, 409 stale_epoch, changing nothing); and
+// the release again. On a recording server it does the same with
+// stand-down and resume, a takeover's and a failback's halves: the server
+// stops recording its cameras between the two. The agent ends as it
+// began, with the epochs used in its state; orders carry -term, raised to
+// the newest term the agent has accepted if it refuses them as stale, and
+// start above the newest epoch it has accepted.
+//
+// -fencing also checks epoch fencing with Release orders for a recording
+// server that does not exist (nvragentcheck-<random>): harmless to the
+// agent's recording, but it leaves those epochs in the agent's state.
 // -term-fencing N checks center-term fencing the same way: an order of term
 // N+1 is accepted, one of term N (or none) is refused and keeps nothing,
 // as a deposed center's must be. It leaves the agent's center term at N+1,
 // so the agent then refuses orders of a lower term: give N at or above the
 // term of the center that will command it (0, the default, skips it). Each
-// check prints PASS or FAIL; the exit status is 1 if any failed.
+// check prints PASS, FAIL or SKIP (a check that does not apply, such as
+// UDP for an agent without it); the exit status is 1 if any failed.
 package main
 
 import (
@@ -60,6 +86,10 @@ type options struct {
 	fencing                    bool
 	termFencing                uint64
 	timeout                    time.Duration
+	limits                     limits
+	semantics                  bool
+	peer                       nvrha.ServerID
+	term                       uint64
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -76,8 +106,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.fencing, "fencing", false, "also check epoch fencing (leaves epochs for a made-up recording server in the agent's state)")
 	fs.Uint64Var(&o.termFencing, "term-fencing", 0, "also check center-term fencing with terms `N` and N+1 (leaves the agent's center term at N+1, so it refuses later orders of a lower term: use a term at or above your center's)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "longest wait for each call")
+	fs.Int64Var(&o.limits.body, "max-body", httptransport.DefaultMaxBodyBytes, "the agent's largest accepted request body, in bytes")
+	fs.IntVar(&o.limits.header, "max-header", httptransport.ServerMaxHeaderBytes, "the agent's largest accepted request line and headers, in bytes")
+	fs.DurationVar(&o.limits.skew, "max-skew", httptransport.DefaultMaxSkew, "how far from the agent's clock a request's timestamp may be")
+	fs.BoolVar(&o.semantics, "semantics", false, "also check what orders do: takeover and release on a standby, stand-down and resume on a recording server (changes what the agent records while it runs; leaves the epochs used in its state)")
+	peer := fs.String("peer", "", "the recording server a standby takes over with -semantics (default: a made-up nvragentcheck-<random>)")
+	fs.Uint64Var(&o.term, "term", 0, "the center term of -semantics orders (raised to the agent's own if it has accepted a newer one)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.limits.body < 1 || o.limits.body > 1<<30 || o.limits.header < 1 || o.limits.header > 1<<24 || o.limits.skew <= 0 {
+		return errors.New("-max-body (1 to 1 GiB), -max-header (1 to 16 MiB) and -max-skew (above zero) must be sensible")
+	}
+	o.peer = nvrha.ServerID(*peer)
+	if o.peer == "" {
+		o.peer = madeUp()
+	}
+	if err := o.peer.Validate(); err != nil {
+		return fmt.Errorf("-peer: %w", err)
 	}
 	if o.url == "" || o.id == "" || o.secretFile == "" {
 		return errors.New("-url, -id and -secret-file are required")
@@ -115,7 +161,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			tlsConf.Certificates = []tls.Certificate{c}
 		}
 	}
-	k := &checker{ctx: ctx, out: stdout, id: id, key: key, base: strings.TrimRight(o.url, "/"), timeout: o.timeout,
+	if o.peer == id {
+		return errors.New("-peer: a standby cannot take over itself")
+	}
+	k := &checker{ctx: ctx, out: stdout, id: id, key: key, base: strings.TrimRight(o.url, "/"), timeout: o.timeout, tls: tlsConf,
 		hc: &http.Client{Transport: httptransport.NewHTTPTransport(tlsConf), Timeout: o.timeout}}
 	newClient := func(verify, noUDP bool) (*httptransport.Client, error) {
 		return httptransport.NewClient(httptransport.ClientConfig{
@@ -152,6 +201,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return f.Validate()
 	})
+	udpPort, udpErr := k.udpPort()
+	udpName := "probe over UDP answers as " + o.id + ", signed, as over HTTP"
+	switch {
+	case udpErr != nil:
+		k.check(udpName, func() error { return fmt.Errorf("reading udp_port from a probe over HTTP: %w", udpErr) })
+	case udpPort == 0:
+		k.skip(udpName, "the agent advertises no udp_port")
+	default:
+		k.check(fmt.Sprintf("probe over UDP (port %d) answers as %s, signed, as over HTTP", udpPort, o.id), func() error {
+			return k.probeBoth(httpOnly, udpPort)
+		})
+	}
 	k.check("a wrong key is refused (401 unauthenticated)", func() error {
 		bad := httptransport.Key{ID: key.ID, Secret: []byte(strings.Repeat("x", httptransport.MinSecretBytes))}
 		return k.expect(k.signed("probe", nil, id, bad), http.StatusUnauthorized, httptransport.CodeUnauthenticated)
@@ -185,17 +246,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		req.Method = http.MethodGet
 		return k.expect(req, http.StatusMethodNotAllowed, httptransport.CodeMethodNotAllowed)
 	})
+	k.checkLimits(o.limits)
+	if o.semantics {
+		// The inventory says which the server is: a standby has no cameras.
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		f, err := signed.Inventory(ctx, id)
+		cancel()
+		if err != nil {
+			k.check("semantics: the inventory says whether the server is a standby or a recording server", func() error { return err })
+		} else {
+			s := &semantics{k: k, c: httpOnly, peer: o.peer, udpPort: udpPort, term: o.term}
+			s.run(len(f.Cameras))
+		}
+	}
 	if o.fencing {
 		k.check("orders are fenced by epoch (release of a made-up recording server)", func() error { return k.fence(signed) })
 	}
 	if o.termFencing > 0 {
 		k.check(fmt.Sprintf("orders are fenced by center term (%d, then %d)", o.termFencing+1, o.termFencing), func() error { return k.termFence(signed, o.termFencing) })
 	}
+	skipped := ""
+	if k.skipped > 0 {
+		skipped = fmt.Sprintf(", %d skipped", k.skipped)
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed%s\n", k.passed, k.failed, skipped)
 	if k.failed > 0 {
-		fmt.Fprintf(stdout, "%d passed, %d failed\n", k.passed, k.failed)
 		return errFailed
 	}
-	fmt.Fprintf(stdout, "%d passed, 0 failed\n", k.passed)
 	return nil
 }
 
@@ -207,7 +284,9 @@ type checker struct {
 	base           string
 	timeout        time.Duration
 	hc             *http.Client
+	tls            *tls.Config
 	passed, failed int
+	skipped        int
 }
 
 func (k *checker) check(name string, fn func() error) {
@@ -218,6 +297,12 @@ func (k *checker) check(name string, fn func() error) {
 	}
 	k.passed++
 	fmt.Fprintf(k.out, "PASS %s\n", name)
+}
+
+// skip reports a check that does not apply to the agent.
+func (k *checker) skip(name, why string) {
+	k.skipped++
+	fmt.Fprintf(k.out, "SKIP %s: %s\n", name, why)
 }
 
 func (k *checker) probe(c *httptransport.Client) error {
@@ -231,6 +316,32 @@ func (k *checker) probe(c *httptransport.Client) error {
 		return fmt.Errorf("the report is for %q", r.Server)
 	}
 	return nil
+}
+
+// probeBoth probes over HTTP with c and over UDP on port, and checks that
+// both report the same.
+func (k *checker) probeBoth(c *httptransport.Client, port uint16) error {
+	u, err := k.probeUDP(port)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(k.ctx, k.timeout)
+	defer cancel()
+	h, err := c.Probe(ctx, k.id)
+	if err != nil {
+		return fmt.Errorf("over HTTP: %w", err)
+	}
+	if u != h {
+		return fmt.Errorf("over UDP %+v, over HTTP %+v", u, h)
+	}
+	return nil
+}
+
+// madeUp returns the ID of a recording server no real one is called.
+func madeUp() nvrha.ServerID {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return nvrha.ServerID("nvragentcheck-" + hex.EncodeToString(b))
 }
 
 // signed builds a signed request by hand, as a misbehaving center or an
@@ -250,17 +361,39 @@ func (k *checker) signed(method string, body []byte, server nvrha.ServerID, key 
 // expect sends req and checks its status and, for an error, the code of
 // its ErrorBody.
 func (k *checker) expect(req *http.Request, status int, code string) error {
+	res, err := k.do(req)
+	if err != nil {
+		return err
+	}
+	return judge(res.status, res.body, status, code)
+}
+
+// response is what do read of an answer.
+type response struct {
+	status int
+	body   []byte
+}
+
+// do sends req and reads its answer's status and (the first 64 KiB of its)
+// body.
+func (k *checker) do(req *http.Request) (response, error) {
 	if req.GetBody != nil {
 		req.Body, _ = req.GetBody()
 	}
 	res, err := k.hc.Do(req.WithContext(k.ctx))
 	if err != nil {
-		return err
+		return response{}, err
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
-	if res.StatusCode != status {
-		return fmt.Errorf("status %d, want %d: %s", res.StatusCode, status, bytes.TrimSpace(raw))
+	return response{res.StatusCode, raw}, nil
+}
+
+// judge checks an answer's status and, for an error, the code of its
+// ErrorBody.
+func judge(got int, raw []byte, status int, code string) error {
+	if got != status {
+		return fmt.Errorf("status %d, want %d: %.200s", got, status, bytes.TrimSpace(raw))
 	}
 	if code == "" {
 		return nil
@@ -278,9 +411,7 @@ func (k *checker) expect(req *http.Request, status int, code string) error {
 // fence checks that a newer epoch is kept and an older one refused, with a
 // recording server no real one is called.
 func (k *checker) fence(c *httptransport.Client) error {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	rec := nvrha.ServerID("nvragentcheck-" + hex.EncodeToString(b))
+	rec := madeUp()
 	ctx, cancel := context.WithTimeout(k.ctx, 3*k.timeout)
 	defer cancel()
 	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2}); err != nil {
@@ -302,9 +433,7 @@ func (k *checker) fence(c *httptransport.Client) error {
 // recording server no real one is called. It leaves the agent's term at
 // n+1.
 func (k *checker) termFence(c *httptransport.Client, n uint64) error {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	rec := nvrha.ServerID("nvragentcheck-" + hex.EncodeToString(b))
+	rec := madeUp()
 	ctx, cancel := context.WithTimeout(k.ctx, 4*k.timeout)
 	defer cancel()
 	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 1, Term: n + 1}); err != nil {

@@ -3,6 +3,11 @@
 // center, and [NewHandler] returns the http.Handler a server mounts to serve
 // its [transport.Agent]. docs/openapi.yaml in the repository describes the
 // same protocol for vendors who do not write Go; a test keeps the two in step.
+// docs/agent-protocol.md gives its exact bytes: the canonical strings, the
+// UDP probe datagrams as tables of offsets, and test vectors (a fixed key,
+// requests, responses and datagrams with their signatures) that
+// TestAgentProtocolVectors makes with this package's code, so the document
+// cannot drift from it. cmd/nvragentcheck checks a live agent.
 //
 // # Protocol (version 1)
 //
@@ -168,8 +173,9 @@
 // (with an error wrapping [transport.ErrUnreachable]) only when HTTP fails
 // too.
 //
-// Both datagrams are signed with HMAC-SHA256 under the keys of [Auth]. The
-// request:
+// Both datagrams are signed with HMAC-SHA256 under the keys of [Auth]
+// (docs/agent-protocol.md has them as tables of offsets, with a datagram
+// of each kind in hex). The request:
 //
 //	"NVU1"          4 bytes, magic: protocol and version
 //	0x01            1 byte, kind: probe request
