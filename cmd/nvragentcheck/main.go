@@ -37,7 +37,8 @@
 //
 // -fencing also checks epoch fencing with Release orders for a recording
 // server that does not exist (nvragentcheck-<random>): harmless to the
-// agent's recording, but it leaves those epochs in the agent's state.
+// agent's recording, but it leaves those epochs in the agent's state. Its
+// orders carry -term too, raised to the agent's own as -semantics does.
 // -term-fencing N checks center-term fencing the same way: an order of term
 // N+1 is accepted, one of term N (or none) is refused and keeps nothing,
 // as a deposed center's must be. It leaves the agent's center term at N+1,
@@ -111,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.limits.skew, "max-skew", httptransport.DefaultMaxSkew, "how far from the agent's clock a request's timestamp may be")
 	fs.BoolVar(&o.semantics, "semantics", false, "also check what orders do: takeover and release on a standby, stand-down and resume on a recording server (changes what the agent records while it runs; leaves the epochs used in its state)")
 	peer := fs.String("peer", "", "the recording server a standby takes over with -semantics (default: a made-up nvragentcheck-<random>)")
-	fs.Uint64Var(&o.term, "term", 0, "the center term of -semantics orders (raised to the agent's own if it has accepted a newer one)")
+	fs.Uint64Var(&o.term, "term", 0, "the center term of -semantics and -fencing orders (raised to the agent's own if it has accepted a newer one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -260,7 +261,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if o.fencing {
-		k.check("orders are fenced by epoch (release of a made-up recording server)", func() error { return k.fence(signed) })
+		k.check("orders are fenced by epoch (release of a made-up recording server)", func() error { return k.fence(signed, o.term) })
 	}
 	if o.termFencing > 0 {
 		k.check(fmt.Sprintf("orders are fenced by center term (%d, then %d)", o.termFencing+1, o.termFencing), func() error { return k.termFence(signed, o.termFencing) })
@@ -409,20 +410,31 @@ func judge(got int, raw []byte, status int, code string) error {
 }
 
 // fence checks that a newer epoch is kept and an older one refused, with a
-// recording server no real one is called.
-func (k *checker) fence(c *httptransport.Client) error {
+// recording server no real one is called. Its orders carry term, raised to
+// the newest the agent has accepted if it refuses them as stale: an agent
+// that has served a center with terms refuses orders without one, and
+// epoch fencing is what this check is about.
+func (k *checker) fence(c *httptransport.Client, term uint64) error {
 	rec := madeUp()
 	ctx, cancel := context.WithTimeout(k.ctx, 3*k.timeout)
 	defer cancel()
-	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2}); err != nil {
+	release := func(e nvrha.Epoch) error {
+		return c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: e, Term: term})
+	}
+	err := release(2)
+	if st := (*transport.StaleTermError)(nil); errors.As(err, &st) && st.Newest > term {
+		term = st.Newest
+		err = release(2)
+	}
+	if err != nil {
 		return fmt.Errorf("release at epoch 2: %w", err)
 	}
-	err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 1})
+	err = release(1)
 	var stale *transport.StaleEpochError
 	if !errors.As(err, &stale) || stale.Newest != 2 || stale.Key != rec {
 		return fmt.Errorf("release at epoch 1 after 2: %v, want a stale epoch naming %s and newest 2", err, rec)
 	}
-	if err := c.Release(ctx, k.id, transport.ReleaseOrder{Recording: rec, Epoch: 2}); err != nil {
+	if err := release(2); err != nil {
 		return fmt.Errorf("release at epoch 2 again (a retry): %w", err)
 	}
 	return nil

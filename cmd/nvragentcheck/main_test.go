@@ -149,8 +149,8 @@ func TestReferenceAgentPasses(t *testing.T) {
 }
 
 // An agent that has accepted orders of a newer term and epoch before the
-// checks (from its center) still passes: the semantics checks go above
-// them, and leave its term as it was.
+// checks (from its center) still passes: the semantics and epoch-fencing
+// checks go above them, and leave its term as it was.
 func TestSemanticsGoAboveTheAgentsEpochAndTerm(t *testing.T) {
 	key := textKey()
 	sb := referenceStandby()
@@ -158,7 +158,7 @@ func TestSemanticsGoAboveTheAgentsEpochAndTerm(t *testing.T) {
 	if err := sb.Release(ctx, transport.ReleaseOrder{Recording: "rec-9", Epoch: 40, Term: 5}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := check(t, serveAgent(t, "standby-1", sb, key, nil), "standby-1", key, "-semantics", "-peer", "rec-9")
+	out, err := check(t, serveAgent(t, "standby-1", sb, key, nil), "standby-1", key, "-semantics", "-fencing", "-peer", "rec-9")
 	if err != nil || strings.Contains(out, "FAIL") {
 		t.Fatalf("run: %v\n%s", err, out)
 	}
