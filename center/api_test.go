@@ -596,3 +596,52 @@ func TestRestartRaisesNoStatusNoise(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoStartRaisesNoStatusNoise: the demo's first start fills the
+// default group of an empty center; each server moves once, from
+// Checking to its final status, and no recording server shows "Normal,
+// unprotected" on the way (its standbys join first, and it is held at
+// Checking until they have answered).
+func TestDemoStartRaisesNoStatusNoise(t *testing.T) {
+	rec := &logRecorder{}
+	e := startEnv(t, demo.New(), filepath.Join(t.TempDir(), "state.json"), slog.New(rec))
+	cl := e.login("admin", adminPassword)
+	s := e.stream(cl, "")
+	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer pcancel()
+	if err := e.fleet.Populate(pctx, e.c.Controller()); err != nil {
+		t.Fatal(err)
+	}
+	final := map[nvrha.ServerID]string{"standby-1": "Normal, protection ready", "standby-2": "Normal, protection ready"}
+	for i := 1; i <= 14; i++ {
+		final[nvrha.ServerID(fmt.Sprintf("rec-%02d", i))] = "Normal, protected"
+	}
+	moves := map[nvrha.ServerID][]center.Event{}
+	settled := map[nvrha.ServerID]bool{}
+	s.waitFor(t, "every server's final status", func(ev center.Event) bool {
+		if ev.Kind == failover.EventStatusChanged.String() {
+			moves[ev.Server] = append(moves[ev.Server], ev)
+			if ev.To == final[ev.Server] {
+				settled[ev.Server] = true
+			}
+		}
+		return len(settled) == len(final)
+	})
+	for id, want := range final {
+		if evs := moves[id]; len(evs) != 1 || evs[0].From != "Checking" || evs[0].To != want {
+			t.Errorf("%s at the demo's start: %+v, want one move from Checking to %s", id, evs, want)
+		}
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, r := range rec.records {
+		line := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			line += " " + a.Key + "=" + a.Value.String()
+			return true
+		})
+		if r.Level >= slog.LevelInfo && (strings.Contains(line, "unprotected") || strings.Contains(line, "Abnormal")) {
+			t.Errorf("logged at %v at the demo's start: %s", r.Level, line)
+		}
+	}
+}

@@ -99,6 +99,15 @@ func newMetrics(c *Center) *metrics {
 }
 
 func (m *metrics) register(r prometheus.Registerer) error {
+	// Every series an alert may watch exists from the first scrape, at
+	// zero: a rate over a series that appears only at its first increment
+	// misses that increment.
+	for _, kind := range []string{"takeover", "release", "stand-down", "resume"} {
+		m.retries.WithLabelValues(kind)
+	}
+	for _, o := range []string{"ok", "error"} {
+		m.saves.WithLabelValues(o)
+	}
 	for _, c := range []prometheus.Collector{m.calls, m.callTime, m.retries, m.saves, m.saveTime, m.events,
 		m.detection, m.takeover, m.streams, m.scrapeErrs, snapshotCollector{m}} {
 		if err := r.Register(c); err != nil {

@@ -147,6 +147,9 @@ func TestMetricsAndHealth(t *testing.T) {
 		{`nvrcenter_store_saves_total{outcome="ok"}`, `[1-9]\d*`},
 		{`nvrcenter_store_save_seconds_count`, `[1-9]\d*`},
 		{`nvrcenter_events_total{kind="takeover-succeeded"}`, `[1-9]\d*`},
+		// Series an alert watches exist before their first increment.
+		{`nvrcenter_command_retries_total{kind="release"}`, `\d+`},
+		{`nvrcenter_store_saves_total{outcome="error"}`, `0`},
 	} {
 		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want.series) + ` ` + want.value + `$`).MatchString(m) {
 			t.Errorf("/metrics lacks %s %s", want.series, want.value)

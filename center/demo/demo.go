@@ -97,10 +97,13 @@ func (f *Fleet) Populate(ctx context.Context, ctl *failover.Controller) error {
 			return nil
 		}
 	}
-	if err := ctl.AddRecordingServers(ctx, failover.DefaultGroupID, f.recs...); err != nil {
+	// Standbys first: a recording server added to a group with no standby
+	// is, truly, "Normal, unprotected" until one joins, and an operator
+	// watching the demo start should not see that for every server.
+	if err := ctl.AddStandbyServers(ctx, failover.DefaultGroupID, f.standbys...); err != nil {
 		return err
 	}
-	return ctl.AddStandbyServers(ctx, failover.DefaultGroupID, f.standbys...)
+	return ctl.AddRecordingServers(ctx, failover.DefaultGroupID, f.recs...)
 }
 
 func (f *Fleet) server(id nvrha.ServerID) (*agenttest.Server, error) {

@@ -4,11 +4,13 @@
 //
 //	go run ./examples/agent -id rec-1 -role recording -cameras 8 -listen 127.0.0.1:0 -secret "$NVRHA_SECRET"
 //	go run ./examples/agent -id standby-1 -role standby -listen 127.0.0.1:0 -secret "$NVRHA_SECRET"
+//	go run ./examples/agent -id standby-1 -role standby -listen 127.0.0.1:7443 -secret-file center.key
 //
 // It prints "nvrha agent ID listening on URL" on standard output once it
 // serves, and logs every order it receives, and what it did with it, on
 // standard error. The secret (at least 32 bytes; the NVRHA_SECRET environment
-// variable if -secret is empty) must be the center's.
+// variable if -secret is empty, or the contents of -secret-file) must be the
+// center's.
 //
 // What a real agent does in place of the simulation: Takeover adds the
 // recording server's cameras to this server's recording schedule, Release
@@ -21,6 +23,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,13 +77,23 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.channels, "channels", 32, "license channels")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "address to serve on")
 	fs.StringVar(&c.keyID, "key-id", "center", "ID of the shared key")
-	fs.StringVar(&c.secret, "secret", "", "shared secret, at least 32 bytes (default $NVRHA_SECRET)")
+	fs.StringVar(&c.secret, "secret", "", "shared secret, at least 32 bytes (default $NVRHA_SECRET); -secret-file keeps it out of the process list")
+	secretFile := fs.String("secret-file", "", "file holding the shared secret (a trailing newline is ignored), as the center's secret_file")
 	fs.StringVar(&c.state, "state", "", "file that keeps accepted epochs across restarts (default: none, for demos only)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	c.id = nvrha.ServerID(*id)
-	if c.secret == "" {
+	switch {
+	case *secretFile != "" && c.secret != "":
+		return config{}, errors.New("-secret and -secret-file: give one")
+	case *secretFile != "":
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return config{}, fmt.Errorf("-secret-file: %w", err)
+		}
+		c.secret = string(bytes.TrimRight(b, "\r\n"))
+	case c.secret == "":
 		c.secret = os.Getenv("NVRHA_SECRET")
 	}
 	switch {

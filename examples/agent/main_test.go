@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,6 +163,27 @@ func TestFlags(t *testing.T) {
 		cancel()
 		if err == nil {
 			t.Errorf("run %v: no error", args)
+		}
+	}
+}
+
+// -secret-file reads the secret as the center's secret_file does (a
+// trailing newline is not part of it), and is refused beside -secret.
+func TestSecretFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "center.key")
+	if err := os.WriteFile(f, []byte(testSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseFlags([]string{"-id", "rec-1", "-secret-file", f}, io.Discard)
+	if err != nil || c.secret != testSecret {
+		t.Fatalf("parseFlags: %v, secret %q; want %q", err, c.secret, testSecret)
+	}
+	for _, args := range [][]string{
+		{"-id", "rec-1", "-secret-file", f, "-secret", testSecret},
+		{"-id", "rec-1", "-secret-file", filepath.Join(t.TempDir(), "missing")},
+	} {
+		if _, err := parseFlags(args, io.Discard); err == nil {
+			t.Errorf("parseFlags %v: no error", args)
 		}
 	}
 }
