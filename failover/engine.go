@@ -142,6 +142,11 @@ func (m *Machine) setNow(now time.Time) {
 // again unchanged, the attempt before stays awaited as o.prev.
 func (m *Machine) send(o *op, c Command) {
 	m.markOrder(o, c)
+	if c.Kind != CmdProbe && c.Kind != CmdInventory {
+		// An order shows in the State (owed orders, takeovers) and, for a
+		// standby's release, in whether it is ready.
+		m.viewGen++
+	}
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
 		o.prev, o.prevSent = 0, 0
@@ -188,6 +193,9 @@ func (m *Machine) sameInventory(mem *member, f nvrha.Facts) bool {
 // drop stops awaiting o's command and its previous attempts, and clears o.
 func (m *Machine) drop(o *op) {
 	m.markOrder(o, Command{})
+	if o.pending() && o.cmd.Kind != CmdProbe && o.cmd.Kind != CmdInventory {
+		m.viewGen++
+	}
 	if o.cmd.ID != 0 {
 		delete(m.ops, o.cmd.ID)
 	}
@@ -392,7 +400,7 @@ func (m *Machine) tickMember(mem *member) {
 	if mem.retryAt != 0 && !mem.retryNoted && !m.now.Before(mem.retryAt.time()) {
 		// Its back-off is over: it may be assigned again.
 		mem.retryNoted = true
-		m.statusDirty = true
+		m.statusesMayChange()
 	}
 	if mem.stoodDown && mem.tk == nil && !mem.resume.pending() {
 		// Stood down, and nobody covers it now: it must record again, or
@@ -424,7 +432,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	}
 	if !mem.spaceKnown || mem.spaceEmpty != r.Report.HasEmptyRecordingSpace {
 		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
-		m.statusDirty = true
+		m.statusesMayChange()
 	}
 	switch {
 	case mem.role == RoleStandby:
@@ -528,7 +536,7 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 	if claim == "" || s.tk != nil && s.tk.sb == s && s.tk.rec.facts.ID == claim {
 		if s.stray != "" {
 			s.stray, s.strayFences, s.strayAt = "", 0, 0
-			m.statusDirty = true
+			m.statusesMayChange()
 		}
 		if s.fenceHeld && !sent.Before(s.quitAt.time()) {
 			// It answers: the release held for it can reach it.
@@ -547,7 +555,7 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 	}
 	if s.stray != claim {
 		s.stray = claim
-		m.statusDirty = true
+		m.statusesMayChange()
 	}
 	if s.fence.pending() || m.now.Before(s.strayAt.time()) {
 		return
@@ -598,7 +606,7 @@ func (m *Machine) checkRecordsItself(mem *member, recording bool, sent time.Time
 	mem.stoodDown = true
 	m.markMember(mem)
 	m.orderResume(mem)
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.emit(Event{Kind: EventNotRecording, Group: mem.group.id, Server: mem.facts.ID,
 		Detail: "answered healthy but not recording its cameras: resume ordered"})
 }
@@ -620,7 +628,7 @@ func (m *Machine) observe(mem *member, ok bool) {
 
 func (m *Machine) markDown(mem *member) {
 	mem.health = nvrha.HealthDown
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
 	if mem.role == RoleRecording {
 		changed := m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
@@ -646,7 +654,7 @@ func (m *Machine) markDown(mem *member) {
 func (m *Machine) markUp(mem *member) {
 	mem.health = nvrha.HealthUp
 	mem.upSince = instantOf(m.now)
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.emit(Event{Kind: EventServerUp, Group: mem.group.id, Server: mem.facts.ID})
 	switch {
 	case mem.role == RoleStandby:
