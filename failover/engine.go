@@ -208,12 +208,14 @@ func (m *Machine) drop(o *op) {
 	o.clear()
 }
 
-// probeOwner returns the member whose probe o is, or nil.
+// probeOwner returns the member whose probe o is, or nil. A member that
+// leaves drops its probe (forget), so a probe still awaited is a current
+// member's.
 func (m *Machine) probeOwner(o *op) *member {
 	if o.cmd.Kind != CmdProbe {
 		return nil
 	}
-	if mem := m.servers[o.cmd.Server]; mem != nil && o == &mem.probe {
+	if mem := o.prober; mem != nil && o == &mem.probe {
 		return mem
 	}
 	return nil
@@ -357,6 +359,7 @@ func (m *Machine) tickMember(mem *member) {
 			}
 		}
 		m.send(&mem.probe, Command{Kind: CmdProbe, Server: mem.facts.ID})
+		mem.probe.prober = mem
 		next := mem.nextProbe.time().Add(every)
 		if next.Before(m.now) {
 			next = m.now.Add(every)
