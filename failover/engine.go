@@ -134,8 +134,30 @@ func (m *Machine) settle() {
 
 func (m *Machine) setNow(now time.Time) {
 	if now.After(m.now) {
-		m.now = now
+		m.setClock(now)
 	}
+}
+
+// setClock sets now, and nowAt with it (see reached).
+func (m *Machine) setClock(now time.Time) {
+	m.now = now
+	m.nowAt = 0
+	if at := instantOf(now); at > 1 && at.time().Equal(now) {
+		m.nowAt = at
+	}
+}
+
+// reached reports whether now is at or past x, as !m.now.Before(x.time())
+// does, without making a time.Time of x: Tick asks it several times of
+// every member. nowAt is now as an instant when it is one exactly (after
+// 1970, before 2262); x.time() has no monotonic reading, so the times
+// compare by their wall clocks, and then comparing the instants is
+// comparing the times.
+func (m *Machine) reached(x instant) bool {
+	if m.nowAt != 0 {
+		return m.nowAt >= x
+	}
+	return !m.now.Before(x.time())
 }
 
 // send queues a command and makes o await it. When c is o's command sent
@@ -286,7 +308,7 @@ func (m *Machine) due(o *op) bool {
 		}
 		m.failed(o)
 	}
-	return !m.now.Before(o.retryAt.time())
+	return m.reached(o.retryAt)
 }
 
 func (m *Machine) emit(e Event) {
@@ -341,7 +363,7 @@ func (m *Machine) tickMember(mem *member) {
 		mem.reachable = false
 		m.observe(mem, false)
 	}
-	if !m.now.Before(mem.nextProbe.time()) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
+	if m.reached(mem.nextProbe) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
 		// A probe still unanswered when the next is due makes the server
 		// a suspect: it is probed every SuspectInterval until it answers,
 		// the two newest probes awaited together.
@@ -372,7 +394,7 @@ func (m *Machine) tickMember(mem *member) {
 	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.cmd.Deadline) {
 		m.drop(&mem.inventory)
 	}
-	if !mem.inventory.pending() && !m.now.Before(mem.nextInv.time()) && mem.health == nvrha.HealthUp {
+	if !mem.inventory.pending() && m.reached(mem.nextInv) && mem.health == nvrha.HealthUp {
 		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
 		mem.nextInv = instantOf(m.now.Add(m.cfg.InventoryInterval))
 	}
@@ -400,7 +422,7 @@ func (m *Machine) tickMember(mem *member) {
 			m.drop(&mem.standDown)
 		}
 	}
-	if mem.retryAt != 0 && !mem.retryNoted && !m.now.Before(mem.retryAt.time()) {
+	if mem.retryAt != 0 && !mem.retryNoted && m.reached(mem.retryAt) {
 		// Its back-off is over: it may be assigned again.
 		mem.retryNoted = true
 		m.statusesMayChange()

@@ -29,7 +29,9 @@ type Machine struct {
 
 	// now is the latest time the caller has given; operations that happen
 	// "now" (admin calls) use it. It never goes backwards.
-	now       time.Time
+	now time.Time
+	// nowAt is now as an instant, when it is one exactly; 0 otherwise.
+	nowAt     instant
 	lastTick  time.Time
 	nextCmdID uint64
 	// ops finds the owner of an outstanding command by its ID.
