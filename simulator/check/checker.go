@@ -233,6 +233,7 @@ func (c *Checker) Observe(e *history.Event) {
 	case history.ReadyStuck:
 		c.readyStuck(e.Round)
 	case history.Persisted:
+		c.notePersisted(e.Prev, e.Changes)
 		if e.Changes != nil {
 			c.persistedChanges(e.Prev, e.Changes)
 		} else {

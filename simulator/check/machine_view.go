@@ -13,23 +13,38 @@ type machineView struct {
 	// counts the snapshot's members.
 	mem     []snapMember
 	members int
-	// pidx indexes the persisted State; rebuilt when a new one is saved.
+	// pidx indexes the persisted State; rebuilt when a new one is saved,
+	// unless what was saved leaves it as it is (carry). pver counts the
+	// rebuilds.
 	pidx *persisted
+	pver uint64
+	// carry is set when the last State persisted changed nothing pidx
+	// holds, and carryOf is the State it changed.
+	carry   bool
+	carryOf *failover.State
 	// tickSnap is the snapshot the tick's checks took in this event,
 	// which checkMachine checks too: no call into the Machine comes
 	// between.
 	tickSnap *failover.Snapshot
-	// snapBuf is the memory of the snapshot a check takes, reused event
-	// after event.
-	snapBuf failover.Snapshot
-	// fill counts the snapshots taken into snapBuf; the last was taken at
-	// the Machine's generation fillGen (when fillKnown) in the center's
+	// bufs are the memory of the snapshots the checks take, reused event
+	// after event: bufs[cur] is the latest, the other the one before it,
+	// which statusesAgree compares with. fills are the fills they hold.
+	bufs  [2]failover.Snapshot
+	cur   int
+	fills [2]uint64
+	// fill counts the snapshots taken; the last was taken at the
+	// Machine's generation fillGen (when fillKnown) in the center's
 	// incarnation fillInc. memFill and viewFill are the fills that mem
 	// and view index (0 for none).
 	fill, fillGen     uint64
 	fillInc           uint32
 	fillKnown         bool
 	memFill, viewFill uint64
+	// verified is, by group, the last check that found every status of
+	// the group right, reading the persisted index pver and not the live
+	// State (statusesAgree).
+	verified map[failover.GroupID]groupVerified
+	skip     []bool
 	// checked is what the last checkMachine that held saw, for a quiet
 	// tick to tell whether anything it checks can have changed since.
 	checked struct {
@@ -46,6 +61,14 @@ type machineView struct {
 	free    []freeList
 	freeOf  *persisted
 	freeGen uint64
+}
+
+// groupVerified is a group's statuses found right: in the snapshot of fill
+// fill, where it was group gi, against the persisted index of version
+// pver.
+type groupVerified struct {
+	fill, pver uint64
+	gi         int
 }
 
 // snapMember is a snapshot entry with its group. It points into the
@@ -70,7 +93,7 @@ func (c *Checker) snapshot() failover.Snapshot {
 		return *c.mv.tickSnap
 	}
 	c.takeSnapshot()
-	return c.mv.snapBuf
+	return c.mv.bufs[c.mv.cur]
 }
 
 // takeSnapshot brings snapBuf up to date: a Machine whose generation has
@@ -83,8 +106,11 @@ func (c *Checker) takeSnapshot() {
 	if known && mv.fillKnown && gen == mv.fillGen && c.center.Incarnation == mv.fillInc {
 		return
 	}
-	c.v.SnapshotInto(&mv.snapBuf)
+	// The snapshot before stays in the other buffer, for statusesAgree.
+	mv.cur ^= 1
+	c.v.SnapshotInto(&mv.bufs[mv.cur])
 	mv.fill++
+	mv.fills[mv.cur] = mv.fill
 	mv.fillGen, mv.fillKnown, mv.fillInc = gen, known, c.center.Incarnation
 }
 
@@ -194,16 +220,46 @@ type persisted struct {
 	barred    []bool // failed, and not to be ordered again yet
 	fence     []bool
 	confirmed []bool // by recording and by standby
+	// carried is set while the index was carried over to st from the
+	// State before (persistedIndex).
+	carried bool
 }
 
 // persistedIndex returns the index of the persisted State, built once
-// per State saved, in the memory of the one before.
+// per State saved, in the memory of the one before. A State saved by
+// Changes that touch nothing the index holds (groups, members, owed
+// orders, takeovers: a ledger's intervals, an epoch) has the index of the
+// State they changed (notePersisted): a recording server that comes up
+// saves its cameras' intervals, and 1,024 of them come up at the start.
+//
+// Only barred reads the clock, and only takeoverStarts reads barred,
+// after a takeover started; a takeover that starts saves Changes of the
+// takeovers, so an index carried over is not read for it (and should it
+// be, it is rebuilt).
 func (c *Checker) persistedIndex(st *failover.State) *persisted {
-	if c.mv.pidx != nil && c.mv.pidx.st == st {
-		return c.mv.pidx
+	mv := &c.mv
+	p := mv.pidx
+	if p != nil && p.st != st && mv.carry && mv.carryOf == p.st && len(c.lic.started) == 0 {
+		p.st, p.carried = st, true
 	}
-	c.mv.pidx = c.indexStateInto(c.mv.pidx, st)
-	return c.mv.pidx
+	mv.carry = false
+	if p != nil && p.st == st && !(p.carried && len(c.lic.started) > 0) {
+		return p
+	}
+	mv.pidx = c.indexStateInto(p, st)
+	mv.pidx.carried = false
+	mv.pver++
+	return mv.pidx
+}
+
+// notePersisted follows the States persisted, for persistedIndex: the
+// index of prev is that of the State ch makes of it when ch touches
+// nothing the index holds.
+func (c *Checker) notePersisted(prev *failover.State, ch *failover.Changes) {
+	mv := &c.mv
+	mv.carry = ch != nil && ch.Full == nil && len(ch.Groups) == 0 && len(ch.Members) == 0 && len(ch.Takeovers) == 0 &&
+		len(ch.Owed) == 0 && !ch.OrphansChanged && mv.pidx != nil && mv.pidx.st == prev
+	mv.carryOf = prev
 }
 
 func (c *Checker) indexState(st *failover.State) *persisted { return c.indexStateInto(nil, st) }
@@ -268,7 +324,7 @@ func (c *Checker) indexStateInto(p *persisted, st *failover.State) *persisted {
 // (the last one, should the Machine list it twice), or a zero one.
 func (c *Checker) tickView() {
 	c.takeSnapshot()
-	snap := &c.mv.snapBuf
+	snap := &c.mv.bufs[c.mv.cur]
 	c.mv.tickSnap = snap
 	if c.mv.viewFill == c.mv.fill && len(c.mv.view) == len(c.srv) {
 		return // the snapshot it indexes is still the Machine's
