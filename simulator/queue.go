@@ -87,7 +87,12 @@ func (q *eventQueue) pop() event {
 	last := q.h[n]
 	q.h = q.h[:n]
 	if n > 0 {
-		// Sift the last key down from the root, moving the hole.
+		// Move the hole at the root down to a leaf, along the smaller
+		// child, then sift the last key up from there: the last key
+		// comes from the bottom and nearly always belongs near it, so
+		// this asks one comparison a level where sifting it down from
+		// the root asks two (Floyd's bottom-up heapsort).
+		h := q.h
 		i := 0
 		for {
 			l := 2*i + 1
@@ -95,16 +100,21 @@ func (q *eventQueue) pop() event {
 				break
 			}
 			m := l
-			if r := l + 1; r < n && less(&q.h[r], &q.h[l]) {
+			if r := l + 1; r < n && less(&h[r], &h[l]) {
 				m = r
 			}
-			if !less(&q.h[m], &last) {
-				break
-			}
-			q.h[i] = q.h[m]
+			h[i] = h[m]
 			i = m
 		}
-		q.h[i] = last
+		for i > 0 {
+			p := (i - 1) / 2
+			if !less(&last, &h[p]) {
+				break
+			}
+			h[i] = h[p]
+			i = p
+		}
+		h[i] = last
 	}
 	e := q.slots[top.slot]
 	q.slots[top.slot] = event{}
