@@ -94,7 +94,11 @@ func (m *Measures) scarcityOfGroup(g *history.GroupTruth, dt time.Duration) {
 	sc := &m.scarce
 	sc.recs, sc.stbs = sc.recs[:0], sc.stbs[:0]
 	need, covered := 0, 0
-	for _, s := range m.srv {
+	// A server is only ever in the group it was built in (GroupTruth's
+	// Servers, in the world's order), so the group's servers are walked
+	// rather than the world's.
+	for _, i := range g.Servers {
+		s := m.srv[i]
 		if !s.Member || s.Group != g {
 			continue
 		}
