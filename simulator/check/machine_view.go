@@ -96,10 +96,10 @@ func (c *Checker) snapshot() failover.Snapshot {
 	return c.mv.bufs[c.mv.cur]
 }
 
-// takeSnapshot brings snapBuf up to date: a Machine whose generation has
-// not moved since it was taken, in the same incarnation, shows the same
-// snapshot (failover.Machine.Generation), and its 1,024 members are not
-// copied again.
+// takeSnapshot brings bufs[cur] up to date: a Machine whose generation
+// has not moved since it was taken, in the same incarnation, shows the
+// same snapshot (failover.Machine.Generation), and its 1,024 members are
+// not copied again.
 func (c *Checker) takeSnapshot() {
 	mv := &c.mv
 	gen, known := c.v.MachineGeneration()
@@ -170,9 +170,9 @@ func (c *Checker) asChecked() bool {
 
 // indexMembers fills mem from the snapshot, group by group; a group over
 // its capacity (6), a member the world never added (8) or a server in two
-// groups (6) is a violation. The snapshot in snapBuf that mem already
-// indexes (the Machine did not change since) is not indexed again: it
-// passed these checks then.
+// groups (6) is a violation. The snapshot that mem already indexes (the
+// Machine did not change since) is not indexed again: it passed these
+// checks then.
 func (c *Checker) indexMembers(snap *failover.Snapshot) bool {
 	if c.mv.memFill == c.mv.fill && c.mv.memFill != 0 && len(c.mv.mem) == len(c.srv) {
 		return true

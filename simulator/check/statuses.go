@@ -37,7 +37,7 @@ func (c *Checker) statusesAgree(pf *persisted) {
 	live := false
 	for i := range mem {
 		ms := &mem[i]
-		if !ms.in || !live && skip[ms.gi] {
+		if !ms.in || !live && ms.gi < len(skip) && skip[ms.gi] {
 			continue
 		}
 		want := c.expectedStatus(i, ms, pf)
