@@ -4,6 +4,7 @@ import (
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator/history"
+	"slices"
 )
 
 // machineView is the Machine's view as the checks read it: its snapshot,
@@ -380,6 +381,12 @@ func (c *Checker) timed() {
 // channels).
 func (c *Checker) checkGround() {
 	c.checks++
+	c.one.coverers = c.one.coverers[:0]
+	for i, s := range c.srv {
+		if s.Covering != "" {
+			c.one.coverers = append(c.one.coverers, i)
+		}
+	}
 	for i, s := range c.srv {
 		if s.Covering == "" || s.Crashed {
 			continue
@@ -400,23 +407,28 @@ func (c *Checker) checkGround() {
 // cover), and every server was fine after the last check, so only i and
 // the pairs it is in can have broken; they are visited in the full walk's
 // order (the pairs with a server before i, i's license, the pairs with a
-// server after it), so the same violation is reported.
+// server after it), so the same violation is reported. A pair breaks only
+// when both servers cover, so only the servers that cover (coverers, a
+// few of 1,024) are visited.
 func (c *Checker) checkGroundAt(i int) {
 	c.checks++
 	s := c.srv[i]
+	c.one.noteCover(i, s.Covering != "")
 	if s.Covering == "" || s.Crashed {
 		return
 	}
-	for _, o := range c.srv[:i] {
-		if !o.Crashed && c.sameCover(o, s) { // o as the full walk's outer server
+	cov := c.one.coverers
+	k, _ := slices.BinarySearch(cov, i)
+	for _, j := range cov[:k] {
+		if o := c.srv[j]; !o.Crashed && c.sameCover(o, s) { // o as the full walk's outer server
 			return
 		}
 	}
 	if c.overLicense(s) {
 		return
 	}
-	for _, o := range c.srv[i+1:] {
-		if c.sameCover(s, o) {
+	for _, j := range cov[k+1:] {
+		if c.sameCover(s, c.srv[j]) {
 			return
 		}
 	}
