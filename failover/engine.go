@@ -134,14 +134,41 @@ func (m *Machine) settle() {
 
 func (m *Machine) setNow(now time.Time) {
 	if now.After(m.now) {
-		m.now = now
+		m.setClock(now)
 	}
+}
+
+// setClock sets now, and nowAt with it (see reached).
+func (m *Machine) setClock(now time.Time) {
+	m.now = now
+	m.nowAt = 0
+	if at := instantOf(now); at > 1 && at.time().Equal(now) {
+		m.nowAt = at
+	}
+}
+
+// reached reports whether now is at or past x, as !m.now.Before(x.time())
+// does, without making a time.Time of x: Tick asks it several times of
+// every member. nowAt is now as an instant when it is one exactly (after
+// 1970, before 2262); x.time() has no monotonic reading, so the times
+// compare by their wall clocks, and then comparing the instants is
+// comparing the times.
+func (m *Machine) reached(x instant) bool {
+	if m.nowAt != 0 {
+		return m.nowAt >= x
+	}
+	return !m.now.Before(x.time())
 }
 
 // send queues a command and makes o await it. When c is o's command sent
 // again unchanged, the attempt before stays awaited as o.prev.
 func (m *Machine) send(o *op, c Command) {
 	m.markOrder(o, c)
+	if c.Kind != CmdProbe && c.Kind != CmdInventory {
+		// An order shows in the State (owed orders, takeovers) and, for a
+		// standby's release, in whether it is ready.
+		m.viewGen++
+	}
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
 		o.prev, o.prevSent = 0, 0
@@ -188,6 +215,9 @@ func (m *Machine) sameInventory(mem *member, f nvrha.Facts) bool {
 // drop stops awaiting o's command and its previous attempts, and clears o.
 func (m *Machine) drop(o *op) {
 	m.markOrder(o, Command{})
+	if o.pending() && o.cmd.Kind != CmdProbe && o.cmd.Kind != CmdInventory {
+		m.viewGen++
+	}
 	if o.cmd.ID != 0 {
 		delete(m.ops, o.cmd.ID)
 	}
@@ -200,12 +230,14 @@ func (m *Machine) drop(o *op) {
 	o.clear()
 }
 
-// probeOwner returns the member whose probe o is, or nil.
+// probeOwner returns the member whose probe o is, or nil. A member that
+// leaves drops its probe (forget), so a probe still awaited is a current
+// member's.
 func (m *Machine) probeOwner(o *op) *member {
 	if o.cmd.Kind != CmdProbe {
 		return nil
 	}
-	if mem := m.servers[o.cmd.Server]; mem != nil && o == &mem.probe {
+	if mem := o.prober; mem != nil && o == &mem.probe {
 		return mem
 	}
 	return nil
@@ -276,7 +308,7 @@ func (m *Machine) due(o *op) bool {
 		}
 		m.failed(o)
 	}
-	return !m.now.Before(o.retryAt.time())
+	return m.reached(o.retryAt)
 }
 
 func (m *Machine) emit(e Event) {
@@ -331,7 +363,7 @@ func (m *Machine) tickMember(mem *member) {
 		mem.reachable = false
 		m.observe(mem, false)
 	}
-	if !m.now.Before(mem.nextProbe.time()) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
+	if m.reached(mem.nextProbe) && (!mem.probe.pending() || mem.probe.inFlight() && m.cfg.Detector.Kind == detector.KindPhiAccrual) {
 		// A probe still unanswered when the next is due makes the server
 		// a suspect: it is probed every SuspectInterval until it answers,
 		// the two newest probes awaited together.
@@ -349,6 +381,7 @@ func (m *Machine) tickMember(mem *member) {
 			}
 		}
 		m.send(&mem.probe, Command{Kind: CmdProbe, Server: mem.facts.ID})
+		mem.probe.prober = mem
 		next := mem.nextProbe.time().Add(every)
 		if next.Before(m.now) {
 			next = m.now.Add(every)
@@ -361,7 +394,7 @@ func (m *Machine) tickMember(mem *member) {
 	if mem.inventory.inFlight() && !m.now.Before(mem.inventory.cmd.Deadline) {
 		m.drop(&mem.inventory)
 	}
-	if !mem.inventory.pending() && !m.now.Before(mem.nextInv.time()) && mem.health == nvrha.HealthUp {
+	if !mem.inventory.pending() && m.reached(mem.nextInv) && mem.health == nvrha.HealthUp {
 		m.send(&mem.inventory, Command{Kind: CmdInventory, Server: mem.facts.ID})
 		mem.nextInv = instantOf(m.now.Add(m.cfg.InventoryInterval))
 	}
@@ -389,10 +422,10 @@ func (m *Machine) tickMember(mem *member) {
 			m.drop(&mem.standDown)
 		}
 	}
-	if mem.retryAt != 0 && !mem.retryNoted && !m.now.Before(mem.retryAt.time()) {
+	if mem.retryAt != 0 && !mem.retryNoted && m.reached(mem.retryAt) {
 		// Its back-off is over: it may be assigned again.
 		mem.retryNoted = true
-		m.statusDirty = true
+		m.statusesMayChange()
 	}
 	if mem.stoodDown && mem.tk == nil && !mem.resume.pending() {
 		// Stood down, and nobody covers it now: it must record again, or
@@ -424,7 +457,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	}
 	if !mem.spaceKnown || mem.spaceEmpty != r.Report.HasEmptyRecordingSpace {
 		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
-		m.statusDirty = true
+		m.statusesMayChange()
 	}
 	switch {
 	case mem.role == RoleStandby:
@@ -528,7 +561,7 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 	if claim == "" || s.tk != nil && s.tk.sb == s && s.tk.rec.facts.ID == claim {
 		if s.stray != "" {
 			s.stray, s.strayFences, s.strayAt = "", 0, 0
-			m.statusDirty = true
+			m.statusesMayChange()
 		}
 		if s.fenceHeld && !sent.Before(s.quitAt.time()) {
 			// It answers: the release held for it can reach it.
@@ -547,7 +580,7 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 	}
 	if s.stray != claim {
 		s.stray = claim
-		m.statusDirty = true
+		m.statusesMayChange()
 	}
 	if s.fence.pending() || m.now.Before(s.strayAt.time()) {
 		return
@@ -598,7 +631,7 @@ func (m *Machine) checkRecordsItself(mem *member, recording bool, sent time.Time
 	mem.stoodDown = true
 	m.markMember(mem)
 	m.orderResume(mem)
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.emit(Event{Kind: EventNotRecording, Group: mem.group.id, Server: mem.facts.ID,
 		Detail: "answered healthy but not recording its cameras: resume ordered"})
 }
@@ -620,7 +653,7 @@ func (m *Machine) observe(mem *member, ok bool) {
 
 func (m *Machine) markDown(mem *member) {
 	mem.health = nvrha.HealthDown
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
 	if mem.role == RoleRecording {
 		changed := m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
@@ -646,7 +679,7 @@ func (m *Machine) markDown(mem *member) {
 func (m *Machine) markUp(mem *member) {
 	mem.health = nvrha.HealthUp
 	mem.upSince = instantOf(m.now)
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.emit(Event{Kind: EventServerUp, Group: mem.group.id, Server: mem.facts.ID})
 	switch {
 	case mem.role == RoleStandby:

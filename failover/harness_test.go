@@ -35,6 +35,9 @@ type world struct {
 	// changes, when set, makes the world run its Machine incremental
 	// (SetIncremental) and save the Changes of each Ready through it.
 	changes *changesFollower
+	// watch, when set, looks at the Machine after every Tick and every
+	// exchange.
+	watch func()
 }
 
 func newWorld(t testing.TB, cfg failover.Config) *world {
@@ -80,6 +83,9 @@ func (w *world) flush() {
 		if w.observe != nil {
 			w.observe(rd)
 		}
+		if w.watch != nil {
+			w.watch()
+		}
 	}
 }
 
@@ -117,6 +123,9 @@ func (w *world) run(d time.Duration) {
 	for w.now.Before(end) {
 		w.now = w.now.Add(w.step)
 		w.m.Tick(w.now)
+		if w.watch != nil {
+			w.watch()
+		}
 		w.flush()
 	}
 }

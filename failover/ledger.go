@@ -49,6 +49,8 @@ type ledger struct {
 	track bool
 	marks map[nvrha.CameraID]ledgerMark
 	seq   uint64
+	// gen counts the changes of the intervals, for Machine.Generation.
+	gen uint64
 }
 
 // entry is the compact form of an Interval.
@@ -132,6 +134,9 @@ func (l *ledger) open(cams []nvrha.CameraID, server, owner nvrha.ServerID, e nvr
 		l.cams[c] = es
 		changed = true
 	}
+	if changed {
+		l.gen++
+	}
 	return changed
 }
 
@@ -153,6 +158,9 @@ func (l *ledger) close(cams []nvrha.CameraID, server nvrha.ServerID, to time.Tim
 				changed = true
 			}
 		}
+	}
+	if changed {
+		l.gen++
 	}
 	return changed
 }

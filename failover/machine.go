@@ -29,7 +29,9 @@ type Machine struct {
 
 	// now is the latest time the caller has given; operations that happen
 	// "now" (admin calls) use it. It never goes backwards.
-	now       time.Time
+	now time.Time
+	// nowAt is now as an instant, when it is one exactly; 0 otherwise.
+	nowAt     instant
 	lastTick  time.Time
 	nextCmdID uint64
 	// ops finds the owner of an outstanding command by its ID.
@@ -46,6 +48,10 @@ type Machine struct {
 	stateGen, savedGen uint64
 	// statusDirty is set when a status may have changed.
 	statusDirty bool
+	// viewGen counts the changes of what the Machine shows that stateGen
+	// and the ledger do not count (health, recording space, orders);
+	// Generation adds them up.
+	viewGen uint64
 	// chg marks the parts of the State changed since the changes were last
 	// taken; incremental makes Ready hand them (SetIncremental).
 	chg         changeMarks
@@ -131,5 +137,12 @@ func (m *Machine) newMember(f nvrha.Facts, role Role, g *group, enabled bool) *m
 // touch notes a change of persistent state that may also change statuses.
 func (m *Machine) touch() {
 	m.stateGen++
+	m.statusesMayChange()
+}
+
+// statusesMayChange notes a change that may change statuses: they are
+// derived again before the next Ready, and Generation moves.
+func (m *Machine) statusesMayChange() {
 	m.statusDirty = true
+	m.viewGen++
 }

@@ -313,6 +313,10 @@ type op struct {
 	attempts int
 	prev     uint64
 	prevSent instant
+	// prober is the member whose probe this is, set when the probe is
+	// sent: every answer is a probe's, and finding its member by ID in
+	// the servers map was a tenth of Step. Nil for every other op.
+	prober *member
 }
 
 // instant is a time.Time in 8 bytes (Unix nanoseconds; 0 is the zero

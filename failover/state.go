@@ -153,7 +153,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		return fmt.Errorf("%w: %s", ErrCorruptState, fmt.Sprintf(format, args...))
 	}
 	m := newMachine(cfg)
-	m.now = now
+	m.setClock(now)
 	m.approvalsFrom = now
 	m.nextGroupID = st.NextGroupID
 	// Command IDs jump well past any the previous run may have used since it
@@ -267,7 +267,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		}
 		m.ledger.cams[cl.Camera] = es
 	}
-	m.statusDirty = true
+	m.statusesMayChange()
 	m.settle()
 	return m, nil
 }

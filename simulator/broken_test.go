@@ -9,6 +9,7 @@ import (
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/simulator/history"
 	"github.com/nvrha/nvrha/status"
 )
 
@@ -18,6 +19,9 @@ type broken struct {
 	mode string
 	last failover.Ready // the Machine's own Ready, for Advance
 	n    int
+	// first holds the recording servers' statuses at the first look
+	// from 5s on ("stale-status").
+	first map[nvrha.ServerID]status.Recording
 }
 
 func (b *broken) Ready() failover.Ready {
@@ -81,6 +85,27 @@ func (b *broken) HasReady() bool { return b.Machine.HasReady() }
 
 func (b *broken) Snapshot() failover.Snapshot {
 	s := b.Machine.Snapshot()
+	if b.mode == "stale-status" && b.Machine.Now().Sub(history.Start) >= 5*time.Second {
+		// From 5s on (the world settled, every status checked), every
+		// recording server keeps the status it showed then, whatever
+		// happens to it or its group's standbys.
+		if b.first == nil {
+			b.first = map[nvrha.ServerID]status.Recording{}
+		}
+		for gi := range s.Groups {
+			for mi := range s.Groups[gi].Members {
+				m := &s.Groups[gi].Members[mi]
+				if m.Role != failover.RoleRecording {
+					continue
+				}
+				if st, ok := b.first[m.ID]; ok {
+					m.Recording = st
+				} else {
+					b.first[m.ID] = m.Recording
+				}
+			}
+		}
+	}
 	if b.mode == "lie-status" {
 		for gi := range s.Groups {
 			for mi := range s.Groups[gi].Members {
@@ -170,6 +195,7 @@ func TestBrokenMachineIsCaught(t *testing.T) {
 		{"lower-epochs", []int{1, 3}},
 		{"forget-state", []int{3, 8}},
 		{"lie-status", []int{5}},
+		{"stale-status", []int{5}},
 		{"amnesia", []int{3, 8}},
 	} {
 		for _, centers := range []int{1, 3} {

@@ -46,11 +46,12 @@ func (w *World) emitKind(k history.Kind) {
 // eventDone tells the observers what the event just handled changed, if
 // anything, and resets that record for the next one.
 func (w *World) eventDone() {
-	if !w.stopped && (w.machineTouched || w.groundTouched || len(w.touched) > 0) {
-		w.ev.Kind, w.ev.Machine, w.ev.AllServers, w.ev.Touched = history.Done, w.machineTouched, w.groundTouched, w.touched
+	if !w.stopped && (w.machineTouched || w.machineTicked || w.groundTouched || len(w.touched) > 0) {
+		w.ev.Kind, w.ev.Machine, w.ev.Quiet = history.Done, w.machineTouched || w.machineTicked, w.machineTicked && !w.machineTouched
+		w.ev.AllServers, w.ev.Touched = w.groundTouched, w.touched
 		w.emit()
 	}
-	w.machineTouched, w.groundTouched = false, false
+	w.machineTouched, w.machineTicked, w.groundTouched = false, false, false
 	w.touched = w.touched[:0]
 }
 
@@ -178,6 +179,15 @@ func (v *worldView) SnapshotInto(buf *failover.Snapshot) {
 		return
 	}
 	*buf = v.w.c.m.Snapshot()
+}
+
+// MachineGeneration is the real Machine's Generation; a wrapped one (a
+// test's broken Machine) may show what its Machine's does not count.
+func (v *worldView) MachineGeneration() (uint64, bool) {
+	if m, ok := v.w.c.m.(*failover.Machine); ok {
+		return m.Generation(), true
+	}
+	return 0, false
 }
 
 // calmSince returns since when server i has been calm: not crashed,

@@ -87,7 +87,12 @@ func (q *eventQueue) pop() event {
 	last := q.h[n]
 	q.h = q.h[:n]
 	if n > 0 {
-		// Sift the last key down from the root, moving the hole.
+		// Move the hole at the root down to a leaf, along the smaller
+		// child, then sift the last key up from there: the last key
+		// comes from the bottom and nearly always belongs near it, so
+		// this asks one comparison a level where sifting it down from
+		// the root asks two (Floyd's bottom-up heapsort).
+		h := q.h
 		i := 0
 		for {
 			l := 2*i + 1
@@ -95,16 +100,21 @@ func (q *eventQueue) pop() event {
 				break
 			}
 			m := l
-			if r := l + 1; r < n && less(&q.h[r], &q.h[l]) {
+			if r := l + 1; r < n && less(&h[r], &h[l]) {
 				m = r
 			}
-			if !less(&q.h[m], &last) {
-				break
-			}
-			q.h[i] = q.h[m]
+			h[i] = h[m]
 			i = m
 		}
-		q.h[i] = last
+		for i > 0 {
+			p := (i - 1) / 2
+			if !less(&last, &h[p]) {
+				break
+			}
+			h[i] = h[p]
+			i = p
+		}
+		h[i] = last
 	}
 	e := q.slots[top.slot]
 	q.slots[top.slot] = event{}
@@ -134,7 +144,8 @@ func (t *tracer) start(at time.Duration) []byte {
 	return t.buf
 }
 
-// end finishes the line in b.
+// end finishes the line in b, the one start began: the tracer keeps its
+// memory, and the caller lets it go.
 func (t *tracer) end(b []byte) {
 	b = append(b, '\n')
 	t.buf = b
@@ -149,7 +160,9 @@ func (t *tracer) end(b []byte) {
 		t.out.Write(b)
 	}
 	if len(t.tail) > 0 {
-		t.tail[t.next] = append(t.tail[t.next][:0], b[:len(b)-1]...)
+		// The line joins the tail as it is, and the memory of the line
+		// it pushes out takes the next: no line is copied.
+		t.tail[t.next], t.buf = b[:len(b)-1], t.tail[t.next][:0]
 		t.next++
 		if t.next == len(t.tail) {
 			t.next, t.full = 0, true
@@ -191,12 +204,21 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 	b = append(b, '.')
 	frac := int64(d % time.Second)
 	var digits [9]byte
-	for i := 8; i >= 0; i-- {
-		digits[i] = byte('0' + frac%10)
-		frac /= 10
+	// Two digits at a time, from a table: every line of the trace starts
+	// with its instant.
+	for i := 7; i > 0; i -= 2 {
+		q := frac / 100
+		r := frac - q*100
+		digits[i], digits[i+1] = pairs[2*r], pairs[2*r+1]
+		frac = q
 	}
+	digits[0] = byte('0' + frac)
 	return append(b, digits[:]...)
 }
+
+// pairs are the two digits of 00 to 99.
+const pairs = "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849" +
+	"5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // fmtDur renders a simulated offset for messages: "12.345s".
 func fmtDur(d time.Duration) string {

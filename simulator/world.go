@@ -57,9 +57,11 @@ type World struct {
 	lastDisturbance time.Duration
 
 	// What the current event changed, for the checks after it: the
-	// Machine's view, every server's ground truth, or the ground truth of
-	// the servers in touched.
+	// Machine's view (machineTicked: a tick that published nothing may
+	// have), every server's ground truth, or the ground truth of the
+	// servers in touched.
 	machineTouched bool
+	machineTicked  bool
 	groundTouched  bool
 	touched        []int
 
@@ -293,7 +295,7 @@ func (w *World) tick() {
 	}
 	if w.c.t.Up && w.c.held == nil {
 		w.c.m.Tick(w.abs(w.now))
-		w.machineTouched = true
+		w.machineTicked = true
 		w.c.drain()
 	}
 	w.emitKind(history.Tick)

@@ -39,7 +39,11 @@ type PhiAccrual struct {
 	minStdDev    float64
 	last         time.Time // latest success; the first observation until there is one
 	lastObserved time.Time // latest observation time seen (never moves backwards)
-	state        uint8
+	// quiet is last + AcceptablePause: until then Failed is false without
+	// phi's arithmetic. A center asks every detector at every tick, and
+	// nearly always that early.
+	quiet time.Time
+	state uint8
 }
 
 // NewPhiAccrual returns a phi accrual detector configured by c.WithDefaults().
@@ -70,7 +74,7 @@ func newPhiAccrual(c Config) *PhiAccrual {
 func (d *PhiAccrual) Reset() {
 	d.head, d.n = 0, 0
 	d.sum, d.sumSqHi, d.sumSqLo = 0, 0, 0
-	d.last, d.lastObserved = time.Time{}, time.Time{}
+	d.last, d.lastObserved, d.quiet = time.Time{}, time.Time{}, time.Time{}
 	d.state = stateEmpty
 	d.updateStats()
 }
@@ -83,6 +87,7 @@ func (d *PhiAccrual) Reset() {
 func (d *PhiAccrual) Observe(now time.Time, ok bool) {
 	if d.state == stateEmpty {
 		d.last, d.lastObserved = now, now
+		d.quiet = now.Add(d.pause)
 		d.state = stateNoAnswer
 		if ok {
 			d.state = stateAnswered
@@ -99,13 +104,13 @@ func (d *PhiAccrual) Observe(now time.Time, ok bool) {
 	if d.state == stateNoAnswer {
 		// The first success: there is no previous heartbeat to measure from.
 		d.state = stateAnswered
-		d.last = now
+		d.last, d.quiet = now, now.Add(d.pause)
 		return
 	}
 	if t := now.Sub(d.last); t > 0 && !d.failedAfter(t) {
 		d.push(sample(t))
 	}
-	d.last = now
+	d.last, d.quiet = now, now.Add(d.pause)
 }
 
 // Failed reports whether the server is considered failed at now: it has been
@@ -113,7 +118,9 @@ func (d *PhiAccrual) Observe(now time.Time, ok bool) {
 // since the first observation if it never answered), and phi is at or above
 // the threshold.
 func (d *PhiAccrual) Failed(now time.Time) bool {
-	if d.state == stateEmpty {
+	if d.state == stateEmpty || !now.After(d.quiet) {
+		// Not past last + AcceptablePause: now - last <= AcceptablePause,
+		// which failedAfter refuses first.
 		return false
 	}
 	return d.failedAfter(elapsed(now, d.last))

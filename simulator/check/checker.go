@@ -237,6 +237,7 @@ func (c *Checker) Observe(e *history.Event) {
 	case history.ReadyStuck:
 		c.readyStuck(e.Round)
 	case history.Persisted:
+		c.notePersisted(e.Prev, e.Changes)
 		if e.Changes != nil {
 			c.persistedChanges(e.Prev, e.Changes)
 		} else {
@@ -293,7 +294,10 @@ func (c *Checker) Observe(e *history.Event) {
 //     Machine learns without publishing it is a member's empty recording
 //     space from a probe; it enters the checks only through the statuses,
 //     which the Machine publishes when they change, and the check at the
-//     next tick (at most a tick later) sees it either way.
+//     next tick (at most a tick later) sees it either way. A tick that
+//     published nothing is checked only if the Machine's generation
+//     moved since the last check (checkMachine): it moves with any change
+//     of what the Machine shows, that one included.
 //   - The ground truth (checkGround) after an event that changed a server:
 //     only that server's side of it (checkGroundAt) when the event touched
 //     one server (an order it carried out, its footage starting, its pause
@@ -301,7 +305,7 @@ func (c *Checker) Observe(e *history.Event) {
 //     a license change), which may change several.
 func (c *Checker) afterEvent(e *history.Event) {
 	if e.Machine && c.center.Up {
-		c.checkMachine()
+		c.checkMachine(e.Quiet)
 	}
 	c.lic.started = c.lic.started[:0]
 	c.durable.holders = c.durable.holders[:0]

@@ -12,9 +12,9 @@
 //
 // A check runs only after an event that can break it: the Machine's view
 // after an event whose call into the Machine changed what it persists or
-// publishes (and after every tick, admin operation and restart), one
-// server's ground truth after an event that touched that server, every
-// server's after a fault or an admin operation, the time-bounded checks
-// at every tick. The budgets derive from the Machine's configuration
-// (Budgets).
+// publishes (and after every admin operation and restart, and every tick
+// at which the Machine's Generation moved), one server's ground truth
+// after an event that touched that server, every server's after a fault
+// or an admin operation, the time-bounded checks at every tick. The
+// budgets derive from the Machine's configuration (Budgets).
 package check

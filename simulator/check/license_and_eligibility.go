@@ -79,12 +79,27 @@ func (c *Checker) overLicense(s *history.ServerTruth) bool {
 	return false
 }
 
+// memberLookup is a Machine that finds one member without a snapshot of
+// all (failover.Machine.Member).
+type memberLookup interface {
+	Member(id nvrha.ServerID) (failover.MemberSnapshot, bool)
+}
+
 // joinRequested notes, before the world asks the Machine to add server
 // i, which group the Machine has it in (an eligibility rule's input).
 func (l *licenseRule) joinRequested(c *Checker, i int) {
 	l.joining = ""
 	id := c.srv[i].ID
-	for _, gs := range c.v.Machine().Snapshot().Groups {
+	m := c.v.Machine()
+	if mm, ok := m.(memberLookup); ok {
+		if _, in := mm.Member(id); !in {
+			// In no group: the snapshot would find none. Every server of
+			// the world joins once as it starts, and a snapshot per join
+			// made starting 1,024 servers quadratic.
+			return
+		}
+	}
+	for _, gs := range m.Snapshot().Groups {
 		if slices.ContainsFunc(gs.Members, func(m failover.MemberSnapshot) bool { return m.ID == id }) {
 			l.joining = gs.Name
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator/history"
+	"slices"
 )
 
 // machineView is the Machine's view as the checks read it: its snapshot,
@@ -13,15 +14,46 @@ type machineView struct {
 	// counts the snapshot's members.
 	mem     []snapMember
 	members int
-	// pidx indexes the persisted State; rebuilt when a new one is saved.
+	// pidx indexes the persisted State; rebuilt when a new one is saved,
+	// unless what was saved leaves it as it is (carry). pver counts the
+	// rebuilds.
 	pidx *persisted
+	pver uint64
+	// carry is set when the last State persisted changed nothing pidx
+	// holds, and carryOf is the State it changed.
+	carry   bool
+	carryOf *failover.State
 	// tickSnap is the snapshot the tick's checks took in this event,
 	// which checkMachine checks too: no call into the Machine comes
 	// between.
 	tickSnap *failover.Snapshot
-	// snapBuf is the memory of the snapshot a check takes, reused event
-	// after event.
-	snapBuf failover.Snapshot
+	// bufs are the memory of the snapshots the checks take, reused event
+	// after event: bufs[cur] is the latest, the other the one before it,
+	// which statusesAgree compares with. fills are the fills they hold.
+	bufs  [2]failover.Snapshot
+	cur   int
+	fills [2]uint64
+	// fill counts the snapshots taken; the last was taken at the
+	// Machine's generation fillGen (when fillKnown) in the center's
+	// incarnation fillInc. memFill and viewFill are the fills that mem
+	// and view index (0 for none).
+	fill, fillGen     uint64
+	fillInc           uint32
+	fillKnown         bool
+	memFill, viewFill uint64
+	// verified is, by group, the last check that found every status of
+	// the group right, reading the persisted index pver and not the live
+	// State (statusesAgree).
+	verified map[failover.GroupID]groupVerified
+	skip     []bool
+	// checked is what the last checkMachine that held saw, for a quiet
+	// tick to tell whether anything it checks can have changed since.
+	checked struct {
+		known     bool
+		gen       uint64
+		inc       uint32
+		persisted *failover.State
+	}
 	// view is tickSnap's members by server index, for the tick's checks.
 	view []*failover.MemberSnapshot
 	// free lists each group's free, ready standbys for one check
@@ -30,6 +62,14 @@ type machineView struct {
 	free    []freeList
 	freeOf  *persisted
 	freeGen uint64
+}
+
+// groupVerified is a group's statuses found right: in the snapshot of fill
+// fill, where it was group gi, against the persisted index of version
+// pver.
+type groupVerified struct {
+	fill, pver uint64
+	gi         int
 }
 
 // snapMember is a snapshot entry with its group. It points into the
@@ -47,21 +87,56 @@ type snapMember struct {
 var noMember failover.MemberSnapshot
 
 // snapshot returns the Machine's snapshot in this event: the tick's, or
-// a new one in the reused buffer.
+// the one in the reused buffer, taken again unless the Machine's
+// generation says it is the same.
 func (c *Checker) snapshot() failover.Snapshot {
 	if c.mv.tickSnap != nil {
 		return *c.mv.tickSnap
 	}
-	c.v.SnapshotInto(&c.mv.snapBuf)
-	return c.mv.snapBuf
+	c.takeSnapshot()
+	return c.mv.bufs[c.mv.cur]
+}
+
+// takeSnapshot brings bufs[cur] up to date: a Machine whose generation
+// has not moved since it was taken, in the same incarnation, shows the
+// same snapshot (failover.Machine.Generation), and its 1,024 members are
+// not copied again.
+func (c *Checker) takeSnapshot() {
+	mv := &c.mv
+	gen, known := c.v.MachineGeneration()
+	if known && mv.fillKnown && gen == mv.fillGen && c.center.Incarnation == mv.fillInc {
+		return
+	}
+	// The snapshot before stays in the other buffer, for statusesAgree.
+	mv.cur ^= 1
+	c.v.SnapshotInto(&mv.bufs[mv.cur])
+	mv.fill++
+	mv.fills[mv.cur] = mv.fill
+	mv.fillGen, mv.fillKnown, mv.fillInc = gen, known, c.center.Incarnation
 }
 
 // checkMachine checks the Machine's own view, strictly, in the order the
 // first violation is reported: limits (invariant 6), what was
 // acknowledged (8), peers (1), takeover starts (2), ledger holders (8),
 // epochs (3) and statuses (5).
-func (c *Checker) checkMachine() {
+//
+// After a quiet tick (one that published nothing) it checks only a
+// Machine that may have changed: the checks read the snapshot, the
+// persisted State, the live State, the epochs, the ledger, what the world
+// acknowledged and the takeovers started and ended in this event, and
+// none of them reads the clock. When the Machine's generation and the
+// center's incarnation are those of the last check, which held, and the
+// same State is persisted, its views are those that check saw
+// (failover.Machine.Generation); nothing was acknowledged since (an
+// admin operation is checked when it happens), and a quiet tick starts
+// and ends no takeover. The check would read the same and hold again; it
+// counts as made. A Machine that gives no generation (a test's broken
+// one) is checked at every tick, as before.
+func (c *Checker) checkMachine(quiet bool) {
 	c.checks++
+	if quiet && c.asChecked() {
+		return
+	}
 	snap := c.snapshot()
 	if !c.limits(&snap) || !c.indexMembers(&snap) || !c.acknowledged(&snap) || !c.peers() {
 		return
@@ -75,12 +150,35 @@ func (c *Checker) checkMachine() {
 		return
 	}
 	c.statusesAgree(pf)
+	if !c.failed {
+		ck := &c.mv.checked
+		ck.gen, ck.known = c.v.MachineGeneration()
+		ck.inc, ck.persisted = c.center.Incarnation, c.center.Persisted
+	}
+}
+
+// asChecked reports whether the Machine is as the last checkMachine saw
+// it (see checkMachine).
+func (c *Checker) asChecked() bool {
+	ck := &c.mv.checked
+	if !ck.known || ck.inc != c.center.Incarnation || ck.persisted != c.center.Persisted ||
+		len(c.lic.started) > 0 || len(c.durable.holders) > 0 {
+		return false
+	}
+	gen, known := c.v.MachineGeneration()
+	return known && gen == ck.gen
 }
 
 // indexMembers fills mem from the snapshot, group by group; a group over
 // its capacity (6), a member the world never added (8) or a server in two
-// groups (6) is a violation.
+// groups (6) is a violation. The snapshot that mem already indexes (the
+// Machine did not change since) is not indexed again: it passed these
+// checks then.
 func (c *Checker) indexMembers(snap *failover.Snapshot) bool {
+	if c.mv.memFill == c.mv.fill && c.mv.memFill != 0 && len(c.mv.mem) == len(c.srv) {
+		return true
+	}
+	c.mv.memFill = 0
 	if len(c.mv.mem) != len(c.srv) {
 		c.mv.mem = make([]snapMember, len(c.srv))
 	}
@@ -111,6 +209,7 @@ func (c *Checker) indexMembers(snap *failover.Snapshot) bool {
 		}
 	}
 	c.mv.members = members
+	c.mv.memFill = c.mv.fill
 	return true
 }
 
@@ -122,16 +221,46 @@ type persisted struct {
 	barred    []bool // failed, and not to be ordered again yet
 	fence     []bool
 	confirmed []bool // by recording and by standby
+	// carried is set while the index was carried over to st from the
+	// State before (persistedIndex).
+	carried bool
 }
 
 // persistedIndex returns the index of the persisted State, built once
-// per State saved, in the memory of the one before.
+// per State saved, in the memory of the one before. A State saved by
+// Changes that touch nothing the index holds (groups, members, owed
+// orders, takeovers: a ledger's intervals, an epoch) has the index of the
+// State they changed (notePersisted): a recording server that comes up
+// saves its cameras' intervals, and 1,024 of them come up at the start.
+//
+// Only barred reads the clock, and only takeoverStarts reads barred,
+// after a takeover started; a takeover that starts saves Changes of the
+// takeovers, so an index carried over is not read for it (and should it
+// be, it is rebuilt).
 func (c *Checker) persistedIndex(st *failover.State) *persisted {
-	if c.mv.pidx != nil && c.mv.pidx.st == st {
-		return c.mv.pidx
+	mv := &c.mv
+	p := mv.pidx
+	if p != nil && p.st != st && mv.carry && mv.carryOf == p.st && len(c.lic.started) == 0 {
+		p.st, p.carried = st, true
 	}
-	c.mv.pidx = c.indexStateInto(c.mv.pidx, st)
-	return c.mv.pidx
+	mv.carry = false
+	if p != nil && p.st == st && !(p.carried && len(c.lic.started) > 0) {
+		return p
+	}
+	mv.pidx = c.indexStateInto(p, st)
+	mv.pidx.carried = false
+	mv.pver++
+	return mv.pidx
+}
+
+// notePersisted follows the States persisted, for persistedIndex: the
+// index of prev is that of the State ch makes of it when ch touches
+// nothing the index holds.
+func (c *Checker) notePersisted(prev *failover.State, ch *failover.Changes) {
+	mv := &c.mv
+	mv.carry = ch != nil && ch.Full == nil && len(ch.Groups) == 0 && len(ch.Members) == 0 && len(ch.Takeovers) == 0 &&
+		len(ch.Owed) == 0 && !ch.OrphansChanged && mv.pidx != nil && mv.pidx.st == prev
+	mv.carryOf = prev
 }
 
 func (c *Checker) indexState(st *failover.State) *persisted { return c.indexStateInto(nil, st) }
@@ -195,9 +324,13 @@ func (c *Checker) indexStateInto(p *persisted, st *failover.State) *persisted {
 // event) and indexes its members by server; peer(i) is server i's entry
 // (the last one, should the Machine list it twice), or a zero one.
 func (c *Checker) tickView() {
-	c.v.SnapshotInto(&c.mv.snapBuf)
-	snap := &c.mv.snapBuf
+	c.takeSnapshot()
+	snap := &c.mv.bufs[c.mv.cur]
 	c.mv.tickSnap = snap
+	if c.mv.viewFill == c.mv.fill && len(c.mv.view) == len(c.srv) {
+		return // the snapshot it indexes is still the Machine's
+	}
+	c.mv.viewFill = c.mv.fill
 	if len(c.mv.view) != len(c.srv) {
 		c.mv.view = make([]*failover.MemberSnapshot, len(c.srv))
 	}
@@ -248,6 +381,12 @@ func (c *Checker) timed() {
 // channels).
 func (c *Checker) checkGround() {
 	c.checks++
+	c.one.coverers = c.one.coverers[:0]
+	for i, s := range c.srv {
+		if s.Covering != "" {
+			c.one.coverers = append(c.one.coverers, i)
+		}
+	}
 	for i, s := range c.srv {
 		if s.Covering == "" || s.Crashed {
 			continue
@@ -268,23 +407,28 @@ func (c *Checker) checkGround() {
 // cover), and every server was fine after the last check, so only i and
 // the pairs it is in can have broken; they are visited in the full walk's
 // order (the pairs with a server before i, i's license, the pairs with a
-// server after it), so the same violation is reported.
+// server after it), so the same violation is reported. A pair breaks only
+// when both servers cover, so only the servers that cover (coverers, a
+// few of 1,024) are visited.
 func (c *Checker) checkGroundAt(i int) {
 	c.checks++
 	s := c.srv[i]
+	c.one.noteCover(i, s.Covering != "")
 	if s.Covering == "" || s.Crashed {
 		return
 	}
-	for _, o := range c.srv[:i] {
-		if !o.Crashed && c.sameCover(o, s) { // o as the full walk's outer server
+	cov := c.one.coverers
+	k, _ := slices.BinarySearch(cov, i)
+	for _, j := range cov[:k] {
+		if o := c.srv[j]; !o.Crashed && c.sameCover(o, s) { // o as the full walk's outer server
 			return
 		}
 	}
 	if c.overLicense(s) {
 		return
 	}
-	for _, o := range c.srv[i+1:] {
-		if c.sameCover(s, o) {
+	for _, j := range cov[k+1:] {
+		if c.sameCover(s, c.srv[j]) {
 			return
 		}
 	}

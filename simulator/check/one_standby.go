@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nvrha/nvrha"
@@ -35,6 +36,23 @@ type oneStandby struct {
 	// unwanted, since when a recording server records beside its standby.
 	unwanted []time.Duration
 	fighting []time.Duration
+	// coverers are the servers whose ground truth records another's
+	// cameras (Covering set), in the world's order, as the ground checks
+	// last saw them: a server's cover changes only by an order it carries
+	// out, in an event that touches it (checkGroundAt notes it), or the
+	// event may have changed any server (checkGround lists them again).
+	coverers []int
+}
+
+// noteCover keeps server i in coverers exactly when it covers.
+func (o *oneStandby) noteCover(i int, covers bool) {
+	k, in := slices.BinarySearch(o.coverers, i)
+	switch {
+	case covers && !in:
+		o.coverers = slices.Insert(o.coverers, k, i)
+	case !covers && in:
+		o.coverers = slices.Delete(o.coverers, k, k+1)
+	}
 }
 
 func (o *oneStandby) init(n int) {

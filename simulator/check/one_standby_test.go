@@ -18,17 +18,26 @@ func cover(v *history.Static, id, rec nvrha.ServerID, e nvrha.Epoch) *history.Se
 }
 
 // TestTwoStandbysOneEpoch: two standbys that record rec-1's cameras under
-// the same epoch break invariant 1; under two epochs (the older one
-// fenced off, its release on the way) they do not.
+// the same epoch break invariant 1, whichever starts first; under two
+// epochs (the older one fenced off, its release on the way) they do not.
 func TestTwoStandbysOneEpoch(t *testing.T) {
 	for _, tc := range []struct {
-		second nvrha.Epoch
-		broken bool
-	}{{5, true}, {6, false}} {
+		second   nvrha.Epoch
+		broken   bool
+		sb2First bool
+	}{{5, true, false}, {5, true, true}, {6, false, false}} {
 		v, c, s := small(t)
 		v.At = 5 * time.Second
-		c.Observe(v.Event(history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-1", "rec-1", 5).Index}}))
-		c.Observe(v.Event(history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-2", "rec-1", tc.second).Index}}))
+		first, second := func() {
+			c.Observe(v.Event(history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-1", "rec-1", 5).Index}}))
+		}, func() {
+			c.Observe(v.Event(history.Event{Kind: history.Done, Touched: []int{cover(v, "sb-2", "rec-1", tc.second).Index}}))
+		}
+		if tc.sb2First {
+			first, second = second, first
+		}
+		first()
+		second()
 		if tc.broken {
 			wantViolation(t, s, 1, "sb-1 and sb-2 both record rec-1's cameras under epoch 5")
 		} else {

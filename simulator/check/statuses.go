@@ -23,12 +23,21 @@ import (
 
 // statusesAgree checks every member's status against the one its facts
 // give, by QVR Center's manual's tables (package status).
+//
+// A group whose members the snapshot before this one showed exactly as
+// this one does, whose statuses were found right in it against the same
+// persisted index, is not derived again: every input of a member's
+// expected status is its group's (its own entry, its peer's, the group's
+// free standbys, the group's switch) and the persisted index, so it would
+// be found right again. Once the live State is read, every member after is
+// derived against it, as before.
 func (c *Checker) statusesAgree(pf *persisted) {
 	mem := c.mv.mem
+	snap, skip := c.unchangedGroups()
 	live := false
 	for i := range mem {
 		ms := &mem[i]
-		if !ms.in {
+		if !ms.in || !live && ms.gi < len(skip) && skip[ms.gi] {
 			continue
 		}
 		want := c.expectedStatus(i, ms, pf)
@@ -44,6 +53,60 @@ func (c *Checker) statusesAgree(pf *persisted) {
 			c.fail(5, fmt.Sprintf("%s shows %q, its facts give %q", ms.ID, got, want))
 			return
 		}
+	}
+	c.noteVerified(snap, live)
+}
+
+// unchangedGroups returns the snapshot the check reads (nil when it is
+// not in a buffer of the checker's) and, by group index in it, whether
+// the group is as the snapshot before showed it when its statuses were
+// found right there against the same persisted index.
+func (c *Checker) unchangedGroups() (*failover.Snapshot, []bool) {
+	mv := &c.mv
+	cur, prev := &mv.bufs[mv.cur], &mv.bufs[mv.cur^1]
+	if mv.memFill != mv.fills[mv.cur] || mv.fills[mv.cur] == 0 {
+		return nil, nil // mem indexes no snapshot of the buffers
+	}
+	mv.skip = mv.skip[:0]
+	for gi := range cur.Groups {
+		g := &cur.Groups[gi]
+		v, ok := mv.verified[g.ID]
+		same := ok && v.pver == mv.pver &&
+			(v.fill == mv.fills[mv.cur] && v.gi == gi || // this very snapshot
+				v.fill == mv.fills[mv.cur^1] && v.gi < len(prev.Groups) && sameGroup(&prev.Groups[v.gi], g))
+		mv.skip = append(mv.skip, same)
+	}
+	return cur, mv.skip
+}
+
+// sameGroup reports whether two snapshots show a group the same: its
+// switch and every member's entry, in order.
+func sameGroup(a, b *failover.GroupSnapshot) bool {
+	if a.ID != b.ID || a.Protection != b.Protection || len(a.Members) != len(b.Members) {
+		return false
+	}
+	for i := range a.Members {
+		if a.Members[i] != b.Members[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// noteVerified notes, after every status of snap was found right, that
+// its groups were: against the persisted index, or (live) not.
+func (c *Checker) noteVerified(snap *failover.Snapshot, live bool) {
+	mv := &c.mv
+	if snap == nil || live {
+		clear(mv.verified)
+		return
+	}
+	if mv.verified == nil {
+		mv.verified = make(map[failover.GroupID]groupVerified, len(snap.Groups))
+	}
+	clear(mv.verified)
+	for gi := range snap.Groups {
+		mv.verified[snap.Groups[gi].ID] = groupVerified{fill: mv.fills[mv.cur], pver: mv.pver, gi: gi}
 	}
 }
 

@@ -16,10 +16,11 @@ const (
 	// Done: the world handled one event of its queue that changed
 	// something (an event that changed nothing is not reported). Machine is set
 	// when a call into the Machine changed what it persists or publishes
-	// (or was an admin operation, a restart, a tick); AllServers when the
-	// event may have changed the ground truth of any server (a fault, an
-	// admin operation); Touched lists the servers whose ground truth it
-	// changed otherwise.
+	// (or was an admin operation, a restart, a tick), and Quiet with it
+	// when the one call was a tick whose Ready loop published nothing;
+	// AllServers when the event may have changed the ground truth of any
+	// server (a fault, an admin operation); Touched lists the servers
+	// whose ground truth it changed otherwise.
 	Done Kind = iota + 1
 	// Tick: the center ticked its Machine (when up) and drained its
 	// Ready.
@@ -104,6 +105,7 @@ type Event struct {
 	Group  int
 
 	Machine    bool
+	Quiet      bool
 	AllServers bool
 	Touched    []int
 

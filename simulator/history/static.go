@@ -122,6 +122,10 @@ func (v *Static) LinkCalmSince(i int) time.Duration {
 // SnapshotInto copies the Machine's snapshot.
 func (v *Static) SnapshotInto(buf *failover.Snapshot) { *buf = v.M.Snapshot() }
 
+// MachineGeneration gives none: a hand-written history's Machine is read
+// afresh every time.
+func (v *Static) MachineGeneration() (uint64, bool) { return 0, false }
+
 // Canned is a MachineView that shows the same snapshot and State
 // whatever it is asked: a Machine's views for a hand-written history.
 type Canned struct {

@@ -45,6 +45,12 @@ type View interface {
 	// SnapshotInto writes the Machine's Snapshot into buf, reusing its
 	// memory where it can. The center must be up.
 	SnapshotInto(buf *failover.Snapshot)
+	// MachineGeneration returns the Machine's Generation
+	// (failover.Machine.Generation): while it and the center's
+	// Incarnation stand still, so do the Machine's views. ok is false
+	// for a Machine that gives none (one a test wrapped), whose views
+	// must be read again every time. The center must be up.
+	MachineGeneration() (gen uint64, ok bool)
 }
 
 // MachineView is what an observer may ask of the center's Machine: its

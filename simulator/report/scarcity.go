@@ -43,6 +43,9 @@ type scarcity struct {
 	pairs   []assign.Pair
 	scratch assign.Scratch
 	byRec   map[nvrha.ServerID]int
+	// failed marks, by group index, the groups with a failed recording
+	// server whose footage stopped, at one tick.
+	failed []bool
 }
 
 // scarcityTick measures the stretch since the previous tick by the state
@@ -55,8 +58,32 @@ func (m *Measures) scarcityTick() {
 	if dt <= 0 {
 		return
 	}
-	for _, g := range m.v.Groups() {
-		if !g.Exists || !g.Protection {
+	// Only a group with a failed recording server whose own footage
+	// stopped can be short of standbys: one walk over the servers finds
+	// them, and the others' groups are not walked (1,024 servers in 16
+	// groups, at every tick).
+	groups := m.v.Groups()
+	if cap(sc.failed) < len(groups) {
+		sc.failed = make([]bool, len(groups))
+	}
+	sc.failed = sc.failed[:len(groups)]
+	clear(sc.failed)
+	found := false
+	for _, s := range m.srv {
+		if s.Member && s.Role == failover.RoleRecording && s.Down() && !s.Own.On && len(s.OwnCams) > 0 {
+			for gi, g := range groups {
+				if g == s.Group {
+					sc.failed[gi] = true
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	for gi, g := range groups {
+		if !g.Exists || !g.Protection || !sc.failed[gi] {
 			continue
 		}
 		m.scarcityOfGroup(g, dt)
@@ -67,7 +94,11 @@ func (m *Measures) scarcityOfGroup(g *history.GroupTruth, dt time.Duration) {
 	sc := &m.scarce
 	sc.recs, sc.stbs = sc.recs[:0], sc.stbs[:0]
 	need, covered := 0, 0
-	for _, s := range m.srv {
+	// A server is only ever in the group it was built in (GroupTruth's
+	// Servers, in the world's order), so the group's servers are walked
+	// rather than the world's.
+	for _, i := range g.Servers {
+		s := m.srv[i]
 		if !s.Member || s.Group != g {
 			continue
 		}
