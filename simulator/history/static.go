@@ -1,6 +1,7 @@
 package history
 
 import (
+	"slices"
 	"time"
 
 	"github.com/nvrha/nvrha"
@@ -119,8 +120,19 @@ func (v *Static) LinkCalmSince(i int) time.Duration {
 	return max(s.DisturbedAt, s.AdminAt)
 }
 
-// SnapshotInto copies the Machine's snapshot.
-func (v *Static) SnapshotInto(buf *failover.Snapshot) { *buf = v.M.Snapshot() }
+// SnapshotInto copies the Machine's snapshot into buf's own memory, as a
+// Machine's SnapshotInto does: a test that changes the canned snapshot in
+// place must not change what an observer took before.
+func (v *Static) SnapshotInto(buf *failover.Snapshot) {
+	snap := v.M.Snapshot()
+	groups := buf.Groups[:0]
+	for _, g := range snap.Groups {
+		g.Members = slices.Clone(g.Members)
+		groups = append(groups, g)
+	}
+	*buf = snap
+	buf.Groups = groups
+}
 
 // MachineGeneration gives none: a hand-written history's Machine is read
 // afresh every time.
