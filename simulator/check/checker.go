@@ -338,6 +338,15 @@ func (c *Checker) machineEvent(e *failover.Event) {
 		c.lic.started = append(c.lic.started, *e)
 	case failover.EventTakeoverSucceeded, failover.EventFailbackCompleted:
 		c.durable.holders = append(c.durable.holders, *e)
+	case failover.EventServerDown:
+		// A holder declared down later in the same event holds nothing
+		// now: its interval ends where it was last seen, which may be
+		// before the takeover or failback was confirmed (a failback that
+		// completes because its standby went down, in the tick that finds
+		// the recording server down too).
+		c.durable.holders = slices.DeleteFunc(c.durable.holders, func(h failover.Event) bool {
+			return holderOf(&h) == e.Server
+		})
 	}
 	c.settlingEvent(e)
 	if !c.failed {

@@ -135,10 +135,7 @@ func (c *Checker) acknowledged(snap *failover.Snapshot) bool {
 func (c *Checker) holdersNamed() bool {
 	m := c.v.Machine()
 	for _, e := range c.durable.holders {
-		holder := e.Peer
-		if e.Kind == failover.EventFailbackCompleted {
-			holder = e.Server
-		}
+		holder := holderOf(&e)
 		i, ok := c.index(e.Server, 0)
 		if !ok || len(c.srv[i].OwnCams) == 0 {
 			continue
@@ -151,6 +148,15 @@ func (c *Checker) holdersNamed() bool {
 	}
 	c.durable.holders = c.durable.holders[:0]
 	return true
+}
+
+// holderOf returns the server that records a recording server's cameras
+// once e, a confirmed takeover or a completed failback, took effect.
+func holderOf(e *failover.Event) nvrha.ServerID {
+	if e.Kind == failover.EventFailbackCompleted {
+		return e.Server
+	}
+	return e.Peer
 }
 
 // restoredReady checks the first Ready of a Machine just restored: it
