@@ -211,7 +211,7 @@ func (c *Checker) fail(inv int, detail string) {
 // record of actions, admin results and refusals, which the built-in
 // invariants do not read, unless a registered invariant wants them.
 func (c *Checker) Wants(k history.Kind) bool {
-	if k >= 0 && int(k) < len(c.extraBy) && len(c.extraBy[k]) > 0 {
+	if int(k) < len(c.extraBy) && len(c.extraBy[k]) > 0 {
 		return true
 	}
 	return k != history.ActionTaken && k != history.Admin && k != history.Refused
