@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -129,9 +128,7 @@ func runBatch(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Writer)
 	}
 	b := pool(cfg, reports)
 	if f.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(b); err != nil {
+		if err := writeJSON(stdout, b); err != nil {
 			return 1, err
 		}
 	} else {

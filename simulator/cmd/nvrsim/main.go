@@ -282,9 +282,7 @@ func runOne(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Writer) (
 		}
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSON(stdout, rep); err != nil {
 			return 1, err
 		}
 	} else {
@@ -339,9 +337,7 @@ func runCompare(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Write
 	m.done()
 	wall := time.Since(start)
 	if f.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(cmp); err != nil {
+		if err := writeJSON(stdout, cmp); err != nil {
 			return 1, err
 		}
 	} else {
@@ -389,6 +385,13 @@ func writeHTML(path string, r *simulator.Report) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeJSON writes v as indented JSON: what -json prints.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // htmlPaths are the files of one world's three reports, nvrha's at path
