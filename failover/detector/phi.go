@@ -39,11 +39,7 @@ type PhiAccrual struct {
 	minStdDev    float64
 	last         time.Time // latest success; the first observation until there is one
 	lastObserved time.Time // latest observation time seen (never moves backwards)
-	// quiet is last + AcceptablePause: until then Failed is false without
-	// phi's arithmetic. A center asks every detector at every tick, and
-	// nearly always that early.
-	quiet time.Time
-	state uint8
+	state        uint8
 }
 
 // NewPhiAccrual returns a phi accrual detector configured by c.WithDefaults().
@@ -74,7 +70,7 @@ func newPhiAccrual(c Config) *PhiAccrual {
 func (d *PhiAccrual) Reset() {
 	d.head, d.n = 0, 0
 	d.sum, d.sumSqHi, d.sumSqLo = 0, 0, 0
-	d.last, d.lastObserved, d.quiet = time.Time{}, time.Time{}, time.Time{}
+	d.last, d.lastObserved = time.Time{}, time.Time{}
 	d.state = stateEmpty
 	d.updateStats()
 }
@@ -87,7 +83,6 @@ func (d *PhiAccrual) Reset() {
 func (d *PhiAccrual) Observe(now time.Time, ok bool) {
 	if d.state == stateEmpty {
 		d.last, d.lastObserved = now, now
-		d.quiet = now.Add(d.pause)
 		d.state = stateNoAnswer
 		if ok {
 			d.state = stateAnswered
@@ -104,13 +99,13 @@ func (d *PhiAccrual) Observe(now time.Time, ok bool) {
 	if d.state == stateNoAnswer {
 		// The first success: there is no previous heartbeat to measure from.
 		d.state = stateAnswered
-		d.last, d.quiet = now, now.Add(d.pause)
+		d.last = now
 		return
 	}
 	if t := now.Sub(d.last); t > 0 && !d.failedAfter(t) {
 		d.push(sample(t))
 	}
-	d.last, d.quiet = now, now.Add(d.pause)
+	d.last = now
 }
 
 // Failed reports whether the server is considered failed at now: it has been
@@ -118,9 +113,10 @@ func (d *PhiAccrual) Observe(now time.Time, ok bool) {
 // since the first observation if it never answered), and phi is at or above
 // the threshold.
 func (d *PhiAccrual) Failed(now time.Time) bool {
-	if d.state == stateEmpty || !now.After(d.quiet) {
-		// Not past last + AcceptablePause: now - last <= AcceptablePause,
-		// which failedAfter refuses first.
+	if d.state == stateEmpty || now.Sub(d.last) <= d.pause {
+		// Within the acceptable pause, which failedAfter refuses first:
+		// answered without phi's arithmetic, since a center asks every
+		// detector at every tick and nearly always that early.
 		return false
 	}
 	return d.failedAfter(elapsed(now, d.last))
