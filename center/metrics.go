@@ -102,8 +102,8 @@ func (m *metrics) register(r prometheus.Registerer) error {
 	// Every series an alert may watch exists from the first scrape, at
 	// zero: a rate over a series that appears only at its first increment
 	// misses that increment.
-	for _, kind := range []string{"takeover", "release", "stand-down", "resume"} {
-		m.retries.WithLabelValues(kind)
+	for _, k := range []failover.CommandKind{failover.CmdTakeover, failover.CmdRelease, failover.CmdStandDown, failover.CmdResume} {
+		m.retries.WithLabelValues(k.String())
 	}
 	for _, o := range []string{"ok", "error"} {
 		m.saves.WithLabelValues(o)
@@ -264,7 +264,7 @@ func (t *meteredTransport) Inventory(ctx context.Context, server nvrha.ServerID)
 }
 
 func (t *meteredTransport) Takeover(ctx context.Context, standby nvrha.ServerID, o transport.TakeoverOrder) error {
-	t.m.order(orderKey{"takeover", standby, o.Recording, o.Epoch})
+	t.m.order(orderKey{failover.CmdTakeover.String(), standby, o.Recording, o.Epoch})
 	start := time.Now()
 	err := t.next.Takeover(ctx, standby, o)
 	t.m.call("takeover", start, err)
@@ -272,7 +272,7 @@ func (t *meteredTransport) Takeover(ctx context.Context, standby nvrha.ServerID,
 }
 
 func (t *meteredTransport) Release(ctx context.Context, standby nvrha.ServerID, o transport.ReleaseOrder) error {
-	t.m.order(orderKey{"release", standby, o.Recording, o.Epoch})
+	t.m.order(orderKey{failover.CmdRelease.String(), standby, o.Recording, o.Epoch})
 	start := time.Now()
 	err := t.next.Release(ctx, standby, o)
 	t.m.call("release", start, err)
@@ -280,7 +280,7 @@ func (t *meteredTransport) Release(ctx context.Context, standby nvrha.ServerID, 
 }
 
 func (t *meteredTransport) StandDown(ctx context.Context, recording nvrha.ServerID, o transport.StandDownOrder) error {
-	t.m.order(orderKey{"stand-down", recording, "", o.Epoch})
+	t.m.order(orderKey{failover.CmdStandDown.String(), recording, "", o.Epoch})
 	start := time.Now()
 	err := t.next.StandDown(ctx, recording, o)
 	t.m.call("stand-down", start, err)
@@ -288,7 +288,7 @@ func (t *meteredTransport) StandDown(ctx context.Context, recording nvrha.Server
 }
 
 func (t *meteredTransport) Resume(ctx context.Context, recording nvrha.ServerID, o transport.ResumeOrder) error {
-	t.m.order(orderKey{"resume", recording, "", o.Epoch})
+	t.m.order(orderKey{failover.CmdResume.String(), recording, "", o.Epoch})
 	start := time.Now()
 	err := t.next.Resume(ctx, recording, o)
 	t.m.call("resume", start, err)
