@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator/check"
 	"github.com/nvrha/nvrha/simulator/history"
@@ -199,7 +200,7 @@ func standbyFor(m *Measures, i int) bool {
 		case s.Role == failover.RoleRecording && s.Down():
 			return false
 		case s.Role == failover.RoleStandby && s.Enabled && !s.Down() && !s.Paused && s.Hostile == "" && s.Covering == "" &&
-			s.Facts.HasEmptyRecordingSpace() && s.Facts.LicenseChannels >= len(r.OwnCams) && m.v.CalmSince(j) < m.now &&
+			s.Facts.HasEmptyRecordingSpace() && eligibility.CanCover(s.Facts, r.Facts) && m.v.CalmSince(j) < m.now &&
 			lastStatus(m, j) == status.StandbyNormalProtectionReady.Label():
 			free = true
 		}

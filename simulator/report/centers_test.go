@@ -72,3 +72,33 @@ func TestOneCenterMeasuresNoCenters(t *testing.T) {
 		t.Errorf("centers %+v", r.Centers)
 	}
 }
+
+// TestCrashWithoutAStandbyThatFitsIsContended: a recording server that
+// crashes during a failover of the centers is measured against the target
+// only if a standby of its group could take it over, by the license rule
+// the Machine applies (the standby's license channels against the
+// recording server's, not its cameras): otherwise it counts as contended.
+func TestCrashWithoutAStandbyThatFitsIsContended(t *testing.T) {
+	v := history.NewStatic(history.UniformWorld(1, 2, 1, 4, 0, 0), failover.Config{})
+	v.Set.Centers, v.Set.Lease = 3, 5*time.Second
+	v.Centre.Followers, v.Centre.Elections = 2, 1
+	m := NewMeasures(v)
+	rec, sb := v.S("rec-1"), v.S("sb-1")
+	rec.Facts.LicenseChannels, sb.Facts.LicenseChannels = 16, 8 // 8 channels cover rec-1's 4 cameras, not its license
+	at := func(d time.Duration, e *history.Event) {
+		v.At, e.At = d, d
+		m.Observe(e)
+	}
+	at(time.Second, &history.Event{Kind: history.MachineEvent,
+		MachineEvent: &failover.Event{Kind: failover.EventStatusChanged, Server: "sb-1", To: status.StandbyNormalProtectionReady.Label()}})
+	v.Centre.Up = false
+	at(10*time.Second, &history.Event{Kind: history.CenterCrash, Detail: "crash"})
+	rec.Crashed = true
+	at(11*time.Second, &history.Event{Kind: history.FaultStarted, Server: rec.Index, Fault: history.FaultCrash})
+	at(30*time.Second, &history.Event{Kind: history.Finish})
+	var r Report
+	m.Fill(&r, true)
+	if c := r.Centers; c == nil || c.Contended != 1 || c.Covered.N != 0 || c.NotCovered != 0 {
+		t.Fatalf("centers %+v: want rec-1's crash contended", c)
+	}
+}
