@@ -195,11 +195,11 @@ func (h *eventHub) machineEvent(e failover.Event) {
 			h.probed[e.Server] = false
 			if recordingLabels[e.To] {
 				h.held[e.Server] = time.Now()
+				h.wakeSettlerLocked() // starts its bound
 			}
 		}
 		h.derived[e.Server], h.group[e.Server] = e.To, e.Group
 		h.showLocked(e.At, e.Server)
-		h.wakeSettlerLocked()
 		return
 	case failover.EventServerUp:
 		first := !h.probed[e.Server]
@@ -217,6 +217,7 @@ func (h *eventHub) machineEvent(e failover.Event) {
 		ev.Message = fmt.Sprintf("%s stopped answering", e.Server)
 		if first {
 			ev.Message = fmt.Sprintf("%s has not answered since the center started watching it", e.Server)
+			h.wakeSettlerLocked() // a first probe, missed
 		}
 	case failover.EventTakeoverStarted:
 		ev.Message = fmt.Sprintf("%s starts taking over %s's cameras", e.Peer, e.Server)
@@ -250,11 +251,13 @@ func (h *eventHub) machineEvent(e failover.Event) {
 		ev.Message += " (" + ev.Detail + ")"
 	}
 	h.publishLocked(ev)
-	h.wakeSettlerLocked()
 }
 
 // wakeSettlerLocked tells the settler to look at the held servers again:
-// a probe or a change may have settled their groups.
+// a first probe, answered or missed, may have settled their groups, and a
+// new hold starts its bound. Anything else that settles a group early (a
+// standby disabled or gone) waits for the bound, so that the settler does
+// not copy the Machine's snapshot after every event.
 func (h *eventHub) wakeSettlerLocked() {
 	if len(h.held) == 0 {
 		return
