@@ -370,8 +370,9 @@ func (c *Center) listGroups(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	v := groupsView{Groups: make([]GroupView, 0, len(snap.Groups)), LastEvent: last}
+	held := c.events.heldSince()
 	for _, g := range snap.Groups {
-		v.Groups = append(v.Groups, c.viewGroup(g))
+		v.Groups = append(v.Groups, c.viewGroup(g, held))
 	}
 	writeJSON(w, http.StatusOK, v)
 }
@@ -392,7 +393,7 @@ func (c *Center) getGroup(w http.ResponseWriter, r *http.Request, _ string) {
 		c.fail(w, r, fmt.Errorf("%w: %d", failover.ErrGroupNotFound, id))
 		return
 	}
-	writeJSON(w, http.StatusOK, c.viewGroup(g))
+	writeJSON(w, http.StatusOK, c.viewGroup(g, c.events.heldSince()))
 }
 
 type nameRequest struct {
@@ -427,7 +428,7 @@ func (c *Center) respondGroup(w http.ResponseWriter, r *http.Request, id failove
 		c.fail(w, r, fmt.Errorf("%w: %d", failover.ErrGroupNotFound, id))
 		return
 	}
-	writeJSON(w, code, c.viewGroup(g))
+	writeJSON(w, code, c.viewGroup(g, c.events.heldSince()))
 }
 
 func (c *Center) renameGroup(w http.ResponseWriter, r *http.Request, user string) {
@@ -788,7 +789,7 @@ func (c *Center) getServer(w http.ResponseWriter, r *http.Request, _ string) {
 	for _, g := range snap.Groups {
 		for _, ms := range g.Members {
 			if ms.ID == id {
-				writeJSON(w, http.StatusOK, serverView{Group: g.ID, GroupName: g.Name, MemberView: c.viewMember(ms)})
+				writeJSON(w, http.StatusOK, serverView{Group: g.ID, GroupName: g.Name, MemberView: c.viewMember(ms, c.events.heldSince())})
 				return
 			}
 		}

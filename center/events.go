@@ -133,15 +133,6 @@ func (h *eventHub) showLocked(at time.Time, server nvrha.ServerID) {
 	h.publishLocked(ev)
 }
 
-// isHeld reports whether server is a recording server shown as Checking
-// until its group's standbys are probed.
-func (h *eventHub) isHeld(server nvrha.ServerID) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	_, held := h.held[server]
-	return held
-}
-
 // heldSince returns the held servers and since when each is held.
 func (h *eventHub) heldSince() map[nvrha.ServerID]time.Time {
 	h.mu.Lock()

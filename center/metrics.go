@@ -214,10 +214,11 @@ func (s snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counts[key{"recording", checkingLabel}] = 0
 	counts[key{"standby", checkingLabel}] = 0
+	held := s.m.c.events.heldSince()
 	for _, g := range snap.Groups {
 		protected, unprotected := 0, 0
 		for _, ms := range g.Members {
-			v := s.m.c.viewStatus(ms)
+			v := viewStatus(ms, held)
 			counts[key{ms.Role.String(), v.Label}]++
 			if ms.Role != failover.RoleRecording {
 				continue

@@ -1,6 +1,8 @@
 package center
 
 import (
+	"time"
+
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/eligibility"
 	"github.com/nvrha/nvrha/failover"
@@ -98,9 +100,11 @@ func standbyTone(s status.Standby) string {
 // viewStatus is a member's status as shown: one whose health is unknown
 // yet, and whose status only says so, is being checked, and so is a
 // recording server whose group's standbys are (see Center.settle).
-func (c *Center) viewStatus(ms failover.MemberSnapshot) StatusView {
+// held is the event hub's held set (eventHub.heldSince), read once per
+// snapshot rather than under its lock for every member.
+func viewStatus(ms failover.MemberSnapshot, held map[nvrha.ServerID]time.Time) StatusView {
 	checking := ms.Health == nvrha.HealthUnknown && waitingForProbe(ms.Status())
-	if ms.Role == failover.RoleRecording && ms.Recording != status.RecordingDisabled && c.events.isHeld(ms.ID) {
+	if _, ok := held[ms.ID]; ok && ms.Role == failover.RoleRecording && ms.Recording != status.RecordingDisabled {
 		checking = true
 	}
 	if checking {
@@ -112,11 +116,11 @@ func (c *Center) viewStatus(ms failover.MemberSnapshot) StatusView {
 	return StatusView{Code: ms.Recording.Code(), Label: ms.Recording.Label(), Description: ms.Recording.Description(), Tone: recordingTone(ms.Recording)}
 }
 
-func (c *Center) viewMember(ms failover.MemberSnapshot) MemberView {
+func (c *Center) viewMember(ms failover.MemberSnapshot, held map[nvrha.ServerID]time.Time) MemberView {
 	v := MemberView{
 		ID: ms.ID, Name: ms.Name, Role: ms.Role.String(), Enabled: ms.Enabled, Health: ms.Health.String(),
 		LicenseChannels: ms.LicenseChannels, Cameras: ms.Cameras, EmptyRecordingSpace: ms.EmptyRecordingSpace,
-		Status: c.viewStatus(ms), Peer: ms.Peer,
+		Status: viewStatus(ms, held), Peer: ms.Peer,
 	}
 	if c.cfg.Demo != nil {
 		crashed := c.cfg.Demo.Crashed(ms.ID)
@@ -125,11 +129,11 @@ func (c *Center) viewMember(ms failover.MemberSnapshot) MemberView {
 	return v
 }
 
-func (c *Center) viewGroup(g failover.GroupSnapshot) GroupView {
+func (c *Center) viewGroup(g failover.GroupSnapshot, held map[nvrha.ServerID]time.Time) GroupView {
 	v := GroupView{ID: g.ID, Name: g.Name, Default: g.Default, Protection: g.Protection, Capacity: g.Capacity,
 		RecordingServers: []MemberView{}, StandbyServers: []MemberView{}}
 	for _, ms := range g.Members {
-		mv := c.viewMember(ms)
+		mv := c.viewMember(ms, held)
 		if ms.Role == failover.RoleStandby {
 			v.StandbyServers = append(v.StandbyServers, mv)
 			continue
