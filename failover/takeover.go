@@ -447,9 +447,13 @@ func (m *Machine) releaseHeld(s *member) {
 }
 
 // unholdFence sends the release held for standby s now.
+// The held release was given an ID but never sent: send must not keep
+// that ID as an earlier attempt whose late answer still counts.
 func (m *Machine) unholdFence(s *member) {
 	s.fenceHeld = false
-	m.send(&s.fence, s.fence.cmd)
+	c := s.fence.cmd
+	s.fence.cmd.ID = 0
+	m.send(&s.fence, c)
 }
 
 // fenceOff owes standby s a release of r's cameras under a fresh epoch,
