@@ -64,13 +64,6 @@ func paddedBody(n int64) []byte {
 	return b
 }
 
-// signedAt is a request signed at t, for the agent under test.
-func (k *checker) signedAt(method string, body []byte, t time.Time) *http.Request {
-	req, _ := http.NewRequest("POST", k.base+httptransport.PathPrefix+method, bytes.NewReader(body))
-	_ = httptransport.SignRequest(req, body, k.id, k.key, t)
-	return req
-}
-
 // expectRaw is expect for a request the agent may answer before it has
 // read all of it and then close the connection (an oversized body or
 // header): it writes the request on a connection of its own while reading

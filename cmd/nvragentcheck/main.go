@@ -348,11 +348,21 @@ func madeUp() nvrha.ServerID {
 // signed builds a signed request by hand, as a misbehaving center or an
 // attacker might.
 func (k *checker) signed(method string, body []byte, server nvrha.ServerID, key httptransport.Key) *http.Request {
+	return k.signedBy(method, body, server, key, time.Now())
+}
+
+// signedAt is a request signed at t by the checker's key, for the agent
+// under test.
+func (k *checker) signedAt(method string, body []byte, t time.Time) *http.Request {
+	return k.signedBy(method, body, k.id, k.key, t)
+}
+
+func (k *checker) signedBy(method string, body []byte, server nvrha.ServerID, key httptransport.Key, t time.Time) *http.Request {
 	req, _ := http.NewRequest("POST", k.base+httptransport.PathPrefix+method, bytes.NewReader(body))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	_ = httptransport.SignRequest(req, body, server, key, time.Now())
+	_ = httptransport.SignRequest(req, body, server, key, t)
 	if body != nil {
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
