@@ -511,9 +511,14 @@ func (m *Machine) coverDenied(t *takeover) {
 	m.markTakeover(t)
 	m.drop(&t.cmd)
 	t.cmd.attempts = int(t.denied)
-	t.reorderAt = m.now.Add(m.retryDelay(int(t.denied)))
-	t.giveUp = t.reorderAt.Add(m.cfg.TakeoverTimeout)
+	t.giveUp = m.reorderAt(t).Add(m.cfg.TakeoverTimeout)
 	m.touch()
+}
+
+// reorderAt is when a takeover whose standby's probes denied it is
+// ordered again: a back-off after the last denial (coverDenied).
+func (m *Machine) reorderAt(t *takeover) time.Time {
+	return t.lastDenied.Add(m.retryDelay(int(t.denied)))
 }
 
 // readopt gives back to standby s the takeover of recording server claim

@@ -285,11 +285,11 @@ type takeover struct {
 	// is not); resumeSent when that resume was sent.
 	resumedAt, resumeSent time.Time
 	// denied counts the probes in a row that denied the takeover after the
-	// standby confirmed it, the last at lastDenied; reorderAt is when the
-	// takeover is ordered again after the last one (see coverDenied).
-	lastDenied, reorderAt time.Time
-	cmd                   op
-	denied                uint8
+	// standby confirmed it, the last at lastDenied (see coverDenied and
+	// Machine.reorderAt).
+	lastDenied time.Time
+	cmd        op
+	denied     uint8
 }
 
 var timeZero time.Time

@@ -225,7 +225,7 @@ func (m *Machine) tickTakeover(t *takeover) {
 		// confirmed (coverDenied), once the back-off is over; after a
 		// failed order, when its retry is due.
 		denied := !t.cmd.pending()
-		if denied && m.now.Before(t.reorderAt) || !denied && !m.due(&t.cmd) {
+		if denied && m.now.Before(m.reorderAt(t)) || !denied && !m.due(&t.cmd) {
 			return
 		}
 		switch {
