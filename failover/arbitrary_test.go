@@ -3,6 +3,7 @@ package failover_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -71,6 +72,9 @@ type arbitraryWorld struct {
 	now    time.Time
 	sent   []failover.Command // commands sent and not yet answered, oldest first
 	epochs map[nvrha.ServerID]nvrha.Epoch
+	// reused is the Ready that ReadyInto fills, round after round: it
+	// must hold what Ready returns, whatever the last rounds left in it.
+	reused failover.Ready
 }
 
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
@@ -207,6 +211,10 @@ func (w *arbitraryWorld) flush() {
 			w.t.Fatal("the Machine never settles")
 		}
 		rd := w.m.Ready()
+		w.m.ReadyInto(&w.reused)
+		if !sameReady(rd, w.reused) {
+			w.t.Fatalf("ReadyInto gave %+v where Ready gives %+v", w.reused, rd)
+		}
 		if rd.State != nil {
 			w.checkState(*rd.State)
 		}
@@ -216,6 +224,15 @@ func (w *arbitraryWorld) flush() {
 		}
 		w.m.Advance(rd)
 	}
+}
+
+// sameReady reports whether two Readies hold the same, an empty slice
+// being nil.
+func sameReady(a, b failover.Ready) bool {
+	return len(a.Commands) == len(b.Commands) && len(a.Events) == len(b.Events) &&
+		(len(a.Commands) == 0 || reflect.DeepEqual(a.Commands, b.Commands)) &&
+		(len(a.Events) == 0 || reflect.DeepEqual(a.Events, b.Events)) &&
+		reflect.DeepEqual(a.State, b.State) && reflect.DeepEqual(a.Changes, b.Changes)
 }
 
 func (w *arbitraryWorld) checkState(st failover.State) {
