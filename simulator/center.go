@@ -36,6 +36,8 @@ type center struct {
 	// arrived since: the Machine stands still until the store takes it.
 	cl   *cluster
 	held *heldReady
+	// rd is the memory Ready rounds reuse (nextReady).
+	rd failover.Ready
 }
 
 func (w *World) abs(d time.Duration) time.Time { return history.Abs(d) }
@@ -67,7 +69,7 @@ func (c *center) drain() {
 			c.cl.stepDown(causeLeaseLost)
 			return
 		}
-		rd := c.m.Ready()
+		rd := c.nextReady()
 		if rd.State != nil || rd.Changes != nil || len(rd.Events) > 0 {
 			// A change the Machine persisted or published: its view is
 			// checked after the event, even if the center crashes before
@@ -88,6 +90,19 @@ func (c *center) drain() {
 			return
 		}
 	}
+}
+
+// nextReady returns the Machine's Ready. An unwrapped Machine fills the
+// center's own, reused round after round: a Ready lives until the next
+// round, or is copied when it is held (hold). A wrapped Machine is asked
+// for Ready itself: a wrapper that embeds the Machine and changes its
+// Ready would not change a ReadyInto it inherits.
+func (c *center) nextReady() failover.Ready {
+	if m, ok := c.m.(*failover.Machine); ok {
+		m.ReadyInto(&c.rd)
+		return c.rd
+	}
+	return c.m.Ready()
 }
 
 // sendReady persists rd's State, publishes its events, sends its commands

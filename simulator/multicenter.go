@@ -419,6 +419,8 @@ type heldReady struct {
 
 // hold keeps rd until the store takes its State: the Machine stands still.
 func (c *center) hold(rd failover.Ready) {
+	// The next round reuses rd's memory (nextReady).
+	rd.Commands, rd.Events = slices.Clone(rd.Commands), slices.Clone(rd.Events)
 	c.held = &heldReady{rd: &rd}
 	c.w.traceLine("the store refuses " + c.cl.leader.name() + "'s State: its Machine stands still")
 }
