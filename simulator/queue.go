@@ -32,11 +32,14 @@ type event struct {
 	act  *Action
 }
 
-// eventQueue is a binary min-heap on (at, seq). seq is unique, so the order
-// is total and no two runs can pop equal events differently. The heap
-// moves small keys without pointers; the events stay in slots until popped
-// (moving 64-byte events with pointers up and down the heap, write barriers
-// and all, was a tenth of a run).
+// eventQueue is a four-ary min-heap on (at, seq). seq is unique, so the
+// order is total and no two runs can pop equal events differently. The
+// heap moves small keys without pointers; the events stay in slots until
+// popped (moving 64-byte events with pointers up and down the heap, write
+// barriers and all, was a tenth of a run). Four children a node halve the
+// depth of a binary heap, and a node's children share a cache line or
+// two: between two pops the world's handling of an event pushes the heap
+// out of the nearer caches, so a pop's cost is the lines it touches.
 type eventQueue struct {
 	h     []qkey
 	slots []event
@@ -54,6 +57,9 @@ func (q *eventQueue) len() int { return len(q.h) }
 
 func less(a, b *qkey) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
 
+// arity is the number of children of a node of the heap.
+const arity = 4
+
 func (q *eventQueue) push(e event) {
 	var slot int32
 	if n := len(q.free); n > 0 {
@@ -68,7 +74,7 @@ func (q *eventQueue) push(e event) {
 	i := len(q.h)
 	q.h = append(q.h, k)
 	for i > 0 {
-		p := (i - 1) / 2
+		p := (i - 1) / arity
 		if !less(&k, &q.h[p]) {
 			break
 		}
@@ -87,27 +93,29 @@ func (q *eventQueue) pop() event {
 	last := q.h[n]
 	q.h = q.h[:n]
 	if n > 0 {
-		// Move the hole at the root down to a leaf, along the smaller
+		// Move the hole at the root down to a leaf, along the smallest
 		// child, then sift the last key up from there: the last key
 		// comes from the bottom and nearly always belongs near it, so
-		// this asks one comparison a level where sifting it down from
-		// the root asks two (Floyd's bottom-up heapsort).
+		// this spares the comparisons with it on the way down (Floyd's
+		// bottom-up heapsort).
 		h := q.h
 		i := 0
 		for {
-			l := 2*i + 1
-			if l >= n {
+			c := arity*i + 1
+			if c >= n {
 				break
 			}
-			m := l
-			if r := l + 1; r < n && less(&h[r], &h[l]) {
-				m = r
+			m := c
+			for j := c + 1; j < min(c+arity, n); j++ {
+				if less(&h[j], &h[m]) {
+					m = j
+				}
 			}
 			h[i] = h[m]
 			i = m
 		}
 		for i > 0 {
-			p := (i - 1) / 2
+			p := (i - 1) / arity
 			if !less(&last, &h[p]) {
 				break
 			}
