@@ -32,15 +32,118 @@ type event struct {
 	act  *Action
 }
 
-// eventQueue is a four-ary min-heap on (at, seq). seq is unique, so the
-// order is total and no two runs can pop equal events differently. The
-// heap moves small keys without pointers; the events stay in slots until
-// popped (moving 64-byte events with pointers up and down the heap, write
-// barriers and all, was a tenth of a run). Four children a node halve the
-// depth of a binary heap, and a node's children share a cache line or
-// two: between two pops the world's handling of an event pushes the heap
-// out of the nearer caches, so a pop's cost is the lines it touches.
+// eventQueue orders the world's events by (at, seq). seq is unique, so
+// the order is total and no two runs can pop equal events differently.
+//
+// It is a calendar: nearly every event falls within a second of now (a
+// message's latency, the next tick), so those go to a ring of buckets a
+// millisecond wide, each kept in order, and the rest (actions planned far
+// ahead, a long outage's end) to a heap. A pop takes the first event of
+// the first bucket that holds one, or the heap's first when that comes
+// before. Between two pops the world's handling of an event pushes the
+// queue out of the nearer caches; a pop from a bucket touches a line or
+// two where one from a heap of a thousand events touched ten.
 type eventQueue struct {
+	ring []bucket // ring[b&ringMask] holds the events of bucket b
+	// base is the bucket of the last event popped: every pending event's
+	// bucket is at least base, so the ring's buckets from base on are
+	// never two at once. cursor (>= base) is where the first event of the
+	// ring may be: the buckets between base and cursor are empty.
+	base, cursor int64
+	inRing       int
+	far          eventHeap
+}
+
+const (
+	bucketShift = 20 // a bucket spans 2^20 ns, about a millisecond
+	ringSize    = 1024
+	ringMask    = ringSize - 1
+)
+
+// bucket holds its events in (at, seq) order from head on.
+type bucket struct {
+	ev   []event
+	head int
+}
+
+func bucketOf(at time.Duration) int64 { return int64(at) >> bucketShift }
+
+func before(a, b *event) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
+
+func (q *eventQueue) len() int { return q.inRing + len(q.far.h) }
+
+func (q *eventQueue) push(e event) {
+	b := max(bucketOf(e.at), q.base)
+	if b >= q.base+ringSize {
+		q.far.push(e)
+		return
+	}
+	if q.ring == nil {
+		q.ring = make([]bucket, ringSize)
+	}
+	bk := &q.ring[b&ringMask]
+	// Insert in order, from the end: a later event nearly always goes
+	// last.
+	i := len(bk.ev)
+	bk.ev = append(bk.ev, e)
+	for i > bk.head && before(&e, &bk.ev[i-1]) {
+		i--
+	}
+	if i < len(bk.ev)-1 {
+		copy(bk.ev[i+1:], bk.ev[i:])
+		bk.ev[i] = e
+	}
+	q.inRing++
+	q.cursor = min(q.cursor, b)
+}
+
+// first returns the ring's first event (nil when the ring is empty) and
+// whether the heap's comes before it.
+func (q *eventQueue) first() (*event, bool) {
+	var r *event
+	if q.inRing > 0 {
+		for {
+			bk := &q.ring[q.cursor&ringMask]
+			if bk.head < len(bk.ev) {
+				r = &bk.ev[bk.head]
+				break
+			}
+			q.cursor++
+		}
+	}
+	return r, len(q.far.h) > 0 && (r == nil || before(q.far.top(), r))
+}
+
+// peek returns the first event's time.
+func (q *eventQueue) peek() time.Duration {
+	if r, far := q.first(); !far {
+		return r.at
+	}
+	return q.far.top().at
+}
+
+func (q *eventQueue) pop() event {
+	var e event
+	if _, far := q.first(); far {
+		e = q.far.pop()
+	} else {
+		bk := &q.ring[q.cursor&ringMask]
+		e = bk.ev[bk.head]
+		bk.ev[bk.head] = event{}
+		bk.head++
+		if bk.head == len(bk.ev) {
+			bk.ev, bk.head = bk.ev[:0], 0
+		}
+		q.inRing--
+	}
+	q.base = max(q.base, bucketOf(e.at))
+	q.cursor = max(q.cursor, q.base)
+	return e
+}
+
+// eventHeap is a four-ary min-heap on (at, seq), for the events beyond
+// the ring. It moves small keys; the events stay in slots until popped.
+type eventHeap struct {
 	h     []qkey
 	slots []event
 	free  []int32
@@ -53,14 +156,14 @@ type qkey struct {
 	slot int32
 }
 
-func (q *eventQueue) len() int { return len(q.h) }
-
 func less(a, b *qkey) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
 
 // arity is the number of children of a node of the heap.
 const arity = 4
 
-func (q *eventQueue) push(e event) {
+func (q *eventHeap) top() *event { return &q.slots[q.h[0].slot] }
+
+func (q *eventHeap) push(e event) {
 	var slot int32
 	if n := len(q.free); n > 0 {
 		slot = q.free[n-1]
@@ -84,10 +187,7 @@ func (q *eventQueue) push(e event) {
 	q.h[i] = k
 }
 
-// peek returns the first event's time.
-func (q *eventQueue) peek() time.Duration { return q.h[0].at }
-
-func (q *eventQueue) pop() event {
+func (q *eventHeap) pop() event {
 	top := q.h[0]
 	n := len(q.h) - 1
 	last := q.h[n]

@@ -19,8 +19,22 @@ func TestEventQueueOrder(t *testing.T) {
 	for step := range 50000 {
 		if r.IntN(3) > 0 || len(pending) == 0 {
 			seq++
-			// Many events share an instant (seq orders them), most are near.
-			e := event{at: now + time.Duration(r.IntN(50))*time.Millisecond, seq: seq, a: int(seq)}
+			// Many events share an instant (seq orders them), most are
+			// near; some lie beyond the ring of the next second, some
+			// minutes ahead, and a few (which the world never asks for)
+			// before the last one popped.
+			var d time.Duration
+			switch x := r.IntN(100); {
+			case x < 70:
+				d = time.Duration(r.IntN(50)) * time.Millisecond
+			case x < 88:
+				d = time.Duration(r.IntN(3000)) * time.Millisecond
+			case x < 98:
+				d = time.Duration(r.IntN(600)) * time.Second
+			default:
+				d = -time.Duration(r.IntN(5)) * time.Millisecond
+			}
+			e := event{at: max(0, now+d), seq: seq, a: int(seq)}
 			q.push(e)
 			i, _ := slices.BinarySearchFunc(pending, e, func(a, b event) int {
 				if a.at != b.at {
@@ -43,5 +57,15 @@ func TestEventQueueOrder(t *testing.T) {
 	}
 	if q.len() != len(pending) {
 		t.Fatalf("%d events left, want %d", q.len(), len(pending))
+	}
+	// The rest come out in order too, across minutes where the ring
+	// holds nothing.
+	for _, want := range pending {
+		if got := q.pop(); got.at != want.at || got.seq != want.seq {
+			t.Fatalf("draining: popped (%v, %d), want (%v, %d)", got.at, got.seq, want.at, want.seq)
+		}
+	}
+	if q.len() != 0 {
+		t.Fatalf("%d events left after draining", q.len())
 	}
 }
