@@ -57,6 +57,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -101,6 +102,7 @@ type flags struct {
 	compare  bool
 	seeds    int
 	parallel int
+	cpuProf  string
 }
 
 func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) {
@@ -133,6 +135,7 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 	fs.BoolVar(&f.compare, "compare", false, "run the world with nvrha's defaults and with the baseline, and print both side by side")
 	fs.IntVar(&f.seeds, "seeds", 1, "run this many worlds, seeds -seed, -seed+1, ..., and print them pooled (with -compare: pool the comparisons)")
 	fs.IntVar(&f.parallel, "parallel", 1, "with -seeds: run this many worlds at a time")
+	fs.StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the runs to this file (go tool pprof reads it)")
 	quietTail := fs.Duration("quiet-tail", 0, "no new faults in this last stretch of the run (default a fifth, at most 15m)")
 	holdDown := fs.Duration("hold-down", 0, "failback hold-down (default 30s)")
 	maxHoldDown := fs.Duration("max-hold-down", 0, "longest flap-damped hold-down (default 10m)")
@@ -248,6 +251,13 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		terminal = isTerminal
 	}
 	m := newMeter(stderr, f.progress, terminal(stderr))
+	if f.cpuProf != "" {
+		stop, err := startCPUProfile(f.cpuProf)
+		if err != nil {
+			return 1, err
+		}
+		defer stop()
+	}
 	switch {
 	case f.compare:
 		return runCompare(cfg, f, m, stdout, stderr)
@@ -255,6 +265,22 @@ func runWith(args []string, stdout, stderr io.Writer, opt options) (int, error) 
 		return runBatch(cfg, f, m, stdout, stderr)
 	}
 	return runOne(cfg, f, m, stdout, stderr)
+}
+
+// startCPUProfile profiles the process's CPU into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		pf.Close()
+	}, nil
 }
 
 // runOne runs one world and prints its report.
