@@ -443,7 +443,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	m.observe(mem, ok)
 	t := mem.tk
 	if answered && !ok && t != nil && t.rec == mem && r.Report.Recording &&
-		(t.phase == PhaseStarting || t.phase == PhaseActive) && !mem.standDown.pending() {
+		(t.phase == PhaseStarting || t.phase == PhaseActive) && !mem.standDown.pending() && m.standDownDue(mem, t) {
 		// Abnormal, covered, and still recording: tell it to stop.
 		m.standDown(mem)
 	}
@@ -517,6 +517,17 @@ func (m *Machine) coverDenied(t *takeover) {
 
 // reorderAt is when a takeover whose standby's probes denied it is
 // ordered again: a back-off after the last denial (coverDenied).
+// standDownDue reports whether recording server r, abnormal and
+// recording under takeover t, may be told to stand down now: at once,
+// unless it refused the last stand-downs under t's epoch as stale, then
+// after the back-off of as many failures from the last refusal.
+func (m *Machine) standDownDue(r *member, t *takeover) bool {
+	if r.standDownRefused == 0 || r.standDownEpoch != t.epoch {
+		return true
+	}
+	return !m.now.Before(r.standDownRefusedAt.time().Add(m.retryDelay(r.standDownRefused)))
+}
+
 func (m *Machine) reorderAt(t *takeover) time.Time {
 	return t.lastDenied.Add(m.retryDelay(int(t.denied)))
 }
@@ -774,6 +785,15 @@ func (m *Machine) commandResult(o *op, err error) {
 		if err != nil && stale == nil {
 			m.failed(o)
 			return
+		}
+		if stale != nil {
+			if mem.standDownEpoch != o.cmd.Epoch {
+				mem.standDownRefused, mem.standDownEpoch = 0, o.cmd.Epoch
+			}
+			mem.standDownRefused++
+			mem.standDownRefusedAt = instantOf(m.now)
+		} else {
+			mem.standDownRefused = 0
 		}
 		m.drop(&mem.standDown)
 	case mem.tk != nil && o == &mem.tk.cmd:

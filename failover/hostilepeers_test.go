@@ -62,6 +62,13 @@ func (b *brokenAgent) Release(ctx context.Context, o transport.ReleaseOrder) err
 	return b.Server.Release(ctx, o)
 }
 
+func (b *brokenAgent) StandDown(ctx context.Context, o transport.StandDownOrder) error {
+	if b.leap {
+		return b.leapEpoch(b.ID(), o.Epoch)
+	}
+	return b.Server.StandDown(ctx, o)
+}
+
 // ordersTo returns the commands of kind sent to server, in order.
 func ordersTo(cmds []failover.Command, kind failover.CommandKind, server nvrha.ServerID) []failover.Command {
 	var out []failover.Command
@@ -266,6 +273,35 @@ func TestStaleRefusalsAreBounded(t *testing.T) {
 	})
 	w.run(time.Second)
 	w.wantEpochsIssued("rec-1")
+}
+
+// A recording server that records on while it answers abnormal, and
+// refuses its stand-down as stale with a newer epoch the center believes,
+// is told again after the back-off of a failure, not at every probe; once
+// its agent is sound, it is stood down.
+func TestRefusedStandDownIsBackedOff(t *testing.T) {
+	cfg := failover.Config{}
+	w := settled(t, cfg, []nvrha.Facts{standbyFacts("sb-1", 16)}, []nvrha.Facts{recordingFacts("rec-1", 16)})
+	rec1 := w.breakAgent("rec-1")
+	rec1.leap = true
+	cmds := w.recordCommands()
+	w.servers["rec-1"].SetHealthy(false)
+	w.waitFor(10*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
+	w.run(time.Minute)
+	downs := ordersTo(*cmds, failover.CmdStandDown, "rec-1")
+	if max := time.Minute/failover.DefaultRetryMax + 8; len(downs) > int(max) || len(downs) < 5 {
+		t.Fatalf("rec-1 got %d stand-downs in a minute of refusing them, want 5 to %d", len(downs), max)
+	}
+	gap := sentAt(cfg, downs[len(downs)-1]).Sub(sentAt(cfg, downs[len(downs)-2]))
+	if gap < failover.DefaultRetryMax {
+		t.Errorf("the last stand-downs are %v apart, want the back-off grown to %v", gap, failover.DefaultRetryMax)
+	}
+	if !w.servers["rec-1"].Recording() {
+		t.Fatal("rec-1 stopped recording though it refused every stand-down")
+	}
+	rec1.leap = false
+	w.waitFor(2*failover.DefaultRetryMax, "rec-1 stood down", func() bool { return !w.servers["rec-1"].Recording() })
+	w.wantOnlyCoverer("rec-1", "sb-1")
 }
 
 // A standby gets at most TakeoverAttempts takeover orders within

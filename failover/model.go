@@ -167,6 +167,15 @@ type member struct {
 	fenceHeld  bool
 	retryNoted bool
 	stoodDown  bool
+	// standDownRefused counts the stand-downs in a row the server refused
+	// as stale under its takeover's epoch standDownEpoch, the last at
+	// standDownRefusedAt: the next is ordered after the back-off of a
+	// failure (retryDelay), not at every abnormal probe. An agent that
+	// claims a newer epoch than any the center issued would refuse it at
+	// every probe.
+	standDownRefused   int
+	standDownEpoch     nvrha.Epoch
+	standDownRefusedAt instant
 
 	// last statuses published, to emit StatusChanged events.
 	lastRec status.Recording
