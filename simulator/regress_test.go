@@ -166,6 +166,15 @@ func TestRegressions(t *testing.T) {
 		// takeover orders while it claims newer epochs, and the release
 		// owed to it, refused the same way, at most one every RetryMax
 		// once backed off.
+		"stand-down-refused-backed-off": func(t *testing.T, w *World, r *Report) {
+			refused := ordersSent(w, "stand-down", "rec-1", 20*time.Second, 40*time.Second)
+			if max := int(20*time.Second/failover.DefaultRetryMax) + 8; len(refused) < 2 || len(refused) > max {
+				t.Errorf("rec-1 got %d stand-downs while it refused them, want 2 to %d", len(refused), max)
+			}
+			if n := len(ordersSent(w, "stand-down", "rec-1", 40*time.Second, 45*time.Second)); n == 0 {
+				t.Error("rec-1, mended, got no stand-down within 5 s")
+			}
+		},
 		"stale-retries-bounded": func(t *testing.T, w *World, r *Report) {
 			if n := len(ordersSent(w, "takeover", "sb-1", 0, 70*time.Second)); n > failover.DefaultTakeoverAttempts {
 				t.Errorf("sb-1 got %d takeover orders while it claimed newer epochs, at most %d", n, failover.DefaultTakeoverAttempts)

@@ -140,12 +140,13 @@ func (c *Checker) unwantedReleased() bool {
 // degradedStoodDown checks that an abnormal recording server that still
 // records (degraded) while a standby has taken its cameras over is stood
 // down once it can be told to, so that it does not fight the standby for
-// them.
+// them. A server whose agent is hostile cannot be told anything (it may
+// refuse every order): the time counts from when its agent is sound.
 func (c *Checker) degradedStoodDown() bool {
 	o := &c.one
 	now, centerCalm := c.now, c.center.UpSince
 	for i, r := range c.srv {
-		if r.Role != failover.RoleRecording || !r.Abnormal || r.Crashed || !r.Own.On ||
+		if r.Role != failover.RoleRecording || !r.Abnormal || r.Crashed || !r.Own.On || r.Hostile != "" ||
 			c.peer(i).Recording != status.RecordingAbnormalProtected {
 			o.fighting[i] = -1
 			continue
