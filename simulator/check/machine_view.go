@@ -33,13 +33,11 @@ type machineView struct {
 	bufs  [2]failover.Snapshot
 	cur   int
 	fills [2]uint64
-	// fill counts the snapshots taken; the last was taken at the
-	// Machine's generation fillGen (when fillKnown) in the center's
-	// incarnation fillInc. memFill and viewFill are the fills that mem
-	// and view index (0 for none).
-	fill, fillGen     uint64
-	fillInc           uint32
-	fillKnown         bool
+	// fill counts the snapshots taken; the last was taken of the Machine
+	// filled. memFill and viewFill are the fills that mem and view index
+	// (0 for none).
+	fill              uint64
+	filled            machineAt
 	memFill, viewFill uint64
 	// verified is, by group, the last check that found every status of
 	// the group right, reading the persisted index pver and not the live
@@ -49,9 +47,7 @@ type machineView struct {
 	// checked is what the last checkMachine that held saw, for a quiet
 	// tick to tell whether anything it checks can have changed since.
 	checked struct {
-		known     bool
-		gen       uint64
-		inc       uint32
+		at        machineAt
 		persisted *failover.State
 	}
 	// view is tickSnap's members by server index, for the tick's checks.
@@ -103,8 +99,8 @@ func (c *Checker) snapshot() failover.Snapshot {
 // not copied again.
 func (c *Checker) takeSnapshot() {
 	mv := &c.mv
-	gen, known := c.v.MachineGeneration()
-	if known && mv.fillKnown && gen == mv.fillGen && c.center.Incarnation == mv.fillInc {
+	now := c.machineNow()
+	if now.sameAs(mv.filled) {
 		return
 	}
 	// The snapshot before stays in the other buffer, for statusesAgree.
@@ -112,8 +108,25 @@ func (c *Checker) takeSnapshot() {
 	c.v.SnapshotInto(&mv.bufs[mv.cur])
 	mv.fill++
 	mv.fills[mv.cur] = mv.fill
-	mv.fillGen, mv.fillKnown, mv.fillInc = gen, known, c.center.Incarnation
+	mv.filled = now
 }
+
+// machineAt is the Machine as the checks saw it: its generation, when it
+// gives one, in the center's incarnation.
+type machineAt struct {
+	gen   uint64
+	inc   uint32
+	known bool
+}
+
+func (c *Checker) machineNow() machineAt {
+	gen, known := c.v.MachineGeneration()
+	return machineAt{gen: gen, inc: c.center.Incarnation, known: known}
+}
+
+// sameAs reports whether a and b show the same Machine
+// (failover.Machine.Generation): both known, equal.
+func (a machineAt) sameAs(b machineAt) bool { return a.known && a == b }
 
 // checkMachine checks the Machine's own view, strictly, in the order the
 // first violation is reported: limits (invariant 6), what was
@@ -152,8 +165,7 @@ func (c *Checker) checkMachine(quiet bool) {
 	c.statusesAgree(pf)
 	if !c.failed {
 		ck := &c.mv.checked
-		ck.gen, ck.known = c.v.MachineGeneration()
-		ck.inc, ck.persisted = c.center.Incarnation, c.center.Persisted
+		ck.at, ck.persisted = c.machineNow(), c.center.Persisted
 	}
 }
 
@@ -161,12 +173,8 @@ func (c *Checker) checkMachine(quiet bool) {
 // it (see checkMachine).
 func (c *Checker) asChecked() bool {
 	ck := &c.mv.checked
-	if !ck.known || ck.inc != c.center.Incarnation || ck.persisted != c.center.Persisted ||
-		len(c.lic.started) > 0 || len(c.durable.holders) > 0 {
-		return false
-	}
-	gen, known := c.v.MachineGeneration()
-	return known && gen == ck.gen
+	return ck.persisted == c.center.Persisted && len(c.lic.started) == 0 && len(c.durable.holders) == 0 &&
+		c.machineNow().sameAs(ck.at)
 }
 
 // indexMembers fills mem from the snapshot, group by group; a group over
