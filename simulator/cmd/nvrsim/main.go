@@ -18,6 +18,7 @@
 // takeovers and faults, the distribution of recording gaps, the
 // incidents). A progress bar is drawn on stderr when it is a terminal and
 // the run takes more than a second (-progress forces it on or off).
+// -cpuprofile FILE writes a CPU profile of the runs for go tool pprof.
 //
 // -compare runs the same world with nvrha's failover defaults, with the
 // baseline (a poll every 0.5 s, a server down after 5 s) and with the

@@ -149,6 +149,33 @@ func TestHTMLFlagWritesReport(t *testing.T) {
 	}
 }
 
+// TestCPUProfileFlag: -cpuprofile writes a profile go tool pprof reads (a
+// gzipped protocol buffer) and changes nothing of the run; a path it
+// cannot create is an error.
+func TestCPUProfileFlag(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	var out, plain bytes.Buffer
+	if code, err := run(append(short, "-json", "-cpuprofile", path), &out, io.Discard); err != nil || code != 0 {
+		t.Fatalf("code %d, %v", code, err)
+	}
+	prof, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof) < 2 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Errorf("the profile is not gzipped: % x", prof[:min(len(prof), 8)])
+	}
+	if _, err := run(append(short, "-json"), &plain, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), plain.Bytes()) {
+		t.Error("the profiled run reports differently")
+	}
+	if code, err := run(append(short, "-cpuprofile", filepath.Join(t.TempDir(), "no", "such", "dir")), io.Discard, io.Discard); err == nil || code != 1 {
+		t.Errorf("an uncreatable profile: code %d, %v; want 1 and an error", code, err)
+	}
+}
+
 func TestViolationExitsWithReplay(t *testing.T) {
 	for _, asJSON := range []bool{false, true} {
 		args := slices.Clone(short)
