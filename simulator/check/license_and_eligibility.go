@@ -45,6 +45,7 @@ func (c *Checker) takeoverStarts(pf *persisted) bool {
 			continue
 		}
 		r, s := &mem[ri], &mem[si]
+		barred := pf.barred(si, history.Abs(c.now))
 		switch {
 		case s.LicenseChannels < r.LicenseChannels:
 			c.fail(2, fmt.Sprintf("takeover of %s (%d channels) by %s (%d channels)", r.ID, r.LicenseChannels, s.ID, s.LicenseChannels))
@@ -52,9 +53,9 @@ func (c *Checker) takeoverStarts(pf *persisted) bool {
 		case !eligibility.CanCover(pf.facts[si], pf.facts[ri]):
 			c.fail(2, fmt.Sprintf("takeover of %s by %s breaks the license rule on the persisted facts", r.ID, s.ID))
 			return false
-		case !s.Enabled || !s.group.Protection || s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace || pf.barred[si]:
+		case !s.Enabled || !s.group.Protection || s.Health != nvrha.HealthUp || !s.EmptyRecordingSpace || barred:
 			c.fail(2, fmt.Sprintf("takeover of %s by %s, which is not ready (enabled=%v protection=%v health=%v space=%v failed=%v)",
-				r.ID, s.ID, s.Enabled, s.group.Protection, s.Health, s.EmptyRecordingSpace, pf.barred[si]))
+				r.ID, s.ID, s.Enabled, s.group.Protection, s.Health, s.EmptyRecordingSpace, barred))
 			return false
 		case !r.Enabled:
 			c.fail(2, fmt.Sprintf("takeover of %s, which is disabled", r.ID))

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"time"
+
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
 	"github.com/nvrha/nvrha/simulator/history"
@@ -226,12 +228,9 @@ type persisted struct {
 	st        *failover.State
 	facts     []nvrha.Facts
 	failed    []bool
-	barred    []bool // failed, and not to be ordered again yet
+	retryAt   []time.Time // when a failed standby may be ordered again
 	fence     []bool
 	confirmed []bool // by recording and by standby
-	// carried is set while the index was carried over to st from the
-	// State before (persistedIndex).
-	carried bool
 }
 
 // persistedIndex returns the index of the persisted State, built once
@@ -241,22 +240,19 @@ type persisted struct {
 // State they changed (notePersisted): a recording server that comes up
 // saves its cameras' intervals, and 1,024 of them come up at the start.
 //
-// Only barred reads the clock, and only takeoverStarts reads barred,
-// after a takeover started; a takeover that starts saves Changes of the
-// takeovers, so an index carried over is not read for it (and should it
-// be, it is rebuilt).
+// The index holds nothing that depends on the clock (barred reads it), so
+// an index carried over is as good as one built again.
 func (c *Checker) persistedIndex(st *failover.State) *persisted {
 	mv := &c.mv
 	p := mv.pidx
-	if p != nil && p.st != st && mv.carry && mv.carryOf == p.st && len(c.lic.started) == 0 {
-		p.st, p.carried = st, true
+	if p != nil && p.st != st && mv.carry && mv.carryOf == p.st {
+		p.st = st
 	}
 	mv.carry = false
-	if p != nil && p.st == st && !(p.carried && len(c.lic.started) > 0) {
+	if p != nil && p.st == st {
 		return p
 	}
 	mv.pidx = c.indexStateInto(p, st)
-	mv.pidx.carried = false
 	mv.pver++
 	return mv.pidx
 }
@@ -273,15 +269,22 @@ func (c *Checker) notePersisted(prev *failover.State, ch *failover.Changes) {
 
 func (c *Checker) indexState(st *failover.State) *persisted { return c.indexStateInto(nil, st) }
 
+// barred reports whether server i failed takeovers and may not be ordered
+// again at now: a standby that failed while it answered may be tried
+// again once its back-off is over (failover's standbyFailed).
+func (p *persisted) barred(i int, now time.Time) bool {
+	return p.failed[i] && (p.retryAt[i].IsZero() || now.Before(p.retryAt[i]))
+}
+
 // indexStateInto indexes st, reusing p's memory when it has the room.
 func (c *Checker) indexStateInto(p *persisted, st *failover.State) *persisted {
 	n := len(c.srv)
 	if p == nil || len(p.facts) != n {
-		p = &persisted{facts: make([]nvrha.Facts, n), failed: make([]bool, n), barred: make([]bool, n), fence: make([]bool, n), confirmed: make([]bool, n)}
+		p = &persisted{facts: make([]nvrha.Facts, n), failed: make([]bool, n), retryAt: make([]time.Time, n), fence: make([]bool, n), confirmed: make([]bool, n)}
 	} else {
 		clear(p.facts)
 		clear(p.failed)
-		clear(p.barred)
+		clear(p.retryAt)
 		clear(p.fence)
 		clear(p.confirmed)
 	}
@@ -306,9 +309,7 @@ func (c *Checker) indexStateInto(p *persisted, st *failover.State) *persisted {
 			if i >= 0 {
 				p.facts[i] = ms.Facts
 				p.failed[i] = ms.TakeoverFailed
-				// A standby that failed while it answered may be tried
-				// again once its back-off is over (failover's standbyFailed).
-				p.barred[i] = ms.TakeoverFailed && (ms.RetryAt.IsZero() || history.Abs(c.now).Before(ms.RetryAt))
+				p.retryAt[i] = ms.RetryAt
 			}
 		}
 	}
