@@ -294,12 +294,14 @@ func runOne(cfg simulator.Config, f flags, m *meter, stdout, stderr io.Writer) (
 		defer tf.Close()
 		cfg.Trace = tf
 	}
+	// The wall time counts building the world, as -compare and -seeds do:
+	// a world of 1,024 servers is some of its run.
+	start := time.Now()
 	w, err := simulator.New(cfg)
 	if err != nil {
 		return 2, err
 	}
 	m.plan(w.Config().Duration)
-	start := time.Now()
 	rep := m.run(w, fmt.Sprintf("seed %d", cfg.Seed))
 	m.done()
 	wall := time.Since(start)
