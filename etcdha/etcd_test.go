@@ -19,7 +19,7 @@ type testEtcd struct {
 
 func startEtcd(t testing.TB) *testEtcd {
 	t.Helper()
-	return &testEtcd{t: t, endpoint: etcdtest.Start(t)}
+	return startEtcdCluster(t, 1)
 }
 
 // startEtcdCluster starts a cluster of n members.
@@ -30,12 +30,7 @@ func startEtcdCluster(t testing.TB, n int) *testEtcd {
 }
 
 // endpoints returns the client URLs of every member.
-func (e *testEtcd) endpoints() []string {
-	if e.members == nil {
-		return []string{e.endpoint}
-	}
-	return etcdtest.URLs(e.members)
-}
+func (e *testEtcd) endpoints() []string { return etcdtest.URLs(e.members) }
 
 // client returns a new client of e's first member, or of endpoints, closed
 // at the end of the test.
