@@ -515,8 +515,6 @@ func (m *Machine) coverDenied(t *takeover) {
 	m.touch()
 }
 
-// reorderAt is when a takeover whose standby's probes denied it is
-// ordered again: a back-off after the last denial (coverDenied).
 // standDownDue reports whether recording server r, abnormal and
 // recording under takeover t, may be told to stand down now: at once,
 // unless it refused the last stand-downs under t's epoch as stale, then
@@ -528,6 +526,8 @@ func (m *Machine) standDownDue(r *member, t *takeover) bool {
 	return !m.now.Before(r.standDownRefusedAt.time().Add(m.retryDelay(r.standDownRefused)))
 }
 
+// reorderAt is when a takeover whose standby's probes denied it is
+// ordered again: a back-off after the last denial (coverDenied).
 func (m *Machine) reorderAt(t *takeover) time.Time {
 	return t.lastDenied.Add(m.retryDelay(int(t.denied)))
 }
