@@ -4,12 +4,15 @@ package etcdtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +44,31 @@ type Member struct {
 // is ready.
 func StartCluster(t testing.TB, n int) []*Member {
 	t.Helper()
+	// A port found free may be taken before etcd listens on it, by another
+	// test's listener or as the local port of a connection: the cluster
+	// starts again on other ports.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		members, err := startCluster(t, n)
+		if err == nil {
+			return members
+		}
+		if !portTaken(err) || attempt == attempts {
+			t.Fatal(err)
+		}
+	}
+}
+
+// portTaken reports whether err is a listener's port already in use.
+func portTaken(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+}
+
+// startCluster makes one attempt of StartCluster: it returns the members
+// once every one is ready, or, when one cannot start, stops the others and
+// returns its error.
+func startCluster(t testing.TB, n int) ([]*Member, error) {
+	t.Helper()
 	dir := t.TempDir()
 	cfgs := make([]*embed.Config, n)
 	members := make([]*Member, n)
@@ -55,8 +83,8 @@ func StartCluster(t testing.TB, n int) []*Member {
 		cfg.LogLevel = "fatal"
 		cfg.TickMs, cfg.ElectionMs = 10, 100
 		cfg.UnsafeNoFsync = true
-		cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-		pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		cu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", pickPort(t))}
+		pu := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", pickPort(t))}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 		if i > 0 {
@@ -74,15 +102,16 @@ func StartCluster(t testing.TB, n int) []*Member {
 		wg.Go(func() { members[i].e, errs[i] = embed.StartEtcd(cfg) })
 	}
 	wg.Wait()
-	for _, m := range members {
-		if m.e != nil {
-			t.Cleanup(m.Stop)
+	if err := errors.Join(errs...); err != nil {
+		for _, m := range members {
+			if m.e != nil {
+				m.Stop()
+			}
 		}
+		return nil, err
 	}
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, m := range members {
+		t.Cleanup(m.Stop)
 	}
 	deadline := time.After(20 * time.Second)
 	for _, m := range members {
@@ -92,7 +121,7 @@ func StartCluster(t testing.TB, n int) []*Member {
 			t.Fatalf("embedded etcd of %d members not ready within 20s", n)
 		}
 	}
-	return members
+	return members, nil
 }
 
 // URLs returns the client URLs of members.
@@ -155,6 +184,9 @@ func LeaderOf(ctx context.Context, members []*Member) (*Member, error) {
 		}
 	}
 }
+
+// pickPort is freePort; a test of the retry replaces it.
+var pickPort = freePort
 
 func freePort(t testing.TB) int {
 	t.Helper()
