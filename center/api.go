@@ -174,61 +174,69 @@ func writeError(w http.ResponseWriter, code int, kind, msg string) {
 	writeJSON(w, code, apiError{Error: errorBody{Code: kind, Message: msg}})
 }
 
+// errorMapping answers any of errs with status and code.
+type errorMapping struct {
+	errs   []error
+	status int
+	code   string
+}
+
+// apiErrors maps the errors an operation returns to the status and code
+// that say what the caller can do about them, in order: the first whose
+// errors err matches wins.
+var apiErrors = []errorMapping{
+	{[]error{failover.ErrIneligible}, http.StatusUnprocessableEntity, "ineligible"},
+	{[]error{nvrha.ErrInvalidFacts}, http.StatusUnprocessableEntity, "invalid_facts"},
+	{[]error{failover.ErrGroupNotFound, failover.ErrServerNotFound}, http.StatusNotFound, "not_found"},
+	{[]error{failover.ErrNotMember}, http.StatusConflict, "not_member"},
+	{[]error{failover.ErrInTakeover}, http.StatusConflict, "in_takeover"},
+	{[]error{failover.ErrNotTakenOver}, http.StatusConflict, "not_taken_over"},
+	{[]error{failover.ErrNotRecovered}, http.StatusConflict, "not_recovered"},
+	{[]error{failover.ErrNotRecordingServer}, http.StatusConflict, "not_recording_server"},
+	{[]error{failover.ErrFailbackBusy}, http.StatusConflict, "failback_busy"},
+	{[]error{failover.ErrDefaultGroup, failover.ErrDuplicateGroupName, failover.ErrTooManyGroups, failover.ErrFactsChanged},
+		http.StatusConflict, "conflict"},
+	{[]error{failover.ErrInvalidGroupName, failover.ErrEmptyBatch, failover.ErrDuplicateServer, failover.ErrInvalidPriority,
+		nvrha.ErrInvalidID, errBadRequest}, http.StatusBadRequest, "bad_request"},
+	{[]error{ErrTooManyAttempts}, http.StatusTooManyRequests, "too_many_attempts"},
+	{[]error{ErrApprovalInvalid, failover.ErrVerificationFailed, ErrBadCredentials}, http.StatusForbidden, "verification_failed"},
+	{[]error{failover.ErrVerificationRequired}, http.StatusForbidden, "verification_required"},
+	{[]error{failover.ErrStoreFailing}, http.StatusServiceUnavailable, "store_failing"},
+	// Before the deadline: the change stands, so the caller must read it
+	// back rather than send it again.
+	{[]error{failover.ErrSavePending}, http.StatusServiceUnavailable, "save_pending"},
+	{[]error{failover.ErrTermRevoked}, http.StatusServiceUnavailable, "not_leader"},
+	{[]error{failover.ErrControllerStopped, context.DeadlineExceeded, errUnavailable}, http.StatusServiceUnavailable, "unavailable"},
+}
+
+// mapError returns the first of apiErrors that err matches.
+func mapError(err error) (errorMapping, bool) {
+	for _, m := range apiErrors {
+		for _, target := range m.errs {
+			if errors.Is(err, target) {
+				return m, true
+			}
+		}
+	}
+	return errorMapping{}, false
+}
+
 // fail answers err with the status and code that say what the caller can
-// do about it. Every error an operation returns for a reason the caller
-// can act on has its own status; 500 is left for a bug, and only it is
-// logged as an error.
+// do about it (apiErrors). Every error an operation returns for a reason
+// the caller can act on has its own status; 500 is left for a bug, and
+// only it is logged as an error.
 func (c *Center) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var rej *failover.RejectedError
 	var body errorBody
 	code := http.StatusInternalServerError
-	switch {
+	switch m, ok := mapError(err); {
 	case errors.As(err, &rej):
 		code, body.Code = http.StatusUnprocessableEntity, "ineligible"
 		for _, s := range rej.Servers {
 			body.Refused = append(body.Refused, Refusal{Server: s.Server, Reasons: s.Reasons})
 		}
-	case errors.Is(err, failover.ErrIneligible):
-		code, body.Code = http.StatusUnprocessableEntity, "ineligible"
-	case errors.Is(err, nvrha.ErrInvalidFacts):
-		code, body.Code = http.StatusUnprocessableEntity, "invalid_facts"
-	case errors.Is(err, failover.ErrGroupNotFound), errors.Is(err, failover.ErrServerNotFound):
-		code, body.Code = http.StatusNotFound, "not_found"
-	case errors.Is(err, failover.ErrNotMember):
-		code, body.Code = http.StatusConflict, "not_member"
-	case errors.Is(err, failover.ErrInTakeover):
-		code, body.Code = http.StatusConflict, "in_takeover"
-	case errors.Is(err, failover.ErrNotTakenOver):
-		code, body.Code = http.StatusConflict, "not_taken_over"
-	case errors.Is(err, failover.ErrNotRecovered):
-		code, body.Code = http.StatusConflict, "not_recovered"
-	case errors.Is(err, failover.ErrNotRecordingServer):
-		code, body.Code = http.StatusConflict, "not_recording_server"
-	case errors.Is(err, failover.ErrFailbackBusy):
-		code, body.Code = http.StatusConflict, "failback_busy"
-	case errors.Is(err, failover.ErrDefaultGroup), errors.Is(err, failover.ErrDuplicateGroupName),
-		errors.Is(err, failover.ErrTooManyGroups), errors.Is(err, failover.ErrFactsChanged):
-		code, body.Code = http.StatusConflict, "conflict"
-	case errors.Is(err, failover.ErrInvalidGroupName), errors.Is(err, failover.ErrEmptyBatch),
-		errors.Is(err, failover.ErrDuplicateServer), errors.Is(err, failover.ErrInvalidPriority),
-		errors.Is(err, nvrha.ErrInvalidID), errors.Is(err, errBadRequest):
-		code, body.Code = http.StatusBadRequest, "bad_request"
-	case errors.Is(err, ErrTooManyAttempts):
-		code, body.Code = http.StatusTooManyRequests, "too_many_attempts"
-	case errors.Is(err, ErrApprovalInvalid), errors.Is(err, failover.ErrVerificationFailed), errors.Is(err, ErrBadCredentials):
-		code, body.Code = http.StatusForbidden, "verification_failed"
-	case errors.Is(err, failover.ErrVerificationRequired):
-		code, body.Code = http.StatusForbidden, "verification_required"
-	case errors.Is(err, failover.ErrStoreFailing):
-		code, body.Code = http.StatusServiceUnavailable, "store_failing"
-	case errors.Is(err, failover.ErrSavePending):
-		// Before the deadline case: the change stands, so the caller
-		// must read it back rather than send it again.
-		code, body.Code = http.StatusServiceUnavailable, "save_pending"
-	case errors.Is(err, failover.ErrTermRevoked):
-		code, body.Code = http.StatusServiceUnavailable, "not_leader"
-	case errors.Is(err, failover.ErrControllerStopped), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errUnavailable):
-		code, body.Code = http.StatusServiceUnavailable, "unavailable"
+	case ok:
+		code, body.Code = m.status, m.code
 	case r.Context().Err() != nil:
 		code, body.Code = 499, "canceled"
 	default:
