@@ -15,19 +15,8 @@ import (
 // rec-1's cameras from 16 s; at 100 s the leader crashes again, and the
 // store goes down during that failover, which is then not clean.
 func TestCentersMeasures(t *testing.T) {
-	v := history.NewStatic(history.UniformWorld(1, 2, 1, 4, 0, 0), failover.Config{})
-	v.Set.Centers, v.Set.Lease = 3, 5*time.Second
-	v.Centre.Followers, v.Centre.Elections = 2, 1
-	m := NewMeasures(v)
+	v, m, at := threeCenters()
 	rec, sb := v.S("rec-1"), v.S("sb-1")
-	at := func(d time.Duration, events ...*history.Event) {
-		t.Helper()
-		v.At = d
-		for _, e := range events {
-			e.At = d
-			m.Observe(e)
-		}
-	}
 	probe := &history.Event{Kind: history.CommandSent, Known: true, Command: &failover.Command{ID: 1, Kind: failover.CmdProbe, Server: "rec-2"}}
 	at(time.Second, &history.Event{Kind: history.MachineEvent,
 		MachineEvent: &failover.Event{Kind: failover.EventStatusChanged, Server: "sb-1", To: status.StandbyNormalProtectionReady.Label()}})
@@ -79,16 +68,9 @@ func TestOneCenterMeasuresNoCenters(t *testing.T) {
 // the Machine applies (the standby's license channels against the
 // recording server's, not its cameras): otherwise it counts as contended.
 func TestCrashWithoutAStandbyThatFitsIsContended(t *testing.T) {
-	v := history.NewStatic(history.UniformWorld(1, 2, 1, 4, 0, 0), failover.Config{})
-	v.Set.Centers, v.Set.Lease = 3, 5*time.Second
-	v.Centre.Followers, v.Centre.Elections = 2, 1
-	m := NewMeasures(v)
+	v, m, at := threeCenters()
 	rec, sb := v.S("rec-1"), v.S("sb-1")
 	rec.Facts.LicenseChannels, sb.Facts.LicenseChannels = 16, 8 // 8 channels cover rec-1's 4 cameras, not its license
-	at := func(d time.Duration, e *history.Event) {
-		v.At, e.At = d, d
-		m.Observe(e)
-	}
 	at(time.Second, &history.Event{Kind: history.MachineEvent,
 		MachineEvent: &failover.Event{Kind: failover.EventStatusChanged, Server: "sb-1", To: status.StandbyNormalProtectionReady.Label()}})
 	v.Centre.Up = false
@@ -101,4 +83,22 @@ func TestCrashWithoutAStandbyThatFitsIsContended(t *testing.T) {
 	if c := r.Centers; c == nil || c.Contended != 1 || c.Covered.N != 0 || c.NotCovered != 0 {
 		t.Fatalf("centers %+v: want rec-1's crash contended", c)
 	}
+}
+
+// threeCenters is a world of rec-1, rec-2 and sb-1 under three centers
+// (lease 5 s), its Measures, and at, which shows the Measures events at
+// a time.
+func threeCenters() (*history.Static, *Measures, func(time.Duration, ...*history.Event)) {
+	v := history.NewStatic(history.UniformWorld(1, 2, 1, 4, 0, 0), failover.Config{})
+	v.Set.Centers, v.Set.Lease = 3, 5*time.Second
+	v.Centre.Followers, v.Centre.Elections = 2, 1
+	m := NewMeasures(v)
+	at := func(d time.Duration, events ...*history.Event) {
+		v.At = d
+		for _, e := range events {
+			e.At = d
+			m.Observe(e)
+		}
+	}
+	return v, m, at
 }
