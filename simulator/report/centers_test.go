@@ -18,12 +18,7 @@ func TestCentersMeasures(t *testing.T) {
 	v, m, at := threeCenters()
 	rec, sb := v.S("rec-1"), v.S("sb-1")
 	probe := &history.Event{Kind: history.CommandSent, Known: true, Command: &failover.Command{ID: 1, Kind: failover.CmdProbe, Server: "rec-2"}}
-	at(time.Second, &history.Event{Kind: history.MachineEvent,
-		MachineEvent: &failover.Event{Kind: failover.EventStatusChanged, Server: "sb-1", To: status.StandbyNormalProtectionReady.Label()}})
-	v.Centre.Up = false
-	at(10*time.Second, &history.Event{Kind: history.CenterCrash, Detail: "crash"})
-	rec.Crashed = true
-	at(11*time.Second, &history.Event{Kind: history.FaultStarted, Server: rec.Index, Fault: history.FaultCrash})
+	crashMidFailover(v, at)
 	v.Centre.Up, v.Centre.Elections = true, 2
 	at(14500*time.Millisecond, probe)
 	at(16*time.Second, &history.Event{Kind: history.FootageChanged, Server: sb.Index, Cover: true, On: true, Cams: rec.OwnCams, Of: "rec-1"})
@@ -71,12 +66,7 @@ func TestCrashWithoutAStandbyThatFitsIsContended(t *testing.T) {
 	v, m, at := threeCenters()
 	rec, sb := v.S("rec-1"), v.S("sb-1")
 	rec.Facts.LicenseChannels, sb.Facts.LicenseChannels = 16, 8 // 8 channels cover rec-1's 4 cameras, not its license
-	at(time.Second, &history.Event{Kind: history.MachineEvent,
-		MachineEvent: &failover.Event{Kind: failover.EventStatusChanged, Server: "sb-1", To: status.StandbyNormalProtectionReady.Label()}})
-	v.Centre.Up = false
-	at(10*time.Second, &history.Event{Kind: history.CenterCrash, Detail: "crash"})
-	rec.Crashed = true
-	at(11*time.Second, &history.Event{Kind: history.FaultStarted, Server: rec.Index, Fault: history.FaultCrash})
+	crashMidFailover(v, at)
 	at(30*time.Second, &history.Event{Kind: history.Finish})
 	var r Report
 	m.Fill(&r, true)
@@ -93,12 +83,28 @@ func threeCenters() (*history.Static, *Measures, func(time.Duration, ...*history
 	v.Set.Centers, v.Set.Lease = 3, 5*time.Second
 	v.Centre.Followers, v.Centre.Elections = 2, 1
 	m := NewMeasures(v)
-	at := func(d time.Duration, events ...*history.Event) {
+	return v, m, observeAt(v, m)
+}
+
+// observeAt returns a func that shows m events at a time of v.
+func observeAt(v *history.Static, m *Measures) func(time.Duration, ...*history.Event) {
+	return func(d time.Duration, events ...*history.Event) {
 		v.At = d
 		for _, e := range events {
 			e.At = d
 			m.Observe(e)
 		}
 	}
-	return v, m, at
+}
+
+// crashMidFailover shows sb-1 ready at 1 s, the leading center crashing
+// at 10 s and rec-1 crashing at 11 s, before the next leader is up.
+func crashMidFailover(v *history.Static, at func(time.Duration, ...*history.Event)) {
+	rec := v.S("rec-1")
+	at(time.Second, &history.Event{Kind: history.MachineEvent,
+		MachineEvent: &failover.Event{Kind: failover.EventStatusChanged, Server: "sb-1", To: status.StandbyNormalProtectionReady.Label()}})
+	v.Centre.Up = false
+	at(10*time.Second, &history.Event{Kind: history.CenterCrash, Detail: "crash"})
+	rec.Crashed = true
+	at(11*time.Second, &history.Event{Kind: history.FaultStarted, Server: rec.Index, Fault: history.FaultCrash})
 }

@@ -21,13 +21,7 @@ func TestScarcityEfficiency(t *testing.T) {
 	run := func(fail []string, covered string) Scarcity {
 		v := history.NewStatic(world, failover.Config{})
 		m := NewMeasures(v)
-		at := func(d time.Duration, events ...*history.Event) {
-			v.At = d
-			for _, e := range events {
-				e.At = d
-				m.Observe(e)
-			}
-		}
+		at := observeAt(v, m)
 		for _, s := range v.Truth {
 			if len(s.OwnCams) > 0 {
 				m.Observe(&history.Event{Kind: history.FootageChanged, Server: s.Index, On: true, Cams: s.OwnCams})
