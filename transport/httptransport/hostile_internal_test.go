@@ -168,9 +168,14 @@ func TestHostileLoad(t *testing.T) {
 	}
 
 	// Probe, one probe after another, and watch the memory, until the
-	// attacker is done.
+	// attacker is done. Its report is its last line: Wait closes the pipe,
+	// so it waits for the reader to have read to the end.
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		report := <-reportc
+		reportc <- report
+		done <- cmd.Wait()
+	}()
 	var peakRSS, peakGo uint64
 	sample := func() {
 		rss, gomem := memoryNow()
