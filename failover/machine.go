@@ -65,6 +65,10 @@ type Machine struct {
 	spentAt        map[[16]byte]time.Time
 	approvalsFrom  time.Time
 
+	// recFacts holds a group's recording servers' facts while a join is
+	// checked (addServers).
+	recFacts []nvrha.Facts
+
 	scratch   assign.Scratch
 	needCover []assign.Recording
 	free      []assign.Standby

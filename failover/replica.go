@@ -25,6 +25,15 @@ type Replica struct {
 	// member is.
 	groupAt  map[GroupID]int
 	memberAt map[nvrha.ServerID]memberPos
+	// scratch is the plan of the last Apply, its maps and slices reused:
+	// a server that joins changes its group's list of 64 members, and
+	// 1,024 join at a center's start.
+	scratch plan
+	// sets are plan's other sets, reused likewise.
+	changed map[GroupID]bool
+	put     map[nvrha.ServerID]bool
+	tk      map[nvrha.ServerID]bool
+	owed    map[owedKey]bool
 }
 
 type memberPos struct{ g, m int }
@@ -137,8 +146,8 @@ func (r *Replica) memberGroup(p *plan, id nvrha.ServerID) (GroupID, bool) {
 
 func (r *Replica) plan(c *Changes) (*plan, error) {
 	st := &r.st
-	p := &plan{final: map[nvrha.ServerID]GroupID{}, left: map[nvrha.ServerID]bool{}}
-	changed := map[GroupID]bool{}
+	p := r.resetPlan(c)
+	changed := r.changed
 	for i, gc := range c.Groups {
 		if i > 0 && gc.ID <= c.Groups[i-1].ID {
 			return nil, corruptState("group %d changed twice or out of order", gc.ID)
@@ -176,7 +185,7 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			return nil, corruptState("server %s listed by group %d is still in group %d", id, g, st.Groups[at.g].ID)
 		}
 	}
-	put := map[nvrha.ServerID]bool{}
+	put := r.put
 	for i, mc := range c.Members {
 		if i > 0 && mc.Server <= c.Members[i-1].Server {
 			return nil, corruptState("member %s changed twice or out of order", mc.Server)
@@ -201,7 +210,6 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			return nil, corruptState("server %s joined group %d without its state", id, g)
 		}
 	}
-	p.epochAt = make([]int, len(c.Epochs))
 	for i, e := range c.Epochs {
 		if i > 0 && e.Server <= c.Epochs[i-1].Server {
 			return nil, corruptState("epoch of %s changed twice or out of order", e.Server)
@@ -211,7 +219,7 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			p.epochAt[i] = j
 		}
 	}
-	tk := map[nvrha.ServerID]bool{}
+	tk := r.tk
 	for _, tc := range c.Takeovers {
 		if tk[tc.Recording] {
 			return nil, corruptState("takeover of %s changed twice", tc.Recording)
@@ -232,7 +240,7 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			return nil, corruptState("takeover of %s, which left its group", t.Recording)
 		}
 	}
-	owed := map[owedKey]bool{}
+	owed := r.owed
 	for _, oc := range c.Owed {
 		k := owedKey{oc.Server, oc.Kind}
 		if owed[k] {
@@ -252,7 +260,6 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			return nil, corruptState("%v owed to %s, which is in no group: an orphan", oc.Kind, oc.Server)
 		}
 	}
-	p.ledgerAt = make([]int, len(c.Ledger))
 	for i, lc := range c.Ledger {
 		if i > 0 && lc.Camera <= c.Ledger[i-1].Camera {
 			return nil, corruptState("ledger of %s changed twice or out of order", lc.Camera)
@@ -268,6 +275,27 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// resetPlan returns the Replica's plan and sets emptied for c, their
+// memory kept.
+func (r *Replica) resetPlan(c *Changes) *plan {
+	p := &r.scratch
+	if p.final == nil {
+		p.final, p.left = map[nvrha.ServerID]GroupID{}, map[nvrha.ServerID]bool{}
+		r.changed, r.put = map[GroupID]bool{}, map[nvrha.ServerID]bool{}
+		r.tk, r.owed = map[nvrha.ServerID]bool{}, map[owedKey]bool{}
+	}
+	clear(p.final)
+	clear(p.left)
+	clear(r.changed)
+	clear(r.put)
+	clear(r.tk)
+	clear(r.owed)
+	p.groupsMoved = false
+	p.epochAt = slices.Grow(p.epochAt[:0], len(c.Epochs))[:len(c.Epochs)]
+	p.ledgerAt = slices.Grow(p.ledgerAt[:0], len(c.Ledger))[:len(c.Ledger)]
+	return p
 }
 
 // apply applies a change set plan checked.
@@ -302,6 +330,9 @@ func (r *Replica) apply(c *Changes, p *plan) {
 }
 
 func (r *Replica) applyGroups(c *Changes, p *plan) {
+	if r.appendMembers(c, p) {
+		return
+	}
 	st := &r.st
 	// Every member of a changed group, read before any group changes: a
 	// server may move from one to another.
@@ -364,6 +395,37 @@ func (r *Replica) applyGroups(c *Changes, p *plan) {
 			r.memberAt[id] = memberPos{gi, mi}
 		}
 	}
+}
+
+// appendMembers applies a change of one group that keeps its members and
+// their order and adds servers after them, as a join does, by appending
+// to its members; it reports whether c was such a change. The general
+// case copies every member of the changed groups.
+func (r *Replica) appendMembers(c *Changes, p *plan) bool {
+	if len(c.Groups) != 1 || p.groupsMoved || len(p.left) > 0 {
+		return false
+	}
+	gc := &c.Groups[0]
+	gi, exists := r.groupAt[gc.ID]
+	if !exists || gc.Deleted {
+		return false
+	}
+	g := &r.st.Groups[gi]
+	if len(gc.Members) < len(g.Members) {
+		return false
+	}
+	for i := range g.Members {
+		if g.Members[i].Facts.ID != gc.Members[i] {
+			return false
+		}
+	}
+	for mi := len(g.Members); mi < len(gc.Members); mi++ {
+		// Its MemberChange writes it over; the ID places it until then.
+		g.Members = append(g.Members, MemberState{Facts: nvrha.Facts{ID: gc.Members[mi]}})
+		r.memberAt[gc.Members[mi]] = memberPos{gi, mi}
+	}
+	g.Name, g.Protection = gc.Name, gc.Protection
+	return true
 }
 
 func (r *Replica) applyEpochs(c *Changes, p *plan) {
@@ -488,7 +550,12 @@ func (r *Replica) applyLedger(c *Changes, p *plan) {
 // the ledger is not reallocated for each.
 func mergeSorted[T any](a, b []T, cmp func(T, T) int) []T {
 	n := len(a)
-	a = slices.Grow(a, len(b))[:n+len(b)]
+	if n+len(b) > cap(a) {
+		// Doubled, not grown as append grows a large slice (by a
+		// quarter): 900 servers' cameras join one at a time.
+		a = slices.Grow(a, max(len(b), n))
+	}
+	a = a[:n+len(b)]
 	i := n // a[:i] are the elements of a not yet moved
 	for j := len(b) - 1; j >= 0; j-- {
 		at, _ := slices.BinarySearchFunc(a[:i], b[j], cmp)

@@ -36,10 +36,15 @@ func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error
 	if err := checkDistinct(facts2ids(servers)); err != nil {
 		return err
 	}
+	// The group's recording servers, in memory kept from one join to the
+	// next: 1,024 servers join a center as it starts, each into a group
+	// of 64.
+	m.recFacts = g.appendFactsOf(m.recFacts[:0], RoleRecording)
+	defer clear(m.recFacts)
 	target := eligibility.Group{
 		Name:             g.name,
 		Platform:         m.cfg.Platform,
-		RecordingServers: g.factsOf(RoleRecording),
+		RecordingServers: m.recFacts,
 	}
 	var rejected []Rejection
 	for i, f := range servers {
@@ -209,14 +214,14 @@ func (m *Machine) UpdateFacts(f nvrha.Facts) error {
 	return nil
 }
 
-func (g *group) factsOf(role Role) []nvrha.Facts {
-	var out []nvrha.Facts
+// appendFactsOf appends the facts of g's members of role to dst.
+func (g *group) appendFactsOf(dst []nvrha.Facts, role Role) []nvrha.Facts {
 	for _, mem := range g.members {
 		if mem.role == role {
-			out = append(out, mem.facts)
+			dst = append(dst, mem.facts)
 		}
 	}
-	return out
+	return dst
 }
 
 func (m *Machine) groupNameOf(id nvrha.ServerID) string {

@@ -56,3 +56,21 @@ func benchWorld(b *testing.B, cfg Config) {
 func BenchmarkOneHourThreeCenters(b *testing.B) {
 	benchWorld(b, Config{Duration: time.Hour, Centers: 3, Nemesis: NemesisConfig{Enabled: true}})
 }
+
+// BenchmarkStart1024 builds the world of BenchmarkNoisy1024 and runs its
+// first five seconds, in which every server joins, is probed and settles:
+// the part of a short run that the steady state does not amortise.
+func BenchmarkStart1024(b *testing.B) {
+	cfg := Config{Duration: 5 * time.Second, World: UniformWorld(16, 56, 8, 32, 0, 0), Net: NoisyLAN(),
+		Nemesis: NemesisConfig{Enabled: true}, Tolerate: tolerated}
+	for i := 0; i < b.N; i++ {
+		cfg.Seed = uint64(i%3 + 1)
+		w, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep := w.Run(); rep.Violation != nil {
+			b.Fatal(rep.Violation)
+		}
+	}
+}

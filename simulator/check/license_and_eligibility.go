@@ -32,6 +32,9 @@ type licenseRule struct {
 	// joining is the group the server being joined was in before, by the
 	// Machine's snapshot.
 	joining string
+	// recs is the memory eligibleJoin lists a group's recording servers
+	// in.
+	recs []nvrha.Facts
 }
 
 // takeoverStarts checks the license rule and the standby's readiness at
@@ -120,20 +123,25 @@ func (c *Checker) eligibleJoin(i, gi int) {
 				continue
 			}
 			tg.Members = len(gs.Members)
+			// In memory kept from one join to the next (1,024 at the
+			// start).
+			recs := c.lic.recs[:0]
 			for _, ms := range gs.Members {
 				if ms.Role == failover.RoleRecording {
-					tg.RecordingServers = append(tg.RecordingServers, ms.Facts)
+					recs = append(recs, ms.Facts)
 				}
 			}
+			tg.RecordingServers, c.lic.recs = recs, recs
 		}
 	}
-	cand := eligibility.Candidate{Facts: s.Facts.Clone(), CurrentGroup: c.lic.joining}
+	cand := eligibility.Candidate{Facts: s.Facts, CurrentGroup: c.lic.joining}
 	var rs eligibility.Reasons
 	if s.Role == failover.RoleRecording {
 		rs = fc.Rules.CheckRecording(cand, tg)
 	} else {
 		rs = fc.Rules.CheckStandby(cand, tg)
 	}
+	clear(tg.RecordingServers)
 	if len(rs) > 0 {
 		c.fail(2, fmt.Sprintf("the Machine accepted %s as a %s server of %s, but it fails: %v", s.ID, s.Role, history.GroupRef(g.Index), rs.Codes()))
 	}
