@@ -9,6 +9,7 @@ import (
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/transport"
 	"pgregory.net/rapid"
 )
@@ -75,6 +76,13 @@ type arbitraryWorld struct {
 	// reused is the Ready that ReadyInto fills, round after round: it
 	// must hold what Ready returns, whatever the last rounds left in it.
 	reused failover.Ready
+	// twin is fed the same inputs but looks at every member at every
+	// Tick: a member skipped as quiet must change nothing the Machine
+	// does, so twin must hand the same Readies, round after round.
+	twin *failover.Machine
+	// fine makes time pass by a tick's worth at most, as a center ticks:
+	// the steps where a member is quiet for some Ticks and not others.
+	fine bool
 }
 
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
@@ -91,14 +99,30 @@ func newArbitraryWorldWith(t testing.TB, cfg failover.Config) *arbitraryWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &arbitraryWorld{t: t, cfg: cfg, m: m, now: epoch0, epochs: map[nvrha.ServerID]nvrha.Epoch{}}
-	g := failover.DefaultGroupID
-	mustAddStandby(t, m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
-	mustAddRecording(t, m, g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 8), recordingFacts("rec-3", 32))
-	g2 := mustAddGroup(t, m, "Annex")
-	mustAddStandby(t, m, g2, standbyFacts("sb-x", 8))
-	mustAddRecording(t, m, g2, recordingFacts("rec-x", 8))
+	twin, err := failover.NewMachine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failover.TickEveryMember(twin)
+	w := &arbitraryWorld{t: t, cfg: cfg, m: m, twin: twin, now: epoch0, epochs: map[nvrha.ServerID]nvrha.Epoch{}}
+	for _, m := range []*failover.Machine{m, twin} {
+		g := failover.DefaultGroupID
+		mustAddStandby(t, m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
+		mustAddRecording(t, m, g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 8), recordingFacts("rec-3", 32))
+		g2 := mustAddGroup(t, m, "Annex")
+		mustAddStandby(t, m, g2, standbyFacts("sb-x", 8))
+		mustAddRecording(t, m, g2, recordingFacts("rec-x", 8))
+	}
 	return w
+}
+
+// both applies f to the Machine and its twin: they must answer alike.
+func (w *arbitraryWorld) both(what string, f func(m *failover.Machine) error) error {
+	err := f(w.m)
+	if terr := f(w.twin); fmt.Sprint(terr) != fmt.Sprint(err) {
+		w.t.Fatalf("%s: %v, where the Machine that ticks every member gives %v", what, err, terr)
+	}
+	return err
 }
 
 // step applies one arbitrary input.
@@ -107,7 +131,13 @@ func (w *arbitraryWorld) step(src source) {
 	case 0, 1:
 		// Time passes: mostly a little, sometimes a lot, sometimes backwards.
 		var d time.Duration
-		switch src.intn(4, "time kind") {
+		kind := -1 // a tick's worth
+		if !w.fine {
+			kind = src.intn(4, "time kind")
+		}
+		switch kind {
+		case -1:
+			d = time.Duration(src.intn(120, "tick ms")) * time.Millisecond
 		case 0:
 			d = time.Duration(src.intn(2000, "ms")) * time.Millisecond
 		case 1:
@@ -121,18 +151,20 @@ func (w *arbitraryWorld) step(src source) {
 		if d >= 0 {
 			w.now = t
 		}
-		w.m.Tick(t)
+		_ = w.both("Tick", func(m *failover.Machine) error { m.Tick(t); return nil })
 	case 2, 3, 4:
 		w.answer(src)
 	case 5:
 		// A result for a command the Machine may never have sent.
-		_ = w.m.Step(w.now, failover.Result{ID: src.u64("id"), Err: w.err(src)})
+		r := failover.Result{ID: src.u64("id"), Err: w.err(src)}
+		_ = w.both("Step", func(m *failover.Machine) error { return m.Step(w.now, r) })
 	case 6:
 		id := arbitraryServers[src.intn(len(arbitraryServers), "server")]
-		_, _ = w.m.SetServerEnabled(id, src.intn(2, "enabled") == 1)
+		on := src.intn(2, "enabled") == 1
+		_ = w.both("SetServerEnabled", func(m *failover.Machine) error { _, err := m.SetServerEnabled(id, on); return err })
 	case 7:
 		id := arbitraryServers[src.intn(len(arbitraryServers), "server")]
-		_ = w.m.Failback(id)
+		_ = w.both("Failback", func(m *failover.Machine) error { return m.Failback(id) })
 	}
 	w.flush()
 }
@@ -186,7 +218,8 @@ func (w *arbitraryWorld) answer(src source) {
 		}
 		r.Facts = f
 	}
-	if err := w.m.Step(w.now.Add(time.Duration(src.intn(500, "latency"))*time.Millisecond), r); err != nil &&
+	at := w.now.Add(time.Duration(src.intn(500, "latency")) * time.Millisecond)
+	if err := w.both("Step", func(m *failover.Machine) error { return m.Step(at, r) }); err != nil &&
 		!errors.Is(err, failover.ErrUnknownCommand) {
 		w.t.Fatalf("Step(%v) = %v", c, err)
 	}
@@ -214,6 +247,11 @@ func (w *arbitraryWorld) flush() {
 		w.m.ReadyInto(&w.reused)
 		if !sameReady(rd, w.reused) {
 			w.t.Fatalf("ReadyInto gave %+v where Ready gives %+v", w.reused, rd)
+		}
+		if trd := w.twin.Ready(); !sameReady(rd, trd) {
+			w.t.Fatalf("Ready gave %+v where the Machine that ticks every member gives %+v", rd, trd)
+		} else {
+			w.twin.Advance(trd)
 		}
 		if rd.State != nil {
 			w.checkState(*rd.State)
@@ -248,6 +286,36 @@ func (w *arbitraryWorld) checkState(st failover.State) {
 	if _, err := failover.RestoreMachine(w.cfg, st, w.now); err != nil {
 		w.t.Fatalf("a State the Machine persisted does not restore: %v", err)
 	}
+}
+
+// TestQuietMembersSkippedAlike feeds the arbitrary driver a tick at a
+// time, as a center ticks, so that members are quiet for some Ticks and
+// due at others: the Machine that skips quiet members must hand what the
+// one that looks at every member hands, Ready after Ready (flush).
+func TestQuietMembersSkippedAlike(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		// Timeouts shorter and longer than the probe interval, and both
+		// detectors: which of a member's times comes first varies.
+		ms := func(lo, hi int, label string) time.Duration {
+			return time.Duration(rapid.IntRange(lo, hi).Draw(rt, label)) * time.Millisecond
+		}
+		cfg := failover.Config{
+			Detector: detector.Config{
+				Kind:          rapid.SampledFrom([]detector.Kind{detector.KindPhiAccrual, detector.KindConsecutiveMiss}).Draw(rt, "detector"),
+				ProbeInterval: ms(50, 300, "probe interval"),
+			},
+			ProbeTimeout:   ms(20, 600, "probe timeout"),
+			CommandTimeout: ms(20, 600, "command timeout"),
+			RetryBase:      ms(10, 200, "retry base"),
+		}
+		cfg.Detector.SuspectInterval = min(ms(10, 100, "suspect interval"), cfg.Detector.ProbeInterval)
+		w := newArbitraryWorldWith(rapidTB{t, rt}, cfg)
+		w.fine = true
+		src := rapidSource{rt}
+		for range rapid.IntRange(1, 400).Draw(rt, "inputs") {
+			w.step(src)
+		}
+	})
 }
 
 func FuzzMachineArbitraryInputs(f *testing.F) {

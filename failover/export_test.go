@@ -9,3 +9,8 @@ func SetFileStoreStep(f func(step string)) (restore func()) {
 	fileStoreStep = f
 	return func() { fileStoreStep = old }
 }
+
+// TickEveryMember makes every Tick of m look at every member, none
+// skipped as quiet: the Machine as it was before members were skipped,
+// for a test that compares the two.
+func TickEveryMember(m *Machine) { m.everyMember = true }

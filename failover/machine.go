@@ -31,9 +31,16 @@ type Machine struct {
 	// "now" (admin calls) use it. It never goes backwards.
 	now time.Time
 	// nowAt is now as an instant, when it is one exactly; 0 otherwise.
-	nowAt     instant
-	lastTick  time.Time
-	nextCmdID uint64
+	nowAt    instant
+	lastTick time.Time
+	// tickGen is the Generation at the end of the last Tick; ticked says
+	// there was one. tickAll makes the next Tick look at every member;
+	// everyMember makes every Tick do so (a test compares the two ways).
+	tickGen     uint64
+	ticked      bool
+	tickAll     bool
+	everyMember bool
+	nextCmdID   uint64
 	// ops finds the owner of an outstanding command by its ID.
 	ops map[uint64]*op
 	// orphans are orders owed to servers that left their group: a release

@@ -74,6 +74,17 @@ type group struct {
 // member is a server in a group: its facts as last reported, its membership
 // settings, and what the center has observed of it.
 type member struct {
+	// quietUntil is when Tick must look at the member again, if nothing
+	// else changes it: before then, tickMember would do nothing (see
+	// noteQuiet); 0 when it must look at the next Tick. deadline is the
+	// earliest deadline of a command in flight, and calmUntil the time
+	// its detector cannot fail before (when calmKnown): kept as times,
+	// since tickMember compares them as the caller's clock does.
+	quietUntil instant
+	deadline   time.Time
+	calmUntil  time.Time
+	calmKnown  bool
+
 	facts nvrha.Facts
 	group *group
 	det   detector.Detector

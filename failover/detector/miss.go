@@ -67,6 +67,16 @@ func (d *ConsecutiveMiss) Observe(now time.Time, ok bool) {
 	}
 }
 
+// CalmUntil returns a time up to which Failed is false, until the next
+// Observe or Reset, as [PhiAccrual.CalmUntil] does: the latest success (or
+// first observation) plus the acceptable pause.
+func (d *ConsecutiveMiss) CalmUntil() (t time.Time, ok bool) {
+	if d.state == stateEmpty {
+		return time.Time{}, false
+	}
+	return d.last.Add(d.pause), true
+}
+
 // Failed reports whether the server is considered failed at now: the last
 // Misses observations were all misses and more than AcceptablePause has
 // passed since the last success (or the first observation).

@@ -122,6 +122,18 @@ func (d *PhiAccrual) Failed(now time.Time) bool {
 	return d.failedAfter(elapsed(now, d.last))
 }
 
+// CalmUntil returns a time up to which Failed is false, until the next
+// Observe or Reset: the latest success (or first observation) plus the
+// acceptable pause. ok is false before the first observation, when Failed
+// is false whatever the time. A caller that asks Failed of many detectors
+// at every tick can skip those that are calm.
+func (d *PhiAccrual) CalmUntil() (t time.Time, ok bool) {
+	if d.state == stateEmpty {
+		return time.Time{}, false
+	}
+	return d.last.Add(d.pause), true
+}
+
 // Phi returns the suspicion level at now, without the AcceptablePause floor
 // that [PhiAccrual.Failed] adds. It is 0 before the first observation, and is
 // never negative, infinite or NaN.

@@ -87,6 +87,58 @@ func TestHardFloorProperty(t *testing.T) {
 	})
 }
 
+// TestCalmUntilProperty: CalmUntil tells nothing before the first
+// observation and after Reset; after any history it is the last success
+// (the first observation until there is one) plus AcceptablePause, the
+// reference the hard floor is checked against, and Failed is false at any
+// time up to it.
+func TestCalmUntilProperty(t *testing.T) {
+	type calm interface{ CalmUntil() (time.Time, bool) }
+	rapid.Check(t, func(t *rapid.T) {
+		c := genConfig(t)
+		d, err := detector.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c = c.WithDefaults()
+		cd := d.(calm)
+		if _, ok := cd.CalmUntil(); ok {
+			t.Fatal("CalmUntil known before any observation")
+		}
+		now := epoch
+		// An observation earlier than one before counts at the latest
+		// observation time.
+		var lastSuccess, latest time.Time
+		for i := range rapid.IntRange(1, 300).Draw(t, "steps") {
+			if i > 0 {
+				now = now.Add(genStep(t, c))
+			}
+			ok := rapid.Bool().Draw(t, "ok")
+			d.Observe(now, ok)
+			at := now
+			if i > 0 && at.Before(latest) {
+				at = latest
+			}
+			latest = at
+			if i == 0 || ok {
+				lastSuccess = at
+			}
+			until, known := cd.CalmUntil()
+			if want := lastSuccess.Add(c.AcceptablePause); !known || !until.Equal(want) {
+				t.Fatalf("step %d: CalmUntil = %v, %v; want %v", i, until, known, want)
+			}
+			q := until.Add(-time.Duration(rapid.Int64Range(0, int64(4*c.AcceptablePause)).Draw(t, "before calm")))
+			if d.Failed(until) || d.Failed(q) {
+				t.Fatalf("step %d: failed within its calm (until %v)", i, until)
+			}
+		}
+		d.Reset()
+		if _, ok := cd.CalmUntil(); ok {
+			t.Fatal("CalmUntil known after Reset")
+		}
+	})
+}
+
 // TestResetStartsAfresh: after Reset, a detector with any history answers
 // exactly as a new one on the same observations.
 func TestResetStartsAfresh(t *testing.T) {
