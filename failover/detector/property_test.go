@@ -25,6 +25,17 @@ func genConfig(t *rapid.T) detector.Config {
 	}
 }
 
+// genDetector draws a configuration and builds its detector; the
+// configuration is returned with its defaults applied.
+func genDetector(t *rapid.T) (detector.Detector, detector.Config) {
+	c := genConfig(t)
+	d, err := detector.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, c.WithDefaults()
+}
+
 // genStep draws the time from one probe to the next: mostly the probe
 // interval with jitter, sometimes a long silence, sometimes a clock that went
 // backwards. c must have its defaults applied.
@@ -47,12 +58,7 @@ func genStep(t *rapid.T, c detector.Config) time.Duration {
 // non-negative number.
 func TestHardFloorProperty(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		c := genConfig(t)
-		d, err := detector.New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c = c.WithDefaults()
+		d, c := genDetector(t)
 		phi, _ := d.(*detector.PhiAccrual)
 		loss := rapid.Float64Range(0, 1).Draw(t, "loss")
 		now := epoch.Add(time.Duration(rapid.Int64Range(-int64(time.Hour), int64(time.Hour)).Draw(t, "start")))
@@ -95,12 +101,7 @@ func TestHardFloorProperty(t *testing.T) {
 func TestCalmUntilProperty(t *testing.T) {
 	type calm interface{ CalmUntil() (time.Time, bool) }
 	rapid.Check(t, func(t *rapid.T) {
-		c := genConfig(t)
-		d, err := detector.New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c = c.WithDefaults()
+		d, c := genDetector(t)
 		cd := d.(calm)
 		if _, ok := cd.CalmUntil(); ok {
 			t.Fatal("CalmUntil known before any observation")
