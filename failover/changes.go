@@ -207,9 +207,6 @@ func (m *Machine) markOwedOf(mem *member) {
 // stand-downs and a takeover's own orders are not persisted; an order sent
 // again unchanged changes nothing that is.
 func (m *Machine) markOrder(o *op, c Command) {
-	if !m.chg.on {
-		return
-	}
 	k := o.cmd.Kind
 	if c.Kind != 0 {
 		k = c.Kind
@@ -225,10 +222,18 @@ func (m *Machine) markOrder(o *op, c Command) {
 		server = o.cmd.Server
 	}
 	mem := m.servers[server]
+	if mem != nil && mem.tk != nil && o == &mem.tk.cmd {
+		// A takeover's own order persists with the takeover.
+		return
+	}
+	// An owed order is part of the State, which is persisted before the
+	// order leaves: the same order owed again (a release a stray standby
+	// acknowledged, told again under its epoch) changes nothing else.
+	m.stateGen++
 	switch {
+	case !m.chg.on:
 	case mem != nil && (o == &mem.fence || o == &mem.resume):
 		mark(&m.chg, &m.chg.owed, owedKey{server, k})
-	case mem != nil && mem.tk != nil && o == &mem.tk.cmd:
 	default:
 		m.markOrphans()
 	}

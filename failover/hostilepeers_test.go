@@ -2,6 +2,7 @@ package failover_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -198,6 +199,20 @@ func TestStrayCoverIsReleased(t *testing.T) {
 	e := w.m.Epoch("rec-1")
 	if w.covering("sb-1") != "rec-1" {
 		t.Fatal("sb-1 carried the release out")
+	}
+	// Each release to the stray, the same order again included, is owed
+	// in the State saved before it left: a center that crashes then still
+	// owes it.
+	observe := w.observe
+	w.observe = func(rd failover.Ready) {
+		observe(rd)
+		for _, c := range rd.Commands {
+			if c.Kind == failover.CmdRelease && !slices.ContainsFunc(w.saved.Owed, func(o failover.OwedState) bool {
+				return o.Server == c.Server && o.Kind == c.Kind && o.Recording == c.Recording && o.Epoch == c.Epoch
+			}) {
+				t.Errorf("%v left before it was saved as owed: %+v", c, w.saved.Owed)
+			}
+		}
 	}
 	w.run(time.Second)
 	w.wantStatus("sb-1", sbWarning)

@@ -142,7 +142,7 @@ var pinnedTraces = map[string][2]string{
 	"testdata/regress/stale-retries-bounded":         {"c92235bd222412b8", "7833e1c1a8ce65e4"},
 	"testdata/regress/stand-down-refused-backed-off": {"7f39731e4d4b113", "c57f487057dfa813"},
 	"testdata/regress/stood-down-resumed":            {"b83fc62db4599521", "b5447724d259f424"},
-	"testdata/regress/stray-cover-released":          {"47fbfe74b8b096d9", "c5cae64db481dcd0"},
+	"testdata/regress/stray-cover-released":          {"47fbfe74b8b096d9", "89576b8fbf852660"},
 }
 
 // TestPinnedTraces runs pinnedRuns and compares each run's trace hash and
