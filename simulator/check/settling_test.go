@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/simulator/history"
 )
 
@@ -24,6 +25,46 @@ func TestShortPauseDeclaredFailed(t *testing.T) {
 		} else {
 			wantViolation(t, s, 7, "rec-1 declared failed, but it only paused within the acceptable pause")
 		}
+	}
+}
+
+// TestConsecutiveMissSilenceAroundAPause replays seed 6396 of the
+// baseline's batch: a consecutive-miss detector (probes every 500 ms,
+// 400 ms timeout, 5 s acceptable pause) finds rec-1 failed just after a
+// 4.8 s pause, counting from its last answer before the pause. That is
+// the detector's own rule, not a violation; a failure declared once the
+// answers after the pause are due is one, and a phi accrual detector is
+// held to the pause alone.
+func TestConsecutiveMissSilenceAroundAPause(t *testing.T) {
+	miss := detector.Config{Kind: detector.KindConsecutiveMiss, ProbeInterval: 500 * time.Millisecond, Misses: 10,
+		AcceptablePause: 5 * time.Second}
+	phi := detector.Config{Kind: detector.KindPhiAccrual, AcceptablePause: 5 * time.Second}
+	for _, tc := range []struct {
+		name     string
+		det      detector.Config
+		declared time.Duration // after the pause ends
+		violated bool
+	}{
+		{"consecutive misses, just after the pause", miss, 70 * time.Millisecond, false},
+		{"consecutive misses, once answers are due", miss, 2 * time.Second, true},
+		{"phi accrual, just after the pause", phi, 70 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := history.NewStatic(history.UniformWorld(1, 2, 2, 4, 0, 0), failover.Config{Detector: tc.det})
+			s := &sink{}
+			c := New(v, s, nil)
+			v.At = time.Minute
+			pause := 4800 * time.Millisecond
+			c.Observe(v.Event(history.Event{Kind: history.ActionTaken, Action: &history.Action{Verb: "pause", For: pause},
+				Servers: []int{v.S("rec-1").Index}}))
+			v.At += pause + tc.declared
+			c.Observe(v.Event(history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}}))
+			if tc.violated {
+				wantViolation(t, s, 7, "rec-1 declared failed, but it only paused within the acceptable pause")
+			} else {
+				wantNone(t, s)
+			}
+		})
 	}
 }
 
