@@ -38,7 +38,17 @@
 // starts recording cameras that were fine, and they must be handed back) and
 // because nvrha promises it (invariant 7, "Settling", in
 // docs/invariants.md): a healthy-but-slow server within the allowed pause
-// triggers no takeover.
+// triggers no takeover. CalmUntil returns that floor, lastSuccess plus
+// AcceptablePause, so that a caller asking many detectors at every tick
+// (failover.Machine.Tick) can skip those that cannot fail yet.
+//
+// The floor counts from the last success the detector was told of, not
+// from when the server stopped. A failover.Machine with a consecutive-miss
+// detector tells it only of answers to probes it still awaits: after a
+// pause, the silence runs from the last answer before the pause (up to a
+// probe interval and a probe timeout earlier) to the first answer after
+// it, and may pass AcceptablePause when the pause itself does not. A phi
+// accrual detector adds the mean interval between answers to the floor.
 //
 // # Before the first success
 //
