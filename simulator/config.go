@@ -377,6 +377,12 @@ func (c Config) ReplayCommand() string {
 		}
 	}
 	det := c.Center.Failover.Detector
+	if c.Baseline && c.pauseScale != 0 {
+		// Defaults applied: the baseline's detector replaced the caller's,
+		// of which only the acceptable pause still shapes the world (the
+		// nemesis sizes pauses by it), and -baseline sets the rest.
+		det = detector.Config{AcceptablePause: c.pauseScale}
+	}
 	if det.ProbeInterval != 0 && det.ProbeInterval != detector.DefaultProbeInterval && !c.Oracle {
 		b.WriteString(" -probe-interval " + det.ProbeInterval.String())
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nvrha/nvrha/failover"
+	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/simulator"
 	"github.com/nvrha/nvrha/simulator/cmd/internal/compare"
 	"github.com/nvrha/nvrha/status"
@@ -38,6 +39,14 @@ func TestReplayReproduces(t *testing.T) {
 		{Seed: 6, Duration: 2 * time.Minute, World: simulator.UniformWorld(2, 3, 1, 8, 0, 0), Net: simulator.NoisyLAN(),
 			Nemesis: simulator.NemesisConfig{Enabled: true, Kinds: []simulator.FaultKind{simulator.FaultCrash, simulator.FaultPartition}, Rate: 3}},
 		{Seed: 7, Duration: 3 * time.Minute, RandomWorld: true, Centers: 3, Center: simulator.CenterConfig{Lease: 4 * time.Second},
+			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 4, QuietTail: time.Minute}},
+		// The baseline's detector replaces nvrha's, whose acceptable pause
+		// still sizes the nemesis's pauses: the command must carry that
+		// one, not the baseline's.
+		{Seed: 8, Duration: 3 * time.Minute, RandomWorld: true, Baseline: true,
+			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 4, QuietTail: time.Minute}},
+		{Seed: 9, Duration: 3 * time.Minute, RandomWorld: true, Baseline: true,
+			Center:  simulator.CenterConfig{Failover: failover.Config{Detector: detector.Config{AcceptablePause: 2 * time.Second}}},
 			Nemesis: simulator.NemesisConfig{Enabled: true, Rate: 4, QuietTail: time.Minute}},
 	} {
 		cfg.Center.Failover.Failback.HoldDown = 10 * time.Second
