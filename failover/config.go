@@ -155,7 +155,9 @@ func (f FailbackMode) String() string {
 type FailbackPolicy struct {
 	Mode FailbackMode
 	// HoldDown is how long a recording server must stay healthy before its
-	// cameras go back (default 30 s).
+	// cameras go back (default 30 s). A probe it answers abnormal starts
+	// the hold-down again, and gives up a failback under way: the standby
+	// keeps the cameras.
 	HoldDown time.Duration
 	// FlapWindow and MaxHoldDown damp a server that flaps: each earlier
 	// outage of the same server within FlapWindow doubles its hold-down, up

@@ -533,6 +533,16 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	ok := answered && r.Report.Healthy
 	m.observe(mem, ok)
 	t := mem.tk
+	if answered && !ok && mem.role == RoleRecording {
+		mem.abnormalAt = instantOf(m.now)
+		if t != nil && t.rec == mem && t.phase == PhaseResuming {
+			// Abnormal in its failback: it is no fit to take its cameras
+			// back, whatever its detector says yet. The failback is given
+			// up as when the server is found down; the standby keeps the
+			// cameras, and a server that records them is told to stop.
+			m.abandonFailback(t)
+		}
+	}
 	if answered && !ok && t != nil && t.rec == mem && r.Report.Recording &&
 		(t.phase == PhaseStarting || t.phase == PhaseActive) && !mem.standDown.pending() && m.standDownDue(mem, t) {
 		// Abnormal, covered, and still recording: tell it to stop.

@@ -38,7 +38,9 @@ func (m *Machine) failbackDue(t *takeover) bool {
 	if r.health != nvrha.HealthUp || !r.active() || m.cfg.Failback.Mode == FailbackManual {
 		return false
 	}
-	if m.now.Sub(r.upSince.time()) < m.holdDown(r) {
+	// The hold-down counts from when the server was last found up, or
+	// last answered abnormal (a failback given up for it), if later.
+	if m.now.Sub(max(r.upSince, r.abnormalAt).time()) < m.holdDown(r) {
 		return false
 	}
 	return m.cfg.Failback.Mode != FailbackScheduled || m.cfg.Failback.Window.Contains(m.now)

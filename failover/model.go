@@ -92,6 +92,9 @@ type member struct {
 	lastOK instant
 	// upSince is when health last turned up; failback's hold-down counts from it.
 	upSince instant
+	// abnormalAt is when a recording server last answered a probe
+	// abnormal; the hold-down counts from it too, if later.
+	abnormalAt instant
 
 	// tk is the takeover the member is part of, as recording server or
 	// standby; nil when none. Either way the member is "in the takeover

@@ -474,15 +474,7 @@ func (m *Machine) orderResume(r *member) {
 func (m *Machine) recordingDownInTakeover(t *takeover) {
 	switch t.phase {
 	case PhaseResuming:
-		// Failback aborted: the standby never let go and keeps recording.
-		// The takeover goes on under a new epoch, above the resume's, so
-		// that a late resume is fenced by every later order.
-		m.drop(&t.cmd)
-		t.resumedAt = timeZero
-		t.phase = PhaseActive
-		t.epoch = m.nextEpoch(t.rec.facts.ID)
-		m.markTakeover(t)
-		m.touch()
+		m.abandonFailback(t)
 	case PhaseReleasing:
 		// The release may have reached the standby already: order the
 		// takeover again, under a new epoch that supersedes the release.
@@ -494,6 +486,19 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		m.markTakeover(t)
 		m.touch()
 	}
+}
+
+// abandonFailback gives up t's failback while its standby still records:
+// the standby never let go and keeps recording. The takeover goes on under
+// a new epoch, above the resume's, so that a late resume is fenced by
+// every later order.
+func (m *Machine) abandonFailback(t *takeover) {
+	m.drop(&t.cmd)
+	t.resumedAt = timeZero
+	t.phase = PhaseActive
+	t.epoch = m.nextEpoch(t.rec.facts.ID)
+	m.markTakeover(t)
+	m.touch()
 }
 
 // standbyDownInTakeover handles a standby failing while it covers.
