@@ -12,9 +12,8 @@ import (
 // testEtcd is an etcd in this process, of one member (startEtcd) or three
 // (startEtcdCluster); see etcdtest.
 type testEtcd struct {
-	t        testing.TB
-	endpoint string // the first member's client URL
-	members  []*etcdtest.Member
+	t       testing.TB
+	members []*etcdtest.Member
 }
 
 func startEtcd(t testing.TB) *testEtcd {
@@ -26,8 +25,11 @@ func startEtcd(t testing.TB) *testEtcd {
 func startEtcdCluster(t testing.TB, n int) *testEtcd {
 	t.Helper()
 	ms := etcdtest.StartCluster(t, n)
-	return &testEtcd{t: t, endpoint: ms[0].URL, members: ms}
+	return &testEtcd{t: t, members: ms}
 }
+
+// endpoint returns the first member's client URL.
+func (e *testEtcd) endpoint() string { return e.members[0].URL }
 
 // endpoints returns the client URLs of every member.
 func (e *testEtcd) endpoints() []string { return etcdtest.URLs(e.members) }
@@ -37,7 +39,7 @@ func (e *testEtcd) endpoints() []string { return etcdtest.URLs(e.members) }
 func (e *testEtcd) client(endpoints ...string) *clientv3.Client {
 	e.t.Helper()
 	if len(endpoints) == 0 {
-		endpoints = []string{e.endpoint}
+		endpoints = []string{e.endpoint()}
 	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second})
 	if err != nil {

@@ -168,7 +168,7 @@ func isTakeoverOfRec1(ev failover.Event) bool {
 func TestLeaderKilledMidTakeover(t *testing.T) {
 	e := startEtcd(t)
 	f := newFleet(t)
-	a, b, h := midTakeover(t, e, f, "/kill/", testTTL, e.endpoint)
+	a, b, h := midTakeover(t, e, f, "/kill/", testTTL, e.endpoint())
 	killed := time.Now()
 	a.kill()
 	sb := b.waitRole(etcdha.RoleLeader, 10*time.Second)
@@ -196,7 +196,7 @@ func TestLeaderKilledMidTakeover(t *testing.T) {
 func TestLeaderCutFromEtcdStopsOrderingBeforeItsLeaseExpires(t *testing.T) {
 	e := startEtcd(t)
 	f := newFleet(t)
-	px := startProxy(t, strings.TrimPrefix(e.endpoint, "http://"))
+	px := startProxy(t, strings.TrimPrefix(e.endpoint(), "http://"))
 	a, b, h := midTakeover(t, e, f, "/cut/", testTTL, px.endpoint())
 	lead := a.node.Leadership()
 	if lead == nil {
@@ -253,9 +253,9 @@ func TestLeaderThatStopsHandsOverAtOnce(t *testing.T) {
 	f := newFleet(t)
 	// A lease far longer than the handover may take.
 	const ttl = 10 * time.Second
-	a := startCenter(t, e, f, "center-a", "/stop/", ttl, e.endpoint)
+	a := startCenter(t, e, f, "center-a", "/stop/", ttl, e.endpoint())
 	sa := a.waitRole(etcdha.RoleLeader, 10*time.Second)
-	b := startCenter(t, e, f, "center-b", "/stop/", ttl, e.endpoint)
+	b := startCenter(t, e, f, "center-b", "/stop/", ttl, e.endpoint())
 	b.waitRole(etcdha.RoleFollower, 10*time.Second)
 	a.join(f)
 	if name, term, err := b.node.Leader(context.Background()); err != nil || name != "center-a" || term != sa.Term {

@@ -497,7 +497,7 @@ func TestStoreAppliesChanges(t *testing.T) {
 // hold its orders for as long as etcd holds the request.
 func TestStoreRequestsAreBounded(t *testing.T) {
 	e := startEtcd(t)
-	hole := startProxy(t, strings.TrimPrefix(e.endpoint, "http://"))
+	hole := startProxy(t, strings.TrimPrefix(e.endpoint(), "http://"))
 	cli := e.client(hole.endpoint())
 	s := etcdha.NewStore(cli, etcdha.StoreConfig{Prefix: "/bounded/", RequestTimeout: 200 * time.Millisecond}, nil)
 	ctx := t.Context()

@@ -205,7 +205,9 @@ func (m *Machine) markOwedOf(mem *member) {
 // markOrder marks what o owes, if it is an owed order, when its command
 // becomes c (sent) or nothing (c zero, dropped). Probes, inventories,
 // stand-downs and a takeover's own orders are not persisted; an order sent
-// again unchanged changes nothing that is.
+// again unchanged changes nothing that is. Any other change of an owed
+// order moves the State's generation, incremental or not, so that it is
+// persisted before the order leaves.
 func (m *Machine) markOrder(o *op, c Command) {
 	k := o.cmd.Kind
 	if c.Kind != 0 {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/nvrha/nvrha"
 	"github.com/nvrha/nvrha/failover"
-	"github.com/nvrha/nvrha/failover/detector"
 	"github.com/nvrha/nvrha/transport"
 	"github.com/nvrha/nvrha/transport/agenttest"
 )
@@ -357,47 +356,4 @@ func TestFailingStandbyOrdersBoundedAcrossTakeovers(t *testing.T) {
 		}
 	}
 	w.wantStatus("sb-1", sbProtectionFailed)
-}
-
-// A recording server that answers abnormal during its failback is no fit
-// to take its cameras back: the failback is given up at that answer, not
-// once its detector finds it failed, the standby keeps the cameras, and a
-// server that records them is told to stop. No failback starts again
-// until it has answered healthy for the hold-down.
-func TestAbnormalDuringFailbackGivesItUp(t *testing.T) {
-	cfg := failover.Config{Failback: failover.FailbackPolicy{HoldDown: 3 * time.Second}}
-	w := settled(t, cfg, []nvrha.Facts{standbyFacts("sb-1", 16)}, []nvrha.Facts{recordingFacts("rec-1", 16)})
-	cmds := w.recordCommands()
-	w.servers["rec-1"].Crash()
-	w.waitFor(5*time.Second, "sb-1 covers rec-1", func() bool { return w.covering("sb-1") == "rec-1" })
-	w.servers["rec-1"].Restart()
-	w.waitFor(10*time.Second, "the failback started", func() bool {
-		return len(w.eventsOf(failover.EventFailbackStarted, "rec-1")) == 1
-	})
-	downs := len(w.eventsOf(failover.EventServerDown, "rec-1"))
-	w.servers["rec-1"].SetHealthy(false)
-	// Within the acceptable pause, the detector cannot find it failed yet.
-	w.run(failover.DefaultProbeTimeout + 2*detector.DefaultProbeInterval)
-	if n := len(ordersTo(*cmds, failover.CmdStandDown, "rec-1")); n == 0 {
-		t.Fatal("rec-1 answers abnormal in its failback and was not told to stand down")
-	}
-	if n := len(w.eventsOf(failover.EventServerDown, "rec-1")) - downs; n != 0 {
-		t.Fatalf("rec-1 was found down %d times: the failback was given up by the detector, not by the answer", n)
-	}
-	w.run(10 * time.Second)
-	if n := len(w.eventsOf(failover.EventFailbackStarted, "rec-1")); n != 1 {
-		t.Errorf("%d failbacks started while rec-1 answers abnormal", n)
-	}
-	if w.covering("sb-1") != "rec-1" {
-		t.Fatal("sb-1 let go of rec-1's cameras")
-	}
-	w.servers["rec-1"].SetHealthy(true)
-	healthy := w.now
-	w.waitFor(10*time.Second, "the failback completed", func() bool {
-		return len(w.eventsOf(failover.EventFailbackCompleted, "rec-1")) == 1
-	})
-	started := w.eventsOf(failover.EventFailbackStarted, "rec-1")
-	if at := started[len(started)-1].At; at.Sub(healthy) < 3*time.Second-detector.DefaultProbeInterval {
-		t.Errorf("the failback started again %v after rec-1 answered healthy, within the hold-down", at.Sub(healthy))
-	}
 }

@@ -33,11 +33,11 @@ type Machine struct {
 	// nowAt is now as an instant, when it is one exactly; 0 otherwise.
 	nowAt    instant
 	lastTick time.Time
-	// tickGen is the Generation at the end of the last Tick; ticked says
-	// there was one. tickAll makes the next Tick look at every member;
-	// everyMember makes every Tick do so (a test compares the two ways).
+	// tickGen is the Generation at the end of the last Tick (0 before
+	// the first: a Machine's starts at 1). tickAll makes the next Tick
+	// look at every member; everyMember makes every Tick do so (a test
+	// compares the two ways).
 	tickGen     uint64
-	ticked      bool
 	tickAll     bool
 	everyMember bool
 	nextCmdID   uint64

@@ -29,11 +29,6 @@ type Replica struct {
 	// a server that joins changes its group's list of 64 members, and
 	// 1,024 join at a center's start.
 	scratch plan
-	// sets are plan's other sets, reused likewise.
-	changed map[GroupID]bool
-	put     map[nvrha.ServerID]bool
-	tk      map[nvrha.ServerID]bool
-	owed    map[owedKey]bool
 }
 
 type memberPos struct{ g, m int }
@@ -127,6 +122,12 @@ type plan struct {
 	// ledgerAt is the index in st.Ledger of each change of c.Ledger, -1
 	// for a new camera; epochAt likewise for c.Epochs.
 	ledgerAt, epochAt []int
+	// The groups, members, takeovers and owed orders the change set
+	// lists, to find one listed twice.
+	changed map[GroupID]bool
+	put     map[nvrha.ServerID]bool
+	tk      map[nvrha.ServerID]bool
+	owed    map[owedKey]bool
 }
 
 // memberGroup returns the group a server is in after the change set, and
@@ -147,7 +148,7 @@ func (r *Replica) memberGroup(p *plan, id nvrha.ServerID) (GroupID, bool) {
 func (r *Replica) plan(c *Changes) (*plan, error) {
 	st := &r.st
 	p := r.resetPlan(c)
-	changed := r.changed
+	changed := p.changed
 	for i, gc := range c.Groups {
 		if i > 0 && gc.ID <= c.Groups[i-1].ID {
 			return nil, corruptState("group %d changed twice or out of order", gc.ID)
@@ -185,7 +186,7 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			return nil, corruptState("server %s listed by group %d is still in group %d", id, g, st.Groups[at.g].ID)
 		}
 	}
-	put := r.put
+	put := p.put
 	for i, mc := range c.Members {
 		if i > 0 && mc.Server <= c.Members[i-1].Server {
 			return nil, corruptState("member %s changed twice or out of order", mc.Server)
@@ -219,7 +220,7 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			p.epochAt[i] = j
 		}
 	}
-	tk := r.tk
+	tk := p.tk
 	for _, tc := range c.Takeovers {
 		if tk[tc.Recording] {
 			return nil, corruptState("takeover of %s changed twice", tc.Recording)
@@ -240,7 +241,7 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 			return nil, corruptState("takeover of %s, which left its group", t.Recording)
 		}
 	}
-	owed := r.owed
+	owed := p.owed
 	for _, oc := range c.Owed {
 		k := owedKey{oc.Server, oc.Kind}
 		if owed[k] {
@@ -277,21 +278,20 @@ func (r *Replica) plan(c *Changes) (*plan, error) {
 	return p, nil
 }
 
-// resetPlan returns the Replica's plan and sets emptied for c, their
-// memory kept.
+// resetPlan returns the Replica's plan emptied for c, its memory kept.
 func (r *Replica) resetPlan(c *Changes) *plan {
 	p := &r.scratch
 	if p.final == nil {
 		p.final, p.left = map[nvrha.ServerID]GroupID{}, map[nvrha.ServerID]bool{}
-		r.changed, r.put = map[GroupID]bool{}, map[nvrha.ServerID]bool{}
-		r.tk, r.owed = map[nvrha.ServerID]bool{}, map[owedKey]bool{}
+		p.changed, p.put = map[GroupID]bool{}, map[nvrha.ServerID]bool{}
+		p.tk, p.owed = map[nvrha.ServerID]bool{}, map[owedKey]bool{}
 	}
 	clear(p.final)
 	clear(p.left)
-	clear(r.changed)
-	clear(r.put)
-	clear(r.tk)
-	clear(r.owed)
+	clear(p.changed)
+	clear(p.put)
+	clear(p.tk)
+	clear(p.owed)
 	p.groupsMoved = false
 	p.epochAt = slices.Grow(p.epochAt[:0], len(c.Epochs))[:len(c.Epochs)]
 	p.ledgerAt = slices.Grow(p.ledgerAt[:0], len(c.Ledger))[:len(c.Ledger)]

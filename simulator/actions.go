@@ -537,7 +537,7 @@ func (w *World) pauseServer(i int, d time.Duration) {
 		return
 	}
 	if !s.t.Paused {
-		s.t.PauseUntil = 0
+		s.t.PausedAt, s.t.PauseUntil = w.now, 0
 	}
 	s.t.Paused = true
 	s.pauseGen++

@@ -207,14 +207,14 @@ func (c *Checker) fail(inv int, detail string) {
 	c.sink.Violated(inv, detail)
 }
 
-// Wants tells the world which events the checks need: all but admin
-// results and refusals, which the built-in invariants do not read, unless
-// a registered invariant wants them.
+// Wants tells the world which events the checks need: all but the
+// record of actions, admin results and refusals, which the built-in
+// invariants do not read, unless a registered invariant wants them.
 func (c *Checker) Wants(k history.Kind) bool {
 	if int(k) < len(c.extraBy) && len(c.extraBy[k]) > 0 {
 		return true
 	}
-	return k != history.Admin && k != history.Refused
+	return k != history.ActionTaken && k != history.Admin && k != history.Refused
 }
 
 // Observe checks the invariants one event may have broken.
@@ -251,8 +251,6 @@ func (c *Checker) Observe(e *history.Event) {
 		c.delivered(e)
 	case history.FootageChanged:
 		c.durable.footage(c, e)
-	case history.ActionTaken:
-		c.pauseTaken(e)
 	case history.CenterCrash:
 		c.unpersisted(e.State)
 	case history.CenterRestarted:

@@ -51,10 +51,10 @@ func (adminOnly) wants(_ *Checker, k history.Kind) bool { return k == history.Ad
 
 // TestRegisteredInvariantGetsWhatItWants: the world sends a Checker only
 // the kinds it Wants, so a registered invariant that reads kinds the
-// built-in checks skip (admin results, refusals) must turn them on, and
-// only those it wants.
+// built-in checks skip (admin results, actions, refusals) must turn them
+// on, and only those it wants.
 func TestRegisteredInvariantGetsWhatItWants(t *testing.T) {
-	skipped := []history.Kind{history.Admin, history.Refused}
+	skipped := []history.Kind{history.ActionTaken, history.Admin, history.Refused}
 	_, c, _ := small(t)
 	for _, k := range skipped {
 		if c.Wants(k) {
@@ -68,8 +68,9 @@ func TestRegisteredInvariantGetsWhatItWants(t *testing.T) {
 	}(registered)
 	register(98, "reads admin results", func() invariant { return adminOnly{} })
 	_, c, _ = small(t)
-	if !c.Wants(history.Admin) || c.Wants(history.Refused) {
-		t.Errorf("with an invariant that wants admin results: Admin %v, Refused %v", c.Wants(history.Admin), c.Wants(history.Refused))
+	if !c.Wants(history.Admin) || c.Wants(history.ActionTaken) || c.Wants(history.Refused) {
+		t.Errorf("with an invariant that wants admin results: Admin %v, ActionTaken %v, Refused %v",
+			c.Wants(history.Admin), c.Wants(history.ActionTaken), c.Wants(history.Refused))
 	}
 	register(99, "reads everything", func() invariant { return &noEarlyTakeover{} })
 	_, c, _ = small(t)

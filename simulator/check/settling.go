@@ -50,51 +50,30 @@ type settling struct {
 	// failbackEp are the epochs the Machine issued for a failback, and
 	// when each failback started.
 	failbackEp map[epochKey]time.Duration
-	// paused is, by server, its last pause within the acceptable pause
-	// (to < 0: none).
-	paused []span
 }
 
-// span is a stretch of simulated time.
-type span struct{ from, to time.Duration }
-
-func (s *settling) init(servers int) {
+func (s *settling) init(int) {
 	s.failbackEp = map[epochKey]time.Duration{}
 	s.at = -1
-	s.paused = make([]span, servers)
-	for i := range s.paused {
-		s.paused[i].to = -1
-	}
-}
-
-// pauseTaken notes the short pauses an action starts.
-func (c *Checker) pauseTaken(e *history.Event) {
-	if e.Action == nil || e.Action.Verb != "pause" || e.Action.For > c.set.Failover.Detector.AcceptablePause {
-		return
-	}
-	for _, i := range e.Servers {
-		if i >= 0 && i < len(c.settle.paused) {
-			c.settle.paused[i] = span{c.now, c.now + e.Action.For}
-		}
-	}
 }
 
 // silentBeyondPause reports whether a consecutive-miss detector may find
-// server i failed now, after a pause within the acceptable pause: it
-// counts the acceptable pause from the last answer it got in time, which
-// may have come up to a probe interval and a probe timeout before the
-// pause began, and the first answer after the pause may come as late
-// after it. A phi accrual detector adds the mean interval between
-// answers to the acceptable pause, and is held to the pause alone.
+// server i failed now, after its last pause (within the acceptable pause,
+// or it was disturbed): it counts the acceptable pause from the last
+// answer it got in time, which may have come up to a probe interval and a
+// probe timeout before the pause began, and the first answer after the
+// pause may come as late after it. A phi accrual detector adds the mean
+// interval between answers to the acceptable pause, and is held to the
+// pause alone.
 func (c *Checker) silentBeyondPause(i int) bool {
 	fc := c.set.Failover
 	d := fc.Detector
-	if d.Kind != detector.KindConsecutiveMiss {
+	s := c.srv[i]
+	if d.Kind != detector.KindConsecutiveMiss || s.PauseUntil == 0 {
 		return false
 	}
-	p := c.settle.paused[i]
 	gap := d.ProbeInterval + fc.ProbeTimeout
-	return p.to >= 0 && c.now <= p.to+gap && c.now-(p.from-gap) > d.AcceptablePause
+	return c.now <= s.PauseUntil+gap && c.now-(s.PausedAt-gap) > d.AcceptablePause
 }
 
 // settlingEvent checks one event the Machine published: no failure

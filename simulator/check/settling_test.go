@@ -53,11 +53,10 @@ func TestConsecutiveMissSilenceAroundAPause(t *testing.T) {
 			v := history.NewStatic(history.UniformWorld(1, 2, 2, 4, 0, 0), failover.Config{Detector: tc.det})
 			s := &sink{}
 			c := New(v, s, nil)
-			v.At = time.Minute
 			pause := 4800 * time.Millisecond
-			c.Observe(v.Event(history.Event{Kind: history.ActionTaken, Action: &history.Action{Verb: "pause", For: pause},
-				Servers: []int{v.S("rec-1").Index}}))
-			v.At += pause + tc.declared
+			rec := v.S("rec-1")
+			rec.PausedAt, rec.PauseUntil = time.Minute, time.Minute+pause
+			v.At = rec.PauseUntil + tc.declared
 			c.Observe(v.Event(history.Event{Kind: history.MachineEvent, MachineEvent: &failover.Event{Kind: failover.EventServerDown, Server: "rec-1"}}))
 			if tc.violated {
 				wantViolation(t, s, 7, "rec-1 declared failed, but it only paused within the acceptable pause")

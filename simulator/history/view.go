@@ -116,9 +116,12 @@ type ServerTruth struct {
 	// failing disk that still takes writes) until it is stood down.
 	Degraded bool
 	// Paused: it hangs until PauseUntil; PausedLong when the pause is
-	// longer than the acceptable pause.
+	// longer than the acceptable pause. PausedAt and PauseUntil stay as
+	// the span of its last pause once it ends (PauseUntil 0: never
+	// paused).
 	Paused     bool
 	PausedLong bool
+	PausedAt   time.Duration
 	PauseUntil time.Duration
 	// StoodDown: it was told to stop recording its own cameras.
 	StoodDown bool
