@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"io"
 	"strconv"
 	"time"
 )
@@ -228,78 +227,6 @@ func (q *eventHeap) pop() event {
 	q.slots[top.slot] = event{}
 	q.free = append(q.free, top.slot)
 	return e
-}
-
-// tracer hashes the canonical line of every event (FNV-64a), keeps the last
-// few for violation reports and copies every line to an optional writer.
-type tracer struct {
-	h     uint64 // FNV-64a of every line so far
-	out   io.Writer
-	tail  [][]byte
-	next  int
-	full  bool
-	lines uint64
-	buf   []byte
-}
-
-func newTracer(out io.Writer, tail int) *tracer {
-	return &tracer{h: fnvOffset, out: out, tail: make([][]byte, tail)}
-}
-
-// start begins a line at simulated time at.
-func (t *tracer) start(at time.Duration) []byte {
-	t.buf = appendSeconds(t.buf[:0], at)
-	return t.buf
-}
-
-// end finishes the line in b, the one start began: the tracer keeps its
-// memory, and the caller lets it go.
-func (t *tracer) end(b []byte) {
-	b = append(b, '\n')
-	t.buf = b
-	h := t.h
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= fnvPrime
-	}
-	t.h = h
-	t.lines++
-	if t.out != nil {
-		t.out.Write(b)
-	}
-	if len(t.tail) > 0 {
-		// The line joins the tail as it is, and the memory of the line
-		// it pushes out takes the next: no line is copied.
-		t.tail[t.next], t.buf = b[:len(b)-1], t.tail[t.next][:0]
-		t.next++
-		if t.next == len(t.tail) {
-			t.next, t.full = 0, true
-		}
-	}
-}
-
-// last returns the kept lines, oldest first.
-func (t *tracer) last() []string {
-	var out []string
-	if t.full {
-		for _, l := range t.tail[t.next:] {
-			out = append(out, string(l))
-		}
-	}
-	for _, l := range t.tail[:t.next] {
-		out = append(out, string(l))
-	}
-	return out
-}
-
-// FNV-64a (hash/fnv's New64a), inlined: the trace hashes every line.
-const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
-)
-
-func (t *tracer) sum() string {
-	return strconv.FormatUint(t.h, 16)
 }
 
 // appendSeconds appends d as seconds with nine decimals.
