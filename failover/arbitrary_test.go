@@ -83,6 +83,8 @@ type arbitraryWorld struct {
 	// fine makes time pass by a tick's worth at most, as a center ticks:
 	// the steps where a member is quiet for some Ticks and not others.
 	fine bool
+	// snaps are brought up to date after every input.
+	snaps snapshotUpdater
 }
 
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
@@ -262,6 +264,7 @@ func (w *arbitraryWorld) flush() {
 		}
 		w.m.Advance(rd)
 	}
+	w.snaps.check(w.t, w.m)
 }
 
 // sameReady reports whether two Readies hold the same, an empty slice
@@ -342,4 +345,31 @@ func TestMachineArbitraryInputs(t *testing.T) {
 		}
 		w.checkState(w.m.State())
 	})
+}
+
+// snapshotUpdater keeps snapshots that UpdateSnapshot brings up to date, as
+// callers that look often keep them: one updated at every look, and two
+// taken in turn, each a look behind the other. Each must show what a fresh
+// Snapshot shows, Generation included.
+type snapshotUpdater struct {
+	every failover.Snapshot
+	turns [2]failover.Snapshot
+	looks int
+}
+
+func (u *snapshotUpdater) check(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}, m *failover.Machine) {
+	t.Helper()
+	want := m.Snapshot()
+	u.looks++
+	turn := &u.turns[u.looks%2]
+	m.UpdateSnapshot(&u.every)
+	m.UpdateSnapshot(turn)
+	for _, got := range []*failover.Snapshot{&u.every, turn} {
+		if !reflect.DeepEqual(got.Groups, want.Groups) {
+			t.Fatalf("UpdateSnapshot gave\n%+v\nwhere Snapshot gives\n%+v", got.Groups, want.Groups)
+		}
+	}
 }

@@ -182,7 +182,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 				mem.facts = r.Facts.Clone()
 				mem.spaceKnown = false
 				m.markMember(mem)
-				m.touch()
+				m.touch(mem.group)
 			}
 		}
 	default:
@@ -256,9 +256,7 @@ func (m *Machine) reached(x instant) bool {
 func (m *Machine) send(o *op, c Command) {
 	m.markOrder(o, c)
 	if c.Kind != CmdProbe && c.Kind != CmdInventory {
-		// An order shows in the State (owed orders, takeovers) and, for a
-		// standby's release, in whether it is ready.
-		m.viewGen++
+		m.orderShown(c.Server)
 	}
 	if o.prev != 0 {
 		delete(m.ops, o.prev)
@@ -307,7 +305,7 @@ func (m *Machine) sameInventory(mem *member, f nvrha.Facts) bool {
 func (m *Machine) drop(o *op) {
 	m.markOrder(o, Command{})
 	if o.pending() && o.cmd.Kind != CmdProbe && o.cmd.Kind != CmdInventory {
-		m.viewGen++
+		m.orderShown(o.cmd.Server)
 	}
 	if o.cmd.ID != 0 {
 		delete(m.ops, o.cmd.ID)
@@ -516,7 +514,7 @@ func (m *Machine) tickMember(mem *member) {
 	if mem.retryAt != 0 && !mem.retryNoted && m.reached(mem.retryAt) {
 		// Its back-off is over: it may be assigned again.
 		mem.retryNoted = true
-		m.statusesMayChange()
+		m.statusesMayChange(mem.group)
 	}
 	if mem.stoodDown && mem.tk == nil && !mem.resume.pending() {
 		// Stood down, and nobody covers it now: it must record again, or
@@ -558,7 +556,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 	}
 	if !mem.spaceKnown || mem.spaceEmpty != r.Report.HasEmptyRecordingSpace {
 		mem.spaceKnown, mem.spaceEmpty = true, r.Report.HasEmptyRecordingSpace
-		m.statusesMayChange()
+		m.statusesMayChange(mem.group)
 	}
 	switch {
 	case mem.role == RoleStandby:
@@ -579,7 +577,7 @@ func (m *Machine) probeResult(mem *member, r Result) {
 		// nothing, since a broken agent acknowledges what it never does.
 		mem.takeoverFailed, mem.refusals, mem.retryAt = false, 0, 0
 		m.markMember(mem)
-		m.touch()
+		m.touch(mem.group)
 	case t.rec == mem && t.phase == PhaseResuming && !t.resumedAt.IsZero() && !sent.Before(t.resumedAt) && r.Report.Recording:
 		m.beginRelease(t)
 	}
@@ -613,7 +611,7 @@ func (m *Machine) coverDenied(t *takeover) {
 	m.drop(&t.cmd)
 	t.cmd.attempts = int(t.denied)
 	t.giveUp = m.reorderAt(t).Add(m.cfg.TakeoverTimeout)
-	m.touch()
+	m.touchTakeover(t.rec, t.sb)
 }
 
 // standDownDue reports whether recording server r, abnormal and
@@ -678,7 +676,7 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 	if claim == "" || s.tk != nil && s.tk.sb == s && s.tk.rec.facts.ID == claim {
 		if s.stray != "" {
 			s.stray, s.strayFences, s.strayAt = "", 0, 0
-			m.statusesMayChange()
+			m.statusesMayChange(s.group)
 		}
 		if s.fenceHeld && !sent.Before(s.quitAt.time()) {
 			// It answers: the release held for it can reach it.
@@ -697,7 +695,7 @@ func (m *Machine) checkCover(s *member, claim nvrha.ServerID, sent time.Time) {
 	}
 	if s.stray != claim {
 		s.stray = claim
-		m.statusesMayChange()
+		m.statusesMayChange(s.group)
 	}
 	if s.fence.pending() || m.now.Before(s.strayAt.time()) {
 		return
@@ -748,7 +746,7 @@ func (m *Machine) checkRecordsItself(mem *member, recording bool, sent time.Time
 	mem.stoodDown = true
 	m.markMember(mem)
 	m.orderResume(mem)
-	m.statusesMayChange()
+	m.statusesMayChange(mem.group)
 	m.emit(Event{Kind: EventNotRecording, Group: mem.group.id, Server: mem.facts.ID,
 		Detail: "answered healthy but not recording its cameras: resume ordered"})
 }
@@ -770,7 +768,7 @@ func (m *Machine) observe(mem *member, ok bool) {
 
 func (m *Machine) markDown(mem *member) {
 	mem.health = nvrha.HealthDown
-	m.statusesMayChange()
+	m.statusesMayChange(mem.group)
 	m.emit(Event{Kind: EventServerDown, Group: mem.group.id, Server: mem.facts.ID})
 	if mem.role == RoleRecording {
 		changed := m.ledger.close(mem.facts.Cameras, mem.facts.ID, mem.lastSeen(m.now))
@@ -796,7 +794,7 @@ func (m *Machine) markDown(mem *member) {
 func (m *Machine) markUp(mem *member) {
 	mem.health = nvrha.HealthUp
 	mem.upSince = instantOf(m.now)
-	m.statusesMayChange()
+	m.statusesMayChange(mem.group)
 	m.emit(Event{Kind: EventServerUp, Group: mem.group.id, Server: mem.facts.ID})
 	switch {
 	case mem.role == RoleStandby:
@@ -874,7 +872,7 @@ func (m *Machine) commandResult(o *op, err error) {
 			mem.takeoverFailed = false
 			m.markMember(mem)
 		}
-		m.touch()
+		m.touch(mem.group)
 	case o == &mem.resume:
 		m.owedOrderDone(o)
 		m.drop(&mem.resume)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,6 +146,16 @@ func groupOf(t testing.TB, s failover.Snapshot, id failover.GroupID) failover.Gr
 	}
 	t.Fatalf("group %v not in snapshot %+v", id, s)
 	return failover.GroupSnapshot{}
+}
+
+// withoutGenerations returns s with every group's Generation zeroed, for
+// comparing what two snapshots show.
+func withoutGenerations(s failover.Snapshot) failover.Snapshot {
+	out := failover.Snapshot{Groups: slices.Clone(s.Groups)}
+	for i := range out.Groups {
+		out.Groups[i].Generation = 0
+	}
+	return out
 }
 
 // hasGroup reports whether a snapshot holds the group with the given ID.

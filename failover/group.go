@@ -24,6 +24,7 @@ func (m *Machine) AddGroup(name string) (GroupID, error) {
 	m.groups = append(m.groups, g)
 	m.markGroup(g.id)
 	m.stateGen++
+	m.shownChanged(g)
 	return g.id, nil
 }
 
@@ -41,6 +42,7 @@ func (m *Machine) RenameGroup(id GroupID, name string) error {
 	g.name = name
 	m.markGroup(id)
 	m.stateGen++
+	m.shownChanged(g)
 	return nil
 }
 
@@ -79,7 +81,7 @@ func (m *Machine) DeleteGroup(id GroupID, a Approval) ([]Takeover, error) {
 		}
 	}
 	m.markGroup(id)
-	m.touch()
+	m.touch(g)
 	m.settle()
 	return interrupted, nil
 }
@@ -102,7 +104,7 @@ func (m *Machine) SetProtection(id GroupID, on bool) ([]Takeover, error) {
 			}
 		}
 	}
-	m.touch()
+	m.touch(g)
 	m.settle()
 	return interrupted, nil
 }

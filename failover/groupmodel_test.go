@@ -304,6 +304,7 @@ type modelHarness struct {
 	spent []failover.Approval
 	// after, when set, sees the Machine after every check.
 	after func(*failover.Machine)
+	snaps snapshotUpdater
 }
 
 // approval draws the Approval an operation op is attempted with: none, one
@@ -695,6 +696,7 @@ func (h *modelHarness) check(t *rapid.T) {
 		defer h.after(h.m)
 	}
 	s := h.m.Snapshot()
+	h.snaps.check(t, h.m)
 
 	// Limits and the default group.
 	if n := len(s.Groups); n < 1 || n > 16 {

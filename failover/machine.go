@@ -145,15 +145,54 @@ func (m *Machine) newMember(f nvrha.Facts, role Role, g *group, enabled bool) *m
 	return mem
 }
 
-// touch notes a change of persistent state that may also change statuses.
-func (m *Machine) touch() {
+// touch notes a change of persistent state in group g that may also change
+// statuses.
+func (m *Machine) touch(g *group) {
 	m.stateGen++
-	m.statusesMayChange()
+	m.statusesMayChange(g)
 }
 
-// statusesMayChange notes a change that may change statuses: they are
-// derived again before the next Ready, and Generation moves.
-func (m *Machine) statusesMayChange() {
+// touchTakeover is touch for a takeover of r by s. Both are in one group;
+// were they not, both groups would be marked.
+func (m *Machine) touchTakeover(r, s *member) {
+	m.touch(r.group)
+	if s.group != r.group {
+		m.statusesMayChange(s.group)
+	}
+}
+
+// statusesMayChange notes a change in group g that may change statuses:
+// they are derived again before the next Ready, and Generation moves.
+func (m *Machine) statusesMayChange(g *group) {
 	m.statusDirty = true
+	g.statusDirty = true
+	m.shownChanged(g)
+}
+
+// shownChanged notes that what g's snapshot shows may have changed. It
+// moves Generation itself, so that g's generation is one no snapshot has
+// seen, whatever the caller moved before.
+func (m *Machine) shownChanged(g *group) {
+	m.viewGen++
+	g.shown = m.Generation()
+}
+
+// everyGroupShownChanged is statusesMayChange for every group: after a
+// restore, or a change whose group is not known.
+func (m *Machine) everyGroupShownChanged() {
+	for _, g := range m.groups {
+		m.statusesMayChange(g)
+	}
+}
+
+// orderShown notes that an order to server changed. It shows in the State
+// (owed orders, takeovers) and in the server's group (a standby's release,
+// in whether it is ready); an order to a server in no group (an orphan's)
+// shows in no group.
+func (m *Machine) orderShown(server nvrha.ServerID) {
+	if mem := m.servers[server]; mem != nil {
+		m.shownChanged(mem.group)
+		return
+	}
 	m.viewGen++
 }

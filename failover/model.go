@@ -69,6 +69,12 @@ type group struct {
 	name       string
 	protection bool
 	members    []*member
+	// shown is the Machine's Generation when what the group's snapshot
+	// shows may last have changed (GroupSnapshot.Generation); statusDirty
+	// is set when its members' statuses may have changed since they were
+	// last derived.
+	shown       uint64
+	statusDirty bool
 }
 
 // member is a server in a group: its facts as last reported, its membership

@@ -71,7 +71,7 @@ func (m *Machine) addServers(id GroupID, role Role, servers []nvrha.Facts) error
 		m.adopt(mem)
 	}
 	m.markGroup(id)
-	m.touch()
+	m.touch(g)
 	m.settle()
 	return nil
 }
@@ -123,7 +123,7 @@ func (m *Machine) removeServers(id GroupID, role Role, servers []nvrha.ServerID)
 		m.forget(mem)
 	}
 	m.markGroup(id)
-	m.touch()
+	m.touch(g)
 	m.settle()
 	return nil
 }
@@ -154,7 +154,7 @@ func (m *Machine) SetServerEnabled(server nvrha.ServerID, enabled bool) ([]Takeo
 			mem.takeoverFailed, mem.refusals, mem.retryAt = false, 0, 0
 		}
 	}
-	m.touch()
+	m.touch(mem.group)
 	m.settle()
 	return interrupted, nil
 }
@@ -188,7 +188,7 @@ func (m *Machine) SetServerPriority(server nvrha.ServerID, priority int) error {
 	}
 	mem.priority = int16(priority)
 	m.markMember(mem)
-	m.touch()
+	m.touch(mem.group)
 	m.settle()
 	return nil
 }
@@ -209,7 +209,7 @@ func (m *Machine) UpdateFacts(f nvrha.Facts) error {
 	mem.facts = f.Clone()
 	mem.spaceKnown = false
 	m.markMember(mem)
-	m.touch()
+	m.touch(mem.group)
 	m.settle()
 	return nil
 }

@@ -267,7 +267,7 @@ func RestoreMachine(cfg Config, st State, now time.Time) (*Machine, error) {
 		}
 		m.ledger.cams[cl.Camera] = es
 	}
-	m.statusesMayChange()
+	m.everyGroupShownChanged()
 	m.settle()
 	return m, nil
 }

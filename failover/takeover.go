@@ -169,7 +169,7 @@ func (m *Machine) startTakeover(r, s *member) {
 		m.standDown(r)
 	}
 	m.markTakeover(t)
-	m.touch()
+	m.touchTakeover(r, s)
 	m.emit(Event{Kind: EventTakeoverStarted, Group: r.group.id, Server: r.facts.ID, Peer: s.facts.ID, Epoch: t.epoch})
 }
 
@@ -309,7 +309,7 @@ func (m *Machine) takeoverResult(t *takeover, err error, stale bool) {
 		t.confirmedAt = m.now
 		m.drop(&t.cmd)
 		m.ledger.open(t.rec.facts.Cameras, t.sb.facts.ID, t.rec.facts.ID, t.epoch, t.started)
-		m.touch()
+		m.touchTakeover(t.rec, t.sb)
 		m.emit(Event{Kind: EventTakeoverSucceeded, Group: t.rec.group.id, Server: t.rec.facts.ID, Peer: t.sb.facts.ID, Epoch: t.epoch})
 	case PhaseResuming:
 		// Acknowledged: the recording server has accepted to record. The
@@ -371,7 +371,7 @@ func (m *Machine) end(t *takeover) {
 	m.drop(&t.cmd)
 	t.rec.tk, t.sb.tk = nil, nil
 	t.sb.quitAt = instantOf(m.now)
-	m.touch()
+	m.touchTakeover(t.rec, t.sb)
 }
 
 // standbyFailed gives up on a takeover's standby: it becomes "Abnormal,
@@ -484,7 +484,7 @@ func (m *Machine) recordingDownInTakeover(t *takeover) {
 		m.drop(&t.cmd)
 		m.send(&t.cmd, m.takeoverCommand(t))
 		m.markTakeover(t)
-		m.touch()
+		m.touchTakeover(t.rec, t.sb)
 	}
 }
 
@@ -498,7 +498,7 @@ func (m *Machine) abandonFailback(t *takeover) {
 	t.phase = PhaseActive
 	t.epoch = m.nextEpoch(t.rec.facts.ID)
 	m.markTakeover(t)
-	m.touch()
+	m.touchTakeover(t.rec, t.sb)
 }
 
 // standbyDownInTakeover handles a standby failing while it covers.

@@ -170,12 +170,13 @@ func (v *worldView) Machine() history.MachineView {
 	return v.w.c.m
 }
 
-// SnapshotInto reuses buf's memory for the real Machine's snapshot; a
-// wrapped one (a test's broken Machine) is asked for its Snapshot, which
+// SnapshotInto brings buf up to date with the real Machine's snapshot,
+// writing only the groups that changed (failover.Machine.UpdateSnapshot); a
+// wrapped Machine (a test's broken one) is asked for its Snapshot, which
 // it may change.
 func (v *worldView) SnapshotInto(buf *failover.Snapshot) {
 	if m, ok := v.w.c.m.(*failover.Machine); ok {
-		m.SnapshotInto(buf)
+		m.UpdateSnapshot(buf)
 		return
 	}
 	*buf = v.w.c.m.Snapshot()

@@ -31,10 +31,12 @@ type machineView struct {
 	tickSnap *failover.Snapshot
 	// bufs are the memory of the snapshots the checks take, reused event
 	// after event: bufs[cur] is the latest, the other the one before it,
-	// which statusesAgree compares with. fills are the fills they hold.
+	// which statusesAgree compares with. fills are the fills they hold,
+	// and ats the Machine each was taken of.
 	bufs  [2]failover.Snapshot
 	cur   int
 	fills [2]uint64
+	ats   [2]machineAt
 	// fill counts the snapshots taken; the last was taken of the Machine
 	// filled. memFill and viewFill are the fills that mem and view index
 	// (0 for none).
@@ -110,6 +112,7 @@ func (c *Checker) takeSnapshot() {
 	c.v.SnapshotInto(&mv.bufs[mv.cur])
 	mv.fill++
 	mv.fills[mv.cur] = mv.fill
+	mv.ats[mv.cur] = now
 	mv.filled = now
 }
 

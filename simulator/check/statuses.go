@@ -68,21 +68,31 @@ func (c *Checker) unchangedGroups() (*failover.Snapshot, []bool) {
 		return nil, nil // mem indexes no snapshot of the buffers
 	}
 	mv.skip = mv.skip[:0]
+	// Snapshots of one Machine show a group the same when its generation
+	// is the same (failover.GroupSnapshot.Generation).
+	oneMachine := mv.ats[mv.cur].known && mv.ats[mv.cur].inc == mv.ats[mv.cur^1].inc && mv.ats[mv.cur^1].known
 	for gi := range cur.Groups {
 		g := &cur.Groups[gi]
 		v, ok := mv.verified[g.ID]
 		same := ok && v.pver == mv.pver &&
 			(v.fill == mv.fills[mv.cur] && v.gi == gi || // this very snapshot
-				v.fill == mv.fills[mv.cur^1] && v.gi < len(prev.Groups) && sameGroup(&prev.Groups[v.gi], g))
+				v.fill == mv.fills[mv.cur^1] && v.gi < len(prev.Groups) && sameGroup(&prev.Groups[v.gi], g, oneMachine))
 		mv.skip = append(mv.skip, same)
 	}
 	return cur, mv.skip
 }
 
 // sameGroup reports whether two snapshots show a group the same: its
-// switch and every member's entry, in order.
-func sameGroup(a, b *failover.GroupSnapshot) bool {
-	if a.ID != b.ID || a.Protection != b.Protection || len(a.Members) != len(b.Members) {
+// switch and every member's entry, in order. Snapshots of one Machine
+// (oneMachine) tell by the group's generation.
+func sameGroup(a, b *failover.GroupSnapshot, oneMachine bool) bool {
+	if a.ID != b.ID {
+		return false
+	}
+	if oneMachine && a.Generation != 0 && a.Generation == b.Generation {
+		return true
+	}
+	if a.Protection != b.Protection || len(a.Members) != len(b.Members) {
 		return false
 	}
 	for i := range a.Members {

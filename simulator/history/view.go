@@ -43,7 +43,10 @@ type View interface {
 	// Machine is the center's Machine, or nil while the center is down.
 	Machine() MachineView
 	// SnapshotInto writes the Machine's Snapshot into buf, reusing its
-	// memory where it can. The center must be up.
+	// memory where it can. buf is the caller's, passed again and again
+	// and never changed in between: a real Machine writes only the groups
+	// that changed since (failover.Machine.UpdateSnapshot). The center must
+	// be up.
 	SnapshotInto(buf *failover.Snapshot)
 	// MachineGeneration returns the Machine's Generation
 	// (failover.Machine.Generation): while it and the center's
