@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"strconv"
 	"time"
 )
 
@@ -228,32 +227,6 @@ func (q *eventHeap) pop() event {
 	q.free = append(q.free, top.slot)
 	return e
 }
-
-// appendSeconds appends d as seconds with nine decimals.
-func appendSeconds(b []byte, d time.Duration) []byte {
-	if d < 0 {
-		b = append(b, '-')
-		d = -d
-	}
-	b = strconv.AppendInt(b, int64(d/time.Second), 10)
-	b = append(b, '.')
-	frac := int64(d % time.Second)
-	var digits [9]byte
-	// Two digits at a time, from a table: every line of the trace starts
-	// with its instant.
-	for i := 7; i > 0; i -= 2 {
-		q := frac / 100
-		r := frac - q*100
-		digits[i], digits[i+1] = pairs[2*r], pairs[2*r+1]
-		frac = q
-	}
-	digits[0] = byte('0' + frac)
-	return append(b, digits[:]...)
-}
-
-// pairs are the two digits of 00 to 99.
-const pairs = "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849" +
-	"5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // fmtDur renders a simulated offset for messages: "12.345s".
 func fmtDur(d time.Duration) string {

@@ -78,3 +78,32 @@ const (
 func (t *tracer) sum() string {
 	return strconv.FormatUint(t.h, 16)
 }
+
+// appendSeconds appends d as seconds with nine decimals.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	abs := uint64(d)
+	if d < 0 {
+		b = append(b, '-')
+		abs = -abs // the most negative Duration too
+	}
+	b = strconv.AppendUint(b, abs/uint64(time.Second), 10)
+	b = append(b, '.')
+	frac := abs % uint64(time.Second)
+	var digits [9]byte
+	// Two digits at a time, from a table: every line of the trace starts
+	// with its instant.
+	for i := 7; i > 0; i -= 2 {
+		q := frac / 100
+		r := frac - q*100
+		digits[i], digits[i+1] = pairs[2*r], pairs[2*r+1]
+		frac = q
+	}
+	digits[0] = byte('0' + frac)
+	return append(b, digits[:]...)
+}
+
+// pairs are the two digits of 00 to 99.
+const pairs = "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849" +
+	"5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+func appendUint(b []byte, u uint64) []byte { return strconv.AppendUint(b, u, 10) }

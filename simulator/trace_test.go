@@ -60,3 +60,37 @@ func TestTracerAgainstReference(t *testing.T) {
 		}
 	})
 }
+
+// TestAppendNumbersAgainstStrconv checks the trace's number formatting
+// against strconv and time over the values a run writes and their edges.
+func TestAppendNumbersAgainstStrconv(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		u := rapid.OneOf(rapid.Uint64Range(0, 1e6), rapid.Uint64()).Draw(t, "u")
+		if got, want := string(appendUint(nil, u)), strconv.FormatUint(u, 10); got != want {
+			t.Fatalf("appendUint(%d) = %q, want %q", u, got, want)
+		}
+		d := time.Duration(rapid.OneOf(rapid.Int64Range(-3e12, 3e12), rapid.Int64()).Draw(t, "d"))
+		sign, abs := "", uint64(d)
+		if d < 0 {
+			sign, abs = "-", -uint64(d)
+		}
+		want := fmt.Sprintf("%s%d.%09d", sign, abs/1e9, abs%1e9)
+		if got := string(appendSeconds([]byte("x"), d)); got != "x"+want {
+			t.Fatalf("appendSeconds(%d) = %q, want %q", int64(d), got, "x"+want)
+		}
+	})
+}
+
+// BenchmarkTraceLine writes the trace's most frequent line, a probe's
+// delivery, as a run writes it.
+func BenchmarkTraceLine(b *testing.B) {
+	tr := newTracer(nil, DefaultTraceTail)
+	at := 8*time.Second + 887975*time.Microsecond
+	for i := range b.N {
+		l := tr.start(at + time.Duration(i)*time.Microsecond)
+		l = append(l, " exec #"...)
+		l = appendUint(l, uint64(47930+i))
+		l = append(l, " probe sb-100"...)
+		tr.end(l)
+	}
+}

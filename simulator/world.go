@@ -309,8 +309,6 @@ func (w *World) traceLine(s string) {
 	w.tr.end(b)
 }
 
-func appendUint(b []byte, u uint64) []byte { return strconv.AppendUint(b, u, 10) }
-
 // cameraIndexes maps camera IDs to indexes; unknown cameras are skipped.
 func (w *World) cameraIndexes(ids []nvrha.CameraID) []int {
 	out := make([]int, 0, len(ids))
