@@ -125,7 +125,7 @@ type calmDetector interface {
 // is ignored.
 func (m *Machine) Step(now time.Time, r Result) error {
 	m.setNow(now)
-	o, ok := m.ops[r.ID]
+	o, ok := m.ops.get(r.ID)
 	if !ok {
 		if r.ID == 0 || r.ID >= m.nextCmdID {
 			return fmt.Errorf("%w: id %d", ErrUnknownCommand, r.ID)
@@ -140,7 +140,7 @@ func (m *Machine) Step(now time.Time, r Result) error {
 	if !current && !earlier && !older {
 		// Superseded, or a failure of an attempt already retried.
 		if r.ID != o.cmd.ID {
-			delete(m.ops, r.ID)
+			m.ops.delete(r.ID)
 		}
 		if r.ID == o.prev {
 			o.prev, o.prevSent = 0, 0
@@ -156,9 +156,9 @@ func (m *Machine) Step(now time.Time, r Result) error {
 		// lives, and nothing about a takeover confirmed meanwhile.
 		sent = 0
 	}
-	delete(m.ops, o.cmd.ID)
+	m.ops.delete(o.cmd.ID)
 	if o.prev != 0 {
-		delete(m.ops, o.prev)
+		m.ops.delete(o.prev)
 		o.prev, o.prevSent = 0, 0
 	}
 	if prober != nil {
@@ -259,15 +259,15 @@ func (m *Machine) send(o *op, c Command) {
 		m.orderShown(c.Server)
 	}
 	if o.prev != 0 {
-		delete(m.ops, o.prev)
+		m.ops.delete(o.prev)
 		o.prev, o.prevSent = 0, 0
 	}
 	if o.cmd.ID != 0 {
 		if sameOrder(o.cmd, c) {
 			o.prev, o.prevSent = o.cmd.ID, o.sentAt
-			m.ops[o.prev] = o
+			m.ops.set(o.prev, o)
 		} else {
-			delete(m.ops, o.cmd.ID)
+			m.ops.delete(o.cmd.ID)
 		}
 	}
 	if c.Kind == CmdTakeover {
@@ -283,7 +283,7 @@ func (m *Machine) send(o *op, c Command) {
 	}
 	c.Deadline = m.now.Add(timeout)
 	o.cmd, o.sentAt, o.retryAt = c, instantOf(m.now), 0
-	m.ops[c.ID] = o
+	m.ops.set(c.ID, o)
 	m.outbox = append(m.outbox, c)
 }
 
@@ -308,10 +308,10 @@ func (m *Machine) drop(o *op) {
 		m.orderShown(o.cmd.Server)
 	}
 	if o.cmd.ID != 0 {
-		delete(m.ops, o.cmd.ID)
+		m.ops.delete(o.cmd.ID)
 	}
 	if o.prev != 0 {
-		delete(m.ops, o.prev)
+		m.ops.delete(o.prev)
 	}
 	if mem := m.probeOwner(o); mem != nil {
 		m.forgetOlderProbes(mem)
@@ -337,7 +337,7 @@ func (m *Machine) probeOwner(o *op) *member {
 func (m *Machine) keepOlderProbe(mem *member, id uint64) {
 	old := &mem.olderProbes
 	if old[0] != 0 {
-		delete(m.ops, old[0])
+		m.ops.delete(old[0])
 	}
 	copy(old[:], old[1:])
 	old[len(old)-1] = id
@@ -346,7 +346,7 @@ func (m *Machine) keepOlderProbe(mem *member, id uint64) {
 func (m *Machine) forgetOlderProbes(mem *member) {
 	for i, id := range mem.olderProbes {
 		if id != 0 {
-			delete(m.ops, id)
+			m.ops.delete(id)
 			mem.olderProbes[i] = 0
 		}
 	}
@@ -356,10 +356,10 @@ func (m *Machine) forgetOlderProbes(mem *member) {
 // copied to a new place.
 func (m *Machine) track(o *op) {
 	if o.cmd.ID != 0 {
-		m.ops[o.cmd.ID] = o
+		m.ops.set(o.cmd.ID, o)
 	}
 	if o.prev != 0 {
-		m.ops[o.prev] = o
+		m.ops.set(o.prev, o)
 	}
 }
 

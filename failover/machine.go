@@ -42,7 +42,7 @@ type Machine struct {
 	everyMember bool
 	nextCmdID   uint64
 	// ops finds the owner of an outstanding command by its ID.
-	ops map[uint64]*op
+	ops opIndex
 	// orphans are orders owed to servers that left their group: a release
 	// to a standby interrupted by a group's deletion must still reach it.
 	orphans []*op
@@ -103,7 +103,6 @@ func newMachine(cfg Config) *Machine {
 		servers:   make(map[nvrha.ServerID]*member),
 		epochs:    make(map[nvrha.ServerID]nvrha.Epoch),
 		ledger:    newLedger(cfg.LedgerLimit),
-		ops:       make(map[uint64]*op),
 		nextCmdID: 1,
 	}
 }
