@@ -94,6 +94,7 @@ func NewMachine(cfg Config) (*Machine, error) {
 	m.groups = []*group{{id: DefaultGroupID, name: DefaultGroupName, protection: true}}
 	m.nextGroupID = DefaultGroupID + 1
 	m.stateGen++
+	m.shownChanged(m.groups[0])
 	return m, nil
 }
 

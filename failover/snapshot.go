@@ -28,9 +28,10 @@ type GroupSnapshot struct {
 	Capacity int              `json:"capacity"`
 	Members  []MemberSnapshot `json:"members"`
 	// Generation is the Machine's Generation when what this group shows
-	// last changed, or may have: two snapshots of a group by one Machine
-	// with the same Generation show it the same, so a UI redraws, and a
-	// monitor compares, only the groups whose Generation moved.
+	// last changed, or may have; never 0. Two snapshots of a group by one
+	// Machine with the same Generation show it the same, so a UI redraws,
+	// and a monitor compares, only the groups whose Generation moved. A
+	// Machine restored from a State counts afresh, as its Generation does.
 	Generation uint64 `json:"generation"`
 }
 
@@ -169,7 +170,7 @@ func (m *Machine) fillSnapshot(s *Snapshot, update bool) {
 		if reuse && n < old {
 			// Groups keep their order, so an unchanged group is where it
 			// was unless a group before it was deleted.
-			if prev := &s.Groups[:n+1][n]; prev.ID == g.id && prev.Generation == g.shown && g.shown != 0 {
+			if prev := &s.Groups[:n+1][n]; prev.ID == g.id && prev.Generation == g.shown {
 				s.Groups = s.Groups[:n+1]
 				continue
 			}
