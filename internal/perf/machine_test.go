@@ -3,6 +3,8 @@ package perf
 import (
 	"fmt"
 	"testing"
+
+	"github.com/nvrha/nvrha/failover"
 )
 
 func BenchmarkProbeResults(b *testing.B) {
@@ -84,5 +86,30 @@ func TestPersistCostsTheChange(t *testing.T) {
 	t.Logf("%d changes: %.0f bytes per change incrementally, %.0f whole (ratio %.4f), %d compactions", r.Changes, d, f, r.Ratio(), r.Compactions)
 	if r.Changes < 4 || r.Ratio() > 0.01 {
 		t.Errorf("%d changes cost %.0f bytes each, %.4f of the whole State's %.0f; want under 1%%", r.Changes, d, r.Ratio(), f)
+	}
+}
+
+// BenchmarkSnapshotAfterChange changes one server of a 16 x 64 center
+// (its priority, which shows in its group) and takes the center's
+// snapshot into reused memory, with SnapshotInto (every group) and with
+// UpdateSnapshot (the group that changed), in the same run.
+func BenchmarkSnapshotAfterChange(b *testing.B) {
+	for _, how := range []string{"SnapshotInto", "UpdateSnapshot"} {
+		b.Run(how, func(b *testing.B) {
+			c := NewCenter(b, 16, 64)
+			var s failover.Snapshot
+			take := c.M.SnapshotInto
+			if how == "UpdateSnapshot" {
+				take = c.M.UpdateSnapshot
+			}
+			take(&s)
+			b.ResetTimer()
+			for i := range b.N {
+				if err := c.M.SetServerPriority(c.Recording[i%len(c.Recording)], 1+i%2); err != nil {
+					b.Fatal(err)
+				}
+				take(&s)
+			}
+		})
 	}
 }
