@@ -177,8 +177,8 @@ func (m *Machine) shownChanged(g *group) {
 	g.shown = m.Generation()
 }
 
-// everyGroupShownChanged is statusesMayChange for every group: after a
-// restore, or a change whose group is not known.
+// everyGroupShownChanged is statusesMayChange for every group, for a
+// Machine restored from a State.
 func (m *Machine) everyGroupShownChanged() {
 	for _, g := range m.groups {
 		m.statusesMayChange(g)

@@ -9,10 +9,11 @@ import (
 )
 
 // Snapshot is a copy of every group, member and status, for a UI or a log. It
-// shares nothing with the Machine.
+// shares no memory with the Machine.
 type Snapshot struct {
 	Groups []GroupSnapshot `json:"groups"`
-	// by is the Machine whose UpdateSnapshot filled the snapshot last.
+	// by is the Machine whose UpdateSnapshot filled the snapshot last, nil
+	// when none did.
 	by *Machine
 }
 
@@ -143,9 +144,11 @@ func (m *Machine) SnapshotInto(s *Snapshot) {
 // wrote and that has not changed since (its Generation says so) is kept as
 // it is, so an update costs the groups that changed, not the center. At
 // 1,024 servers in 16 groups, a change to one server copies 64 of them.
-// A caller that changes s, or passes a snapshot this Machine did not fill
-// with UpdateSnapshot, gets every group written afresh only in the second
-// case: it must not change s.
+//
+// s remembers which Machine filled it. A snapshot filled otherwise (by
+// SnapshotInto, by another Machine, by hand) has every group written
+// afresh; but a change the caller makes to s between two calls is not
+// seen, and stays: a caller that changes s must use SnapshotInto.
 func (m *Machine) UpdateSnapshot(s *Snapshot) {
 	m.fillSnapshot(s, true)
 }
