@@ -57,10 +57,11 @@ func (m *Machine) Tick(now time.Time) {
 		}
 	}
 	for _, o := range m.orphans {
-		if m.due(o) {
+		if !m.verifying(o) && m.due(o) {
 			m.send(o, o.cmd)
 		}
 	}
+	m.tickUnverified()
 	m.settle()
 	// What changed in this Tick (a member found down, a takeover's step,
 	// an assignment) may have changed members looked at before it: the
@@ -171,6 +172,8 @@ func (m *Machine) Step(now time.Time, r Result) error {
 	case CmdProbe:
 		if prober != nil {
 			m.probeResult(prober, r)
+		} else {
+			m.unverifiedResult(o, r)
 		}
 	case CmdInventory:
 		if mem := m.servers[o.cmd.Server]; mem != nil && o == &mem.inventory {
@@ -853,6 +856,10 @@ func (m *Machine) commandResult(o *op, err error) {
 		}
 	case owed && err != nil:
 		m.failed(o)
+	case mem == nil && o.cmd.Kind == CmdRelease:
+		// Owed until a probe shows it let go (unverified).
+		m.owedOrderDone(o)
+		m.verifyRelease(o)
 	case mem == nil:
 		m.owedOrderDone(o)
 		m.orphans = slices.DeleteFunc(m.orphans, func(x *op) bool { return x == o })

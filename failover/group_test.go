@@ -1703,12 +1703,14 @@ type fleet struct {
 	lost     map[failover.CommandKind]bool // commands of these kinds are lost
 	noSpace  map[nvrha.ServerID]bool       // these report no empty recording space
 	covering map[nvrha.ServerID]nvrha.ServerID
+	liars    map[nvrha.ServerID]bool // these acknowledge releases they never carry out
 	sent     []failover.Command
 }
 
 func newFleet(t testing.TB, m *failover.Machine, fs ...nvrha.Facts) *fleet {
 	f := &fleet{t: t, m: m, now: t0, facts: map[nvrha.ServerID]nvrha.Facts{}, down: map[nvrha.ServerID]bool{},
-		lost: map[failover.CommandKind]bool{}, noSpace: map[nvrha.ServerID]bool{}, covering: map[nvrha.ServerID]nvrha.ServerID{}}
+		lost: map[failover.CommandKind]bool{}, noSpace: map[nvrha.ServerID]bool{}, covering: map[nvrha.ServerID]nvrha.ServerID{},
+		liars: map[nvrha.ServerID]bool{}}
 	for _, x := range fs {
 		f.facts[x.ID] = x.Clone()
 	}
@@ -1764,7 +1766,7 @@ func (f *fleet) flush() {
 			case failover.CmdTakeover:
 				f.covering[c.Server] = c.Recording
 			case failover.CmdRelease:
-				if f.covering[c.Server] == c.Recording {
+				if f.covering[c.Server] == c.Recording && !f.liars[c.Server] {
 					delete(f.covering, c.Server)
 				}
 			}
@@ -1905,6 +1907,104 @@ func TestDeleteGroupInterruptsTakeovers(t *testing.T) {
 	// The servers are free again.
 	mustAddStandby(t, f.m, failover.DefaultGroupID, standbyFacts("sb-1", 16))
 	mustAddRecording(t, f.m, failover.DefaultGroupID, recordingFacts("rec-1", 8))
+}
+
+// A standby that left its group while it covered (its group deleted) is
+// owed a release; one whose agent acknowledges it without carrying it out
+// is found out by probes, though it is in no group, and told again, under
+// the same epoch and with a back-off, until a probe shows that it let go.
+// Only then does the State stop owing it the release, so a center
+// restored meanwhile sends it again.
+func TestOrphanReleaseIsVerifiedByProbes(t *testing.T) {
+	owes := func(m *failover.Machine) bool {
+		for _, o := range m.State().Owed {
+			if o.Server == "sb-1" && o.Kind == failover.CmdRelease && o.Recording == "rec-1" {
+				return true
+			}
+		}
+		return false
+	}
+	deleted := func(t *testing.T) *fleet {
+		f, g := inTakeover(t)
+		if _, err := f.m.DeleteGroup(g, approveAt(t, failover.OpDeleteGroup, f.m.Now())); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	t.Run("an honest agent", func(t *testing.T) {
+		f := deleted(t)
+		i := len(f.sent)
+		f.run(10 * time.Second)
+		if _, ok := f.covering["sb-1"]; ok || owes(f.m) {
+			t.Fatalf("sb-1 covers %q; the State owes it the release: %v", f.covering["sb-1"], owes(f.m))
+		}
+		if rel, probes := f.sentSince(i, failover.CmdRelease, "sb-1"), f.sentSince(i, failover.CmdProbe, "sb-1"); len(rel) != 1 || len(probes) != 1 {
+			t.Errorf("an honest release cost %d releases and %d probes; want one of each", len(rel), len(probes))
+		}
+	})
+
+	t.Run("a lying agent", func(t *testing.T) {
+		f := deleted(t)
+		f.liars["sb-1"] = true
+		i := len(f.sent)
+		f.run(30 * time.Second)
+		rel := f.sentSince(i, failover.CmdRelease, "sb-1")
+		if len(rel) < 3 || len(f.sentSince(i, failover.CmdProbe, "sb-1")) < 3 {
+			t.Fatalf("in 30 s, a standby in no group that lies about its release was told %d times and probed %d times",
+				len(rel), len(f.sentSince(i, failover.CmdProbe, "sb-1")))
+		}
+		for _, c := range rel[1:] {
+			if c.Epoch != rel[0].Epoch {
+				t.Errorf("the release told again carries epoch %d, the first %d", c.Epoch, rel[0].Epoch)
+			}
+		}
+		// Told again only when a probe says it still records.
+		probed := true
+		for _, c := range f.sent[i:] {
+			switch {
+			case c.Server != "sb-1":
+			case c.Kind == failover.CmdProbe:
+				probed = true
+			case c.Kind == failover.CmdRelease && !probed:
+				t.Fatalf("sb-1 was told again (#%d) with no probe since the last time", c.ID)
+			case c.Kind == failover.CmdRelease:
+				probed = false
+			}
+		}
+		// Backed off to RetryMax: 10 s holds 5 rounds at most, and one
+		// started before.
+		j := len(f.sent)
+		f.run(10 * time.Second)
+		if n := len(f.sentSince(j, failover.CmdRelease, "sb-1")); n > 6 {
+			t.Errorf("%d releases in 10 s to an agent that lies at once; the back-off allows 6", n)
+		}
+		if !owes(f.m) {
+			t.Fatal("the State no longer owes the release its agent never carried out")
+		}
+
+		// A center restored now owes it still, and tells it again.
+		r, err := failover.RestoreMachine(failover.Config{Platform: nvrha.PlatformX86_64}, f.m.State(), f.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.m = r
+		f.liars["sb-1"] = false
+		k := len(f.sent)
+		f.run(failover.DefaultRetryMax + 2*time.Second)
+		if sb, ok := f.covering["sb-1"]; ok {
+			t.Fatalf("sb-1 still records %s's cameras after the restored center told it again: %v", sb, f.sentSince(k, failover.CmdRelease, "sb-1"))
+		}
+		f.run(time.Second)
+		if owes(f.m) {
+			t.Error("the State owes the release a probe showed carried out")
+		}
+		l := len(f.sent)
+		f.run(10 * time.Second)
+		if n := len(f.sentSince(l, failover.CmdProbe, "sb-1")); n != 0 {
+			t.Errorf("sb-1, in no group, was probed %d times after a probe showed it let go", n)
+		}
+	})
 }
 
 func TestProtectionOffInterruptsTakeovers(t *testing.T) {

@@ -46,6 +46,9 @@ type Machine struct {
 	// orphans are orders owed to servers that left their group: a release
 	// to a standby interrupted by a group's deletion must still reach it.
 	orphans []*op
+	// unverified are the releases servers in no group acknowledged, until
+	// a probe shows that they let go (unverified.go).
+	unverified []*unverified
 
 	outbox []Command
 	events []Event

@@ -288,8 +288,10 @@ func (m *Machine) forget(mem *member) {
 	delete(m.servers, mem.facts.ID)
 }
 
-// adopt hands a rejoining server the orders it is still owed.
+// adopt hands a rejoining server the orders it is still owed; its probes
+// now show whether it let go of what it released (unverified).
 func (m *Machine) adopt(mem *member) {
+	m.dropUnverified(mem.facts.ID)
 	m.orphans = slices.DeleteFunc(m.orphans, func(o *op) bool {
 		if o.cmd.Server != mem.facts.ID {
 			return false
