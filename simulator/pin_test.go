@@ -136,6 +136,7 @@ var pinnedTraces = map[string][2]string{
 	"testdata/regress/denied-takeover-given-up":      {"b6bc8ad480fe2596", "ea89bd7fae43aa01"},
 	"testdata/regress/given-up-standby-ledger":       {"9de4e81f3923d12f", "29fdbd2b0a98a81c"},
 	"testdata/regress/license-shrunk-mid-takeover":   {"e029d8f85994e7ee", "428c8df45b82f5a6"},
+	"testdata/regress/orphan-release-verified":       {"e5c5564d38f42b5d", "3c136c5e0b7406cb"},
 	"testdata/regress/restore-mid-failback":          {"c61b8428cbc4b4d3", "c7fb2f490e8945f5"},
 	"testdata/regress/resume-retried":                {"59817ce6d90f9cf6", "7f43116cea795f1e"},
 	"testdata/regress/silent-standby-kept":           {"c38a2fe677ebb3db", "03066b89f5dab88f"},

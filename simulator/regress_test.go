@@ -162,6 +162,35 @@ func TestRegressions(t *testing.T) {
 				t.Errorf("sb-1 recorded rec-1's cameras until %s, after it was mended at 2m15s (limit %s)", fmtDur(stopped), fmtDur(limit))
 			}
 		},
+		// Once a standby in no group recorded on unnoticed: sb-2, whose
+		// group was deleted at 55 s and whose agent acknowledges every
+		// release without carrying it out until 1m45s, is told again,
+		// under one epoch and backed off, and lets go soon after it is
+		// mended.
+		"orphan-release-verified": func(t *testing.T, w *World, r *Report) {
+			releases := ordersSent(w, "release", "sb-2", 55*time.Second, 105*time.Second)
+			if max := int(50*time.Second/failover.DefaultRetryMax) + 8; len(releases) < 5 || len(releases) > max {
+				t.Errorf("sb-2 got %d releases while it claimed rec-3's cameras in no group, want 5 to %d", len(releases), max)
+			}
+			for _, o := range releases {
+				if o.epoch != releases[0].epoch {
+					t.Errorf("releases to sb-2 under epochs %d and %d: each one the same order again", releases[0].epoch, o.epoch)
+					break
+				}
+			}
+			stopped := time.Duration(-1)
+			for _, sp := range timeline(r, "sb-2").Footage {
+				if sp.Label == "covering rec-3" {
+					stopped = sp.To
+				}
+			}
+			if limit := 105*time.Second + failover.DefaultRetryMax + time.Second; stopped < 0 || stopped > limit {
+				t.Errorf("sb-2 recorded rec-3's cameras until %s, after it was mended at 1m45s (limit %s)", fmtDur(stopped), fmtDur(limit))
+			}
+			if n := len(ordersSent(w, "release", "sb-2", 115*time.Second, 3*time.Minute)); n != 0 {
+				t.Errorf("sb-2 got %d releases after it let go", n)
+			}
+		},
 		// Once stale-retry-unbounded: sb-1 gets at most TakeoverAttempts
 		// takeover orders while it claims newer epochs, and the release
 		// owed to it, refused the same way, at most one every RetryMax
