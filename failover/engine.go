@@ -857,8 +857,10 @@ func (m *Machine) commandResult(o *op, err error) {
 	case owed && err != nil:
 		m.failed(o)
 	case mem == nil && o.cmd.Kind == CmdRelease:
-		// Owed until a probe shows it let go (unverified).
+		// Owed until a probe shows it let go (unverified); its ledger
+		// interval ends now, as a member's does.
 		m.owedOrderDone(o)
+		m.stateGen++
 		m.verifyRelease(o)
 	case mem == nil:
 		m.owedOrderDone(o)

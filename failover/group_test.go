@@ -1705,6 +1705,7 @@ type fleet struct {
 	covering map[nvrha.ServerID]nvrha.ServerID
 	liars    map[nvrha.ServerID]bool // these acknowledge releases they never carry out
 	sent     []failover.Command
+	saved    *failover.State // the last State a Ready handed
 }
 
 func newFleet(t testing.TB, m *failover.Machine, fs ...nvrha.Facts) *fleet {
@@ -1747,6 +1748,9 @@ func (f *fleet) flush() {
 		}
 		rd := f.m.Ready()
 		f.m.Advance(rd)
+		if rd.State != nil {
+			f.saved = rd.State
+		}
 		for _, c := range rd.Commands {
 			f.sent = append(f.sent, c)
 			if f.down[c.Server] || f.lost[c.Kind] {
@@ -1924,6 +1928,17 @@ func TestOrphanReleaseIsVerifiedByProbes(t *testing.T) {
 		}
 		return false
 	}
+	// Every change, the ledger's end of the standby's interval at its
+	// acknowledgement included, is handed to be persisted (all but the
+	// next command ID, which moves with every command).
+	persisted := func(t *testing.T, f *fleet) {
+		t.Helper()
+		live, saved := f.m.State(), *f.saved
+		live.NextCommandID, saved.NextCommandID = 0, 0
+		if !reflect.DeepEqual(live, saved) {
+			t.Fatalf("the Machine holds changes its Readies never handed to be persisted:\nlive  %+v\nsaved %+v", live.Ledger, saved.Ledger)
+		}
+	}
 	deleted := func(t *testing.T) *fleet {
 		f, g := inTakeover(t)
 		if _, err := f.m.DeleteGroup(g, approveAt(t, failover.OpDeleteGroup, f.m.Now())); err != nil {
@@ -1942,6 +1957,7 @@ func TestOrphanReleaseIsVerifiedByProbes(t *testing.T) {
 		if rel, probes := f.sentSince(i, failover.CmdRelease, "sb-1"), f.sentSince(i, failover.CmdProbe, "sb-1"); len(rel) != 1 || len(probes) != 1 {
 			t.Errorf("an honest release cost %d releases and %d probes; want one of each", len(rel), len(probes))
 		}
+		persisted(t, f)
 	})
 
 	t.Run("a lying agent", func(t *testing.T) {
@@ -1982,6 +1998,7 @@ func TestOrphanReleaseIsVerifiedByProbes(t *testing.T) {
 		if !owes(f.m) {
 			t.Fatal("the State no longer owes the release its agent never carried out")
 		}
+		persisted(t, f)
 
 		// A center restored now owes it still, and tells it again.
 		r, err := failover.RestoreMachine(failover.Config{Platform: nvrha.PlatformX86_64}, f.m.State(), f.now)
