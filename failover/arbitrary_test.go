@@ -85,6 +85,12 @@ type arbitraryWorld struct {
 	fine bool
 	// snaps are brought up to date after every input.
 	snaps snapshotUpdater
+	// saved is the last State a Ready handed: once the Machine has no
+	// Ready, it holds every change (invariant 8).
+	saved *failover.State
+	// membership adds inputs that take a standby out of its group and
+	// back, so that orders are owed to servers in no group.
+	membership bool
 }
 
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
@@ -129,7 +135,11 @@ func (w *arbitraryWorld) both(what string, f func(m *failover.Machine) error) er
 
 // step applies one arbitrary input.
 func (w *arbitraryWorld) step(src source) {
-	switch src.intn(8, "input") {
+	inputs := 8
+	if w.membership {
+		inputs = 10
+	}
+	switch src.intn(inputs, "input") {
 	case 0, 1:
 		// Time passes: mostly a little, sometimes a lot, sometimes backwards.
 		var d time.Duration
@@ -167,8 +177,32 @@ func (w *arbitraryWorld) step(src source) {
 	case 7:
 		id := arbitraryServers[src.intn(len(arbitraryServers), "server")]
 		_ = w.both("Failback", func(m *failover.Machine) error { return m.Failback(id) })
+	case 8:
+		// A standby is disabled and leaves its group at once: one that
+		// covered leaves owed the release its takeover's end ordered.
+		sb, g := w.standby(src)
+		_ = w.both("SetServerEnabled", func(m *failover.Machine) error { _, err := m.SetServerEnabled(sb, false); return err })
+		_ = w.both("RemoveStandbyServers", func(m *failover.Machine) error {
+			return m.RemoveStandbyServers(g, approveAt(w.t, failover.OpRemoveStandbyServers, m.Now()), sb)
+		})
+	case 9:
+		// It comes back, taking what it is still owed.
+		sb, g := w.standby(src)
+		f := standbyFacts(sb, map[nvrha.ServerID]int{"sb-1": 16, "sb-2": 32, "sb-x": 8}[sb])
+		_ = w.both("AddStandbyServers", func(m *failover.Machine) error { return m.AddStandbyServers(g, f) })
 	}
 	w.flush()
+}
+
+// standby draws one of the standbys and the group it was built in.
+func (w *arbitraryWorld) standby(src source) (nvrha.ServerID, failover.GroupID) {
+	switch src.intn(3, "standby") {
+	case 0:
+		return "sb-1", failover.DefaultGroupID
+	case 1:
+		return "sb-2", failover.DefaultGroupID
+	}
+	return "sb-x", failover.DefaultGroupID + 1
 }
 
 // answer hands the Machine an arbitrary result for one of its commands.
@@ -257,6 +291,7 @@ func (w *arbitraryWorld) flush() {
 		}
 		if rd.State != nil {
 			w.checkState(*rd.State)
+			w.saved = rd.State
 		}
 		w.sent = append(w.sent, rd.Commands...)
 		if len(w.sent) > 256 {
@@ -265,6 +300,13 @@ func (w *arbitraryWorld) flush() {
 		w.m.Advance(rd)
 	}
 	w.snaps.check(w.t, w.m)
+	if w.saved != nil {
+		live, saved := w.m.State(), *w.saved
+		live.NextCommandID, saved.NextCommandID = 0, 0
+		if !reflect.DeepEqual(live, saved) {
+			w.t.Fatalf("the Machine holds changes its Readies never handed to be persisted:\nlive  %+v\nsaved %+v", live, saved)
+		}
+	}
 }
 
 // sameReady reports whether two Readies hold the same, an empty slice
@@ -342,6 +384,26 @@ func TestMachineArbitraryInputs(t *testing.T) {
 		n := rapid.IntRange(1, 300).Draw(rt, "inputs")
 		for range n {
 			w.step(src)
+		}
+		w.checkState(w.m.State())
+	})
+}
+
+// TestOrphansArbitraryInputs is TestMachineArbitraryInputs with standbys
+// that leave their group and come back, so that releases are owed to
+// servers in no group and answered anyhow, probes of them included: the
+// same checks hold, and Changes rebuild the State.
+func TestOrphansArbitraryInputs(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		tb := rapidTB{t, rt}
+		w := newArbitraryWorld(tb)
+		w.membership = true
+		f := &changesFollower{tb: tb}
+		f.take(w.m)
+		src := rapidSource{rt}
+		for range rapid.IntRange(1, 300).Draw(rt, "inputs") {
+			w.step(src)
+			f.take(w.m)
 		}
 		w.checkState(w.m.State())
 	})
