@@ -142,51 +142,15 @@ func TestRegressions(t *testing.T) {
 		// once backed off and under the failback's epoch, and lets go at
 		// the first release after its agent is sound again (135 s).
 		"stray-cover-released": func(t *testing.T, w *World, r *Report) {
-			releases := ordersSent(w, "release", "sb-1", 75*time.Second, 135*time.Second)
-			if max := int(60*time.Second/failover.DefaultRetryMax) + 8; len(releases) < 10 || len(releases) > max {
-				t.Errorf("sb-1 got %d releases while it claimed rec-1's cameras, want 10 to %d", len(releases), max)
-			}
-			for _, o := range releases {
-				if o.epoch != releases[0].epoch {
-					t.Errorf("releases to sb-1 under epochs %d and %d: each one the same order again", releases[0].epoch, o.epoch)
-					break
-				}
-			}
-			stopped := time.Duration(-1)
-			for _, sp := range timeline(r, "sb-1").Footage {
-				if sp.Label == "covering rec-1" {
-					stopped = sp.To
-				}
-			}
-			if limit := 135*time.Second + failover.DefaultRetryMax + time.Second; stopped < 0 || stopped > limit {
-				t.Errorf("sb-1 recorded rec-1's cameras until %s, after it was mended at 2m15s (limit %s)", fmtDur(stopped), fmtDur(limit))
-			}
+			toldAgainUntilMended(t, w, r, "sb-1", "rec-1", 75*time.Second, 135*time.Second, 10)
 		},
 		// Once a standby in no group recorded on unnoticed: sb-2, whose
 		// group was deleted at 55 s and whose agent acknowledges every
 		// release without carrying it out until 1m45s, is told again,
-		// under one epoch and backed off, and lets go soon after it is
-		// mended.
+		// under one epoch and backed off, lets go soon after it is
+		// mended, and is told nothing more.
 		"orphan-release-verified": func(t *testing.T, w *World, r *Report) {
-			releases := ordersSent(w, "release", "sb-2", 55*time.Second, 105*time.Second)
-			if max := int(50*time.Second/failover.DefaultRetryMax) + 8; len(releases) < 5 || len(releases) > max {
-				t.Errorf("sb-2 got %d releases while it claimed rec-3's cameras in no group, want 5 to %d", len(releases), max)
-			}
-			for _, o := range releases {
-				if o.epoch != releases[0].epoch {
-					t.Errorf("releases to sb-2 under epochs %d and %d: each one the same order again", releases[0].epoch, o.epoch)
-					break
-				}
-			}
-			stopped := time.Duration(-1)
-			for _, sp := range timeline(r, "sb-2").Footage {
-				if sp.Label == "covering rec-3" {
-					stopped = sp.To
-				}
-			}
-			if limit := 105*time.Second + failover.DefaultRetryMax + time.Second; stopped < 0 || stopped > limit {
-				t.Errorf("sb-2 recorded rec-3's cameras until %s, after it was mended at 1m45s (limit %s)", fmtDur(stopped), fmtDur(limit))
-			}
+			toldAgainUntilMended(t, w, r, "sb-2", "rec-3", 55*time.Second, 105*time.Second, 5)
 			if n := len(ordersSent(w, "release", "sb-2", 115*time.Second, 3*time.Minute)); n != 0 {
 				t.Errorf("sb-2 got %d releases after it let go", n)
 			}
@@ -275,6 +239,35 @@ func TestRegressions(t *testing.T) {
 			}
 			check(t, w, r)
 		})
+	}
+}
+
+// toldAgainUntilMended checks a standby whose agent acknowledged releases
+// of rec's cameras without carrying them out from from until it was
+// mended: it was told again at least least times, at most once every
+// RetryMax once backed off, always under one epoch (the same order
+// again), and it stopped recording rec's cameras within RetryMax and a
+// second of being mended.
+func toldAgainUntilMended(t *testing.T, w *World, r *Report, sb, rec nvrha.ServerID, from, mended time.Duration, least int) {
+	t.Helper()
+	releases := ordersSent(w, "release", sb, from, mended)
+	if most := int((mended-from)/failover.DefaultRetryMax) + 8; len(releases) < least || len(releases) > most {
+		t.Errorf("%s got %d releases while it claimed %s's cameras, want %d to %d", sb, len(releases), rec, least, most)
+	}
+	for _, o := range releases {
+		if o.epoch != releases[0].epoch {
+			t.Errorf("releases to %s under epochs %d and %d: each one the same order again", sb, releases[0].epoch, o.epoch)
+			break
+		}
+	}
+	stopped := time.Duration(-1)
+	for _, sp := range timeline(r, string(sb)).Footage {
+		if sp.Label == "covering "+string(rec) {
+			stopped = sp.To
+		}
+	}
+	if limit := mended + failover.DefaultRetryMax + time.Second; stopped < 0 || stopped > limit {
+		t.Errorf("%s recorded %s's cameras until %s, after it was mended at %s (limit %s)", sb, rec, fmtDur(stopped), fmtDur(mended), fmtDur(limit))
 	}
 }
 
