@@ -95,6 +95,20 @@ type arbitraryWorld struct {
 
 var arbitraryServers = []nvrha.ServerID{"rec-1", "rec-2", "rec-3", "sb-1", "sb-2", "rec-x", "sb-x", "ghost"}
 
+// arbitraryStandby is a standby of the arbitrary world, with the group it
+// is built in (Annex is the second group).
+type arbitraryStandby struct {
+	id       nvrha.ServerID
+	channels int
+	group    failover.GroupID
+}
+
+var arbitraryStandbys = []arbitraryStandby{
+	{"sb-1", 16, failover.DefaultGroupID}, {"sb-2", 32, failover.DefaultGroupID}, {"sb-x", 8, failover.DefaultGroupID + 1},
+}
+
+func (s arbitraryStandby) facts() nvrha.Facts { return standbyFacts(s.id, s.channels) }
+
 func newArbitraryWorld(t testing.TB) *arbitraryWorld {
 	return newArbitraryWorldWith(t, failover.Config{})
 }
@@ -115,10 +129,10 @@ func newArbitraryWorldWith(t testing.TB, cfg failover.Config) *arbitraryWorld {
 	w := &arbitraryWorld{t: t, cfg: cfg, m: m, twin: twin, now: epoch0, epochs: map[nvrha.ServerID]nvrha.Epoch{}}
 	for _, m := range []*failover.Machine{m, twin} {
 		g := failover.DefaultGroupID
-		mustAddStandby(t, m, g, standbyFacts("sb-1", 16), standbyFacts("sb-2", 32))
+		mustAddStandby(t, m, g, arbitraryStandbys[0].facts(), arbitraryStandbys[1].facts())
 		mustAddRecording(t, m, g, recordingFacts("rec-1", 16), recordingFacts("rec-2", 8), recordingFacts("rec-3", 32))
 		g2 := mustAddGroup(t, m, "Annex")
-		mustAddStandby(t, m, g2, standbyFacts("sb-x", 8))
+		mustAddStandby(t, m, g2, arbitraryStandbys[2].facts())
 		mustAddRecording(t, m, g2, recordingFacts("rec-x", 8))
 	}
 	return w
@@ -180,29 +194,17 @@ func (w *arbitraryWorld) step(src source) {
 	case 8:
 		// A standby is disabled and leaves its group at once: one that
 		// covered leaves owed the release its takeover's end ordered.
-		sb, g := w.standby(src)
-		_ = w.both("SetServerEnabled", func(m *failover.Machine) error { _, err := m.SetServerEnabled(sb, false); return err })
+		sb := arbitraryStandbys[src.intn(len(arbitraryStandbys), "standby")]
+		_ = w.both("SetServerEnabled", func(m *failover.Machine) error { _, err := m.SetServerEnabled(sb.id, false); return err })
 		_ = w.both("RemoveStandbyServers", func(m *failover.Machine) error {
-			return m.RemoveStandbyServers(g, approveAt(w.t, failover.OpRemoveStandbyServers, m.Now()), sb)
+			return m.RemoveStandbyServers(sb.group, approveAt(w.t, failover.OpRemoveStandbyServers, m.Now()), sb.id)
 		})
 	case 9:
 		// It comes back, taking what it is still owed.
-		sb, g := w.standby(src)
-		f := standbyFacts(sb, map[nvrha.ServerID]int{"sb-1": 16, "sb-2": 32, "sb-x": 8}[sb])
-		_ = w.both("AddStandbyServers", func(m *failover.Machine) error { return m.AddStandbyServers(g, f) })
+		sb := arbitraryStandbys[src.intn(len(arbitraryStandbys), "standby")]
+		_ = w.both("AddStandbyServers", func(m *failover.Machine) error { return m.AddStandbyServers(sb.group, sb.facts()) })
 	}
 	w.flush()
-}
-
-// standby draws one of the standbys and the group it was built in.
-func (w *arbitraryWorld) standby(src source) (nvrha.ServerID, failover.GroupID) {
-	switch src.intn(3, "standby") {
-	case 0:
-		return "sb-1", failover.DefaultGroupID
-	case 1:
-		return "sb-2", failover.DefaultGroupID
-	}
-	return "sb-x", failover.DefaultGroupID + 1
 }
 
 // answer hands the Machine an arbitrary result for one of its commands.

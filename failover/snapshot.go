@@ -9,7 +9,8 @@ import (
 )
 
 // Snapshot is a copy of every group, member and status, for a UI or a log. It
-// shares no memory with the Machine.
+// shares nothing the Machine changes; it only remembers which Machine's
+// UpdateSnapshot filled it.
 type Snapshot struct {
 	Groups []GroupSnapshot `json:"groups"`
 	// by is the Machine whose UpdateSnapshot filled the snapshot last, nil

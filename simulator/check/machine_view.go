@@ -37,11 +37,9 @@ type machineView struct {
 	cur   int
 	fills [2]uint64
 	ats   [2]machineAt
-	// fill counts the snapshots taken; the last was taken of the Machine
-	// filled. memFill and viewFill are the fills that mem and view index
-	// (0 for none).
+	// fill counts the snapshots taken. memFill and viewFill are the fills
+	// that mem and view index (0 for none).
 	fill              uint64
-	filled            machineAt
 	memFill, viewFill uint64
 	// verified is, by group, the last check that found every status of
 	// the group right, reading the persisted index pver and not the live
@@ -104,7 +102,7 @@ func (c *Checker) snapshot() failover.Snapshot {
 func (c *Checker) takeSnapshot() {
 	mv := &c.mv
 	now := c.machineNow()
-	if now.sameAs(mv.filled) {
+	if now.sameAs(mv.ats[mv.cur]) {
 		return
 	}
 	// The snapshot before stays in the other buffer, for statusesAgree.
@@ -113,7 +111,6 @@ func (c *Checker) takeSnapshot() {
 	mv.fill++
 	mv.fills[mv.cur] = mv.fill
 	mv.ats[mv.cur] = now
-	mv.filled = now
 }
 
 // machineAt is the Machine as the checks saw it: its generation, when it

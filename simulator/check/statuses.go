@@ -89,7 +89,7 @@ func sameGroup(a, b *failover.GroupSnapshot, oneMachine bool) bool {
 	if a.ID != b.ID {
 		return false
 	}
-	if oneMachine && a.Generation != 0 && a.Generation == b.Generation {
+	if oneMachine && a.Generation == b.Generation {
 		return true
 	}
 	if a.Protection != b.Protection || len(a.Members) != len(b.Members) {
